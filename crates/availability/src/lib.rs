@@ -1,0 +1,28 @@
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub use crate::{
+    clock::{Clock, FixedClock, SystemClock},
+    coverage::{Counts, Coverage, CoverageSegment},
+    interval::{Interval, IntervalError},
+    kind::{BusyEntry, BusyKind, FreeBusy, KindSet, UnknownKind},
+    memory::MemorySource,
+    set::IntervalSet,
+    slots::{Slot, SlotError, SlotQuery, find_slots},
+    source::{
+        AccountFreeBusy, AccountId, Capabilities, ErrorSource, FreeBusyRequest, FreeBusyResponse,
+        FreeBusySource, FreeBusySourceExt, SourceError, SourceErrorKind,
+    },
+};
+
+mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+mod coverage;
+mod interval;
+mod kind;
+mod memory;
+mod set;
+mod slots;
+mod source;
