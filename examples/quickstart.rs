@@ -147,8 +147,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     println!("\nBest one-hour slots (at least 3 free, not overlapping):");
     println!(
-        "  {:<22} {:<22} {:<14} {}",
-        "when", "free", "unavailable", "unknown"
+        "  {:<22} {:<22} {:<14} unknown",
+        "when", "free", "unavailable"
     );
     let list = |ix: &[usize]| ix.iter().map(|&i| names[i]).collect::<Vec<_>>().join(", ");
     for slot in &slots {

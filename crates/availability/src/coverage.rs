@@ -1,7 +1,6 @@
 //! [`Coverage`]: how many of n participants are free at each instant.
 
-use crate::set::RADIX_THRESHOLD;
-use crate::{Interval, IntervalSet};
+use crate::{Interval, IntervalSet, radix};
 
 /// How many participants are free, unavailable, or unknown (no connected
 /// calendar) at some instant. `free + unavailable + unknown` is the number
@@ -55,9 +54,9 @@ pub struct Coverage {
     window: Interval,
     known: u32,
     unknown: u32,
-    /// Segment `i` covers `[starts[i], starts[i + 1])`, the last one up to
-    /// the window's end; `starts[0]` is the window's start.
-    starts: Vec<i64>,
+    /// Segment `i` covers `[start + offsets[i], start + offsets[i + 1])`, the
+    /// last one up to the window's end; `offsets[0]` is 0.
+    offsets: Vec<u64>,
     /// Known participants unavailable in segment `i`.
     unavailable: Vec<u32>,
 }
@@ -70,63 +69,15 @@ impl Coverage {
     where
         I: IntoIterator<Item = Option<&'a IntervalSet>>,
     {
-        let mut known = 0u32;
-        let mut unknown = 0u32;
-        let mut keys: Vec<i64> = Vec::new();
-        for participant in participants {
-            let Some(set) = participant else {
-                unknown += 1;
-                continue;
-            };
-            known += 1;
-            let ivs = set.as_slice();
-            let lo = ivs.partition_point(|iv| iv.end <= window.start);
-            let hi = ivs.partition_point(|iv| iv.start < window.end);
-            if lo >= hi {
-                continue;
-            }
-            keys.reserve(2 * (hi - lo));
-            for iv in &ivs[lo..hi] {
-                // Packed endpoint: time << 1, low bit 1 for a start, 0 for an
-                // end. Times fit in 40 bits, so the shift cannot overflow.
-                keys.push((iv.start.max(window.start) << 1) | 1);
-                keys.push(iv.end.min(window.end) << 1);
-            }
-        }
-        sort_keys(&mut keys);
-
-        let mut starts = vec![window.start];
-        let mut unavailable = vec![0u32];
-        let mut count: u32 = 0;
-        let mut i = 0;
-        while i < keys.len() {
-            let t = keys[i] >> 1;
-            if t >= window.end {
-                break;
-            }
-            // Apply every endpoint at `t` before looking at the count, so
-            // that touching intervals leave no zero-length segment.
-            while i < keys.len() && keys[i] >> 1 == t {
-                if keys[i] & 1 == 1 {
-                    count += 1;
-                } else {
-                    count -= 1;
-                }
-                i += 1;
-            }
-            let last = unavailable.len() - 1;
-            if t == window.start {
-                unavailable[0] = count;
-            } else if unavailable[last] != count {
-                starts.push(t);
-                unavailable.push(count);
-            }
-        }
+        let participants: Vec<Option<&IntervalSet>> = participants.into_iter().collect();
+        let known = participants.iter().flatten().count() as u32;
+        let unknown = participants.len() as u32 - known;
+        let (offsets, unavailable) = profile(window, &participants);
         Self {
             window,
             known,
             unknown,
-            starts,
+            offsets,
             unavailable,
         }
     }
@@ -153,7 +104,7 @@ impl Coverage {
 
     /// The number of segments (at least one).
     pub fn len(&self) -> usize {
-        self.starts.len()
+        self.offsets.len()
     }
 
     /// Always `false`: a profile has at least one segment.
@@ -172,11 +123,12 @@ impl Coverage {
     /// The segments in order; they tile the window, and consecutive
     /// segments have different counts.
     pub fn segments(&self) -> impl ExactSizeIterator<Item = CoverageSegment> + '_ {
-        (0..self.starts.len()).map(move |i| {
-            let end = self.starts.get(i + 1).copied().unwrap_or(self.window.end);
+        let at = |offset: u64| self.window.start + offset as i64;
+        (0..self.offsets.len()).map(move |i| {
+            let end = self.offsets.get(i + 1).map_or(self.window.end, |&o| at(o));
             CoverageSegment {
                 interval: Interval {
-                    start: self.starts[i],
+                    start: at(self.offsets[i]),
                     end,
                 },
                 counts: self.counts(self.unavailable[i]),
@@ -190,7 +142,8 @@ impl Coverage {
         if !self.window.contains(second) {
             return None;
         }
-        let i = self.starts.partition_point(|&s| s <= second) - 1;
+        let offset = (second - self.window.start) as u64;
+        let i = self.offsets.partition_point(|&o| o <= offset) - 1;
         Some(self.counts(self.unavailable[i]))
     }
 
@@ -217,11 +170,110 @@ impl Coverage {
     }
 }
 
-/// Sorts packed endpoint keys: radix for large inputs, comparison below.
-pub(crate) fn sort_keys(keys: &mut [i64]) {
-    if keys.len() < RADIX_THRESHOLD {
-        keys.sort_unstable();
-    } else {
-        radsort::sort(keys);
+/// Calls `f(start, end)` for every participant's interval inside `window`,
+/// clipped, as offsets from the window's start.
+#[inline(always)]
+fn for_each_clipped(
+    participants: &[Option<&IntervalSet>],
+    window: Interval,
+    mut f: impl FnMut(i64, i64),
+) {
+    for set in participants.iter().flatten() {
+        let ivs = set.as_slice();
+        let lo = ivs.partition_point(|iv| iv.end <= window.start);
+        let hi = ivs.partition_point(|iv| iv.start < window.end).max(lo);
+        for iv in &ivs[lo..hi] {
+            f(
+                iv.start.max(window.start) - window.start,
+                iv.end.min(window.end) - window.start,
+            );
+        }
     }
+}
+
+/// The segment offsets (from the window's start) and unavailable counts.
+fn profile(window: Interval, participants: &[Option<&IntervalSet>]) -> (Vec<u64>, Vec<u32>) {
+    let len = window.len_secs();
+    // One pass: how many endpoints, and the grain they all sit on (60
+    // divides every larger grain, so once an offset is off the minute grid
+    // the pass only counts).
+    let mut endpoints = 0usize;
+    let mut check = radix::GrainCheck::new();
+    let mut grained = check.push(len);
+    for_each_clipped(participants, window, |s, e| {
+        endpoints += 2;
+        if grained {
+            grained = check.push(s) & check.push(e);
+        }
+    });
+    let g = check.grain();
+    let units = radix::div_grain(len, g) as u64;
+    if units < endpoints as u64 {
+        // Dense endpoints on a coarse grid: a difference array over the
+        // grid, then one prefix scan. No sort at all.
+        let mut diff = vec![0i32; units as usize + 1];
+        for_each_clipped(participants, window, |s, e| {
+            diff[radix::div_grain(s, g) as usize] += 1;
+            diff[radix::div_grain(e, g) as usize] -= 1;
+        });
+        let mut offsets = vec![0u64];
+        let mut counts = vec![diff[0] as u32];
+        let mut count = diff[0];
+        let mut last = diff[0];
+        for (i, &d) in diff.iter().enumerate().take(units as usize).skip(1) {
+            count += d;
+            if count != last {
+                offsets.push(i as u64 * g as u64);
+                counts.push(count as u32);
+                last = count;
+            }
+        }
+        return (offsets, counts);
+    }
+    radix::with_scratch(|keys, buf| {
+        // Endpoints packed as `offset << 1`, plus 1 for a start.
+        keys.reserve(endpoints);
+        for_each_clipped(participants, window, |s, e| {
+            keys.push(((radix::div_grain(s, g) as u64) << 1) | 1);
+            keys.push((radix::div_grain(e, g) as u64) << 1);
+        });
+        radix::sort_by_bits(keys, buf, 0, radix::bit_width((units << 1) | 1));
+
+        // First pass, without data-dependent branches: one segment per
+        // distinct endpoint time, holding the count after every endpoint at
+        // that time.
+        let mut offsets = vec![0u64; keys.len() + 1];
+        let mut counts = vec![0u32; keys.len() + 1];
+        let mut w = 0;
+        let mut count = 0u32;
+        for &key in keys.iter() {
+            let t = key >> 1;
+            if t >= units {
+                // Only ends at the window's end remain; they start nothing.
+                break;
+            }
+            w += usize::from(t != offsets[w]);
+            offsets[w] = t;
+            // +1 for a start, -1 for an end.
+            count = count.wrapping_add(((key & 1) as u32) << 1).wrapping_sub(1);
+            counts[w] = count;
+        }
+        // Second pass: drop segments whose count equals the one before (one
+        // participant's meeting ending as another's starts), and scale the
+        // offsets back to seconds.
+        let mut kept = 0;
+        for i in 1..=w {
+            if counts[i] != counts[kept] {
+                kept += 1;
+                offsets[kept] = offsets[i];
+                counts[kept] = counts[i];
+            }
+        }
+        offsets.truncate(kept + 1);
+        counts.truncate(kept + 1);
+        for o in &mut offsets {
+            *o *= g as u64;
+        }
+        (offsets, counts)
+    })
 }

@@ -23,6 +23,7 @@ mod coverage;
 mod interval;
 mod kind;
 mod memory;
+mod radix;
 mod set;
 mod slots;
 mod source;

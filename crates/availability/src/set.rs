@@ -5,11 +5,7 @@ use std::ops::{BitAnd, BitOr, Sub};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::Interval;
-
-/// Below this many items a comparison sort beats a radix sort's fixed cost
-/// (measured with `benches/interval_merge.rs`).
-pub(crate) const RADIX_THRESHOLD: usize = 256;
+use crate::{Interval, radix};
 
 /// A set of instants, stored as sorted, disjoint, coalesced [`Interval`]s.
 ///
@@ -24,9 +20,10 @@ pub(crate) const RADIX_THRESHOLD: usize = 256;
 /// [`from_unsorted`](Self::from_unsorted), [`FromIterator`], [`From<Vec<Interval>>`]
 /// and [`Extend`] accept intervals in any order, overlapping or not. Input
 /// already sorted by start is detected and merged in one streaming pass;
-/// otherwise the intervals are radix-sorted by start (integer keys, so no
-/// comparison sort is needed) and merged in place, reusing the input's
-/// allocation.
+/// otherwise each interval is packed into one `u64` (start relative to the
+/// earliest, and length), radix-sorted on the start bits only (integer keys,
+/// so no comparison sort is needed), and merged back into the input's
+/// allocation without data-dependent branches.
 ///
 /// # Algebra
 ///
@@ -307,28 +304,129 @@ fn push_merging(out: &mut Vec<Interval>, iv: Interval) {
 
 /// Sorts `v` by start unless it already is, then merges it in place.
 fn normalize(v: &mut Vec<Interval>) {
-    if v.len() < 2 {
+    if v.len() < 2 || merge_sorted_prefix(v) {
         return;
     }
-    if !v.is_sorted_by_key(|iv| iv.start) {
-        if v.len() < RADIX_THRESHOLD {
-            v.sort_unstable_by_key(|iv| iv.start);
-        } else {
-            radsort::sort_by_key(v.as_mut_slice(), |iv| iv.start);
-        }
+    if v.len() < radix::THRESHOLD {
+        v.sort_unstable_by_key(|iv| iv.start);
+        coalesce_sorted(v);
+        return;
     }
-    coalesce_sorted(v);
+    let n = v.len();
+    let mut min = i64::MAX;
+    let mut max = i64::MIN;
+    let mut max_len = 0;
+    let first = v[0].start;
+    let mut grain = radix::GrainCheck::new();
+    for iv in v.iter() {
+        min = min.min(iv.start);
+        max = max.max(iv.start);
+        max_len = max_len.max(iv.end - iv.start);
+        grain.push(iv.start - first);
+    }
+    let g = grain.grain();
+    // Non-negative and below 2^40 (the supported range).
+    let slots = radix::div_grain(max - min, g) as u64 + 1;
+    if slots <= n as u64 {
+        // Dense starts (calendar data saturating its grid): keep the latest
+        // end per start slot, then sweep the slots in order. No sort at all.
+        merge_by_slot(v, min, g, slots as usize);
+        return;
+    }
+    let start_bits = radix::bit_width(slots - 1);
+    let len_bits = radix::bit_width(max_len as u64);
+    if start_bits + len_bits > u64::BITS {
+        // Spans of tens of thousands of years with year-long intervals:
+        // never calendar data, so a comparison sort is fine here.
+        v.sort_unstable_by_key(|iv| iv.start);
+        coalesce_sorted(v);
+        return;
+    }
+    // Pack (start slot, length) into one u64 and radix-sort on the start
+    // bits only: half the bytes of an `Interval` to move on every pass.
+    radix::with_scratch(|packed, buf| {
+        packed.extend(v.iter().map(|iv| {
+            ((radix::div_grain(iv.start - min, g) as u64) << len_bits) | (iv.end - iv.start) as u64
+        }));
+        radix::sort_by_bits(packed, buf, len_bits, start_bits);
+        let len_mask = (1u64 << len_bits) - 1;
+        let unpack = |p: u64| {
+            let start = min + (p >> len_bits) as i64 * g;
+            Interval {
+                start,
+                end: start + (p & len_mask) as i64,
+            }
+        };
+        // The same branchless merge as `merge_sorted_prefix`, reading the
+        // packed keys and writing into `v` (`w` never passes the number read).
+        let mut cur = unpack(packed[0]);
+        let mut w = 0;
+        for &p in &packed[1..] {
+            let next = unpack(p);
+            let disjoint = next.start > cur.end;
+            v[w] = cur;
+            w += usize::from(disjoint);
+            cur.start = if disjoint { next.start } else { cur.start };
+            cur.end = if disjoint {
+                next.end
+            } else {
+                cur.end.max(next.end)
+            };
+        }
+        v[w] = cur;
+        v.truncate(w + 1);
+    });
 }
 
-/// Merges a vector sorted by start into coalesced form, in place, without
-/// data-dependent branches (overlap rates near 50% would otherwise make
-/// every other branch a misprediction).
-fn coalesce_sorted(v: &mut Vec<Interval>) {
-    let Some(&first) = v.first() else { return };
-    let mut cur = first;
+/// Merges `v` (whose starts lie on `min + k * g` for `k < slots`, with
+/// `slots <= v.len()`) through a table of the latest end per slot.
+fn merge_by_slot(v: &mut Vec<Interval>, min: i64, g: i64, slots: usize) {
+    const EMPTY: i64 = i64::MIN;
+    let mut ends = vec![EMPTY; slots];
+    for iv in v.iter() {
+        let slot = &mut ends[radix::div_grain(iv.start - min, g) as usize];
+        *slot = (*slot).max(iv.end);
+    }
+    // Slot 0 holds `min`, so it is never empty.
+    let mut cur = Interval {
+        start: min,
+        end: ends[0],
+    };
     let mut w = 0;
-    for r in 1..v.len() {
+    let mut start = min;
+    for &end in &ends[1..] {
+        start += g;
+        let disjoint = end != EMPTY && start > cur.end;
+        // `w` counts finished intervals, at most one per slot read so far.
+        v[w] = cur;
+        w += usize::from(disjoint);
+        cur.start = if disjoint { start } else { cur.start };
+        cur.end = if disjoint { end } else { cur.end.max(end) };
+    }
+    v[w] = cur;
+    v.truncate(w + 1);
+}
+
+/// Merges `v` in place while it is sorted by start. Returns `true` when the
+/// whole vector was sorted (and is now coalesced). Otherwise `v` holds the
+/// merged sorted prefix followed by the unread rest, which together cover
+/// exactly the input's instants, and `false` is returned.
+fn merge_sorted_prefix(v: &mut Vec<Interval>) -> bool {
+    let n = v.len();
+    let mut cur = v[0];
+    let mut prev_start = cur.start;
+    let mut w = 0;
+    for r in 1..n {
         let next = v[r];
+        if next.start < prev_start {
+            v[w] = cur;
+            if w + 1 < r {
+                v.copy_within(r.., w + 1);
+                v.truncate(w + 1 + (n - r));
+            }
+            return false;
+        }
+        prev_start = next.start;
         let disjoint = next.start > cur.end;
         // `w < r`, so this never overwrites an unread element.
         v[w] = cur;
@@ -342,6 +440,15 @@ fn coalesce_sorted(v: &mut Vec<Interval>) {
     }
     v[w] = cur;
     v.truncate(w + 1);
+    true
+}
+
+/// Merges a vector sorted by start into coalesced form, in place, without
+/// data-dependent branches (overlap rates near 50% would otherwise make
+/// every other branch a misprediction).
+fn coalesce_sorted(v: &mut Vec<Interval>) {
+    let sorted = merge_sorted_prefix(v);
+    debug_assert!(sorted, "coalesce_sorted needs sorted input");
 }
 
 impl From<Vec<Interval>> for IntervalSet {
@@ -454,7 +561,7 @@ mod tests {
         // Large enough to take the radix path, with negative starts.
         let mut state = 0x2545_f491_4f6c_dd1d_u64;
         let mut input = Vec::new();
-        for _ in 0..(RADIX_THRESHOLD * 8) {
+        for _ in 0..(radix::THRESHOLD * 8) {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;

@@ -347,3 +347,162 @@ fn invalid_queries_are_typed_errors() {
     assert_eq!(slots.len(), 3);
     assert_eq!(slots[0].unknown, vec![0]);
 }
+
+fn wide_set(max_len: i64) -> impl Strategy<Value = IntervalSet> {
+    prop::collection::vec((-1_000_000i64..1_000_000, 1..max_len), 0..400).prop_map(move |v| {
+        v.into_iter()
+            .map(|(s, l)| Interval::new(s, s + l).unwrap())
+            .collect()
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Enough endpoints for the radix path, in both key widths (a window
+    /// longer than 2^31 seconds needs 64-bit keys).
+    #[test]
+    fn coverage_matches_brute_force_at_scale(
+        people in prop::collection::vec(prop::option::weighted(0.9, wide_set(20_000)), 1..6),
+        probes in prop::collection::vec(-1_100_000i64..1_100_000, 50),
+        huge in any::<bool>(),
+    ) {
+        let window = if huge {
+            Interval::new(-5_000_000_000, 5_000_000_000).unwrap()
+        } else {
+            Interval::new(-900_000, 900_000).unwrap()
+        };
+        let cov = Coverage::new(window, people.iter().map(Option::as_ref));
+        let segs: Vec<_> = cov.segments().collect();
+        for pair in segs.windows(2) {
+            prop_assert_eq!(pair[0].interval.end(), pair[1].interval.start());
+            prop_assert_ne!(pair[0].counts, pair[1].counts);
+        }
+        let mut probes = probes;
+        // Probe every segment boundary and its neighbours too.
+        probes.extend(segs.iter().flat_map(|s| [s.interval.start() - 1, s.interval.start(), s.interval.end() - 1]));
+        for t in probes {
+            let got = cov.counts_at(t);
+            if !window.contains(t) {
+                prop_assert_eq!(got, None);
+                continue;
+            }
+            let busy = people.iter().flatten().filter(|s| s.contains(t)).count() as u32;
+            prop_assert_eq!(got.unwrap().unavailable, busy, "at {}", t);
+        }
+    }
+
+    /// Slot search on the radix path agrees with a per-candidate count.
+    #[test]
+    fn slot_counts_at_scale(
+        people in prop::collection::vec(prop::option::weighted(0.9, wide_set(5_000)), 1..5),
+        duration in 1i64..4_000,
+    ) {
+        let bookable = IntervalSet::from(Interval::new(-200_000, 200_000).unwrap());
+        let refs: Vec<Option<&IntervalSet>> = people.iter().map(Option::as_ref).collect();
+        let query = SlotQuery::new(Duration::from_secs(duration as u64))
+            .step(Duration::from_secs(997))
+            .min_free(0)
+            .limit(usize::MAX);
+        let slots = find_slots(&bookable, refs.iter().copied(), query).unwrap();
+        let expected = (-200_000i64..=200_000 - duration).filter(|s| s.rem_euclid(997) == 0).count();
+        prop_assert_eq!(slots.len(), expected);
+        for slot in &slots {
+            let free = people.iter().flatten().filter(|p| !p.overlaps(&slot.interval)).count();
+            prop_assert_eq!(slot.free.len(), free);
+        }
+        for pair in slots.windows(2) {
+            prop_assert!(
+                pair[0].free.len() > pair[1].free.len()
+                    || (pair[0].free.len() == pair[1].free.len()
+                        && pair[0].interval.start() < pair[1].interval.start())
+            );
+        }
+    }
+}
+
+fn naive_merge(mut ivs: Vec<Interval>) -> Vec<(i64, i64)> {
+    ivs.sort();
+    let mut out: Vec<(i64, i64)> = Vec::new();
+    for iv in ivs {
+        match out.last_mut() {
+            Some(last) if iv.start() <= last.1 => last.1 = last.1.max(iv.end()),
+            _ => out.push((iv.start(), iv.end())),
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    /// Calendar-grained starts (multiples of a minute, five minutes, ...),
+    /// dense enough for the slot table or sparse enough for the radix sort.
+    #[test]
+    fn grained_starts_match_sort(
+        grain in prop::sample::select(vec![1i64, 7, 60, 300, 900, 3600]),
+        offset in -100_000i64..100_000,
+        dense in any::<bool>(),
+        raw in prop::collection::vec((0i64..1_000_000, 1i64..20_000), 200..1200),
+    ) {
+        let spread = if dense { 150 } else { 1_000_000 };
+        let ivs: Vec<Interval> = raw
+            .iter()
+            .map(|&(k, len)| {
+                let start = offset + (k % spread) * grain;
+                Interval::new(start, start + len).unwrap()
+            })
+            .collect();
+        let set = IntervalSet::from_unsorted(ivs.clone());
+        let got: Vec<(i64, i64)> = set.iter().map(|iv| (iv.start(), iv.end())).collect();
+        prop_assert_eq!(got, naive_merge(ivs));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(96))]
+
+    /// Coverage on grained endpoints: the difference array (dense) and the
+    /// scaled radix sort (sparse) agree with counting at probes.
+    #[test]
+    fn grained_coverage_matches_brute_force(
+        grain in prop::sample::select(vec![60i64, 300, 900, 3600]),
+        dense in any::<bool>(),
+        raw in prop::collection::vec(prop::collection::vec((0i64..1_000_000, 1i64..50), 1..150), 1..5),
+        probes in prop::collection::vec(0i64..2_000, 40),
+        ragged_window in any::<bool>(),
+    ) {
+        let spread = if dense { 300 } else { 1_000_000 };
+        let people: Vec<IntervalSet> = raw
+            .iter()
+            .map(|ivs| {
+                ivs.iter()
+                    .map(|&(k, len)| {
+                        let s = (k % spread) * grain;
+                        Interval::new(s, s + len * grain).unwrap()
+                    })
+                    .collect()
+            })
+            .collect();
+        // A window that starts or ends off the grain forces grain 1.
+        let end = if ragged_window { spread * grain / 2 + 7 } else { spread * grain / 2 };
+        let window = Interval::new(grain * 3, end).unwrap();
+        let cov = Coverage::new(window, people.iter().map(Some));
+        let segs: Vec<_> = cov.segments().collect();
+        for pair in segs.windows(2) {
+            prop_assert_eq!(pair[0].interval.end(), pair[1].interval.start());
+            prop_assert_ne!(pair[0].counts, pair[1].counts);
+        }
+        prop_assert_eq!(segs.last().unwrap().interval.end(), window.end());
+        let mut ts: Vec<i64> = probes.iter().map(|p| window.start() + p * (window.len_secs() / 2_000).max(1)).collect();
+        ts.extend(segs.iter().flat_map(|s| [s.interval.start() - 1, s.interval.start()]));
+        ts.push(window.end() - 1);
+        for t in ts {
+            if !window.contains(t) {
+                continue;
+            }
+            let busy = people.iter().filter(|s| s.contains(t)).count() as u32;
+            prop_assert_eq!(cov.counts_at(t).unwrap().unavailable, busy, "at {}", t);
+        }
+    }
+}

@@ -1,3 +1,14 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub use crate::{
+    policy::{PolicyError, PolicyLayer, ProgramPolicy},
+    values::{PolicyDuration, Provider, Providers, TimeOfDay, Weekdays, Zone, day_name, parse_day},
+};
+/// Re-exported so callers can name days without depending on jiff.
+pub use jiff::civil::Weekday;
+
+mod bookable;
+mod policy;
+mod values;
