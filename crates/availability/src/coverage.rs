@@ -180,9 +180,18 @@ fn for_each_clipped(
 ) {
     for set in participants.iter().flatten() {
         let ivs = set.as_slice();
-        let lo = ivs.partition_point(|iv| iv.end <= window.start);
-        let hi = ivs.partition_point(|iv| iv.start < window.end).max(lo);
-        for iv in &ivs[lo..hi] {
+        let (Some(first), Some(last)) = (ivs.first(), ivs.last()) else {
+            continue;
+        };
+        let inside = if window.start <= first.start && last.end <= window.end {
+            // The usual case: no search, no clipping.
+            ivs
+        } else {
+            let lo = ivs.partition_point(|iv| iv.end <= window.start);
+            let hi = ivs.partition_point(|iv| iv.start < window.end).max(lo);
+            &ivs[lo..hi]
+        };
+        for iv in inside {
             f(
                 iv.start.max(window.start) - window.start,
                 iv.end.min(window.end) - window.start,
@@ -194,86 +203,135 @@ fn for_each_clipped(
 /// The segment offsets (from the window's start) and unavailable counts.
 fn profile(window: Interval, participants: &[Option<&IntervalSet>]) -> (Vec<u64>, Vec<u32>) {
     let len = window.len_secs();
-    // One pass: how many endpoints, and the grain they all sit on (60
-    // divides every larger grain, so once an offset is off the minute grid
-    // the pass only counts).
-    let mut endpoints = 0usize;
-    let mut check = radix::GrainCheck::new();
-    let mut grained = check.push(len);
-    for_each_clipped(participants, window, |s, e| {
-        endpoints += 2;
-        if grained {
-            grained = check.push(s) & check.push(e);
+    // Guess the grain from the first endpoints, build the keys already
+    // divided by it (a constant divisor), and verify every endpoint on the
+    // way; a wrong guess (rare: the first endpoints were coarser than the
+    // rest) rebuilds the keys at the grain found.
+    let mut guess = radix::GrainCheck::new();
+    guess.push(len);
+    let mut seen = 0;
+    'sample: for set in participants.iter().flatten() {
+        for iv in set.clip(window).iter().take(8) {
+            guess.push(iv.start - window.start);
+            guess.push(iv.end - window.start);
+            seen += 1;
         }
-    });
-    let g = check.grain();
-    let units = radix::div_grain(len, g) as u64;
-    if units < endpoints as u64 {
-        // Dense endpoints on a coarse grid: a difference array over the
-        // grid, then one prefix scan. No sort at all.
-        let mut diff = vec![0i32; units as usize + 1];
-        for_each_clipped(participants, window, |s, e| {
-            diff[radix::div_grain(s, g) as usize] += 1;
-            diff[radix::div_grain(e, g) as usize] -= 1;
-        });
-        let mut offsets = vec![0u64];
-        let mut counts = vec![diff[0] as u32];
-        let mut count = diff[0];
-        let mut last = diff[0];
-        for (i, &d) in diff.iter().enumerate().take(units as usize).skip(1) {
-            count += d;
-            if count != last {
-                offsets.push(i as u64 * g as u64);
-                counts.push(count as u32);
-                last = count;
-            }
+        if seen >= 8 {
+            break 'sample;
         }
-        return (offsets, counts);
     }
     radix::with_scratch(|keys, buf| {
-        // Endpoints packed as `offset << 1`, plus 1 for a start.
-        keys.reserve(endpoints);
-        for_each_clipped(participants, window, |s, e| {
-            keys.push(((radix::div_grain(s, g) as u64) << 1) | 1);
-            keys.push((radix::div_grain(e, g) as u64) << 1);
-        });
+        let mut g = guess.grain();
+        while !build_keys(participants, window, g, keys) {
+            keys.clear();
+            g = match g {
+                3600 => 900,
+                900 => 300,
+                300 => 60,
+                _ => 1,
+            };
+        }
+        let units = radix::div_grain(len, g) as u64;
+        if units < keys.len() as u64 {
+            return diff_profile(keys, g, units);
+        }
         radix::sort_by_bits(keys, buf, 0, radix::bit_width((units << 1) | 1));
-
-        // First pass, without data-dependent branches: one segment per
-        // distinct endpoint time, holding the count after every endpoint at
-        // that time.
-        let mut offsets = vec![0u64; keys.len() + 1];
-        let mut counts = vec![0u32; keys.len() + 1];
-        let mut w = 0;
-        let mut count = 0u32;
-        for &key in keys.iter() {
-            let t = key >> 1;
-            if t >= units {
-                // Only ends at the window's end remain; they start nothing.
-                break;
-            }
-            w += usize::from(t != offsets[w]);
-            offsets[w] = t;
-            // +1 for a start, -1 for an end.
-            count = count.wrapping_add(((key & 1) as u32) << 1).wrapping_sub(1);
-            counts[w] = count;
-        }
-        // Second pass: drop segments whose count equals the one before (one
-        // participant's meeting ending as another's starts), and scale the
-        // offsets back to seconds.
-        let mut kept = 0;
-        for i in 1..=w {
-            if counts[i] != counts[kept] {
-                kept += 1;
-                offsets[kept] = offsets[i];
-                counts[kept] = counts[i];
-            }
-        }
-        offsets.truncate(kept + 1);
-        counts.truncate(kept + 1);
-        for o in &mut offsets {
-            *o *= g as u64;
-        }
-        (offsets, counts)
+        sweep(keys, g, units)
     })
+}
+
+/// Pushes every clipped endpoint as `(offset / g) << 1`, plus 1 for a
+/// start; returns whether every offset was a multiple of `g`.
+fn build_keys(
+    participants: &[Option<&IntervalSet>],
+    window: Interval,
+    g: i64,
+    keys: &mut Vec<u64>,
+) -> bool {
+    fn build<const G: u64>(
+        participants: &[Option<&IntervalSet>],
+        window: Interval,
+        keys: &mut Vec<u64>,
+    ) -> bool {
+        let mut exact = true;
+        for_each_clipped(participants, window, |s, e| {
+            let (s, e) = (s as u64, e as u64);
+            exact &= s.is_multiple_of(G) & e.is_multiple_of(G);
+            keys.push(((s / G) << 1) | 1);
+            keys.push((e / G) << 1);
+        });
+        exact
+    }
+    match g {
+        3600 => build::<3600>(participants, window, keys),
+        900 => build::<900>(participants, window, keys),
+        300 => build::<300>(participants, window, keys),
+        60 => build::<60>(participants, window, keys),
+        _ => build::<1>(participants, window, keys),
+    }
+}
+
+/// Dense endpoints on a coarse grid: a difference array over the grid, then
+/// one prefix scan. No sort at all.
+fn diff_profile(keys: &[u64], g: i64, units: u64) -> (Vec<u64>, Vec<u32>) {
+    let mut diff = vec![0i32; units as usize + 1];
+    for &k in keys {
+        let t = (k >> 1) as usize;
+        // +1 for a start, -1 for an end.
+        diff[t] += ((k & 1) as i32) * 2 - 1;
+    }
+    let mut offsets = vec![0u64];
+    let mut counts = vec![diff[0] as u32];
+    let mut count = diff[0];
+    let mut last = diff[0];
+    for (i, &d) in diff.iter().enumerate().take(units as usize).skip(1) {
+        count += d;
+        if count != last {
+            offsets.push(i as u64 * g as u64);
+            counts.push(count as u32);
+            last = count;
+        }
+    }
+    (offsets, counts)
+}
+
+/// Sweeps sorted endpoint keys (offsets in grain units, ends at most
+/// `units`); returns segment offsets in seconds and their unavailable
+/// counts.
+fn sweep(keys: &[u64], g: i64, units: u64) -> (Vec<u64>, Vec<u32>) {
+    // First pass, without data-dependent branches: one segment per distinct
+    // endpoint time, holding the count after every endpoint at that time.
+    let mut offsets = vec![0u64; keys.len() + 1];
+    let mut counts = vec![0u32; keys.len() + 1];
+    let mut w = 0;
+    let mut count = 0u32;
+    for &key in keys {
+        let t = key >> 1;
+        if t >= units {
+            // Only ends at the window's end remain; they start nothing.
+            break;
+        }
+        w += usize::from(t != offsets[w]);
+        offsets[w] = t;
+        // +1 for a start, -1 for an end.
+        count = count.wrapping_add(((key & 1) as u32) << 1).wrapping_sub(1);
+        counts[w] = count;
+    }
+    // Second pass: drop segments whose count equals the one before (one
+    // participant's meeting ending as another's starts), and scale the
+    // offsets back to seconds.
+    let mut kept = 0;
+    for i in 1..=w {
+        if counts[i] != counts[kept] {
+            kept += 1;
+            offsets[kept] = offsets[i];
+            counts[kept] = counts[i];
+        }
+    }
+    offsets.truncate(kept + 1);
+    counts.truncate(kept + 1);
+    for o in &mut offsets {
+        *o *= g as u64;
+    }
+    (offsets, counts)
 }

@@ -74,47 +74,45 @@ impl Key for u64 {
 /// and can make the key range small enough to index directly.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct GrainCheck {
-    m60: bool,
-    m300: bool,
-    m900: bool,
-    m3600: bool,
+    /// The coarsest grain every offset so far is a multiple of. Each grain
+    /// divides the one before it (3600, 900, 300, 60, 1), so dropping to the
+    /// next one keeps every earlier offset a multiple.
+    g: i64,
 }
 
 impl GrainCheck {
     pub(crate) const fn new() -> Self {
-        Self {
-            m60: true,
-            m300: true,
-            m900: true,
-            m3600: true,
-        }
+        Self { g: 3600 }
     }
 
     /// Records one offset; returns `false` once no grain above 1 can hold.
-    /// Unsigned divisibility by a constant compiles to a multiply and a
-    /// compare.
+    /// One divisibility test by a constant per offset (a multiply), except
+    /// the few times the grain drops.
     #[inline(always)]
     pub(crate) fn push(&mut self, x: i64) -> bool {
         let u = x.unsigned_abs();
-        self.m60 &= u.is_multiple_of(60);
-        self.m300 &= u.is_multiple_of(300);
-        self.m900 &= u.is_multiple_of(900);
-        self.m3600 &= u.is_multiple_of(3600);
-        self.m60
+        loop {
+            let fits = match self.g {
+                3600 => u.is_multiple_of(3600),
+                900 => u.is_multiple_of(900),
+                300 => u.is_multiple_of(300),
+                60 => u.is_multiple_of(60),
+                _ => return false,
+            };
+            if fits {
+                return true;
+            }
+            self.g = match self.g {
+                3600 => 900,
+                900 => 300,
+                300 => 60,
+                _ => 1,
+            };
+        }
     }
 
     pub(crate) const fn grain(&self) -> i64 {
-        if self.m3600 {
-            3600
-        } else if self.m900 {
-            900
-        } else if self.m300 {
-            300
-        } else if self.m60 {
-            60
-        } else {
-            1
-        }
+        self.g
     }
 }
 
@@ -137,6 +135,9 @@ pub(crate) fn bit_width(max: u64) -> u32 {
     u64::BITS - max.leading_zeros()
 }
 
+/// Histogram slots per pass: `2^MAX_DIGIT_BITS`.
+const BUCKETS: usize = 1 << MAX_DIGIT_BITS;
+
 /// Sorts `v` stably by `(x >> shift)`, whose values must fit in `bits` bits,
 /// using `buf` as scratch. Elements with equal keys keep their input order.
 pub(crate) fn sort_by_bits<T: Key>(v: &mut [T], buf: &mut Vec<T>, shift: u32, bits: u32) {
@@ -144,49 +145,68 @@ pub(crate) fn sort_by_bits<T: Key>(v: &mut [T], buf: &mut Vec<T>, shift: u32, bi
     if n < 2 || bits == 0 {
         return;
     }
-    if n < THRESHOLD {
+    if n < THRESHOLD || n > u32::MAX as usize {
         v.sort_by_key(|x| x.to_u64() >> shift);
         return;
     }
-    let passes = bits.div_ceil(MAX_DIGIT_BITS);
-    let digit_bits = bits.div_ceil(passes);
-    let radix = 1usize << digit_bits;
-    let mask = (radix - 1) as u64;
-    let digit =
-        move |x: T, pass: u32| ((x.to_u64() >> (shift + pass * digit_bits)) & mask) as usize;
+    // One monomorphised body per pass count, so the histograms are
+    // fixed-size arrays and the digit loops unroll.
+    match bits.div_ceil(MAX_DIGIT_BITS) {
+        1 => sort_passes::<T, 1>(v, buf, shift, bits),
+        2 => sort_passes::<T, 2>(v, buf, shift, bits),
+        3 => sort_passes::<T, 3>(v, buf, shift, bits),
+        4 => sort_passes::<T, 4>(v, buf, shift, bits),
+        5 => sort_passes::<T, 5>(v, buf, shift, bits),
+        _ => sort_passes::<T, 6>(v, buf, shift, bits),
+    }
+}
 
-    // One read pass builds every pass's histogram.
-    let mut hist = vec![0usize; passes as usize * radix];
+fn sort_passes<T: Key, const P: usize>(v: &mut [T], buf: &mut Vec<T>, shift: u32, bits: u32) {
+    let n = v.len();
+    let digit_bits = bits.div_ceil(P as u32);
+    let radix = 1usize << digit_bits;
+    // `& (BUCKETS - 1)` lets the compiler drop the bounds checks on the
+    // histograms; `mask` never exceeds it.
+    let mask = (radix - 1) & (BUCKETS - 1);
+
+    // One read pass builds every pass's histogram (`n` fits in u32).
+    let mut hist = [[0u32; BUCKETS]; P];
     for &x in v.iter() {
-        for p in 0..passes {
-            hist[p as usize * radix + digit(x, p)] += 1;
+        let k = x.to_u64() >> shift;
+        for (p, h) in hist.iter_mut().enumerate() {
+            h[(k >> (p as u32 * digit_bits)) as usize & mask] += 1;
         }
     }
 
     buf.clear();
     buf.resize(n, T::default());
     let mut in_v = true;
-    for p in 0..passes {
-        let counts = &mut hist[p as usize * radix..(p as usize + 1) * radix];
+    for (p, counts) in hist.iter_mut().enumerate() {
+        let counts = &mut counts[..radix];
         // A digit that is the same for every element changes nothing.
-        if counts.contains(&n) {
+        if counts.contains(&(n as u32)) {
             continue;
         }
-        let mut sum = 0;
+        let mut sum = 0u32;
         for c in counts.iter_mut() {
             let here = *c;
             *c = sum;
             sum += here;
         }
+        let sh = shift + p as u32 * digit_bits;
         let (src, dst): (&[T], &mut [T]) = if in_v {
             (&*v, &mut buf[..])
         } else {
             (&buf[..], &mut *v)
         };
         for &x in src {
-            let d = digit(x, p);
-            dst[counts[d]] = x;
+            let d = (x.to_u64() >> sh) as usize & mask;
+            let i = counts[d] as usize;
             counts[d] += 1;
+            // Always in bounds: the prefix sums count exactly `n` slots.
+            if let Some(slot) = dst.get_mut(i) {
+                *slot = x;
+            }
         }
         in_v = !in_v;
     }

@@ -318,11 +318,14 @@ fn normalize(v: &mut Vec<Interval>) {
     let mut max_len = 0;
     let first = v[0].start;
     let mut grain = radix::GrainCheck::new();
+    let mut grained = true;
     for iv in v.iter() {
         min = min.min(iv.start);
         max = max.max(iv.start);
         max_len = max_len.max(iv.end - iv.start);
-        grain.push(iv.start - first);
+        if grained {
+            grained = grain.push(iv.start - first);
+        }
     }
     let g = grain.grain();
     // Non-negative and below 2^40 (the supported range).

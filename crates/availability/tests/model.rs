@@ -506,3 +506,38 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The first participants' endpoints are coarser than a later one's:
+    /// the grain guessed from them is wrong and must be corrected.
+    #[test]
+    fn coverage_with_a_wrong_grain_guess(
+        coarse in prop::collection::vec((0i64..200, 1i64..10), 10..40),
+        fine in prop::collection::vec((0i64..720_000, 1i64..5_000), 1..40),
+        fine_grain in prop::sample::select(vec![1i64, 7, 60, 300]),
+        probes in prop::collection::vec(0i64..720_000, 60),
+    ) {
+        let hourly: IntervalSet = coarse
+            .iter()
+            .map(|&(h, len)| Interval::new(h * 3600, (h + len) * 3600).unwrap())
+            .collect();
+        let other: IntervalSet = fine
+            .iter()
+            .map(|&(s, len)| Interval::new(s * fine_grain / 60, s * fine_grain / 60 + len * fine_grain).unwrap())
+            .collect();
+        let window = Interval::new(0, 200 * 3600).unwrap();
+        let people = [Some(&hourly), None, Some(&other)];
+        let cov = Coverage::new(window, people);
+        let mut ts = probes;
+        ts.extend(cov.segments().map(|s| s.interval.start()));
+        for t in ts {
+            if !window.contains(t) {
+                continue;
+            }
+            let busy = u32::from(hourly.contains(t)) + u32::from(other.contains(t));
+            prop_assert_eq!(cov.counts_at(t).unwrap().unavailable, busy, "at {}", t);
+        }
+    }
+}
