@@ -312,29 +312,62 @@ fn normalize(v: &mut Vec<Interval>) {
         coalesce_sorted(v);
         return;
     }
+    // Guess the grain of the starts from the first few, then merge with that
+    // grain as a constant divisor, verifying every start on the way; a wrong
+    // guess retries at the next finer grain.
+    let first = v[0].start;
+    let mut guess = radix::GrainCheck::new();
+    for iv in v.iter().take(16) {
+        guess.push(iv.start - first);
+    }
+    let mut g = guess.grain();
+    loop {
+        let done = match g {
+            3600 => merge_grained::<3600>(v),
+            900 => merge_grained::<900>(v),
+            300 => merge_grained::<300>(v),
+            60 => merge_grained::<60>(v),
+            _ => merge_grained::<1>(v),
+        };
+        if done {
+            return;
+        }
+        g = match g {
+            3600 => 900,
+            900 => 300,
+            300 => 60,
+            _ => 1,
+        };
+    }
+}
+
+/// Merges unsorted `v` (at least [`radix::THRESHOLD`] long) when every start
+/// is `v[0].start` plus a multiple of `G` seconds; returns `false`, with `v`
+/// untouched, when one is not.
+fn merge_grained<const G: i64>(v: &mut Vec<Interval>) -> bool {
     let n = v.len();
+    let first = v[0].start;
     let mut min = i64::MAX;
     let mut max = i64::MIN;
     let mut max_len = 0;
-    let first = v[0].start;
-    let mut grain = radix::GrainCheck::new();
-    let mut grained = true;
+    let mut exact = true;
     for iv in v.iter() {
         min = min.min(iv.start);
         max = max.max(iv.start);
         max_len = max_len.max(iv.end - iv.start);
-        if grained {
-            grained = grain.push(iv.start - first);
-        }
+        exact &= (iv.start - first).unsigned_abs().is_multiple_of(G as u64);
     }
-    let g = grain.grain();
+    if !exact {
+        return false;
+    }
     // Non-negative and below 2^40 (the supported range).
-    let slots = radix::div_grain(max - min, g) as u64 + 1;
+    let slot_of = |start: i64| (start - min) as u64 / G as u64;
+    let slots = slot_of(max) + 1;
     if slots <= n as u64 {
         // Dense starts (calendar data saturating its grid): keep the latest
         // end per start slot, then sweep the slots in order. No sort at all.
-        merge_by_slot(v, min, g, slots as usize);
-        return;
+        merge_by_slot::<G>(v, min, slots as usize);
+        return true;
     }
     let start_bits = radix::bit_width(slots - 1);
     let len_bits = radix::bit_width(max_len as u64);
@@ -343,18 +376,19 @@ fn normalize(v: &mut Vec<Interval>) {
         // never calendar data, so a comparison sort is fine here.
         v.sort_unstable_by_key(|iv| iv.start);
         coalesce_sorted(v);
-        return;
+        return true;
     }
     // Pack (start slot, length) into one u64 and radix-sort on the start
     // bits only: half the bytes of an `Interval` to move on every pass.
     radix::with_scratch(|packed, buf| {
-        packed.extend(v.iter().map(|iv| {
-            ((radix::div_grain(iv.start - min, g) as u64) << len_bits) | (iv.end - iv.start) as u64
-        }));
+        packed.extend(
+            v.iter()
+                .map(|iv| (slot_of(iv.start) << len_bits) | (iv.end - iv.start) as u64),
+        );
         radix::sort_by_bits(packed, buf, len_bits, start_bits);
         let len_mask = (1u64 << len_bits) - 1;
         let unpack = |p: u64| {
-            let start = min + (p >> len_bits) as i64 * g;
+            let start = min + (p >> len_bits) as i64 * G;
             Interval {
                 start,
                 end: start + (p & len_mask) as i64,
@@ -379,15 +413,16 @@ fn normalize(v: &mut Vec<Interval>) {
         v[w] = cur;
         v.truncate(w + 1);
     });
+    true
 }
 
-/// Merges `v` (whose starts lie on `min + k * g` for `k < slots`, with
+/// Merges `v` (whose starts lie on `min + k * G` for `k < slots`, with
 /// `slots <= v.len()`) through a table of the latest end per slot.
-fn merge_by_slot(v: &mut Vec<Interval>, min: i64, g: i64, slots: usize) {
+fn merge_by_slot<const G: i64>(v: &mut Vec<Interval>, min: i64, slots: usize) {
     const EMPTY: i64 = i64::MIN;
     let mut ends = vec![EMPTY; slots];
     for iv in v.iter() {
-        let slot = &mut ends[radix::div_grain(iv.start - min, g) as usize];
+        let slot = &mut ends[((iv.start - min) as u64 / G as u64) as usize];
         *slot = (*slot).max(iv.end);
     }
     // Slot 0 holds `min`, so it is never empty.
@@ -398,7 +433,7 @@ fn merge_by_slot(v: &mut Vec<Interval>, min: i64, g: i64, slots: usize) {
     let mut w = 0;
     let mut start = min;
     for &end in &ends[1..] {
-        start += g;
+        start += G;
         let disjoint = end != EMPTY && start > cur.end;
         // `w` counts finished intervals, at most one per slot read so far.
         v[w] = cur;

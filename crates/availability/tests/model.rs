@@ -541,3 +541,28 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// The first starts sit on whole hours, later ones on a finer grain: the
+    /// grain guessed from the first is wrong and the merge must retry.
+    #[test]
+    fn merge_with_a_wrong_grain_guess(
+        hours in prop::collection::vec((0i64..500, 1i64..7_200), 20..40),
+        rest in prop::collection::vec((0i64..2_000_000, 1i64..7_200), 200..600),
+        fine_grain in prop::sample::select(vec![1i64, 7, 60, 300, 900]),
+    ) {
+        let mut ivs: Vec<Interval> = hours
+            .iter()
+            .map(|&(h, len)| Interval::new(h * 3600, h * 3600 + len).unwrap())
+            .collect();
+        ivs.extend(rest.iter().map(|&(k, len)| {
+            let s = (k % 2_000) * fine_grain;
+            Interval::new(s, s + len).unwrap()
+        }));
+        let set = IntervalSet::from_unsorted(ivs.clone());
+        let got: Vec<(i64, i64)> = set.iter().map(|iv| (iv.start(), iv.end())).collect();
+        prop_assert_eq!(got, naive_merge(ivs));
+    }
+}
