@@ -451,13 +451,18 @@ fn merge_by_slot<const G: i64>(v: &mut Vec<Interval>, min: i64, slots: usize) {
 /// exactly the input's instants, and `false` is returned.
 fn merge_sorted_prefix(v: &mut Vec<Interval>) -> bool {
     let n = v.len();
-    let mut cur = v[0];
-    let mut prev_start = cur.start;
+    let mut start = v[0].start;
+    // While the input is sorted by start, the current run's end is the
+    // maximum end read so far (a disjoint interval's end is above it too),
+    // so the only loop-carried chain is one `max`.
+    let mut end = v[0].end;
+    let mut prev_start = start;
     let mut w = 0;
+    let s = v.as_mut_slice();
     for r in 1..n {
-        let next = v[r];
+        let next = s[r];
         if next.start < prev_start {
-            v[w] = cur;
+            s[w] = Interval { start, end };
             if w + 1 < r {
                 v.copy_within(r.., w + 1);
                 v.truncate(w + 1 + (n - r));
@@ -465,18 +470,14 @@ fn merge_sorted_prefix(v: &mut Vec<Interval>) -> bool {
             return false;
         }
         prev_start = next.start;
-        let disjoint = next.start > cur.end;
+        let disjoint = next.start > end;
         // `w < r`, so this never overwrites an unread element.
-        v[w] = cur;
+        s[w] = Interval { start, end };
         w += usize::from(disjoint);
-        cur.start = if disjoint { next.start } else { cur.start };
-        cur.end = if disjoint {
-            next.end
-        } else {
-            cur.end.max(next.end)
-        };
+        start = if disjoint { next.start } else { start };
+        end = end.max(next.end);
     }
-    v[w] = cur;
+    v[w] = Interval { start, end };
     v.truncate(w + 1);
     true
 }
