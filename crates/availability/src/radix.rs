@@ -2,11 +2,11 @@
 //!
 //! Interval starts and packed endpoints are integers whose varying bits are
 //! few (a year of seconds is 25 bits), so a least-significant-digit radix
-//! sort over just those bits, in digits of at most 11 bits (a 16 KiB
-//! histogram that stays in L1), needs two or three scatter passes and no
-//! comparisons. `radsort` (8-bit digits over the whole key) needs four
+//! sort over just those bits, in digits of at most 11 bits (an 8 KiB
+//! histogram that stays in L1; 13 bits for large inputs when that saves a
+//! pass), needs two or three scatter passes and no comparisons. `radsort` (8-bit digits over the whole key) needs four
 //! passes for the same keys and cannot carry a payload in the low bits, which
-//! is why this small sort is ours; it is checked against `sort_unstable` by
+//! is why this small sort is ours; it is checked against `sort_by_key` by
 //! property tests.
 
 /// Below this many elements, comparison sorting is faster than setting up
