@@ -404,11 +404,9 @@ fn merge_grained<const G: i64>(v: &mut Vec<Interval>) -> bool {
             v[w] = cur;
             w += usize::from(disjoint);
             cur.start = if disjoint { next.start } else { cur.start };
-            cur.end = if disjoint {
-                next.end
-            } else {
-                cur.end.max(next.end)
-            };
+            // A disjoint interval's end is above `cur.end` too (see
+            // `merge_sorted_prefix`): one `max` chain.
+            cur.end = cur.end.max(next.end);
         }
         v[w] = cur;
         v.truncate(w + 1);
@@ -439,7 +437,8 @@ fn merge_by_slot<const G: i64>(v: &mut Vec<Interval>, min: i64, slots: usize) {
         v[w] = cur;
         w += usize::from(disjoint);
         cur.start = if disjoint { start } else { cur.start };
-        cur.end = if disjoint { end } else { cur.end.max(end) };
+        // `EMPTY` never raises the maximum.
+        cur.end = cur.end.max(end);
     }
     v[w] = cur;
     v.truncate(w + 1);
