@@ -170,6 +170,21 @@ impl Coverage {
     }
 }
 
+/// The intervals of `set` that overlap `window` (not yet clipped).
+#[inline(always)]
+fn overlapping(set: &IntervalSet, window: Interval) -> &[Interval] {
+    let ivs = set.as_slice();
+    match (ivs.first(), ivs.last()) {
+        // The usual case: the whole set lies in the window, no search.
+        (Some(first), Some(last)) if window.start <= first.start && last.end <= window.end => ivs,
+        _ => {
+            let lo = ivs.partition_point(|iv| iv.end <= window.start);
+            let hi = ivs.partition_point(|iv| iv.start < window.end).max(lo);
+            &ivs[lo..hi]
+        }
+    }
+}
+
 /// Calls `f(start, end)` for every participant's interval inside `window`,
 /// clipped, as offsets from the window's start.
 #[inline(always)]
@@ -179,19 +194,7 @@ fn for_each_clipped(
     mut f: impl FnMut(i64, i64),
 ) {
     for set in participants.iter().flatten() {
-        let ivs = set.as_slice();
-        let (Some(first), Some(last)) = (ivs.first(), ivs.last()) else {
-            continue;
-        };
-        let inside = if window.start <= first.start && last.end <= window.end {
-            // The usual case: no search, no clipping.
-            ivs
-        } else {
-            let lo = ivs.partition_point(|iv| iv.end <= window.start);
-            let hi = ivs.partition_point(|iv| iv.start < window.end).max(lo);
-            &ivs[lo..hi]
-        };
-        for iv in inside {
+        for iv in overlapping(set, window) {
             f(
                 iv.start.max(window.start) - window.start,
                 iv.end.min(window.end) - window.start,
@@ -211,9 +214,9 @@ fn profile(window: Interval, participants: &[Option<&IntervalSet>]) -> (Vec<u64>
     guess.push(len);
     let mut seen = 0;
     'sample: for set in participants.iter().flatten() {
-        for iv in set.clip(window).iter().take(8) {
-            guess.push(iv.start - window.start);
-            guess.push(iv.end - window.start);
+        for iv in overlapping(set, window).iter().take(8) {
+            guess.push(iv.start.max(window.start) - window.start);
+            guess.push(iv.end.min(window.end) - window.start);
             seen += 1;
         }
         if seen >= 8 {
