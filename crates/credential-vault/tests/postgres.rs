@@ -1,0 +1,92 @@
+use std::sync::Arc;
+
+use credential_vault::{SecretStore, Vault};
+
+use credential_vault::PostgresStore;
+
+use crate::common::{fresh_postgres, fresh_postgres_url, ring};
+use crate::{contract, rotation};
+
+#[tokio::test]
+async fn postgres_store_meets_the_contract() {
+    let Some(store) = fresh_postgres().await else {
+        return;
+    };
+    assert_eq!(
+        store.schema_version().await.unwrap(),
+        PostgresStore::SCHEMA_VERSION
+    );
+    contract::check_store(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_concurrent_compare_and_set_across_instances_loses_nothing() {
+    let Some(url) = fresh_postgres_url().await else {
+        return;
+    };
+    // Three pools on one database, as three assistant instances would have.
+    let mut vaults = Vec::new();
+    for _ in 0..3 {
+        let store = PostgresStore::connect_without_tls(&url).await.unwrap();
+        vaults.push(Vault::new(Arc::new(store), ring(1, &[])));
+    }
+    contract::concurrent_compare_and_set(vaults, 12, 15).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_readers_never_see_a_torn_token() {
+    let Some(store) = fresh_postgres().await else {
+        return;
+    };
+    contract::readers_never_see_a_torn_token(contract::vault(Arc::new(store)), 200, 3).await;
+}
+
+#[tokio::test]
+async fn postgres_rotation_stopped_after_every_batch_loses_nothing() {
+    rotation::rotation_stopped_after_every_batch(|| async {
+        let store: Arc<dyn SecretStore> = Arc::new(fresh_postgres().await.expect("server"));
+        let same = store.clone();
+        let reopen: Box<dyn Fn() -> Arc<dyn SecretStore> + Send> = Box::new(move || same.clone());
+        (store, reopen)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn instances_starting_together_migrate_once() {
+    let Some(url) = fresh_postgres_url().await else {
+        return;
+    };
+    let starts: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { PostgresStore::connect_without_tls(&url).await })
+        })
+        .collect();
+    for start in starts {
+        let store = start.await.unwrap().unwrap();
+        assert_eq!(
+            store.schema_version().await.unwrap(),
+            PostgresStore::SCHEMA_VERSION
+        );
+        let debug = format!("{store:?}");
+        assert!(
+            !debug.contains("postgres://") && !debug.contains("127.0.0.1"),
+            "{debug}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_server_is_a_typed_error() {
+    // Port 1 on loopback: nothing listens there.
+    let error = PostgresStore::connect_without_tls("postgres://u:hunter2@127.0.0.1:1/db")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(error, credential_vault::StoreError::Backend { .. }),
+        "{error:?}"
+    );
+    let shown = format!("{error} {error:?}");
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
