@@ -230,12 +230,15 @@ fn read_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
 }
 
 fn version_of(conn: &Connection, key: &RecordKey) -> Result<Option<Version>, StoreError> {
-    conn.query_row(
+    conn.prepare_cached(
         "SELECT version FROM credential_vault_secrets WHERE owner = ?1 AND kind = ?2",
-        params![key.owner.as_str(), key.kind.as_str()],
-        |row| row.get::<_, i64>(0),
     )
-    .optional()
+    .and_then(|mut stmt| {
+        stmt.query_row(params![key.owner.as_str(), key.kind.as_str()], |row| {
+            row.get::<_, i64>(0)
+        })
+        .optional()
+    })
     .map_err(backend("reading a version"))?
     .map(|v| {
         u64::try_from(v)
@@ -255,26 +258,27 @@ fn apply(
         return Ok(Err(conflict));
     }
     let next: i64 = tx
-        .query_row(
+        .prepare_cached(
             "UPDATE credential_vault_sequence SET next_version = next_version + 1
              RETURNING next_version - 1",
-            [],
-            |row| row.get(0),
         )
+        .and_then(|mut stmt| stmt.query_row([], |row| row.get(0)))
         .map_err(backend("drawing a version"))?;
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO credential_vault_secrets (owner, kind, version, key_id, sealed)
          VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (owner, kind) DO UPDATE SET
              version = excluded.version, key_id = excluded.key_id, sealed = excluded.sealed",
-        params![
+    )
+    .and_then(|mut stmt| {
+        stmt.execute(params![
             write.key.owner.as_str(),
             write.key.kind.as_str(),
             next,
             i64::from(write.key_id.0),
             write.sealed
-        ],
-    )
+        ])
+    })
     .map_err(backend("writing a record"))?;
     let version = u64::try_from(next).map_err(|_| corrupt("negative version"))?;
     Ok(Ok(Version(version)))
@@ -412,28 +416,36 @@ impl SecretStore for SqliteStore {
     ) -> Result<Vec<StoredRecord>, StoreError> {
         let after = after.map(|k| (k.owner.as_str().to_owned(), k.kind.as_str()));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let key_id = i64::from(key_id.0);
         self.run(move |conn| {
-            let (after_owner, after_kind) = after.unwrap_or_default();
-            let mut stmt = conn
-                .prepare(
-                    "SELECT owner, kind, version, key_id, sealed FROM credential_vault_secrets
-                     WHERE key_id <> ?1 AND (?2 = 0 OR (owner, kind) > (?3, ?4))
-                     ORDER BY owner, kind LIMIT ?5",
-                )
-                .map_err(backend("scanning for rotation"))?;
-            let has_after = i64::from(!after_owner.is_empty());
-            let rows = stmt
-                .query_map(
-                    params![
-                        i64::from(key_id.0),
-                        has_after,
-                        after_owner,
-                        after_kind,
-                        limit
-                    ],
-                    read_row,
-                )
-                .map_err(backend("scanning for rotation"))?;
+            // Two statements rather than one with an `?2 = 0 OR ...` switch:
+            // the row-value range must be plain for SQLite to seek the primary
+            // key instead of rescanning from the start on every batch.
+            let mut stmt;
+            let rows = match &after {
+                None => {
+                    stmt = conn
+                        .prepare_cached(
+                            "SELECT owner, kind, version, key_id, sealed
+                             FROM credential_vault_secrets
+                             WHERE key_id <> ?1 ORDER BY owner, kind LIMIT ?2",
+                        )
+                        .map_err(backend("scanning for rotation"))?;
+                    stmt.query_map(params![key_id, limit], read_row)
+                }
+                Some((owner, kind)) => {
+                    stmt = conn
+                        .prepare_cached(
+                            "SELECT owner, kind, version, key_id, sealed
+                             FROM credential_vault_secrets
+                             WHERE (owner, kind) > (?2, ?3) AND key_id <> ?1
+                             ORDER BY owner, kind LIMIT ?4",
+                        )
+                        .map_err(backend("scanning for rotation"))?;
+                    stmt.query_map(params![key_id, owner, kind, limit], read_row)
+                }
+            }
+            .map_err(backend("scanning for rotation"))?;
             rows.map(|row| {
                 let (o, k, v, id, s) = row.map_err(backend("scanning for rotation"))?;
                 row_to_record(o, k, v, id, s)
