@@ -132,7 +132,7 @@ impl PostgresStore {
             )
             .await
             .map_err(backend("reading the schema version"))?;
-        Ok(row.get(0))
+        col(&row, 0)
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -158,8 +158,8 @@ impl PostgresStore {
                 &[],
             )
             .await
-            .map_err(backend("reading the schema version"))?
-            .get(0);
+            .map_err(backend("reading the schema version"))
+            .and_then(|row| col(&row, 0))?;
         if found > Self::SCHEMA_VERSION {
             return Err(StoreError::SchemaTooNew {
                 backend: BACKEND,
@@ -184,12 +184,21 @@ impl PostgresStore {
     }
 }
 
+/// Reads a column without panicking on an unexpected type (a schema
+/// changed behind our back is an error, not a crash).
+fn col<'a, T: tokio_postgres::types::FromSql<'a>>(
+    row: &'a Row,
+    index: usize,
+) -> Result<T, StoreError> {
+    row.try_get(index).map_err(backend("reading a row"))
+}
+
 fn to_record(row: &Row) -> Result<StoredRecord, StoreError> {
-    let owner: String = row.try_get(0).map_err(backend("reading a row"))?;
-    let kind: String = row.try_get(1).map_err(backend("reading a row"))?;
-    let version: i64 = row.try_get(2).map_err(backend("reading a row"))?;
-    let key_id: i64 = row.try_get(3).map_err(backend("reading a row"))?;
-    let sealed: Vec<u8> = row.try_get(4).map_err(backend("reading a row"))?;
+    let owner: String = col(row, 0)?;
+    let kind: String = col(row, 1)?;
+    let version: i64 = col(row, 2)?;
+    let key_id: i64 = col(row, 3)?;
+    let sealed: Vec<u8> = col(row, 4)?;
     Ok(StoredRecord {
         key: RecordKey {
             owner: OwnerId::new(owner).map_err(|e| corrupt(e.to_string()))?,
@@ -214,7 +223,7 @@ async fn current_version(
         .await
         .map_err(backend("reading a version"))?;
     row.map(|r| {
-        let v: i64 = r.get(0);
+        let v: i64 = col(&r, 0)?;
         u64::try_from(v)
             .map(Version)
             .map_err(|_| corrupt("negative version"))
@@ -268,7 +277,7 @@ async fn apply(
     };
     match row {
         Some(row) => {
-            let v: i64 = row.get(0);
+            let v: i64 = col(&row, 0)?;
             Ok(Ok(Version(
                 u64::try_from(v).map_err(|_| corrupt("negative version"))?,
             )))
@@ -380,7 +389,7 @@ impl SecretStore for PostgresStore {
             .await
             .map_err(backend("listing owners"))?;
         rows.iter()
-            .map(|row| OwnerId::new(row.get::<_, String>(0)).map_err(|e| corrupt(e.to_string())))
+            .map(|row| OwnerId::new(col::<String>(row, 0)?).map_err(|e| corrupt(e.to_string())))
             .collect()
     }
 
@@ -396,7 +405,7 @@ impl SecretStore for PostgresStore {
         let mut kinds = rows
             .iter()
             .map(|row| {
-                let name: String = row.get(0);
+                let name: String = col(row, 0)?;
                 SecretKind::from_name(&name)
                     .ok_or_else(|| corrupt(format!("unknown kind {name:?}")))
             })
@@ -447,8 +456,8 @@ impl SecretStore for PostgresStore {
             .map_err(backend("counting key usage"))?;
         rows.iter()
             .map(|row| {
-                let id: i64 = row.get(0);
-                let n: i64 = row.get(1);
+                let id: i64 = col(row, 0)?;
+                let n: i64 = col(row, 1)?;
                 let id = u32::try_from(id).map_err(|_| corrupt("key id out of range"))?;
                 Ok((KeyId(id), n.unsigned_abs()))
             })
