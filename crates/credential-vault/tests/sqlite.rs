@@ -154,3 +154,125 @@ async fn a_record_tampered_in_the_file_is_detected() {
         "{error:?}"
     );
 }
+
+/// Environment variable naming the database the child process rotates.
+const CHILD_DB: &str = "CREDENTIAL_VAULT_TEST_ROTATE_CHILD_DB";
+const KILL_RECORDS: usize = 4000;
+
+/// The child of `sqlite_rotation_killed_mid_flight_loses_nothing`: rotates
+/// the database named by `CHILD_DB` from key 1 to key 2 in small batches
+/// until it is killed. Not a test on its own.
+#[test]
+#[ignore = "child process of sqlite_rotation_killed_mid_flight_loses_nothing, which runs it"]
+fn rotation_child_process() {
+    let Ok(path) = std::env::var(CHILD_DB) else {
+        eprintln!("not started by the parent test; nothing to do");
+        return;
+    };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let vault = Vault::new(Arc::new(SqliteStore::open(&path).unwrap()), ring(2, &[1]));
+        vault.rotate(20).await.unwrap();
+    });
+}
+
+/// Rotation in a real process killed with SIGKILL at several points: after
+/// each kill every record still opens with the ring, and a resumed rotation
+/// finishes and lets key 1 retire.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_rotation_killed_mid_flight_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vault.sqlite3");
+    let store: Arc<dyn SecretStore> = Arc::new(SqliteStore::open(&path).unwrap());
+    let credential = samples()[1].clone();
+    let writes: Vec<_> = (0..KILL_RECORDS)
+        .map(|i| {
+            let who = owner(&format!("p-{i:05}"));
+            let (key_id, sealed) = ring(1, &[]).seal(&who, &credential).unwrap();
+            credential_vault::Write {
+                key: credential_vault::RecordKey {
+                    owner: who,
+                    kind: credential.kind(),
+                },
+                key_id,
+                sealed,
+                expect: credential_vault::Expect::Absent,
+            }
+        })
+        .collect();
+    store.put_many(writes).await.unwrap();
+
+    let mut kills = 0;
+    for target in [200u64, 1500, 3000] {
+        let moved = |store: &Arc<dyn SecretStore>| {
+            let store = store.clone();
+            async move {
+                store
+                    .key_usage()
+                    .await
+                    .unwrap()
+                    .get(&credential_vault::KeyId(2))
+                    .copied()
+                    .unwrap_or(0)
+            }
+        };
+        if moved(&store).await >= KILL_RECORDS as u64 {
+            break;
+        }
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "sqlite::rotation_child_process",
+                "--nocapture",
+            ])
+            .env(CHILD_DB, &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill it once it has moved past `target` records (or finished).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while moved(&store).await < target && std::time::Instant::now() < deadline {
+            if child.try_wait().unwrap().is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+
+        // Every record opens, whichever key sealed it.
+        let vault = Vault::new(Arc::new(SqliteStore::open(&path).unwrap()), ring(2, &[1]));
+        for i in (0..KILL_RECORDS).step_by(7) {
+            let read = vault
+                .get(&owner(&format!("p-{i:05}")), credential.kind())
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(read.value, credential);
+        }
+        assert_eq!(vault.owners().await.unwrap().len(), KILL_RECORDS);
+    }
+    assert!(
+        kills > 0,
+        "the child always finished before it could be killed"
+    );
+
+    let vault = Vault::new(Arc::new(SqliteStore::open(&path).unwrap()), ring(2, &[1]));
+    let report = vault.rotate(500).await.unwrap();
+    assert_eq!(report.remaining, 0);
+    vault.retire_key(credential_vault::KeyId(1)).await.unwrap();
+    let only_new = Vault::new(Arc::new(SqliteStore::open(&path).unwrap()), ring(2, &[]));
+    for i in 0..KILL_RECORDS {
+        let read = only_new
+            .get(&owner(&format!("p-{i:05}")), credential.kind())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(read.value, credential);
+    }
+}
