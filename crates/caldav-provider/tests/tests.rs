@@ -1,0 +1,10 @@
+//! Integration tests of caldav-provider.
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+/// Shared helpers: fixtures, windows, JSON of busy time.
+mod common;
+/// iCalendar to busy time: the peers' fixtures, busy rules, recurrence,
+/// zones, limits and broken input.
+mod ical;
+/// `IcsSource` as a `FreeBusySource` over files.
+mod ics_source;
