@@ -48,8 +48,12 @@ def kind(ev):
 def busy(data, start, end, tz):
     by_kind = {}
     events = []
+    # recurring-ical-events compares floating and all-day events with the
+    # bounds' wall clock, ignoring --tz; ask for two days more on each side
+    # and clip exactly below.
+    margin = dt.timedelta(days=2)
     for cal in icalendar.Calendar.from_ical(data, multiple=True):
-        events.extend(recurring_ical_events.of(cal).between(start, end))
+        events.extend(recurring_ical_events.of(cal).between(start - margin, end + margin))
     for ev in events:
         k = kind(ev)
         if k is None:

@@ -1,0 +1,254 @@
+//! The `freebusy` example against its public contract, and the iCalendar
+//! expansion against the Python peer (icalendar + recurring-ical-events,
+//! installed by the README test command into `.venv/`) on the same files.
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+#[path = "../benches/support/ical_gen.rs"]
+mod ical_gen;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn peers_dir() -> PathBuf {
+    root().join("crates/caldav-provider/tests/fixtures/peers")
+}
+
+/// The example binary that `cargo test` builds beside this test
+/// (target/<profile>/examples/freebusy).
+fn freebusy_example() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let profile_dir = exe.parent().unwrap().parent().unwrap();
+    let path = profile_dir.join("examples").join("freebusy");
+    assert!(path.exists(), "{} was not built", path.display());
+    path
+}
+
+fn freebusy(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(freebusy_example())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// The Python interpreter of the peer venv: `PEER_PYTHON`, else `.venv/`.
+/// Under `CI=true` a missing peer fails the test.
+fn peer_python() -> Option<PathBuf> {
+    let path = std::env::var_os("PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root().join(".venv/bin/python"));
+    if path.exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "the Python peer is missing at {} (scripts/test installs it)",
+        path.display()
+    );
+    eprintln!(
+        "NOT CHECKED against the Python peer: {} is missing; run scripts/test",
+        path.display()
+    );
+    None
+}
+
+fn peer_busy(python: &Path, ics: &Path, from: &str, to: &str, tz: &str) -> String {
+    let out = Command::new(python)
+        .arg(root().join("crates/caldav-provider/tests/peer_busy.py"))
+        .args([ics.to_str().unwrap(), from, to, "--tz", tz])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn all_fixtures_in_one_file(dir: &Path) -> PathBuf {
+    let mut files: Vec<_> = std::fs::read_dir(peers_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ics"))
+        .collect();
+    files.sort();
+    let text: String = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let path = dir.join("all.ics");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn freebusy_example_prints_the_golden_json_for_the_peer_fixtures() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = all_fixtures_in_one_file(dir.path());
+    let (code, out, err) = freebusy(&[
+        "--ics",
+        all.to_str().unwrap(),
+        "--from",
+        "2025-03-03T00:00:00Z",
+        "--to",
+        "2025-03-17T00:00:00Z",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let golden =
+        std::fs::read_to_string(peers_dir().join("expected-2025-03-03--17-utc.json")).unwrap();
+    assert_eq!(out.trim(), golden.trim());
+    // --tz moves floating and all-day times; offsets in --from/--to are fine.
+    let (code, out, _) = freebusy(&[
+        "--ics",
+        peers_dir().join("02-allday.ics").to_str().unwrap(),
+        "--from",
+        "2025-03-02T19:00:00-05:00",
+        "--to",
+        "2025-03-17T00:00:00Z",
+        "--tz",
+        "America/New_York",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        out.trim(),
+        r#"{"busy":[{"start":"2025-03-05T05:00:00Z","end":"2025-03-06T05:00:00Z","kind":"busy"}]}"#
+    );
+}
+
+#[test]
+fn freebusy_example_exits_2_with_one_line_for_bad_arguments_and_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = dir.path().join("page.ics");
+    std::fs::write(&html, "<html></html>").unwrap();
+    let ok_file = peers_dir().join("01-timed-tz.ics");
+    let ok = ok_file.to_str().unwrap();
+    let cases: Vec<Vec<&str>> = vec![
+        vec![],
+        vec!["--ics", ok],
+        vec![
+            "--ics",
+            ok,
+            "--from",
+            "2025-03-03",
+            "--to",
+            "2025-03-04T00:00:00Z",
+        ],
+        vec![
+            "--ics",
+            ok,
+            "--from",
+            "2025-03-04T00:00:00Z",
+            "--to",
+            "2025-03-03T00:00:00Z",
+        ],
+        vec![
+            "--ics",
+            ok,
+            "--from",
+            "2025-03-03T00:00:00Z",
+            "--to",
+            "2025-03-04T00:00:00Z",
+            "--tz",
+            "Mars/Olympus",
+        ],
+        vec![
+            "--ics",
+            "/no/such/file.ics",
+            "--from",
+            "2025-03-03T00:00:00Z",
+            "--to",
+            "2025-03-04T00:00:00Z",
+        ],
+        vec![
+            "--ics",
+            html.to_str().unwrap(),
+            "--from",
+            "2025-03-03T00:00:00Z",
+            "--to",
+            "2025-03-04T00:00:00Z",
+        ],
+        vec!["--bogus"],
+    ];
+    for args in cases {
+        let (code, out, err) = freebusy(&args);
+        assert_eq!(code, 2, "{args:?}: {out} {err}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
+    }
+}
+
+/// Our expansion and the Python peer's give identical busy times for the
+/// peers' fixtures (in two zones) and for a generated year of 200
+/// recurring and 2000 single events.
+#[test]
+fn expansion_matches_the_python_peer() {
+    let Some(python) = peer_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let all = all_fixtures_in_one_file(dir.path());
+    let generated = dir.path().join("year.ics");
+    std::fs::write(&generated, ical_gen::calendar(7, 200, 2000, 0)).unwrap();
+    for (file, from, to, tz) in [
+        (&all, "2025-03-03T00:00:00Z", "2025-03-17T00:00:00Z", "UTC"),
+        (
+            &all,
+            "2025-03-03T00:00:00Z",
+            "2025-03-17T00:00:00Z",
+            "America/New_York",
+        ),
+        (
+            &all,
+            "2025-03-09T06:00:00Z",
+            "2025-03-14T12:00:00Z",
+            "Asia/Kolkata",
+        ),
+        (
+            &generated,
+            "2025-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z",
+            "UTC",
+        ),
+        (
+            &generated,
+            "2025-01-01T00:00:00Z",
+            "2026-01-01T00:00:00Z",
+            "Europe/Berlin",
+        ),
+        (
+            &generated,
+            "2025-03-01T00:00:00Z",
+            "2025-04-15T00:00:00Z",
+            "America/New_York",
+        ),
+    ] {
+        let path = file.to_str().unwrap();
+        let (code, ours, err) = freebusy(&["--ics", path, "--from", from, "--to", to, "--tz", tz]);
+        assert_eq!(code, 0, "{err}");
+        assert!(err.is_empty(), "problems reported: {err}");
+        let theirs = peer_busy(&python, file, from, to, tz);
+        let ours: serde_json::Value = serde_json::from_str(&ours).unwrap();
+        let theirs: serde_json::Value = serde_json::from_str(&theirs).unwrap();
+        let count = ours["busy"].as_array().unwrap().len();
+        assert!(count > 0);
+        if ours != theirs {
+            let a: Vec<_> = ours["busy"].as_array().unwrap().iter().collect();
+            let b: Vec<_> = theirs["busy"].as_array().unwrap().iter().collect();
+            let only_ours: Vec<_> = a.iter().filter(|x| !b.contains(x)).take(10).collect();
+            let only_theirs: Vec<_> = b.iter().filter(|x| !a.contains(x)).take(10).collect();
+            panic!(
+                "{} {from}..{to} {tz}: {} vs {} entries\nonly ours: {only_ours:#?}\nonly the peer's: {only_theirs:#?}",
+                file.display(),
+                a.len(),
+                b.len()
+            );
+        }
+    }
+}
