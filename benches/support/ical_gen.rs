@@ -81,7 +81,7 @@ fn status(rng: &mut SmallRng) -> &'static str {
 /// 2025, every RRULE shape, with EXDATEs and overrides (moved, cancelled,
 /// made transparent). `padding` grows each event's description (for the
 /// 10 MB parse benchmark).
-pub fn calendar(seed: u64, recurring: usize, single: usize, padding: usize) -> String {
+pub(crate) fn calendar(seed: u64, recurring: usize, single: usize, padding: usize) -> String {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut text = String::from("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//bench//gen//EN\r\n");
     for i in 0..recurring {

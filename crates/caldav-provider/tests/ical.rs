@@ -656,3 +656,17 @@ fn old_series_reach_the_window() {
         vec![row("2025-07-01T06:00:00Z", "2025-07-01T07:00:00Z", "busy")]
     );
 }
+
+/// Found by the comparison with the Python peer on the 10 MB benchmark
+/// calendar: an all-day series whose RRULE has BYHOUR still has all-day
+/// instances.
+#[test]
+fn regression_all_day_series_with_byhour_keeps_whole_days() {
+    let text = vevent(
+        "DTSTART;VALUE=DATE:20250303\nDURATION:P1D\nRRULE:FREQ=DAILY;BYHOUR=9,14;BYMINUTE=0;COUNT=5",
+    );
+    assert_eq!(
+        busy(&text, "2025-03-01T00:00:00Z", "2025-03-10T00:00:00Z"),
+        vec![row("2025-03-03T00:00:00Z", "2025-03-06T00:00:00Z", "busy")]
+    );
+}

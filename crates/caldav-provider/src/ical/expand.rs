@@ -428,9 +428,14 @@ impl Ctx<'_> {
                     self.cut(master, self.options.max_iterations_per_series, "iterations");
                     break;
                 }
-                let Some(civil) = from_chrono(generated.naive_utc()) else {
+                let Some(mut civil) = from_chrono(generated.naive_utc()) else {
                     break;
                 };
+                if start.is_date() {
+                    // An all-day series has all-day instances, whatever
+                    // BYHOUR and friends say.
+                    civil = civil.date().to_datetime(jiff::civil::Time::midnight());
+                }
                 let Some(at) = at(&tz, civil) else { continue };
                 if !until(civil, at) || at > hi.saturating_add(FOLD_MARGIN) {
                     break;

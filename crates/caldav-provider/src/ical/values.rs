@@ -55,7 +55,7 @@ fn digits<T: TryFrom<i64>>(s: &str) -> Option<T> {
 /// `YYYYMMDD`.
 pub(crate) fn parse_date(s: &str) -> Option<Date> {
     let s = s.trim();
-    if s.len() != 8 {
+    if s.len() != 8 || !s.is_ascii() {
         return None;
     }
     Date::new(digits(&s[..4])?, digits(&s[4..6])?, digits(&s[6..8])?).ok()
@@ -69,7 +69,7 @@ pub(crate) fn parse_date_time(s: &str) -> Option<(DateTime, bool)> {
         Some(rest) => (rest, true),
         None => (s, false),
     };
-    if s.len() != 15 || !matches!(s.as_bytes()[8], b'T' | b't') {
+    if s.len() != 15 || !s.is_ascii() || !matches!(s.as_bytes()[8], b'T' | b't') {
         return None;
     }
     let date = parse_date(&s[..8])?;
@@ -189,7 +189,7 @@ pub(crate) fn parse_utc_offset(s: &str) -> Option<i32> {
         _ => return None,
     };
     let body = &s[1..];
-    if body.len() != 4 && body.len() != 6 {
+    if (body.len() != 4 && body.len() != 6) || !body.is_ascii() {
         return None;
     }
     let h: i32 = digits(&body[..2])?;
@@ -460,6 +460,11 @@ mod tests {
         assert_eq!(parse_utc_offset("-0500"), Some(-18000));
         assert_eq!(parse_utc_offset("+053000"), Some(19800));
         assert_eq!(parse_utc_offset("0500"), None);
+        // Found by the ical_expand fuzz target: a multi-byte character where
+        // digits belong must not split a char boundary.
+        assert_eq!(parse_utc_offset("-0\u{e9}0"), None);
+        assert_eq!(parse_date("2025\u{e9}305"), None);
+        assert_eq!(parse_date_time("20250305T\u{e9}3000"), None);
     }
 
     #[test]
