@@ -8,3 +8,5 @@ mod common;
 mod ical;
 /// `IcsSource` as a `FreeBusySource` over files.
 mod ics_source;
+/// The CalDAV client against real Radicale and Xandikos servers.
+mod servers;

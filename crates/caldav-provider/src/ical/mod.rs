@@ -72,6 +72,12 @@ pub fn time_zone(name: &str) -> Option<TimeZone> {
     zones::by_name(name)
 }
 
+/// The zone a CalDAV `calendar-timezone` value (a VCALENDAR holding one
+/// VTIMEZONE) stands for.
+pub(crate) fn declared_zone(text: &str) -> Option<TimeZone> {
+    parse::declared_zone(text)
+}
+
 /// A calendar reduced to what busy time needs.
 ///
 /// Its `Debug` output shows counts only.

@@ -74,6 +74,16 @@ struct Parser {
 }
 
 pub(super) fn parse(text: &str) -> Result<Calendar, ParseError> {
+    run(text).map(|p| p.cal)
+}
+
+/// The zone of the first VTIMEZONE in `text` (a CalDAV
+/// `calendar-timezone` property holds a VCALENDAR with exactly one).
+pub(super) fn declared_zone(text: &str) -> Option<jiff::tz::TimeZone> {
+    run(text).ok()?.vtimezones.first()?.resolve()
+}
+
+fn run(text: &str) -> Result<Parser, ParseError> {
     let mut p = Parser {
         cal: Calendar::default(),
         stack: Vec::new(),
@@ -108,7 +118,7 @@ pub(super) fn parse(text: &str) -> Result<Calendar, ParseError> {
         );
     }
     p.finish_zones();
-    Ok(p.cal)
+    Ok(p)
 }
 
 impl Parser {
