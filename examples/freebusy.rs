@@ -2,7 +2,14 @@
 //!
 //! ```text
 //! cargo run --release --example freebusy -- --ics PATH --from RFC3339 --to RFC3339 [--tz ZONE]
+//! cargo run --release --example freebusy -- --caldav URL --user NAME --password-env VAR \
+//!     --from RFC3339 --to RFC3339 [--tz ZONE]
 //! ```
+//!
+//! `--caldav` takes a server (`https://caldav.icloud.com/`), a principal, a
+//! calendar home or one calendar; the password (for iCloud an app-specific
+//! password) is read from the environment variable named by
+//! `--password-env`, never from the command line.
 //!
 //! Prints `{"busy":[{"start":"…Z","end":"…Z","kind":"busy"}]}`: coalesced per
 //! kind, sorted by start then kind, clipped to the window, UTC, whole seconds.
@@ -11,27 +18,40 @@
 //! reported on stderr as warnings; the rest of the calendar still counts.
 //! Exit code 2, with a one-line error, for bad arguments or unreadable input.
 //!
-//! The `--caldav`, `--google` and `--graph` sources of the contract arrive
-//! with their providers; until then they are refused with exit code 2.
+//! The `--google` and `--graph` sources of the contract arrive with their
+//! providers; until then they are refused with exit code 2.
 
 use std::process::ExitCode;
 
 use availability::{AccountId, Interval};
-use caldav_provider::IcsSource;
+use std::sync::Arc;
+
 use caldav_provider::ical::ExpandOptions;
+use caldav_provider::{CalDavLogin, CalDavSource, IcsSource, Password, StaticLogins};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 
-const USAGE: &str = "usage: freebusy --ics PATH --from RFC3339 --to RFC3339 [--tz ZONE]";
+const USAGE: &str = "usage: freebusy (--ics PATH | --caldav URL --user NAME --password-env VAR) \
+                     --from RFC3339 --to RFC3339 [--tz ZONE]";
+
+enum Input {
+    Ics(String),
+    CalDav {
+        url: String,
+        user: String,
+        password: Password,
+    },
+}
 
 struct Args {
-    ics: String,
+    input: Input,
     window: Interval,
     zone: TimeZone,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut ics, mut from, mut to, mut tz) = (None, None, None, None);
+    let (mut caldav, mut user, mut password_env) = (None, None, None);
     while let Some(flag) = args.next() {
         let mut value = |name: &str| {
             args.next()
@@ -42,16 +62,35 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--from" => from = Some(value("--from")?),
             "--to" => to = Some(value("--to")?),
             "--tz" => tz = Some(value("--tz")?),
-            "--caldav" | "--google" | "--graph" => {
+            "--caldav" => caldav = Some(value("--caldav")?),
+            "--user" => user = Some(value("--user")?),
+            "--password-env" => password_env = Some(value("--password-env")?),
+            "--google" | "--graph" => {
                 return Err(format!(
-                    "{flag} is not available in this build yet; use --ics"
+                    "{flag} is not available in this build yet; use --ics or --caldav"
                 ));
             }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
     }
-    let ics = ics.ok_or_else(|| format!("--ics is required; {USAGE}"))?;
+    let input = match (ics, caldav) {
+        (Some(path), None) => Input::Ics(path),
+        (None, Some(url)) => {
+            let user = user.ok_or_else(|| format!("--caldav needs --user; {USAGE}"))?;
+            let var =
+                password_env.ok_or_else(|| format!("--caldav needs --password-env; {USAGE}"))?;
+            let password = std::env::var(&var).map_err(|_| {
+                format!("the environment variable {var} (--password-env) is not set")
+            })?;
+            Input::CalDav {
+                url,
+                user,
+                password: Password::new(password),
+            }
+        }
+        _ => return Err(format!("give exactly one of --ics and --caldav; {USAGE}")),
+    };
     let instant = |name: &str, v: Option<String>| -> Result<Timestamp, String> {
         let v = v.ok_or_else(|| format!("{name} is required; {USAGE}"))?;
         v.parse::<Timestamp>()
@@ -69,22 +108,48 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         Some(name) => caldav_provider::ical::time_zone(&name)
             .ok_or_else(|| format!("--tz {name:?} is not an IANA time zone"))?,
     };
-    Ok(Args { ics, window, zone })
+    Ok(Args {
+        input,
+        window,
+        zone,
+    })
 }
 
 async fn run(args: Args) -> Result<String, String> {
     let account = AccountId::new("calendar");
-    let source = IcsSource::new()
-        .with_options(ExpandOptions::new(args.zone))
-        .with_file(account.clone(), &args.ics);
-    let report = source
-        .report(&account, args.window)
-        .await
-        .map_err(|e| e.to_string())?;
-    for problem in &report.problems {
-        eprintln!("warning: {}: {problem}", args.ics);
-    }
-    serde_json::to_string(&report.busy).map_err(|e| e.to_string())
+    let busy = match args.input {
+        Input::Ics(path) => {
+            let source = IcsSource::new()
+                .with_options(ExpandOptions::new(args.zone))
+                .with_file(account.clone(), &path);
+            let report = source
+                .report(&account, args.window)
+                .await
+                .map_err(|e| e.to_string())?;
+            for problem in &report.problems {
+                eprintln!("warning: {path}: {problem}");
+            }
+            report.busy
+        }
+        Input::CalDav {
+            url,
+            user,
+            password,
+        } => {
+            let login = CalDavLogin::new(url, user, password).with_zone(args.zone);
+            let logins = StaticLogins::new().with(account.clone(), login);
+            let source = CalDavSource::new(Arc::new(logins)).map_err(|e| e.to_string())?;
+            let report = source
+                .report(&account, args.window)
+                .await
+                .map_err(|e| e.to_string())?;
+            for p in &report.problems {
+                eprintln!("warning: {}: {:?}", p.href, p.problem);
+            }
+            report.busy
+        }
+    };
+    serde_json::to_string(&busy).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -252,3 +252,97 @@ fn expansion_matches_the_python_peer() {
         }
     }
 }
+
+/// `freebusy --caldav` against the real Radicale the test command starts:
+/// the same JSON as `--ics` on the same files.
+#[tokio::test]
+async fn freebusy_example_over_caldav_matches_the_ics_output() {
+    let base = std::env::var("CALDAV_TEST_RADICALE_URL")
+        .expect("CALDAV_TEST_RADICALE_URL is not set: run the README test command (scripts/test)");
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let calendar = format!("{base}/alice/freebusy-example/");
+    let _ = http
+        .delete(&calendar)
+        .basic_auth("alice", Some("secret"))
+        .send()
+        .await
+        .unwrap();
+    let made = http
+        .request(
+            reqwest::Method::from_bytes(b"MKCALENDAR").unwrap(),
+            &calendar,
+        )
+        .basic_auth("alice", Some("secret"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(made.status().as_u16(), 201);
+    let mut files: Vec<_> = std::fs::read_dir(peers_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ics"))
+        .collect();
+    files.sort();
+    for file in &files {
+        let put = http
+            .put(format!(
+                "{calendar}{}",
+                file.file_name().unwrap().to_str().unwrap()
+            ))
+            .basic_auth("alice", Some("secret"))
+            .header("Content-Type", "text/calendar; charset=utf-8")
+            .body(std::fs::read(file).unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert!(put.status().is_success());
+    }
+    let out = Command::new(freebusy_example())
+        .args([
+            "--caldav",
+            &calendar,
+            "--user",
+            "alice",
+            "--password-env",
+            "FREEBUSY_TEST_PASSWORD",
+            "--from",
+            "2025-03-03T00:00:00Z",
+            "--to",
+            "2025-03-17T00:00:00Z",
+        ])
+        .env("FREEBUSY_TEST_PASSWORD", "secret")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let golden =
+        std::fs::read_to_string(peers_dir().join("expected-2025-03-03--17-utc.json")).unwrap();
+    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), golden.trim());
+    // A wrong password: exit 2, one line, no password in it.
+    let out = Command::new(freebusy_example())
+        .args([
+            "--caldav",
+            &calendar,
+            "--user",
+            "alice",
+            "--password-env",
+            "FREEBUSY_TEST_PASSWORD",
+        ])
+        .args([
+            "--from",
+            "2025-03-03T00:00:00Z",
+            "--to",
+            "2025-03-17T00:00:00Z",
+        ])
+        .env("FREEBUSY_TEST_PASSWORD", "wrong-secret-value")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(!err.contains("wrong-secret-value"));
+}

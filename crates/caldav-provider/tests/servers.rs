@@ -302,3 +302,18 @@ async fn a_wrong_password_needs_reconnecting_and_a_missing_calendar_is_not_found
     let err = missing.report(&account(), two_weeks()).await.unwrap_err();
     assert_eq!(err.kind(), SourceErrorKind::NotFound, "{err}");
 }
+
+/// What the source keeps and returns holds no event text: the fixtures'
+/// summaries never appear in its state, its report or its errors.
+#[tokio::test]
+async fn nothing_but_times_is_kept_or_returned() {
+    let calendar = seed(Server::Radicale, "privacy", &peer_files()).await;
+    let login = CalDavLogin::new(&calendar, "alice", Password::new("secret"));
+    let source = source(login.clone(), Strategy::Events);
+    let report = source.report(&account(), two_weeks()).await.unwrap();
+    let seen = format!("{source:?} {report:?} {login:?}");
+    for text in ["Standup", "SUMMARY", "DESCRIPTION", "secret"] {
+        assert!(!seen.contains(text), "{text} in {seen}");
+    }
+    assert!(!report.busy.is_empty());
+}

@@ -8,5 +8,7 @@ mod common;
 mod ical;
 /// `IcsSource` as a `FreeBusySource` over files.
 mod ics_source;
+/// iCloud-style answers and failures replayed by wiremock.
+mod replay;
 /// The CalDAV client against real Radicale and Xandikos servers.
 mod servers;

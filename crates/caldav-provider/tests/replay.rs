@@ -1,0 +1,336 @@
+//! iCloud-style answers and failures replayed by wiremock on loopback.
+//!
+//! iCloud serves discovery from one host and calendars from another
+//! (`pNN-caldav.icloud.com`, absolute hrefs), has no free-busy-query, and
+//! sends Basic-authenticated app-specific passwords. Here two mock servers
+//! play the two hosts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use availability::{AccountId, SourceError, SourceErrorKind};
+use caldav_provider::{
+    CalDavConfig, CalDavLogin, CalDavSource, Password, ResourceProblemKind, StaticLogins, Strategy,
+};
+use wiremock::matchers::{body_string_contains, header, header_exists, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::{peer, report as report_of, rows, two_weeks};
+
+const APP_PASSWORD: &str = "abcd-efgh-ijkl-mnop";
+
+/// `Basic base64("ana@icloud.example:abcd-efgh-ijkl-mnop")`.
+fn basic() -> String {
+    use base64::Engine as _;
+    let raw = format!("ana@icloud.example:{APP_PASSWORD}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+fn multistatus(body: &str) -> ResponseTemplate {
+    // iCloud sends text/xml; the client must not care.
+    ResponseTemplate::new(207)
+        .insert_header("Content-Type", "text/xml; charset=UTF-8")
+        .set_body_string(format!(
+            r#"<?xml version="1.0" encoding="UTF-8"?>
+<multistatus xmlns="DAV:">{body}</multistatus>"#
+        ))
+}
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn source(url: &str, config: CalDavConfig) -> CalDavSource {
+    let login = CalDavLogin::new(url, "ana@icloud.example", Password::new(APP_PASSWORD));
+    CalDavSource::with_config(Arc::new(StaticLogins::new().with("ana", login)), config).unwrap()
+}
+
+fn ana() -> AccountId {
+    AccountId::new("ana")
+}
+
+/// Mounts the two-host iCloud layout; returns (discovery, calendars).
+async fn icloud() -> (MockServer, MockServer) {
+    let discovery = MockServer::start().await;
+    let calendars = MockServer::start().await;
+    let cal_base = calendars.uri();
+    // Discovery host: the root gives the principal, the principal gives an
+    // absolute home on the calendar host.
+    Mock::given(method("PROPFIND"))
+        .and(path("/"))
+        .and(header("authorization", basic().as_str()))
+        .respond_with(multistatus(
+            r#"<response><href>/</href><propstat><prop><current-user-principal><href>/123456/principal/</href></current-user-principal></prop><status>HTTP/1.1 200 OK</status></propstat></response>"#,
+        ))
+        .mount(&discovery)
+        .await;
+    Mock::given(method("PROPFIND"))
+        .and(path("/123456/principal/"))
+        .and(header("authorization", basic().as_str()))
+        .respond_with(multistatus(&format!(
+            r#"<response><href>/123456/principal/</href><propstat><prop><calendar-home-set xmlns="urn:ietf:params:xml:ns:caldav"><href xmlns="DAV:">{cal_base}/123456/calendars/</href></calendar-home-set></prop><status>HTTP/1.1 200 OK</status></propstat></response>"#
+        )))
+        .mount(&discovery)
+        .await;
+    // Calendar host: a home with one event calendar, one marked
+    // transparent for scheduling, one for reminders (VTODO only).
+    let cal = |name: &str, comps: &str, transp: &str| {
+        format!(
+            r#"<response><href>{cal_base}/123456/calendars/{name}/</href><propstat><prop>
+<resourcetype><collection/><calendar xmlns="urn:ietf:params:xml:ns:caldav"/></resourcetype>
+<supported-calendar-component-set xmlns="urn:ietf:params:xml:ns:caldav">{comps}</supported-calendar-component-set>
+<getctag xmlns="http://calendarserver.org/ns/">FT=-@RU=abc@S=1{name}</getctag>
+<schedule-calendar-transp xmlns="urn:ietf:params:xml:ns:caldav">{transp}</schedule-calendar-transp>
+<current-user-privilege-set><privilege><read/></privilege><privilege><write/></privilege></current-user-privilege-set>
+</prop><status>HTTP/1.1 200 OK</status></propstat></response>"#
+        )
+    };
+    let listing = format!(
+        r#"<response><href>/123456/calendars/</href><propstat><prop><resourcetype><collection/></resourcetype></prop><status>HTTP/1.1 200 OK</status></propstat></response>{}{}{}"#,
+        cal("home", r#"<comp name="VEVENT"/>"#, r#"<opaque/>"#),
+        cal("birthdays", r#"<comp name="VEVENT"/>"#, r#"<transparent/>"#),
+        cal("reminders", r#"<comp name="VTODO"/>"#, r#"<opaque/>"#),
+    );
+    Mock::given(method("PROPFIND"))
+        .and(path("/123456/calendars/"))
+        .and(header("authorization", basic().as_str()))
+        .and(header("depth", "1"))
+        .respond_with(multistatus(&listing))
+        .mount(&calendars)
+        .await;
+    // The events: the weekly fixture and one broken resource.
+    let events = format!(
+        r#"<response><href>/123456/calendars/home/weekly.ics</href><propstat><prop><getetag>"1"</getetag><calendar-data xmlns="urn:ietf:params:xml:ns:caldav">{}</calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat></response>
+<response><href>/123456/calendars/home/broken.ics</href><propstat><prop><getetag>"2"</getetag><calendar-data xmlns="urn:ietf:params:xml:ns:caldav">this is not iCalendar</calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat></response>"#,
+        xml_escape(&peer("05"))
+    );
+    Mock::given(method("REPORT"))
+        .and(path("/123456/calendars/home/"))
+        .and(header("authorization", basic().as_str()))
+        .and(header("depth", "1"))
+        .and(body_string_contains("calendar-query"))
+        .and(body_string_contains(
+            r#"<C:time-range start="20250303T000000Z" end="20250317T000000Z"/>"#,
+        ))
+        .respond_with(multistatus(&events))
+        .mount(&calendars)
+        .await;
+    // No free-busy-query on iCloud.
+    Mock::given(method("REPORT"))
+        .and(body_string_contains("free-busy-query"))
+        .respond_with(ResponseTemplate::new(403))
+        .mount(&calendars)
+        .await;
+    (discovery, calendars)
+}
+
+#[tokio::test]
+async fn icloud_layout_two_hosts_absolute_hrefs_and_a_broken_resource() {
+    let (discovery, calendars) = icloud().await;
+    let source = source(&format!("{}/", discovery.uri()), CalDavConfig::default());
+    let report = source.report(&ana(), two_weeks()).await.unwrap();
+    // Only the event calendar counts: the transparent and VTODO ones are
+    // skipped, so exactly one REPORT was sent.
+    assert_eq!(
+        rows(&report.busy),
+        rows(&report_of(&peer("05"), two_weeks(), &Default::default()).busy)
+    );
+    assert_eq!(report.busy.entries().len(), 5);
+    assert_eq!(
+        report.problems.len(),
+        1,
+        "the broken resource is named: {:?}",
+        report.problems
+    );
+    assert!(
+        report.problems[0]
+            .href
+            .ends_with("/123456/calendars/home/broken.ics")
+    );
+    assert_eq!(
+        report.problems[0].problem,
+        ResourceProblemKind::NotICalendar
+    );
+    let reports = calendars
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.method.as_str() == "REPORT")
+        .count();
+    assert_eq!(reports, 1);
+    // Every request carried the credentials, on both hosts.
+    for server in [&discovery, &calendars] {
+        for r in server.received_requests().await.unwrap() {
+            assert!(
+                r.headers.contains_key("authorization"),
+                "{} {}",
+                r.method,
+                r.url
+            );
+        }
+    }
+    // With the free-busy-query strategy iCloud refuses: a typed error.
+    let fbq = source_with(&discovery, Strategy::FreeBusyQuery);
+    let err = fbq.report(&ana(), two_weeks()).await.unwrap_err();
+    assert_eq!(err.kind(), SourceErrorKind::Forbidden);
+}
+
+fn source_with(discovery: &MockServer, strategy: Strategy) -> CalDavSource {
+    source(
+        &format!("{}/", discovery.uri()),
+        CalDavConfig::default().strategy(strategy),
+    )
+}
+
+/// `/.well-known/caldav` redirects are followed with the method, body and
+/// credentials kept.
+#[tokio::test]
+async fn well_known_redirect_keeps_method_body_and_credentials() {
+    let server = MockServer::start().await;
+    Mock::given(method("PROPFIND"))
+        .and(path("/"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(method("PROPFIND"))
+        .and(path("/.well-known/caldav"))
+        .respond_with(ResponseTemplate::new(301).insert_header("Location", "/dav/"))
+        .mount(&server)
+        .await;
+    Mock::given(method("PROPFIND"))
+        .and(path("/dav/"))
+        .and(header("authorization", basic().as_str()))
+        .and(body_string_contains("current-user-principal"))
+        .respond_with(multistatus(
+            r#"<response><href>/dav/</href><propstat><prop><current-user-principal><href>/dav/p/</href></current-user-principal><calendar-home-set xmlns="urn:ietf:params:xml:ns:caldav"><href xmlns="DAV:">/dav/cals/</href></calendar-home-set></prop><status>HTTP/1.1 200 OK</status></propstat></response>"#,
+        ))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("PROPFIND"))
+        .and(path("/dav/cals/"))
+        .respond_with(multistatus(
+            r#"<response><href>/dav/cals/</href><propstat><prop><resourcetype><collection/></resourcetype></prop><status>HTTP/1.1 200 OK</status></propstat></response>"#,
+        ))
+        .mount(&server)
+        .await;
+    let source = source(&format!("{}/", server.uri()), CalDavConfig::default());
+    let found = source
+        .discover(&CalDavLogin::new(
+            format!("{}/", server.uri()),
+            "ana@icloud.example",
+            Password::new(APP_PASSWORD),
+        ))
+        .await
+        .unwrap();
+    assert!(found.is_empty());
+}
+
+async fn failing(template: ResponseTemplate, config: CalDavConfig) -> SourceError {
+    let server = MockServer::start().await;
+    Mock::given(header_exists("authorization"))
+        .respond_with(template)
+        .mount(&server)
+        .await;
+    source(&format!("{}/cal/", server.uri()), config)
+        .report(&ana(), two_weeks())
+        .await
+        .unwrap_err()
+}
+
+#[tokio::test]
+async fn failures_are_typed_and_never_show_the_password() {
+    let d = CalDavConfig::default;
+    let cases = vec![
+        (
+            ResponseTemplate::new(401),
+            d(),
+            SourceErrorKind::Unauthorized,
+        ),
+        (ResponseTemplate::new(403), d(), SourceErrorKind::Forbidden),
+        (ResponseTemplate::new(404), d(), SourceErrorKind::NotFound),
+        (
+            ResponseTemplate::new(429).insert_header("Retry-After", "120"),
+            d(),
+            SourceErrorKind::RateLimited,
+        ),
+        (
+            ResponseTemplate::new(503).insert_header("Retry-After", "30"),
+            d(),
+            SourceErrorKind::Unavailable,
+        ),
+        (
+            ResponseTemplate::new(500),
+            d(),
+            SourceErrorKind::Unavailable,
+        ),
+        (
+            ResponseTemplate::new(207).set_body_string("<html><body>Sign in</body></html>"),
+            d(),
+            SourceErrorKind::InvalidResponse,
+        ),
+        (
+            ResponseTemplate::new(207).set_body_string("x".repeat(200_000)),
+            d().max_response_bytes(100_000),
+            SourceErrorKind::InvalidResponse,
+        ),
+        (
+            ResponseTemplate::new(207).set_delay(Duration::from_secs(5)),
+            d().request_timeout(Duration::from_millis(300)),
+            SourceErrorKind::Unavailable,
+        ),
+    ];
+    for (template, config, kind) in cases {
+        let err = failing(template, config).await;
+        assert_eq!(err.kind(), kind, "{err}");
+        let shown = format!("{err} {err:?}");
+        assert!(!shown.contains(APP_PASSWORD), "{shown}");
+        if kind == SourceErrorKind::RateLimited {
+            assert_eq!(err.retry_after(), Some(Duration::from_secs(120)));
+        }
+        if kind == SourceErrorKind::Unauthorized {
+            assert!(err.needs_reconnect());
+        }
+    }
+}
+
+/// Credentials never travel in clear text to another host.
+#[tokio::test]
+async fn no_credentials_in_clear_text_to_another_host() {
+    let server = MockServer::start().await;
+    // `localhost` is another host than `127.0.0.1` for this rule.
+    let port = server.address().port();
+    Mock::given(method("PROPFIND"))
+        .and(path("/"))
+        .respond_with(
+            ResponseTemplate::new(302)
+                .insert_header("Location", format!("http://localhost:{port}/elsewhere/")),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("PROPFIND"))
+        .and(path("/elsewhere/"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let err = source(&format!("{}/", server.uri()), CalDavConfig::default())
+        .report(&ana(), two_weeks())
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), SourceErrorKind::Unauthorized);
+    let requests = server.received_requests().await.unwrap();
+    let elsewhere: Vec<_> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/elsewhere/")
+        .collect();
+    assert!(!elsewhere.is_empty());
+    for r in elsewhere {
+        assert!(!r.headers.contains_key("authorization"));
+    }
+}
