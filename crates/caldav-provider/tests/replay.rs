@@ -334,3 +334,94 @@ async fn no_credentials_in_clear_text_to_another_host() {
         assert!(!r.headers.contains_key("authorization"));
     }
 }
+
+/// A server that rejects the time-range filter is asked again without it,
+/// and the events are filtered here.
+#[tokio::test]
+async fn a_rejected_time_range_filter_is_retried_without_it() {
+    let server = MockServer::start().await;
+    Mock::given(method("PROPFIND"))
+        .and(path("/cal/"))
+        .respond_with(multistatus(
+            r#"<response><href>/cal/</href><propstat><prop><resourcetype><collection/><calendar xmlns="urn:ietf:params:xml:ns:caldav"/></resourcetype></prop><status>HTTP/1.1 200 OK</status></propstat></response>"#,
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("REPORT"))
+        .and(body_string_contains("time-range"))
+        .respond_with(ResponseTemplate::new(501))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let events = format!(
+        r#"<response><href>/cal/1.ics</href><propstat><prop><calendar-data xmlns="urn:ietf:params:xml:ns:caldav">{}</calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat></response>
+<response><href>/cal/2.ics</href><propstat><prop><calendar-data xmlns="urn:ietf:params:xml:ns:caldav">{}</calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat></response>"#,
+        xml_escape(&peer("01")),
+        xml_escape(&peer("11"))
+    );
+    Mock::given(method("REPORT"))
+        .and(body_string_contains("calendar-query"))
+        .respond_with(multistatus(&events))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = source(&format!("{}/cal/", server.uri()), CalDavConfig::default());
+    let report = source.report(&ana(), two_weeks()).await.unwrap();
+    // Fixture 11 lies outside the window and is filtered out here.
+    assert_eq!(
+        rows(&report.busy),
+        vec![(
+            "2025-03-10T18:00:00Z".to_owned(),
+            "2025-03-10T19:00:00Z".to_owned(),
+            "busy"
+        )]
+    );
+}
+
+/// free-busy-query over more than a year goes out in pieces of at most a
+/// year (Radicale refuses more than 10,000 occurrences of one event), each
+/// with Depth 1 (Xandikos answers an empty VFREEBUSY to Depth 0).
+#[tokio::test]
+async fn free_busy_query_splits_long_windows_and_sends_depth_1() {
+    let server = MockServer::start().await;
+    Mock::given(method("PROPFIND"))
+        .and(path("/cal/"))
+        .respond_with(multistatus(
+            r#"<response><href>/cal/</href><propstat><prop><resourcetype><collection/><calendar xmlns="urn:ietf:params:xml:ns:caldav"/></resourcetype></prop><status>HTTP/1.1 200 OK</status></propstat></response>"#,
+        ))
+        .mount(&server)
+        .await;
+    Mock::given(method("REPORT"))
+        .and(header("depth", "1"))
+        .and(body_string_contains("free-busy-query"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Type", "application/octet-stream")
+                .set_body_string(
+                    "BEGIN:VCALENDAR\r\nBEGIN:VFREEBUSY\r\n\
+                     FREEBUSY;VALUE=PERIOD:20250310T183000Z/20250310T193000Z\r\n\
+                     FREEBUSY:20250310T180000Z/20250310T190000Z\r\n\
+                     FREEBUSY;FBTYPE=FREE:20250311T180000Z/20250311T190000Z\r\n\
+                     FREEBUSY:20250315T000000Z/P0D\r\n\
+                     END:VFREEBUSY\r\nEND:VCALENDAR\r\n",
+                ),
+        )
+        .expect(3)
+        .mount(&server)
+        .await;
+    let source = source(
+        &format!("{}/cal/", server.uri()),
+        CalDavConfig::default().strategy(Strategy::FreeBusyQuery),
+    );
+    let window = crate::common::window("2024-06-01T00:00:00Z", "2026-12-01T00:00:00Z");
+    let report = source.report(&ana(), window).await.unwrap();
+    assert_eq!(report.requests, 4);
+    assert_eq!(
+        rows(&report.busy),
+        vec![(
+            "2025-03-10T18:00:00Z".to_owned(),
+            "2025-03-10T19:30:00Z".to_owned(),
+            "busy"
+        )]
+    );
+}
