@@ -158,8 +158,11 @@ async fn both_servers_give_the_golden_busy_time_from_events() {
             found.iter().any(|c| c.url == calendar),
             "{server:?}: {found:?}"
         );
+        // Other tests' calendars are found too (same fixtures, so the same
+        // busy time; one holds a broken event, so problems are not checked).
+        let all = source.report(&account(), two_weeks()).await.unwrap();
         assert_eq!(
-            busy_json(&source).await,
+            serde_json::to_string(&all.busy).unwrap(),
             golden(),
             "{server:?} from the root"
         );
@@ -266,18 +269,25 @@ async fn unchanged_calendars_cost_one_request() {
             "{server:?}"
         );
         // Discovery from the root: the refresh is one Depth 1 PROPFIND of
-        // the home.
+        // the home. Other tests write to the same user's calendars at the
+        // same time, so a refresh may rightly see a change; within a few
+        // tries one finds nothing changed.
         let from_root = source_for(server.owner(), Strategy::Auto);
         from_root.report(&account(), window_2030()).await.unwrap();
-        assert_eq!(
-            from_root
+        let mut costs = Vec::new();
+        for _ in 0..10 {
+            let cost = from_root
                 .report(&account(), window_2030())
                 .await
                 .unwrap()
-                .requests,
-            1,
-            "{server:?}"
-        );
+                .requests;
+            costs.push(cost);
+            if cost == 1 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        assert_eq!(costs.last(), Some(&1), "{server:?}: {costs:?}");
     }
 }
 

@@ -263,7 +263,10 @@ struct Fetched {
     window: Interval,
     ctag: Option<String>,
     sync_token: Option<String>,
-    calendars: Vec<Calendar>,
+    /// Parsed resources by href (a free-busy-query answer has the
+    /// calendar's URL).
+    calendars: Vec<(String, Calendar)>,
+    /// Resources that were not iCalendar at all.
     problems: Vec<ResourceProblem>,
 }
 
@@ -434,10 +437,14 @@ impl CalDavSource {
                 .and_then(crate::ical::declared_zone)
                 .or_else(|| login.zone.clone())
                 .unwrap_or(TimeZone::UTC);
-            for calendar in &fetched.calendars {
+            for (href, calendar) in &fetched.calendars {
                 let report = calendar.busy_time(window, &options);
                 busy.merge(&report.busy);
                 truncated |= report.truncated;
+                problems.extend(report.problems.into_iter().map(|p| ResourceProblem {
+                    href: href.clone(),
+                    problem: ResourceProblemKind::Ical(p),
+                }));
             }
             problems.extend(fetched.problems.iter().cloned());
         }
@@ -638,7 +645,7 @@ impl CalDavSource {
         cal: &Listed,
         window: Interval,
         requests: &mut u32,
-    ) -> Result<(Vec<Calendar>, Vec<ResourceProblem>), SourceError> {
+    ) -> Result<(Vec<(String, Calendar)>, Vec<ResourceProblem>), SourceError> {
         *requests += 1;
         let body = bodies::calendar_query(Some(window));
         let reply = self
@@ -689,13 +696,7 @@ impl CalDavSource {
                 .join(&r.href)
                 .map_or(r.href.clone(), |u| u.to_string());
             match Calendar::parse(&data) {
-                Ok(calendar) => {
-                    problems.extend(calendar.problems().iter().map(|p| ResourceProblem {
-                        href: href.clone(),
-                        problem: ResourceProblemKind::Ical(p.clone()),
-                    }));
-                    calendars.push(calendar);
-                }
+                Ok(calendar) => calendars.push((href, calendar)),
                 Err(_) => problems.push(ResourceProblem {
                     href,
                     problem: ResourceProblemKind::NotICalendar,
@@ -714,7 +715,7 @@ impl CalDavSource {
         cal: &Listed,
         window: Interval,
         requests: &mut u32,
-    ) -> Result<Vec<Calendar>, SourceError> {
+    ) -> Result<Vec<(String, Calendar)>, SourceError> {
         const YEAR: i64 = 366 * 86_400;
         let mut out = Vec::new();
         let mut start = window.start();
@@ -734,7 +735,7 @@ impl CalDavSource {
                 Calendar::parse(&reply.body).map_err(|_| SourceError::InvalidResponse {
                     message: "the free-busy-query answer is not iCalendar".to_owned(),
                 })?;
-            out.push(calendar);
+            out.push((cal.url.to_string(), calendar));
             start = end;
         }
         Ok(out)
