@@ -1,3 +1,36 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub use crate::http::RetryConfig;
+pub use crate::oauth::{
+    Authorization, GoogleOAuth, MemoryTokenStore, OAuthConfig, OAuthError, SCOPE_EVENTS_READONLY,
+    SCOPE_FREEBUSY, TokenStore, UserTokens,
+};
+pub use crate::service_account::{KeyError, ServiceAccount, ServiceAccountTokens};
+pub use crate::source::{BuildError, GoogleConfig, GoogleSource, Mode};
+pub use crate::token::{AccessToken, StaticToken, TokenSource};
+
+mod http;
+mod oauth;
+mod service_account;
+mod source;
+mod token;
+mod wire;
+
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses a `freeBusy` answer and returns each calendar's busy count,
+    /// or `None` when it is refused.
+    pub fn free_busy_answer(body: &[u8]) -> Option<Vec<(String, usize, usize)>> {
+        let answer: crate::wire::FreeBusyAnswer = serde_json::from_slice(body).ok()?;
+        let mut out: Vec<_> = answer
+            .calendars
+            .into_iter()
+            .map(|(id, c)| (id, c.busy.len(), c.errors.len()))
+            .collect();
+        out.sort();
+        Some(out)
+    }
+}

@@ -1,0 +1,498 @@
+//! A participant's own Google account: authorization code + PKCE with
+//! `access_type=offline`, code exchange, refresh and revocation, built on
+//! the `oauth2` crate with our reqwest client.
+//! <https://developers.google.com/identity/protocols/oauth2/web-server>
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use availability::{AccountId, Clock, SourceError, SystemClock};
+use credential_vault::{OAuthTokens, SecretString};
+use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use oauth2::{
+    AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    RevocationUrl, Scope, TokenResponse, TokenUrl, url,
+};
+use tokio::sync::Mutex;
+
+use crate::token::{AccessToken, TokenCache, TokenSource};
+
+/// `https://www.googleapis.com/auth/calendar.freebusy`: availability only,
+/// the default (least privilege).
+pub const SCOPE_FREEBUSY: &str = "https://www.googleapis.com/auth/calendar.freebusy";
+/// `https://www.googleapis.com/auth/calendar.events.readonly`: needed by
+/// the opt-in events mode ([`Mode::Events`](crate::Mode::Events)).
+pub const SCOPE_EVENTS_READONLY: &str = "https://www.googleapis.com/auth/calendar.events.readonly";
+
+/// Google's OAuth endpoints, overridable for tests and other deployments.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct OAuthConfig {
+    /// The OAuth client id.
+    pub client_id: String,
+    /// The client secret (web applications have one).
+    pub client_secret: Option<SecretString>,
+    /// Where Google sends the participant back with the code.
+    pub redirect_uri: String,
+    /// Default `https://accounts.google.com/o/oauth2/v2/auth`.
+    pub auth_url: String,
+    /// Default `https://oauth2.googleapis.com/token`.
+    pub token_url: String,
+    /// Default `https://oauth2.googleapis.com/revoke`.
+    pub revoke_url: String,
+    /// Default [`SCOPE_FREEBUSY`] only.
+    pub scopes: Vec<String>,
+}
+
+impl OAuthConfig {
+    /// Google's endpoints and the free/busy scope.
+    pub fn new(
+        client_id: impl Into<String>,
+        client_secret: Option<SecretString>,
+        redirect_uri: impl Into<String>,
+    ) -> Self {
+        Self {
+            client_id: client_id.into(),
+            client_secret,
+            redirect_uri: redirect_uri.into(),
+            auth_url: "https://accounts.google.com/o/oauth2/v2/auth".to_owned(),
+            token_url: "https://oauth2.googleapis.com/token".to_owned(),
+            revoke_url: "https://oauth2.googleapis.com/revoke".to_owned(),
+            scopes: vec![SCOPE_FREEBUSY.to_owned()],
+        }
+    }
+
+    /// Uses other endpoints (a test server, another deployment).
+    #[must_use]
+    pub fn with_endpoints(
+        mut self,
+        auth_url: impl Into<String>,
+        token_url: impl Into<String>,
+        revoke_url: impl Into<String>,
+    ) -> Self {
+        self.auth_url = auth_url.into();
+        self.token_url = token_url.into();
+        self.revoke_url = revoke_url.into();
+        self
+    }
+
+    /// Asks for these scopes instead.
+    #[must_use]
+    pub fn with_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
+    }
+}
+
+/// Why the OAuth client could not be set up or a code not exchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OAuthError {
+    /// A configured URL is not a URL.
+    #[error("bad OAuth endpoint URL: {0}")]
+    Url(String),
+    /// The `state` that came back is not the one sent (a forged or stale
+    /// callback).
+    #[error("the OAuth state does not match; start connecting again")]
+    StateMismatch,
+    /// The token endpoint refused or failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+/// A started authorization: send the participant to [`url`](Self::url),
+/// keep the rest (server-side, bound to the participant) for
+/// [`GoogleOAuth::exchange`].
+#[non_exhaustive]
+pub struct Authorization {
+    /// Where to send the participant.
+    pub url: String,
+    /// The CSRF `state` sent; the callback must return it.
+    pub state: SecretString,
+    /// The PKCE verifier (RFC 7636) for the exchange.
+    pub pkce_verifier: SecretString,
+}
+
+impl fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorization")
+            .field("url", &"[contains state]")
+            .finish_non_exhaustive()
+    }
+}
+
+type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointSet, EndpointSet>;
+
+/// The OAuth client for participants' Google accounts.
+#[derive(Debug)]
+pub struct GoogleOAuth {
+    client: Client,
+    http: reqwest::Client,
+    scopes: Vec<String>,
+    revoke_url: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct HttpFailed(String);
+
+impl GoogleOAuth {
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`OAuthError::Url`] for a malformed endpoint.
+    pub fn new(config: OAuthConfig) -> Result<Self, OAuthError> {
+        let url = |e: url::ParseError| OAuthError::Url(e.to_string());
+        let mut client = BasicClient::new(ClientId::new(config.client_id))
+            .set_auth_uri(AuthUrl::new(config.auth_url).map_err(url)?)
+            .set_token_uri(TokenUrl::new(config.token_url).map_err(url)?)
+            .set_revocation_url(RevocationUrl::new(config.revoke_url.clone()).map_err(url)?)
+            .set_redirect_uri(RedirectUrl::new(config.redirect_uri).map_err(url)?);
+        if let Some(secret) = config.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.secret().to_owned()));
+        }
+        let http = crate::http::client(Duration::from_secs(10), Duration::from_secs(30))
+            .map_err(|e| OAuthError::Url(e.to_string()))?;
+        Ok(Self {
+            client,
+            http,
+            scopes: config.scopes,
+            revoke_url: config.revoke_url,
+        })
+    }
+
+    /// Starts a connection: the authorization URL with PKCE (S256), a
+    /// random `state`, `access_type=offline` (for a refresh token) and, if
+    /// `force_consent`, `prompt=consent` (Google returns a refresh token
+    /// only on a consent screen, so use it when one must be re-obtained).
+    pub fn authorize(&self, force_consent: bool) -> Authorization {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = self
+            .client
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(challenge)
+            .add_extra_param("access_type", "offline")
+            .add_extra_param("include_granted_scopes", "true");
+        for scope in &self.scopes {
+            request = request.add_scope(Scope::new(scope.clone()));
+        }
+        if force_consent {
+            request = request.add_extra_param("prompt", "consent");
+        }
+        let (url, state) = request.url();
+        Authorization {
+            url: url.to_string(),
+            state: SecretString::new(state.secret().clone()),
+            pkce_verifier: SecretString::new(verifier.secret().clone()),
+        }
+    }
+
+    /// Completes a connection: checks `returned_state` against the one
+    /// sent, then exchanges `code` with the PKCE verifier.
+    ///
+    /// # Errors
+    ///
+    /// [`OAuthError::StateMismatch`], or the token endpoint's refusal
+    /// (`invalid_grant`: the code was used or expired).
+    pub async fn exchange(
+        &self,
+        pending: &Authorization,
+        returned_state: &str,
+        code: &str,
+    ) -> Result<OAuthTokens, OAuthError> {
+        if !same_secret(pending.state.secret().as_bytes(), returned_state.as_bytes()) {
+            return Err(OAuthError::StateMismatch);
+        }
+        let response = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(
+                pending.pkce_verifier.secret().to_owned(),
+            ))
+            .request_async(&self.adapter())
+            .await
+            .map_err(token_error)?;
+        Ok(tokens(&response, None, SystemClock.now()))
+    }
+
+    /// New tokens from a refresh token. Google usually keeps the refresh
+    /// token; if it sends a new one, the result carries it.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Unauthorized`] for `invalid_grant` (revoked, expired
+    /// or unused for months): the participant must reconnect; never
+    /// retried.
+    pub async fn refresh(
+        &self,
+        refresh_token: &SecretString,
+        now: jiff::Timestamp,
+    ) -> Result<OAuthTokens, SourceError> {
+        let token = RefreshToken::new(refresh_token.secret().to_owned());
+        let response = self
+            .client
+            .exchange_refresh_token(&token)
+            .request_async(&self.adapter())
+            .await
+            .map_err(token_error)?;
+        Ok(tokens(&response, Some(refresh_token), now))
+    }
+
+    /// Revokes a token (a refresh token revokes the whole grant), when a
+    /// participant disconnects: RFC 7009 `POST token=...` to the revocation
+    /// endpoint. (By hand: oauth2 refuses a non-HTTPS revocation URL, which
+    /// a loopback test server is; here HTTPS is required except on
+    /// loopback.)
+    ///
+    /// # Errors
+    ///
+    /// What the revocation endpoint answers.
+    pub async fn revoke(&self, refresh_token: &SecretString) -> Result<(), SourceError> {
+        let url =
+            reqwest::Url::parse(&self.revoke_url).map_err(|e| SourceError::InvalidResponse {
+                message: format!("bad revocation URL: {e}"),
+            })?;
+        let loopback = matches!(url.host_str(), Some("127.0.0.1" | "localhost" | "[::1]"));
+        if url.scheme() != "https" && !loopback {
+            return Err(SourceError::Forbidden {
+                message: "the revocation endpoint must use HTTPS".to_owned(),
+            });
+        }
+        let form = [("token", refresh_token.secret())];
+        crate::http::send_with_retries(
+            || self.http.post(url.clone()).form(&form),
+            &crate::http::RetryConfig::default().max_retries(2),
+            64 * 1024,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// oauth2's HTTP client trait over our reqwest client (redirects off,
+    /// timeouts on).
+    fn adapter(
+        &self,
+    ) -> impl Fn(
+        oauth2::HttpRequest,
+    ) -> std::pin::Pin<
+        Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpFailed>> + Send>,
+    > + use<> {
+        let http = self.http.clone();
+        move |request: oauth2::HttpRequest| {
+            let http = http.clone();
+            Box::pin(async move {
+                let (parts, body) = request.into_parts();
+                let response = http
+                    .request(parts.method, parts.uri.to_string())
+                    .headers(parts.headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| HttpFailed(e.without_url().to_string()))?;
+                let status = response.status();
+                let headers = response.headers().clone();
+                let reply = crate::http::read(response, 1024 * 1024)
+                    .await
+                    .map_err(|e| HttpFailed(e.to_string()))?;
+                let mut out = http::Response::builder().status(status);
+                if let Some(h) = out.headers_mut() {
+                    *h = headers;
+                }
+                out.body(reply.body).map_err(|e| HttpFailed(e.to_string()))
+            })
+        }
+    }
+}
+
+/// Compares without an early exit (the state is a secret).
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+fn tokens(
+    response: &oauth2::basic::BasicTokenResponse,
+    old_refresh: Option<&SecretString>,
+    now: jiff::Timestamp,
+) -> OAuthTokens {
+    let mut t = OAuthTokens::new(SecretString::new(response.access_token().secret().clone()));
+    if let Some(expires_in) = response.expires_in() {
+        let secs = i64::try_from(expires_in.as_secs()).unwrap_or(3600);
+        if let Ok(at) = jiff::Timestamp::from_second(now.as_second().saturating_add(secs)) {
+            t = t.with_expires_at(at);
+        }
+    }
+    match (response.refresh_token(), old_refresh) {
+        (Some(new), _) => t = t.with_refresh_token(SecretString::new(new.secret().clone())),
+        (None, Some(old)) => t = t.with_refresh_token(old.clone()),
+        (None, None) => {}
+    }
+    if let Some(scopes) = response.scopes() {
+        t = t.with_scopes(scopes.iter().map(|s| s.to_string()));
+    }
+    t
+}
+
+fn token_error<E: std::error::Error + 'static>(
+    e: RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
+) -> SourceError {
+    match e {
+        RequestTokenError::ServerResponse(r) => match r.error() {
+            BasicErrorResponseType::InvalidGrant => SourceError::Unauthorized {
+                message: "Google refused the refresh token (invalid_grant): it was revoked, \
+                          expired or unused for months; the participant must reconnect"
+                    .to_owned(),
+            },
+            BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
+                SourceError::Forbidden {
+                    message: format!("the OAuth client is not accepted ({})", r.error()),
+                }
+            }
+            other => SourceError::InvalidResponse {
+                message: format!("the token endpoint refused: {other}"),
+            },
+        },
+        RequestTokenError::Request(e) => SourceError::Unavailable {
+            message: format!("the token endpoint failed: {e}"),
+            retry_after: None,
+        },
+        RequestTokenError::Parse(e, _) => SourceError::InvalidResponse {
+            message: format!("the token endpoint's answer is malformed: {e}"),
+        },
+        RequestTokenError::Other(e) => SourceError::InvalidResponse { message: e },
+    }
+}
+
+/// Where [`UserTokens`] keeps each participant's tokens (the assistant's
+/// credential vault, with compare-and-set).
+#[async_trait]
+pub trait TokenStore: fmt::Debug + Send + Sync + 'static {
+    /// The account's tokens.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Unauthorized`] when the account has none (not
+    /// connected), or the store's failure.
+    async fn load(&self, account: &AccountId) -> Result<OAuthTokens, SourceError>;
+
+    /// Stores refreshed tokens, before they are used.
+    ///
+    /// # Errors
+    ///
+    /// The store's failure.
+    async fn save(&self, account: &AccountId, tokens: &OAuthTokens) -> Result<(), SourceError>;
+}
+
+/// Tokens in memory (tests, examples).
+#[derive(Debug, Default)]
+pub struct MemoryTokenStore(Mutex<HashMap<AccountId, OAuthTokens>>);
+
+impl MemoryTokenStore {
+    /// No tokens.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Puts `account`'s tokens.
+    pub async fn put(&self, account: impl Into<AccountId>, tokens: OAuthTokens) {
+        self.0.lock().await.insert(account.into(), tokens);
+    }
+
+    /// `account`'s tokens, if any.
+    pub async fn get(&self, account: &AccountId) -> Option<OAuthTokens> {
+        self.0.lock().await.get(account).cloned()
+    }
+}
+
+#[async_trait]
+impl TokenStore for MemoryTokenStore {
+    async fn load(&self, account: &AccountId) -> Result<OAuthTokens, SourceError> {
+        self.get(account)
+            .await
+            .ok_or_else(|| SourceError::Unauthorized {
+                message: format!("account {account} is not connected"),
+            })
+    }
+
+    async fn save(&self, account: &AccountId, tokens: &OAuthTokens) -> Result<(), SourceError> {
+        self.put(account.clone(), tokens.clone()).await;
+        Ok(())
+    }
+}
+
+/// Participants' own tokens: the stored access token while it is good,
+/// else one refresh (single flight per account: concurrent queries wait
+/// for it), stored before use.
+#[derive(Debug)]
+pub struct UserTokens {
+    oauth: Arc<GoogleOAuth>,
+    store: Arc<dyn TokenStore>,
+    cache: TokenCache,
+}
+
+impl UserTokens {
+    /// Tokens from `store`, refreshed through `oauth`, on the system clock.
+    pub fn new(oauth: Arc<GoogleOAuth>, store: Arc<dyn TokenStore>) -> Self {
+        Self::with_clock(oauth, store, Arc::new(SystemClock))
+    }
+
+    /// The same with an injected clock.
+    pub fn with_clock(
+        oauth: Arc<GoogleOAuth>,
+        store: Arc<dyn TokenStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            oauth,
+            store,
+            cache: TokenCache::new(clock, Duration::from_secs(60)),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenSource for UserTokens {
+    async fn token(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
+        self.cache
+            .get_or_mint(account, || async {
+                let stored = self.store.load(account).await?;
+                let now = self.cache.now();
+                let current = AccessToken::new(stored.access_token.clone(), stored.expires_at);
+                if stored.expires_at.is_some() && current.fresh(now, Duration::from_secs(60)) {
+                    return Ok(current);
+                }
+                let refresh =
+                    stored
+                        .refresh_token
+                        .as_ref()
+                        .ok_or_else(|| SourceError::Unauthorized {
+                            message: "no refresh token stored; the participant must reconnect"
+                                .to_owned(),
+                        })?;
+                let fresh = self.oauth.refresh(refresh, now).await?;
+                self.store.save(account, &fresh).await?;
+                Ok(AccessToken::new(
+                    fresh.access_token.clone(),
+                    fresh.expires_at,
+                ))
+            })
+            .await
+    }
+
+    async fn invalidate(&self, account: &AccountId) {
+        self.cache.invalidate(account).await;
+        // The stored access token was refused too: make the next load
+        // refresh by marking it expired.
+        if let Ok(mut stored) = self.store.load(account).await
+            && stored.refresh_token.is_some()
+        {
+            stored.expires_at = Some(jiff::Timestamp::UNIX_EPOCH);
+            let _ = self.store.save(account, &stored).await;
+        }
+    }
+}

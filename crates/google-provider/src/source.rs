@@ -1,0 +1,560 @@
+//! [`GoogleSource`]: busy time from Google Calendar.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use availability::{
+    AccountFreeBusy, AccountId, BusyKind, Capabilities, FreeBusy, FreeBusyRequest,
+    FreeBusyResponse, FreeBusySource, Interval, KindSet, SourceError,
+};
+use futures_util::StreamExt as _;
+use jiff::tz::TimeZone;
+
+use crate::http::{RetryConfig, send_with_retries};
+use crate::token::{AccessToken, TokenSource};
+use crate::wire::{EventTimes, EventsPage, FreeBusyAnswer, FreeBusyItem, FreeBusyQuery};
+
+/// What [`GoogleSource`] asks Google.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mode {
+    /// `freebusy.query` with the `calendar.freebusy` scope (least
+    /// privilege, the default). Google leaves out events shown as "Free",
+    /// including all-day events left as "Free", so those do not block.
+    #[default]
+    FreeBusy,
+    /// `events.list` with the `calendar.events.readonly` scope and a field
+    /// mask of start, end, transparency, status and event type only (no
+    /// title, description, location or attendee is transferred). All-day
+    /// events block even when shown as "Free"; `outOfOffice` events are
+    /// out of office; tentative events are tentative.
+    Events,
+}
+
+/// Settings of a [`GoogleSource`], with documented defaults.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct GoogleConfig {
+    /// The API's base URL. Default `https://www.googleapis.com`; the paths
+    /// `/calendar/v3/freeBusy` and `/calendar/v3/calendars/{id}/events`
+    /// are appended.
+    pub base_url: String,
+    /// Default [`Mode::FreeBusy`].
+    pub mode: Mode,
+    /// Calendars per `freebusy.query`: at most 50 (Google's documented
+    /// `calendarExpansionMax`). Default 50.
+    pub max_calendars_per_request: usize,
+    /// The longest window one request covers. Google answers 400
+    /// `timeRangeTooLong` for long ranges without documenting the limit.
+    /// Default 60 days.
+    pub max_window: Duration,
+    /// Requests in flight at once. Default 4.
+    pub concurrency: usize,
+    /// Retries. Default [`RetryConfig::default`].
+    pub retry: RetryConfig,
+    /// Time to connect. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Time for one request. Default 30 s.
+    pub request_timeout: Duration,
+    /// The largest response read. Default 16 MiB.
+    pub max_response_bytes: usize,
+    /// The zone of all-day events in events mode when the account has none
+    /// of its own. Default UTC.
+    pub default_zone: TimeZone,
+    /// Per-account zones for all-day events (the participant's zone).
+    pub account_zones: HashMap<AccountId, TimeZone>,
+}
+
+impl Default for GoogleConfig {
+    fn default() -> Self {
+        Self {
+            base_url: "https://www.googleapis.com".to_owned(),
+            mode: Mode::FreeBusy,
+            max_calendars_per_request: 50,
+            max_window: Duration::from_secs(60 * 86_400),
+            concurrency: 4,
+            retry: RetryConfig::default(),
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_response_bytes: 16 * 1024 * 1024,
+            default_zone: TimeZone::UTC,
+            account_zones: HashMap::new(),
+        }
+    }
+}
+
+impl GoogleConfig {
+    /// Sets [`base_url`](Self::base_url).
+    #[must_use]
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Sets [`mode`](Self::mode).
+    #[must_use]
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Sets [`retry`](Self::retry).
+    #[must_use]
+    pub fn retry(mut self, retry: RetryConfig) -> Self {
+        self.retry = retry;
+        self
+    }
+
+    /// Sets [`request_timeout`](Self::request_timeout).
+    #[must_use]
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = timeout;
+        self
+    }
+
+    /// Sets [`concurrency`](Self::concurrency).
+    #[must_use]
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets [`max_response_bytes`](Self::max_response_bytes).
+    #[must_use]
+    pub fn max_response_bytes(mut self, n: usize) -> Self {
+        self.max_response_bytes = n;
+        self
+    }
+
+    /// Reads `account`'s all-day events in `zone`.
+    #[must_use]
+    pub fn account_zone(mut self, account: impl Into<AccountId>, zone: TimeZone) -> Self {
+        self.account_zones.insert(account.into(), zone);
+        self
+    }
+}
+
+/// A [`FreeBusySource`] over Google Calendar. Each account is a calendar id
+/// (a participant's email, their primary calendar).
+///
+/// Accounts that share a token (a scheduling account that may see
+/// colleagues' free/busy, or the `freebusy` example's one token) go out 50
+/// to a `freebusy.query`; accounts with tokens of their own (each
+/// participant's OAuth, or a service account impersonating each) go one
+/// per request. Windows are split into pieces of at most
+/// [`GoogleConfig::max_window`]; requests run at most
+/// [`GoogleConfig::concurrency`] at a time; a per-calendar error (`notFound`,
+/// `internalError`, ...) fails only that account. A 401 makes the token
+/// source refresh once, then the request is tried again.
+#[derive(Debug)]
+pub struct GoogleSource {
+    http: reqwest::Client,
+    tokens: Arc<dyn TokenSource>,
+    config: GoogleConfig,
+}
+
+/// The client could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the Google HTTP client: {0}")]
+pub struct BuildError(String);
+
+type Results = HashMap<AccountId, Result<FreeBusy, SourceError>>;
+
+impl GoogleSource {
+    /// A source with `tokens` and `config`.
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] if the HTTP client cannot be built.
+    pub fn new(tokens: Arc<dyn TokenSource>, config: GoogleConfig) -> Result<Self, BuildError> {
+        let http = crate::http::client(config.connect_timeout, config.request_timeout)
+            .map_err(|e| BuildError(e.to_string()))?;
+        Ok(Self {
+            http,
+            tokens,
+            config,
+        })
+    }
+
+    fn pieces(&self, window: Interval) -> Vec<Interval> {
+        let step = i64::try_from(self.config.max_window.as_secs())
+            .unwrap_or(i64::MAX)
+            .max(3600);
+        let mut out = Vec::new();
+        let mut start = window.start();
+        while start < window.end() {
+            let end = start.saturating_add(step).min(window.end());
+            if let Ok(piece) = Interval::new(start, end) {
+                out.push(piece);
+            }
+            start = end;
+        }
+        out
+    }
+
+    /// One `freebusy.query` for `ids` over `piece` with `token`.
+    async fn query(
+        &self,
+        token: &AccessToken,
+        ids: &[AccountId],
+        piece: Interval,
+    ) -> Result<FreeBusyAnswer, SourceError> {
+        let body = FreeBusyQuery {
+            time_min: rfc3339(piece.start()),
+            time_max: rfc3339(piece.end()),
+            time_zone: "UTC",
+            calendar_expansion_max: self.config.max_calendars_per_request.min(50),
+            items: ids
+                .iter()
+                .map(|id| FreeBusyItem { id: id.as_str() })
+                .collect(),
+        };
+        let url = format!("{}/calendar/v3/freeBusy", self.config.base_url);
+        let reply = send_with_retries(
+            || self.http.post(&url).bearer_auth(token.secret()).json(&body),
+            &self.config.retry,
+            self.config.max_response_bytes,
+        )
+        .await?;
+        serde_json::from_slice(&reply.body).map_err(|e| SourceError::InvalidResponse {
+            message: format!("Google's freeBusy answer is not the documented JSON: {e}"),
+        })
+    }
+
+    /// A batch over every piece, with one token refresh on 401.
+    async fn batch(&self, ids: Vec<AccountId>, window: Interval) -> Results {
+        let mut results: Results = ids
+            .iter()
+            .map(|id| (id.clone(), Ok(FreeBusy::new())))
+            .collect();
+        let Some(first) = ids.first() else {
+            return results;
+        };
+        let mut token = match self.tokens.token(first).await {
+            Ok(t) => t,
+            Err(e) => {
+                return ids.into_iter().map(|id| (id, Err(e.clone()))).collect();
+            }
+        };
+        for piece in self.pieces(window) {
+            let mut answer = self.query(&token, &ids, piece).await;
+            if matches!(answer, Err(SourceError::Unauthorized { .. })) {
+                self.tokens.invalidate(first).await;
+                match self.tokens.token(first).await {
+                    Ok(t) => {
+                        token = t;
+                        answer = self.query(&token, &ids, piece).await;
+                    }
+                    Err(e) => answer = Err(e),
+                }
+            }
+            match answer {
+                Err(e) => {
+                    for id in &ids {
+                        results.insert(id.clone(), Err(e.clone()));
+                    }
+                    return results;
+                }
+                Ok(answer) => {
+                    for id in &ids {
+                        let entry = answer.calendars.get(id.as_str());
+                        let outcome = match entry {
+                            None => Err(SourceError::InvalidResponse {
+                                message: format!("Google's answer has no entry for {id}"),
+                            }),
+                            Some(cal) if !cal.errors.is_empty() => {
+                                Err(calendar_error(&cal.errors[0].reason))
+                            }
+                            Some(cal) => {
+                                let mut list = Vec::new();
+                                let mut failed = None;
+                                for p in &cal.busy {
+                                    match interval(&p.start, &p.end, piece) {
+                                        Ok(Some(iv)) => list.push(iv),
+                                        Ok(None) => {}
+                                        Err(e) => {
+                                            failed = Some(e);
+                                            break;
+                                        }
+                                    }
+                                }
+                                failed.map_or(Ok(list), Err)
+                            }
+                        };
+                        if let Some(slot) = results.get_mut(id) {
+                            match (slot.as_mut(), outcome) {
+                                (Ok(fb), Ok(list)) => {
+                                    for iv in list {
+                                        fb.add(BusyKind::Busy, iv);
+                                    }
+                                }
+                                (Ok(_), Err(e)) => *slot = Err(e),
+                                (Err(_), _) => {}
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        results
+    }
+
+    /// Events mode: `events.list` for one calendar, every page.
+    async fn events(&self, id: &AccountId, window: Interval) -> Result<FreeBusy, SourceError> {
+        let zone = self
+            .config
+            .account_zones
+            .get(id)
+            .unwrap_or(&self.config.default_zone)
+            .clone();
+        let mut token = self.tokens.token(id).await?;
+        let mut busy = FreeBusy::new();
+        let mut url = reqwest::Url::parse(&self.config.base_url).map_err(|e| {
+            SourceError::InvalidResponse {
+                message: format!("bad base URL: {e}"),
+            }
+        })?;
+        url.path_segments_mut()
+            .map_err(|()| SourceError::InvalidResponse {
+                message: "bad base URL".to_owned(),
+            })?
+            .pop_if_empty()
+            .extend(["calendar", "v3", "calendars", id.as_str(), "events"]);
+        let mut page_token: Option<String> = None;
+        let mut refreshed = false;
+        loop {
+            let mut query: Vec<(&str, String)> = vec![
+                ("timeMin", rfc3339(window.start())),
+                ("timeMax", rfc3339(window.end())),
+                ("singleEvents", "true".to_owned()),
+                ("showDeleted", "false".to_owned()),
+                ("maxResults", "2500".to_owned()),
+                (
+                    "fields",
+                    "items(start,end,transparency,status,eventType),nextPageToken".to_owned(),
+                ),
+            ];
+            if let Some(p) = &page_token {
+                query.push(("pageToken", p.clone()));
+            }
+            let reply = send_with_retries(
+                || {
+                    self.http
+                        .get(url.clone())
+                        .bearer_auth(token.secret())
+                        .query(&query)
+                },
+                &self.config.retry,
+                self.config.max_response_bytes,
+            )
+            .await;
+            let reply = match reply {
+                Err(SourceError::Unauthorized { .. }) if !refreshed => {
+                    refreshed = true;
+                    self.tokens.invalidate(id).await;
+                    token = self.tokens.token(id).await?;
+                    continue;
+                }
+                other => other?,
+            };
+            let page: EventsPage =
+                serde_json::from_slice(&reply.body).map_err(|e| SourceError::InvalidResponse {
+                    message: format!("Google's events answer is not the documented JSON: {e}"),
+                })?;
+            for event in &page.items {
+                if let Some((kind, iv)) = event_busy(event, &zone, window)? {
+                    busy.add(kind, iv);
+                }
+            }
+            match page.next_page_token {
+                Some(next) if !next.is_empty() => page_token = Some(next),
+                _ => break,
+            }
+        }
+        Ok(busy)
+    }
+
+    async fn free_busy_mode(&self, request: &FreeBusyRequest) -> Results {
+        // Group accounts by the token they use: one shared token batches 50
+        // calendars to a request; tokens of their own go one by one.
+        let tokens = futures_util::stream::iter(request.accounts.clone())
+            .map(|id| async move {
+                let token = self.tokens.token(&id).await;
+                (id, token)
+            })
+            .buffered(self.config.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        let mut results: Results = HashMap::new();
+        let mut groups: Vec<(String, Vec<AccountId>)> = Vec::new();
+        for (id, token) in tokens {
+            match token {
+                Err(e) => {
+                    results.insert(id, Err(e));
+                }
+                Ok(t) => match groups.iter_mut().find(|(s, _)| s == t.secret()) {
+                    Some((_, ids)) => ids.push(id),
+                    None => groups.push((t.secret().to_owned(), vec![id])),
+                },
+            }
+        }
+        let per = self.config.max_calendars_per_request.clamp(1, 50);
+        let batches: Vec<Vec<AccountId>> = groups
+            .into_iter()
+            .flat_map(|(_, ids)| {
+                ids.chunks(per)
+                    .map(<[AccountId]>::to_vec)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let answers = futures_util::stream::iter(batches)
+            .map(|ids| self.batch(ids, request.window))
+            .buffer_unordered(self.config.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        for answer in answers {
+            results.extend(answer);
+        }
+        results
+    }
+}
+
+/// Per-calendar error reasons of `freebusy.query`.
+fn calendar_error(reason: &str) -> SourceError {
+    match reason {
+        "notFound" => SourceError::NotFound {
+            message: "Google has no such calendar, or it is not shared (notFound)".to_owned(),
+        },
+        "internalError" | "backendError" => SourceError::Unavailable {
+            message: format!("Google could not read this calendar ({reason})"),
+            retry_after: None,
+        },
+        other => SourceError::InvalidResponse {
+            message: format!("Google refused this calendar ({other})"),
+        },
+    }
+}
+
+fn rfc3339(second: i64) -> String {
+    jiff::Timestamp::from_second(second)
+        .map(|t| t.to_string())
+        .unwrap_or_default()
+}
+
+/// A busy period clipped to `window` (`None` if nothing is left).
+fn interval(start: &str, end: &str, window: Interval) -> Result<Option<Interval>, SourceError> {
+    let parse = |s: &str| {
+        s.parse::<jiff::Timestamp>()
+            .map_err(|_| SourceError::InvalidResponse {
+                message: format!("Google sent a time that is not RFC 3339: {s:?}"),
+            })
+    };
+    let (s, e) = (parse(start)?.as_second(), parse(end)?.as_second());
+    let (s, e) = (s.max(window.start()), e.min(window.end()));
+    Ok(if s < e {
+        Interval::new(s, e).ok()
+    } else {
+        None
+    })
+}
+
+/// Events mode's busy rules.
+fn event_busy(
+    event: &EventTimes,
+    zone: &TimeZone,
+    window: Interval,
+) -> Result<Option<(BusyKind, Interval)>, SourceError> {
+    if event.status.as_deref() == Some("cancelled") {
+        return Ok(None);
+    }
+    let (Some(start), Some(end)) = (&event.start, &event.end) else {
+        return Ok(None);
+    };
+    let all_day = start.date.is_some();
+    let kind = match event.event_type.as_deref() {
+        Some("outOfOffice") => BusyKind::OutOfOffice,
+        // A working location is where, not whether, someone works.
+        Some("workingLocation") => return Ok(None),
+        _ if all_day => BusyKind::Busy,
+        _ if event.transparency.as_deref() == Some("transparent") => return Ok(None),
+        _ if event.status.as_deref() == Some("tentative") => BusyKind::Tentative,
+        _ => BusyKind::Busy,
+    };
+    let instant = |t: &crate::wire::EventTime| -> Result<i64, SourceError> {
+        let bad = || SourceError::InvalidResponse {
+            message: "Google sent an event time that is neither a date nor RFC 3339".to_owned(),
+        };
+        if let Some(dt) = &t.date_time {
+            return Ok(dt
+                .parse::<jiff::Timestamp>()
+                .map_err(|_| bad())?
+                .as_second());
+        }
+        let date: jiff::civil::Date = t
+            .date
+            .as_deref()
+            .ok_or_else(bad)?
+            .parse()
+            .map_err(|_| bad())?;
+        Ok(zone
+            .to_ambiguous_timestamp(date.to_datetime(jiff::civil::Time::midnight()))
+            .compatible()
+            .map_err(|_| bad())?
+            .as_second())
+    };
+    let (s, e) = (instant(start)?, instant(end)?);
+    let (s, e) = (s.max(window.start()), e.min(window.end()));
+    Ok(if s < e {
+        Interval::new(s, e).ok().map(|iv| (kind, iv))
+    } else {
+        None
+    })
+}
+
+#[async_trait]
+impl FreeBusySource for GoogleSource {
+    fn capabilities(&self) -> Capabilities {
+        let kinds = match self.config.mode {
+            Mode::FreeBusy => KindSet::EMPTY.with(BusyKind::Busy),
+            Mode::Events => KindSet::EMPTY
+                .with(BusyKind::Busy)
+                .with(BusyKind::Tentative)
+                .with(BusyKind::OutOfOffice),
+        };
+        Capabilities::new(self.config.max_calendars_per_request.clamp(1, 50))
+            .with_max_window(self.config.max_window)
+            .with_reported_kinds(kinds)
+            .with_native_free_busy(self.config.mode == Mode::FreeBusy)
+    }
+
+    async fn free_busy(&self, request: &FreeBusyRequest) -> Result<FreeBusyResponse, SourceError> {
+        let results = match self.config.mode {
+            Mode::FreeBusy => self.free_busy_mode(request).await,
+            Mode::Events => {
+                futures_util::stream::iter(request.accounts.clone())
+                    .map(|id| async move {
+                        let busy = self.events(&id, request.window).await;
+                        (id, busy)
+                    })
+                    .buffered(self.config.concurrency.max(1))
+                    .collect::<HashMap<_, _>>()
+                    .await
+            }
+        };
+        let accounts = request
+            .accounts
+            .iter()
+            .map(|id| AccountFreeBusy {
+                account: id.clone(),
+                result: results.get(id).cloned().unwrap_or_else(|| {
+                    Err(SourceError::InvalidResponse {
+                        message: format!("no answer for {id}"),
+                    })
+                }),
+            })
+            .collect();
+        Ok(FreeBusyResponse { accounts })
+    }
+}

@@ -1,0 +1,259 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use availability::{FreeBusyRequest, FreeBusySource, SourceErrorKind};
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::common::{config, rows, secret, source, static_source, window};
+
+/// Answers a freeBusy query like Google: one hour busy at 09:00 UTC on
+/// the first day of the asked range for every calendar, except ids
+/// starting with `missing` (notFound) and `broken` (internalError).
+fn echo(request: &Request) -> ResponseTemplate {
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    let day = &body["timeMin"].as_str().unwrap()[..10];
+    let mut calendars = serde_json::Map::new();
+    for item in body["items"].as_array().unwrap() {
+        let id = item["id"].as_str().unwrap();
+        let answer = if id.starts_with("missing") {
+            json!({"errors": [{"domain": "global", "reason": "notFound"}], "busy": []})
+        } else if id.starts_with("broken") {
+            json!({"errors": [{"domain": "global", "reason": "internalError"}], "busy": []})
+        } else {
+            json!({"busy": [{"start": format!("{day}T09:00:00Z"), "end": format!("{day}T10:00:00Z")}]})
+        };
+        calendars.insert(id.to_owned(), answer);
+    }
+    ResponseTemplate::new(200).set_body_json(json!({
+        "kind": "calendar#freeBusy",
+        "timeMin": body["timeMin"],
+        "timeMax": body["timeMax"],
+        "calendars": calendars,
+    }))
+}
+
+#[tokio::test]
+async fn the_request_is_the_documented_shape() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .and(header("authorization", "Bearer shared-token"))
+        .and(header("content-type", "application/json"))
+        .respond_with(echo)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = static_source(&server);
+    let answer = source
+        .free_busy(&FreeBusyRequest::new(
+            window("2025-03-03T00:00:00Z", "2025-03-10T00:00:00Z"),
+            [
+                "ana@example.org",
+                "missing@example.org",
+                "broken@example.org",
+            ],
+        ))
+        .await
+        .unwrap();
+    let sent: Value =
+        serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
+    insta::assert_json_snapshot!("freebusy_request", sent);
+    // The rest of the batch succeeds despite per-calendar errors.
+    assert_eq!(
+        rows(answer.accounts[0].result.as_ref().unwrap()),
+        vec![(
+            "2025-03-03T09:00:00Z".to_owned(),
+            "2025-03-03T10:00:00Z".to_owned(),
+            "busy"
+        )]
+    );
+    let kind = |i: usize| answer.accounts[i].result.as_ref().unwrap_err().kind();
+    assert_eq!(kind(1), SourceErrorKind::NotFound);
+    assert_eq!(kind(2), SourceErrorKind::Unavailable);
+}
+
+/// 1000 participants sharing a token over 90 days: ceil(1000/50) = 20
+/// requests for each of the two 60-day pieces, at most 4 in flight.
+#[tokio::test]
+async fn a_thousand_participants_go_out_fifty_to_a_request_per_piece() {
+    let server = MockServer::start().await;
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let peak = Arc::new(AtomicUsize::new(0));
+    let (f, p) = (in_flight.clone(), peak.clone());
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .respond_with(move |r: &Request| {
+            let now = f.fetch_add(1, Ordering::SeqCst) + 1;
+            p.fetch_max(now, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(5));
+            f.fetch_sub(1, Ordering::SeqCst);
+            echo(r)
+        })
+        .mount(&server)
+        .await;
+    let ids: Vec<String> = (0..1000).map(|i| format!("p{i:04}@example.org")).collect();
+    let source = static_source(&server);
+    let answer = source
+        .free_busy(&FreeBusyRequest::new(
+            window("2025-01-01T00:00:00Z", "2025-04-01T00:00:00Z"),
+            ids.clone(),
+        ))
+        .await
+        .unwrap();
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 40);
+    let mut sizes: Vec<usize> = requests
+        .iter()
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            let span = crate::common::ts(body["timeMax"].as_str().unwrap())
+                - crate::common::ts(body["timeMin"].as_str().unwrap());
+            assert!(span <= 60 * 86_400, "{span}");
+            assert_eq!(body["calendarExpansionMax"], 50);
+            body["items"].as_array().unwrap().len()
+        })
+        .collect();
+    sizes.dedup();
+    assert_eq!(sizes, vec![50]);
+    assert!(peak.load(Ordering::SeqCst) <= 4);
+    // In request order, each with a busy hour on the first day of both
+    // pieces.
+    let got: Vec<&str> = answer.accounts.iter().map(|a| a.account.as_str()).collect();
+    assert_eq!(got, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    for a in &answer.accounts {
+        assert_eq!(a.result.as_ref().unwrap().entries().len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_and_server_errors_are_retried_honouring_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
+            "error": {"code": 403, "message": "Rate Limit Exceeded",
+                      "errors": [{"domain": "usageLimits", "reason": "userRateLimitExceeded"}]}
+        })))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(echo)
+        .mount(&server)
+        .await;
+    let started = std::time::Instant::now();
+    let answer = static_source(&server)
+        .free_busy(&FreeBusyRequest::new(
+            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+            ["ana@example.org"],
+        ))
+        .await
+        .unwrap();
+    assert!(answer.accounts[0].result.is_ok());
+    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "Retry-After was honoured"
+    );
+}
+
+#[tokio::test]
+async fn other_failures_are_typed_and_not_retried() {
+    let cases = vec![
+        (
+            ResponseTemplate::new(403).set_body_json(json!({
+                "error": {"code": 403, "errors": [{"reason": "forbidden"}]}
+            })),
+            SourceErrorKind::Forbidden,
+        ),
+        (
+            ResponseTemplate::new(400).set_body_json(json!({
+                "error": {"code": 400, "errors": [{"reason": "timeRangeTooLong"}]}
+            })),
+            SourceErrorKind::InvalidResponse,
+        ),
+        (
+            ResponseTemplate::new(200).set_body_string("{\"calendars\": [not json"),
+            SourceErrorKind::InvalidResponse,
+        ),
+        (
+            ResponseTemplate::new(200).set_body_string("<html>captive portal</html>"),
+            SourceErrorKind::InvalidResponse,
+        ),
+    ];
+    for (template, kind) in cases {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(template)
+            .expect(1)
+            .mount(&server)
+            .await;
+        let answer = static_source(&server)
+            .free_busy(&FreeBusyRequest::new(
+                window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+                ["ana@example.org"],
+            ))
+            .await
+            .unwrap();
+        let err = answer.accounts[0].result.as_ref().unwrap_err();
+        assert_eq!(err.kind(), kind, "{err}");
+        assert!(!err.to_string().contains("shared-token"));
+    }
+}
+
+#[tokio::test]
+async fn a_slow_server_times_out_and_a_huge_answer_is_refused() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(10)))
+        .mount(&server)
+        .await;
+    let slow = source(
+        Arc::new(google_provider::StaticToken::new(secret("t"))),
+        config(&server)
+            .request_timeout(Duration::from_millis(200))
+            .retry(google_provider::RetryConfig::none()),
+    );
+    let answer = slow
+        .free_busy(&FreeBusyRequest::new(
+            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+            ["ana@example.org"],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.accounts[0].result.as_ref().unwrap_err().kind(),
+        SourceErrorKind::Unavailable
+    );
+    let big = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(" ".repeat(100_000)))
+        .mount(&big)
+        .await;
+    let capped = source(
+        Arc::new(google_provider::StaticToken::new(secret("t"))),
+        config(&big).max_response_bytes(10_000),
+    );
+    let answer = capped
+        .free_busy(&FreeBusyRequest::new(
+            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+            ["ana@example.org"],
+        ))
+        .await
+        .unwrap();
+    let err = answer.accounts[0].result.as_ref().unwrap_err();
+    assert_eq!(err.kind(), SourceErrorKind::InvalidResponse);
+    assert!(err.to_string().contains("cap"), "{err}");
+}

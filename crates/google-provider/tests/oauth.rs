@@ -1,0 +1,273 @@
+use std::sync::Arc;
+
+use availability::{AccountId, FixedClock, FreeBusyRequest, FreeBusySource, SourceErrorKind};
+use credential_vault::OAuthTokens;
+use google_provider::{
+    GoogleOAuth, MemoryTokenStore, OAuthConfig, OAuthError, TokenSource, UserTokens,
+};
+use serde_json::json;
+use wiremock::matchers::{body_string_contains, header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::{config, secret, source, window};
+
+fn oauth(server: &MockServer) -> GoogleOAuth {
+    GoogleOAuth::new(
+        OAuthConfig::new(
+            "client-123.apps.googleusercontent.com",
+            Some(secret("client-secret")),
+            "https://assistant.example/oauth/google/callback",
+        )
+        .with_endpoints(
+            format!("{}/o/oauth2/v2/auth", server.uri()),
+            format!("{}/token", server.uri()),
+            format!("{}/revoke", server.uri()),
+        ),
+    )
+    .unwrap()
+}
+
+fn query(url: &str) -> std::collections::HashMap<String, String> {
+    let url = reqwest::Url::parse(url).unwrap();
+    url.query_pairs().into_owned().collect()
+}
+
+/// The whole code flow against a wiremock authorization/token server:
+/// the URL asks for offline access with PKCE, the state is checked, the
+/// exchange sends the verifier, and revocation reaches the endpoint.
+#[tokio::test]
+async fn the_code_flow_end_to_end() {
+    let server = MockServer::start().await;
+    let oauth = oauth(&server);
+    let pending = oauth.authorize(true);
+    let q = query(&pending.url);
+    assert!(
+        pending
+            .url
+            .starts_with(&format!("{}/o/oauth2/v2/auth?", server.uri()))
+    );
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["client_id"], "client-123.apps.googleusercontent.com");
+    assert_eq!(
+        q["redirect_uri"],
+        "https://assistant.example/oauth/google/callback"
+    );
+    assert_eq!(q["scope"], google_provider::SCOPE_FREEBUSY);
+    assert_eq!(q["access_type"], "offline");
+    assert_eq!(q["prompt"], "consent");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["code_challenge"].len(), 43);
+    assert_eq!(q["state"], pending.state.secret());
+    assert!(!query(&oauth.authorize(false).url).contains_key("prompt"));
+
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .and(body_string_contains("code=the-code"))
+        .and(body_string_contains(format!(
+            "code_verifier={}",
+            pending.pkce_verifier.secret()
+        )))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29.first", "expires_in": 3599, "token_type": "Bearer",
+            "refresh_token": "1//refresh", "scope": google_provider::SCOPE_FREEBUSY
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    // A forged or stale callback is refused before any exchange.
+    let err = oauth
+        .exchange(&pending, "someone-elses-state", "the-code")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, OAuthError::StateMismatch));
+    let tokens = oauth
+        .exchange(&pending, pending.state.secret(), "the-code")
+        .await
+        .unwrap();
+    assert_eq!(tokens.access_token.secret(), "ya29.first");
+    assert_eq!(
+        tokens.refresh_token.as_ref().unwrap().secret(),
+        "1//refresh"
+    );
+    assert!(tokens.expires_at.is_some());
+    assert_eq!(
+        tokens.scopes,
+        vec![google_provider::SCOPE_FREEBUSY.to_owned()]
+    );
+
+    Mock::given(method("POST"))
+        .and(path("/revoke"))
+        .and(body_string_contains("token=1%2F%2Frefresh"))
+        .respond_with(ResponseTemplate::new(200))
+        .expect(1)
+        .mount(&server)
+        .await;
+    oauth
+        .revoke(tokens.refresh_token.as_ref().unwrap())
+        .await
+        .unwrap();
+}
+
+fn clock() -> Arc<FixedClock> {
+    Arc::new(FixedClock::new(
+        "2025-03-03T08:00:00Z".parse::<jiff::Timestamp>().unwrap(),
+    ))
+}
+
+/// An expired token, many concurrent queries: exactly one refresh, the
+/// new tokens stored before use, every query answered.
+#[tokio::test]
+async fn concurrent_queries_cause_exactly_one_refresh() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .and(body_string_contains("refresh_token=1%2F%2Frefresh"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(std::time::Duration::from_millis(100))
+                .set_body_json(json!({"access_token": "ya29.fresh", "expires_in": 3599, "token_type": "Bearer"})),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .and(header("authorization", "Bearer ya29.fresh"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "calendars": {"ana@example.org": {"busy": []}}
+        })))
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryTokenStore::new());
+    let expired = OAuthTokens::new(secret("ya29.old"))
+        .with_expires_at("2025-03-03T07:00:00Z".parse().unwrap())
+        .with_refresh_token(secret("1//refresh"));
+    store.put("ana@example.org", expired).await;
+    let tokens = Arc::new(UserTokens::with_clock(
+        Arc::new(oauth(&server)),
+        store.clone(),
+        clock(),
+    ));
+    let source = Arc::new(source(tokens, config(&server)));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let source = source.clone();
+        tasks.push(tokio::spawn(async move {
+            source
+                .free_busy(&FreeBusyRequest::new(
+                    window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+                    ["ana@example.org"],
+                ))
+                .await
+        }));
+    }
+    for task in tasks {
+        let answer = task.await.unwrap().unwrap();
+        assert!(answer.accounts[0].result.is_ok());
+    }
+    // Stored before use, keeping the refresh token Google did not resend.
+    let stored = store.get(&AccountId::new("ana@example.org")).await.unwrap();
+    assert_eq!(stored.access_token.secret(), "ya29.fresh");
+    assert_eq!(stored.refresh_token.unwrap().secret(), "1//refresh");
+}
+
+/// The API refuses a token it once took (401): one refresh, then success.
+#[tokio::test]
+async fn a_401_refreshes_once_then_succeeds() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .and(header("authorization", "Bearer ya29.revoked-early"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({
+            "error": {"code": 401, "errors": [{"reason": "authError"}]}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29.new", "expires_in": 3599, "token_type": "Bearer"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .and(header("authorization", "Bearer ya29.new"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "calendars": {"ana@example.org": {"busy": [
+                {"start": "2025-03-03T09:00:00+01:00", "end": "2025-03-03T10:00:00+01:00"}]}}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryTokenStore::new());
+    store
+        .put(
+            "ana@example.org",
+            OAuthTokens::new(secret("ya29.revoked-early"))
+                .with_expires_at("2025-03-03T09:00:00Z".parse().unwrap())
+                .with_refresh_token(secret("1//refresh")),
+        )
+        .await;
+    let tokens = Arc::new(UserTokens::with_clock(
+        Arc::new(oauth(&server)),
+        store,
+        clock(),
+    ));
+    let answer = source(tokens, config(&server))
+        .free_busy(&FreeBusyRequest::new(
+            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+            ["ana@example.org"],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        crate::common::rows(answer.accounts[0].result.as_ref().unwrap()),
+        vec![(
+            "2025-03-03T08:00:00Z".to_owned(),
+            "2025-03-03T09:00:00Z".to_owned(),
+            "busy"
+        )]
+    );
+}
+
+/// `invalid_grant`: the participant must reconnect; no retry loop.
+#[tokio::test]
+async fn invalid_grant_means_reconnect_and_is_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_grant", "error_description": "Token has been expired or revoked."
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryTokenStore::new());
+    store
+        .put(
+            "ana@example.org",
+            OAuthTokens::new(secret("ya29.old"))
+                .with_expires_at("2025-03-03T07:00:00Z".parse().unwrap())
+                .with_refresh_token(secret("1//revoked")),
+        )
+        .await;
+    let tokens = UserTokens::with_clock(Arc::new(oauth(&server)), store, clock());
+    let err = tokens
+        .token(&AccountId::new("ana@example.org"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), SourceErrorKind::Unauthorized);
+    assert!(err.needs_reconnect());
+    assert!(!err.to_string().contains("1//revoked"));
+    // Not connected at all: also a reconnect, without a request.
+    let err = tokens
+        .token(&AccountId::new("nobody@example.org"))
+        .await
+        .unwrap_err();
+    assert!(err.needs_reconnect());
+}

@@ -1,0 +1,15 @@
+//! Integration tests of google-provider, against wiremock on loopback
+//! speaking Google's documented JSON.
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+/// Shared helpers.
+mod common;
+/// Events mode: field mask, paging, busy rules.
+mod events;
+/// `freebusy.query`: request shape, batching and chunking, per-calendar
+/// errors, retries, failures.
+mod free_busy;
+/// User OAuth: the code flow end to end, refresh, single flight, revocation.
+mod oauth;
+/// Service account: the JWT verified with the public key, delegation errors.
+mod service_account;
