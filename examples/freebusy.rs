@@ -18,20 +18,28 @@
 //! reported on stderr as warnings; the rest of the calendar still counts.
 //! Exit code 2, with a one-line error, for bad arguments or unreadable input.
 //!
-//! The `--google` and `--graph` sources of the contract arrive with their
-//! providers; until then they are refused with exit code 2.
+//! `--google BASE_URL --token-env VAR --calendar ID [--calendar ID ...]`
+//! asks Google's `freeBusy` (BASE_URL such as `https://www.googleapis.com`)
+//! with an access token the caller already has, and prints
+//! `{"accounts":[{"id":"…","busy":[…]},{"id":"…","error":{"kind":"…","message":"…"}}]}`
+//! in the order the ids were given, with the provider's batching, window
+//! chunking, retries and per-account errors. The `--graph` source arrives
+//! with its provider; until then it is refused with exit code 2.
 
 use std::process::ExitCode;
 
 use availability::{AccountId, Interval};
 use std::sync::Arc;
 
+use availability::{FreeBusyRequest, FreeBusySource};
 use caldav_provider::ical::ExpandOptions;
 use caldav_provider::{CalDavLogin, CalDavSource, IcsSource, Password, StaticLogins};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use serde::Serialize;
 
-const USAGE: &str = "usage: freebusy (--ics PATH | --caldav URL --user NAME --password-env VAR) \
+const USAGE: &str = "usage: freebusy (--ics PATH | --caldav URL --user NAME --password-env VAR | \
+                     --google BASE_URL --token-env VAR --calendar ID...) \
                      --from RFC3339 --to RFC3339 [--tz ZONE]";
 
 enum Input {
@@ -40,6 +48,11 @@ enum Input {
         url: String,
         user: String,
         password: Password,
+    },
+    Google {
+        base_url: String,
+        token: String,
+        calendars: Vec<String>,
     },
 }
 
@@ -52,6 +65,7 @@ struct Args {
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut ics, mut from, mut to, mut tz) = (None, None, None, None);
     let (mut caldav, mut user, mut password_env) = (None, None, None);
+    let (mut google, mut token_env, mut calendars) = (None, None, Vec::new());
     while let Some(flag) = args.next() {
         let mut value = |name: &str| {
             args.next()
@@ -65,7 +79,10 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--caldav" => caldav = Some(value("--caldav")?),
             "--user" => user = Some(value("--user")?),
             "--password-env" => password_env = Some(value("--password-env")?),
-            "--google" | "--graph" => {
+            "--google" => google = Some(value("--google")?),
+            "--token-env" => token_env = Some(value("--token-env")?),
+            "--calendar" => calendars.push(value("--calendar")?),
+            "--graph" => {
                 return Err(format!(
                     "{flag} is not available in this build yet; use --ics or --caldav"
                 ));
@@ -74,9 +91,22 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
     }
-    let input = match (ics, caldav) {
-        (Some(path), None) => Input::Ics(path),
-        (None, Some(url)) => {
+    let input = match (ics, caldav, google) {
+        (Some(path), None, None) => Input::Ics(path),
+        (None, None, Some(base_url)) => {
+            let var = token_env.ok_or_else(|| format!("--google needs --token-env; {USAGE}"))?;
+            let token = std::env::var(&var)
+                .map_err(|_| format!("the environment variable {var} (--token-env) is not set"))?;
+            if calendars.is_empty() {
+                return Err(format!("--google needs at least one --calendar; {USAGE}"));
+            }
+            Input::Google {
+                base_url,
+                token,
+                calendars,
+            }
+        }
+        (None, Some(url), None) => {
             let user = user.ok_or_else(|| format!("--caldav needs --user; {USAGE}"))?;
             let var =
                 password_env.ok_or_else(|| format!("--caldav needs --password-env; {USAGE}"))?;
@@ -89,7 +119,11 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 password: Password::new(password),
             }
         }
-        _ => return Err(format!("give exactly one of --ics and --caldav; {USAGE}")),
+        _ => {
+            return Err(format!(
+                "give exactly one of --ics, --caldav and --google; {USAGE}"
+            ));
+        }
     };
     let instant = |name: &str, v: Option<String>| -> Result<Timestamp, String> {
         let v = v.ok_or_else(|| format!("{name} is required; {USAGE}"))?;
@@ -118,6 +152,19 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
 async fn run(args: Args) -> Result<String, String> {
     let account = AccountId::new("calendar");
     let busy = match args.input {
+        Input::Google {
+            base_url,
+            token,
+            calendars,
+        } => {
+            let tokens = Arc::new(google_provider::StaticToken::new(
+                credential_vault::SecretString::new(token),
+            ));
+            let config = google_provider::GoogleConfig::default().base_url(base_url);
+            let source =
+                google_provider::GoogleSource::new(tokens, config).map_err(|e| e.to_string())?;
+            return many(&source, calendars, args.window).await;
+        }
         Input::Ics(path) => {
             let source = IcsSource::new()
                 .with_options(ExpandOptions::new(args.zone))
@@ -150,6 +197,58 @@ async fn run(args: Args) -> Result<String, String> {
         }
     };
     serde_json::to_string(&busy).map_err(|e| e.to_string())
+}
+
+/// One account of a many-account answer, in the contract's key order.
+#[derive(Serialize)]
+struct AccountOut {
+    id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    busy: Option<Vec<availability::BusyEntry>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<ErrorOut>,
+}
+
+#[derive(Serialize)]
+struct ErrorOut {
+    kind: availability::SourceErrorKind,
+    message: String,
+}
+
+/// `{"accounts":[...]}` from any many-account source.
+async fn many(
+    source: &dyn FreeBusySource,
+    ids: Vec<String>,
+    window: Interval,
+) -> Result<String, String> {
+    let answer = source
+        .free_busy(&FreeBusyRequest::new(window, ids))
+        .await
+        .map_err(|e| e.to_string())?;
+    let accounts: Vec<AccountOut> = answer
+        .accounts
+        .into_iter()
+        .map(|a| match a.result {
+            Ok(busy) => AccountOut {
+                id: a.account.to_string(),
+                busy: Some(busy.entries()),
+                error: None,
+            },
+            Err(e) => AccountOut {
+                id: a.account.to_string(),
+                busy: None,
+                error: Some(ErrorOut {
+                    kind: e.kind(),
+                    message: e.to_string(),
+                }),
+            },
+        })
+        .collect();
+    #[derive(Serialize)]
+    struct Out {
+        accounts: Vec<AccountOut>,
+    }
+    serde_json::to_string(&Out { accounts }).map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

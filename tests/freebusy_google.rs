@@ -1,0 +1,100 @@
+//! `freebusy --google` against a wiremock server speaking Google's
+//! documented freeBusy JSON: the contract's many-account output.
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use serde_json::json;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn freebusy_example() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("freebusy")
+}
+
+#[tokio::test]
+async fn many_accounts_in_order_with_per_account_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .and(header("authorization", "Bearer ya29.from-env"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "kind": "calendar#freeBusy",
+            "calendars": {
+                "ana@example.org": {"busy": [
+                    {"start": "2025-03-03T10:00:00+01:00", "end": "2025-03-03T11:00:00+01:00"},
+                    {"start": "2025-03-03T09:30:00Z", "end": "2025-03-03T10:30:00Z"}
+                ]},
+                "nobody@example.org": {"errors": [{"domain": "global", "reason": "notFound"}], "busy": []}
+            }
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Command::new(freebusy_example())
+        .args([
+            "--google",
+            &server.uri(),
+            "--token-env",
+            "FREEBUSY_TEST_TOKEN",
+        ])
+        .args([
+            "--calendar",
+            "nobody@example.org",
+            "--calendar",
+            "ana@example.org",
+        ])
+        .args([
+            "--from",
+            "2025-03-03T00:00:00Z",
+            "--to",
+            "2025-03-04T00:00:00Z",
+        ])
+        .env("FREEBUSY_TEST_TOKEN", "ya29.from-env")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.trim(),
+        r#"{"accounts":[{"id":"nobody@example.org","error":{"kind":"not_found","message":"not found: Google has no such calendar, or it is not shared (notFound)"}},{"id":"ana@example.org","busy":[{"start":"2025-03-03T09:00:00Z","end":"2025-03-03T10:30:00Z","kind":"busy"}]}]}"#
+    );
+    assert!(!stdout.contains("ya29"));
+    // No token variable: exit 2 with one line.
+    let out = Command::new(freebusy_example())
+        .args([
+            "--google",
+            &server.uri(),
+            "--token-env",
+            "FREEBUSY_TEST_UNSET_VAR",
+        ])
+        .args(["--calendar", "ana@example.org"])
+        .args([
+            "--from",
+            "2025-03-03T00:00:00Z",
+            "--to",
+            "2025-03-04T00:00:00Z",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8(out.stderr)
+            .unwrap()
+            .trim_end()
+            .lines()
+            .count(),
+        1
+    );
+}
