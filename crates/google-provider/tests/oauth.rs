@@ -271,3 +271,32 @@ async fn invalid_grant_means_reconnect_and_is_not_retried() {
         .unwrap_err();
     assert!(err.needs_reconnect());
 }
+
+/// A stored access token that is still good is used as is: no request to
+/// the token endpoint.
+#[tokio::test]
+async fn a_good_stored_token_is_used_without_refreshing() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryTokenStore::new());
+    store
+        .put(
+            "ana@example.org",
+            OAuthTokens::new(secret("ya29.good"))
+                .with_expires_at("2025-03-03T09:00:00Z".parse().unwrap())
+                .with_refresh_token(secret("1//refresh")),
+        )
+        .await;
+    let tokens = UserTokens::with_clock(Arc::new(oauth(&server)), store, clock());
+    let token = tokens
+        .token(&AccountId::new("ana@example.org"))
+        .await
+        .unwrap();
+    assert_eq!(token.secret(), "ya29.good");
+    assert!(!format!("{token:?}").contains("ya29"));
+}

@@ -193,3 +193,36 @@ fn bad_keys_are_refused_without_echoing_them() {
         assert!(!err.to_string().contains("AAAA"), "{err}");
     }
 }
+
+/// A cached token is reused until five minutes before it expires, then a
+/// new assertion is signed.
+#[tokio::test]
+async fn tokens_are_re_minted_before_they_expire() {
+    let server = MockServer::start().await;
+    let minted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = minted.clone();
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(move |_: &Request| {
+            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": format!("token-{n}"), "expires_in": 3600, "token_type": "Bearer"
+            }))
+        })
+        .mount(&server)
+        .await;
+    let clock = clock();
+    let tokens = ServiceAccountTokens::with_clock(
+        account(&server),
+        vec![google_provider::SCOPE_FREEBUSY.to_owned()],
+        clock.clone(),
+    )
+    .unwrap();
+    let ana = AccountId::new("ana@example.org");
+    assert_eq!(tokens.token(&ana).await.unwrap().secret(), "token-0");
+    clock.advance(3000);
+    assert_eq!(tokens.token(&ana).await.unwrap().secret(), "token-0");
+    clock.advance(400);
+    assert_eq!(tokens.token(&ana).await.unwrap().secret(), "token-1");
+    assert_eq!(minted.load(std::sync::atomic::Ordering::SeqCst), 2);
+}
