@@ -157,9 +157,7 @@ async fn run(args: Args) -> Result<String, String> {
             token,
             calendars,
         } => {
-            let tokens = Arc::new(google_provider::StaticToken::new(
-                credential_vault::SecretString::new(token),
-            ));
+            let tokens = Arc::new(google_provider::StaticToken::new(token));
             let config = google_provider::GoogleConfig::default().base_url(base_url);
             let source =
                 google_provider::GoogleSource::new(tokens, config).map_err(|e| e.to_string())?;

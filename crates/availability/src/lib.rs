@@ -14,6 +14,8 @@ pub use crate::{
         AccountFreeBusy, AccountId, Capabilities, ErrorSource, FreeBusyRequest, FreeBusyResponse,
         FreeBusySource, FreeBusySourceExt, SourceError, SourceErrorKind,
     },
+    token::{AccessToken, RetryConfig, StaticToken, TokenSource},
+    windows_zones::windows_zone_to_iana,
 };
 
 mod clock;
@@ -27,3 +29,5 @@ mod radix;
 mod set;
 mod slots;
 mod source;
+mod token;
+mod windows_zones;

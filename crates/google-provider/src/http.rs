@@ -6,81 +6,10 @@
 use std::sync::Once;
 use std::time::Duration;
 
-use availability::SourceError;
+use availability::{RetryConfig, SourceError};
 use reqwest::header::RETRY_AFTER;
 
 use crate::wire::ErrorEnvelope;
-
-/// When and how often a failed request is tried again.
-///
-/// Retried: HTTP 429, 403 with reason `rateLimitExceeded` or
-/// `userRateLimitExceeded`, and 5xx, with exponential backoff and full
-/// jitter, waiting at least what `Retry-After` asks (up to
-/// [`max_retry_after`](Self::max_retry_after)). Other 4xx are never
-/// retried.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct RetryConfig {
-    /// Tries after the first. Default 3.
-    pub max_retries: u32,
-    /// The first backoff; doubled each try. Default 500 ms.
-    pub initial_backoff: Duration,
-    /// The longest backoff. Default 30 s.
-    pub max_backoff: Duration,
-    /// The longest `Retry-After` honoured by waiting; a longer one ends the
-    /// retries and is returned in the error. Default 60 s.
-    pub max_retry_after: Duration,
-}
-
-impl Default for RetryConfig {
-    fn default() -> Self {
-        Self {
-            max_retries: 3,
-            initial_backoff: Duration::from_millis(500),
-            max_backoff: Duration::from_secs(30),
-            max_retry_after: Duration::from_secs(60),
-        }
-    }
-}
-
-impl RetryConfig {
-    /// No retries at all.
-    pub fn none() -> Self {
-        Self {
-            max_retries: 0,
-            ..Self::default()
-        }
-    }
-
-    /// Sets [`max_retries`](Self::max_retries).
-    #[must_use]
-    pub fn max_retries(mut self, n: u32) -> Self {
-        self.max_retries = n;
-        self
-    }
-
-    /// Sets [`initial_backoff`](Self::initial_backoff) and
-    /// [`max_backoff`](Self::max_backoff).
-    #[must_use]
-    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.initial_backoff = initial;
-        self.max_backoff = max;
-        self
-    }
-
-    /// The wait before retry number `attempt` (0-based): a random duration
-    /// up to `initial * 2^attempt`, capped (full jitter).
-    fn backoff_for(&self, attempt: u32) -> Duration {
-        let ceiling = self
-            .initial_backoff
-            .saturating_mul(2u32.saturating_pow(attempt))
-            .min(self.max_backoff);
-        let mut bytes = [0u8; 8];
-        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
-        let fraction = (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64;
-        ceiling.mul_f64(fraction)
-    }
-}
 
 pub(crate) fn install_ring_provider() {
     static ONCE: Once = Once::new();
@@ -260,23 +189,5 @@ where
         };
         tokio::time::sleep(wait).await;
         attempt += 1;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_is_jittered_below_a_doubling_capped_ceiling() {
-        let r = RetryConfig::default();
-        for attempt in 0..10 {
-            let ceiling = (Duration::from_millis(500) * 2u32.pow(attempt)).min(r.max_backoff);
-            for _ in 0..20 {
-                assert!(r.backoff_for(attempt) <= ceiling);
-            }
-        }
-        let waits: std::collections::HashSet<_> = (0..20).map(|_| r.backoff_for(3)).collect();
-        assert!(waits.len() > 10, "jitter varies the wait");
     }
 }

@@ -2,14 +2,13 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
-pub use crate::http::RetryConfig;
 pub use crate::oauth::{
     Authorization, GoogleOAuth, MemoryTokenStore, OAuthConfig, OAuthError, SCOPE_EVENTS_READONLY,
     SCOPE_FREEBUSY, TokenStore, UserTokens,
 };
 pub use crate::service_account::{KeyError, ServiceAccount, ServiceAccountTokens};
 pub use crate::source::{BuildError, GoogleConfig, GoogleSource, Mode};
-pub use crate::token::{AccessToken, StaticToken, TokenSource};
+pub use availability::{AccessToken, RetryConfig, StaticToken, TokenSource};
 
 mod http;
 mod oauth;

@@ -20,7 +20,9 @@ use oauth2::{
 };
 use tokio::sync::Mutex;
 
-use crate::token::{AccessToken, TokenCache, TokenSource};
+use availability::{AccessToken, TokenSource};
+
+use crate::token::TokenCache;
 
 /// `https://www.googleapis.com/auth/calendar.freebusy`: availability only,
 /// the default (least privilege).
@@ -267,7 +269,7 @@ impl GoogleOAuth {
         let form = [("token", refresh_token.secret())];
         crate::http::send_with_retries(
             || self.http.post(url.clone()).form(&form),
-            &crate::http::RetryConfig::default().max_retries(2),
+            &availability::RetryConfig::default().max_retries(2),
             64 * 1024,
         )
         .await
@@ -462,8 +464,8 @@ impl TokenSource for UserTokens {
             .get_or_mint(account, || async {
                 let stored = self.store.load(account).await?;
                 let now = self.cache.now();
-                let current = AccessToken::new(stored.access_token.clone(), stored.expires_at);
-                if stored.expires_at.is_some() && current.fresh(now, Duration::from_secs(60)) {
+                let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
+                if stored.expires_at.is_some() && current.is_fresh(now, Duration::from_secs(60)) {
                     return Ok(current);
                 }
                 let refresh =
@@ -477,7 +479,7 @@ impl TokenSource for UserTokens {
                 let fresh = self.oauth.refresh(refresh, now).await?;
                 self.store.save(account, &fresh).await?;
                 Ok(AccessToken::new(
-                    fresh.access_token.clone(),
+                    fresh.access_token.secret(),
                     fresh.expires_at,
                 ))
             })

@@ -15,8 +15,10 @@ use credential_vault::SecretString;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use serde::Deserialize;
 
-use crate::http::RetryConfig;
-use crate::token::{AccessToken, TokenCache, TokenSource};
+use availability::RetryConfig;
+use availability::{AccessToken, TokenSource};
+
+use crate::token::TokenCache;
 use crate::wire::TokenAnswer;
 
 /// The JWT bearer grant type (RFC 7523 §2.1).
@@ -231,7 +233,7 @@ impl ServiceAccountTokens {
             })?;
         let expires = answer.expires_in.unwrap_or(LIFETIME_SECS);
         let at = jiff::Timestamp::from_second(now.as_second().saturating_add(expires)).ok();
-        Ok(AccessToken::new(SecretString::new(token), at))
+        Ok(AccessToken::new(token, at))
     }
 }
 

@@ -12,9 +12,11 @@ use availability::{
 use futures_util::StreamExt as _;
 use jiff::tz::TimeZone;
 
-use crate::http::{RetryConfig, send_with_retries};
-use crate::token::{AccessToken, TokenSource};
+use availability::RetryConfig;
+
+use crate::http::send_with_retries;
 use crate::wire::{EventTimes, EventsPage, FreeBusyAnswer, FreeBusyItem, FreeBusyQuery};
+use availability::{AccessToken, TokenSource};
 
 /// What [`GoogleSource`] asks Google.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

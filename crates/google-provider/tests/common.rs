@@ -30,10 +30,7 @@ pub(crate) fn config(server: &MockServer) -> GoogleConfig {
 }
 
 pub(crate) fn static_source(server: &MockServer) -> GoogleSource {
-    source(
-        Arc::new(StaticToken::new(secret("shared-token"))),
-        config(server),
-    )
+    source(Arc::new(StaticToken::new("shared-token")), config(server))
 }
 
 pub(crate) fn source(tokens: Arc<dyn TokenSource>, config: GoogleConfig) -> GoogleSource {

@@ -6,7 +6,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::{config, rows, secret, source, window};
+use crate::common::{config, rows, source, window};
 
 /// Events mode asks for times and statuses only, pages through the
 /// answer, and applies the product's busy rules: all-day events block even
@@ -48,7 +48,7 @@ async fn events_mode_reads_times_only_and_blocks_all_day_events() {
         .mount(&server)
         .await;
     let source = source(
-        Arc::new(StaticToken::new(secret("t"))),
+        Arc::new(StaticToken::new("t")),
         config(&server).mode(Mode::Events).account_zone(
             "ana@example.org",
             jiff::tz::TimeZoneDatabase::bundled()

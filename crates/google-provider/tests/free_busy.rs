@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{config, rows, secret, source, static_source, window};
+use crate::common::{config, rows, source, static_source, window};
 
 /// Answers a freeBusy query like Google: one hour busy at 09:00 UTC on
 /// the first day of the asked range for every calendar, except ids
@@ -221,7 +221,7 @@ async fn a_slow_server_times_out_and_a_huge_answer_is_refused() {
         .mount(&server)
         .await;
     let slow = source(
-        Arc::new(google_provider::StaticToken::new(secret("t"))),
+        Arc::new(google_provider::StaticToken::new("t")),
         config(&server)
             .request_timeout(Duration::from_millis(200))
             .retry(google_provider::RetryConfig::none()),
@@ -243,7 +243,7 @@ async fn a_slow_server_times_out_and_a_huge_answer_is_refused() {
         .mount(&big)
         .await;
     let capped = source(
-        Arc::new(google_provider::StaticToken::new(secret("t"))),
+        Arc::new(google_provider::StaticToken::new("t")),
         config(&big).max_response_bytes(10_000),
     );
     let answer = capped

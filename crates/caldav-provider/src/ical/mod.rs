@@ -53,7 +53,6 @@ mod expand;
 mod lexer;
 mod parse;
 mod values;
-mod windows_zones;
 mod zones;
 
 /// A time zone by name, from the IANA database bundled with this crate

@@ -8,7 +8,6 @@ use jiff::civil::DateTime;
 use jiff::tz::{Offset, TimeZone, TimeZoneDatabase};
 
 use super::values::{Freq, Recur};
-use super::windows_zones;
 
 fn bundled() -> &'static TimeZoneDatabase {
     static DB: OnceLock<TimeZoneDatabase> = OnceLock::new();
@@ -32,7 +31,7 @@ pub(crate) fn by_name(name: &str) -> Option<TimeZone> {
     if let Some(tz) = iana(name) {
         return Some(tz);
     }
-    if let Some(tz) = windows_zones::to_iana(name).and_then(iana) {
+    if let Some(tz) = availability::windows_zone_to_iana(name).and_then(iana) {
         return Some(tz);
     }
     // Drop leading path segments until the rest is an IANA name.
@@ -165,6 +164,15 @@ mod tests {
             assert_eq!(tz.iana_name(), Some("America/New_York"), "{name}");
         }
         assert!(by_name("Custom Zone").is_none());
+        // Every Windows name of the table resolves in the bundled database.
+        for name in [
+            "Eastern Standard Time",
+            "Yukon Standard Time",
+            "UTC+13",
+            "AUS Central Standard Time",
+        ] {
+            assert!(by_name(name).is_some(), "{name}");
+        }
         assert!(by_name("").is_none());
         assert!(by_name("/vendor/Not_A/Zone").is_none());
     }

@@ -147,8 +147,17 @@ pub(crate) const WINDOWS_TO_IANA: &[(&str, &str)] = &[
     ("Yukon Standard Time", "America/Whitehorse"),
 ];
 
-/// The IANA name for a Windows zone name (case-insensitive).
-pub(crate) fn to_iana(windows: &str) -> Option<&'static str> {
+/// The IANA name for a Windows time zone name as Exchange, Outlook and
+/// Microsoft Graph write it (`Eastern Standard Time` gives
+/// `America/New_York`), case-insensitively; `None` for other names.
+///
+/// # Example
+///
+/// ```
+/// assert_eq!(availability::windows_zone_to_iana("W. Europe Standard Time"), Some("Europe/Berlin"));
+/// assert_eq!(availability::windows_zone_to_iana("Europe/Berlin"), None);
+/// ```
+pub fn windows_zone_to_iana(windows: &str) -> Option<&'static str> {
     let key = windows.trim();
     WINDOWS_TO_IANA
         .binary_search_by(|(w, _)| cmp_ignore_case(w, key))
@@ -167,7 +176,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_is_sorted_and_every_target_is_in_the_bundled_database() {
+    fn the_table_is_sorted_for_binary_search() {
         for pair in WINDOWS_TO_IANA.windows(2) {
             assert_eq!(
                 cmp_ignore_case(pair[0].0, pair[1].0),
@@ -179,7 +188,10 @@ mod tests {
         for (windows, iana) in WINDOWS_TO_IANA {
             assert!(db.get(iana).is_ok(), "{windows} -> {iana}");
         }
-        assert_eq!(to_iana("eastern standard time"), Some("America/New_York"));
-        assert_eq!(to_iana("Nowhere Standard Time"), None);
+        assert_eq!(
+            windows_zone_to_iana("eastern standard time"),
+            Some("America/New_York")
+        );
+        assert_eq!(windows_zone_to_iana("Nowhere Standard Time"), None);
     }
 }

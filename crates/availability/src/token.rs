@@ -1,0 +1,208 @@
+//! Access tokens and where they come from: the trait every HTTP provider
+//! asks, and that organisation-wide authorisation implements.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use jiff::Timestamp;
+
+use crate::{AccountId, SourceError};
+
+/// A bearer access token: `[redacted]` in `Debug`, no `Display`, read only
+/// through [`secret`](Self::secret).
+#[derive(Clone)]
+pub struct AccessToken {
+    secret: Arc<str>,
+    expires_at: Option<Timestamp>,
+}
+
+impl AccessToken {
+    /// A token that expires at `expires_at` (if known).
+    pub fn new(secret: impl Into<Arc<str>>, expires_at: Option<Timestamp>) -> Self {
+        Self {
+            secret: secret.into(),
+            expires_at,
+        }
+    }
+
+    /// The token itself.
+    ///
+    /// # Security Warning
+    ///
+    /// Only for the `Authorization` header: never log or print it.
+    pub fn secret(&self) -> &str {
+        &self.secret
+    }
+
+    /// When it expires, if known.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.expires_at
+    }
+
+    /// Whether it is still good for `margin` after `now` (a token without
+    /// an expiry is always good).
+    pub fn is_fresh(&self, now: Timestamp, margin: Duration) -> bool {
+        let margin = i64::try_from(margin.as_secs()).unwrap_or(i64::MAX);
+        self.expires_at
+            .is_none_or(|at| at.as_second() > now.as_second().saturating_add(margin))
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("secret", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
+/// Where an HTTP provider gets a token for an account: a participant's own
+/// OAuth tokens, an organisation's app-only or impersonating credentials,
+/// or a fixed token ([`StaticToken`]).
+#[async_trait]
+pub trait TokenSource: fmt::Debug + Send + Sync + 'static {
+    /// A token for `account` that is valid now (refreshed if needed).
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Unauthorized`] when the account must reconnect (a
+    /// revoked or expired refresh token, `invalid_grant`), and the other
+    /// kinds for what the token endpoint answers.
+    async fn token(&self, account: &AccountId) -> Result<AccessToken, SourceError>;
+
+    /// The API refused `account`'s current token (HTTP 401): forget it, so
+    /// the next [`token`](Self::token) gets a new one.
+    async fn invalidate(&self, account: &AccountId) {
+        let _ = account;
+    }
+}
+
+#[async_trait]
+impl<T: TokenSource + ?Sized> TokenSource for Arc<T> {
+    async fn token(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
+        (**self).token(account).await
+    }
+
+    async fn invalidate(&self, account: &AccountId) {
+        (**self).invalidate(account).await;
+    }
+}
+
+/// The same token for every account (for trying a provider with a token
+/// you already have, as the `freebusy` example does).
+#[derive(Clone, Debug)]
+pub struct StaticToken(AccessToken);
+
+impl StaticToken {
+    /// Wraps a token.
+    pub fn new(secret: impl Into<Arc<str>>) -> Self {
+        Self(AccessToken::new(secret, None))
+    }
+}
+
+#[async_trait]
+impl TokenSource for StaticToken {
+    async fn token(&self, _account: &AccountId) -> Result<AccessToken, SourceError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// When and how often a provider tries a failed request again: data, so
+/// callers see and set it (STYLE: retry decisions are data).
+///
+/// Providers retry throttling (HTTP 429, Google's rate-limit 403s) and
+/// server errors (5xx) with exponential backoff and full jitter, waiting at
+/// least what `Retry-After` asks, up to
+/// [`max_retry_after`](Self::max_retry_after); other 4xx are never retried.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RetryConfig {
+    /// Tries after the first. Default 3.
+    pub max_retries: u32,
+    /// The first backoff; doubled each try. Default 500 ms.
+    pub initial_backoff: Duration,
+    /// The longest backoff. Default 30 s.
+    pub max_backoff: Duration,
+    /// The longest `Retry-After` honoured by waiting; a longer one ends the
+    /// retries and is returned in the error. Default 60 s.
+    pub max_retry_after: Duration,
+}
+
+impl Default for RetryConfig {
+    fn default() -> Self {
+        Self {
+            max_retries: 3,
+            initial_backoff: Duration::from_millis(500),
+            max_backoff: Duration::from_secs(30),
+            max_retry_after: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RetryConfig {
+    /// No retries at all.
+    pub fn none() -> Self {
+        Self {
+            max_retries: 0,
+            ..Self::default()
+        }
+    }
+
+    /// Sets [`max_retries`](Self::max_retries).
+    #[must_use]
+    pub fn max_retries(mut self, n: u32) -> Self {
+        self.max_retries = n;
+        self
+    }
+
+    /// Sets [`initial_backoff`](Self::initial_backoff) and
+    /// [`max_backoff`](Self::max_backoff).
+    #[must_use]
+    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
+        self.initial_backoff = initial;
+        self.max_backoff = max;
+        self
+    }
+
+    /// The wait before retry number `attempt` (0-based): a random duration
+    /// up to `initial * 2^attempt`, capped at `max_backoff` (full jitter).
+    pub fn backoff_for(&self, attempt: u32) -> Duration {
+        use std::hash::BuildHasher as _;
+        let ceiling = self
+            .initial_backoff
+            .saturating_mul(2u32.saturating_pow(attempt))
+            .min(self.max_backoff);
+        // Jitter needs spread, not secrecy: the std hasher's random keys.
+        let bits = std::collections::hash_map::RandomState::new().hash_one(attempt);
+        let fraction = (bits >> 11) as f64 / (1u64 << 53) as f64;
+        ceiling.mul_f64(fraction)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_is_jittered_below_a_doubling_capped_ceiling() {
+        let r = RetryConfig::default();
+        for attempt in 0..10 {
+            let ceiling = (Duration::from_millis(500) * 2u32.pow(attempt)).min(r.max_backoff);
+            for _ in 0..20 {
+                assert!(r.backoff_for(attempt) <= ceiling);
+            }
+        }
+        let waits: std::collections::HashSet<_> = (0..20).map(|_| r.backoff_for(3)).collect();
+        assert!(waits.len() > 10, "jitter varies the wait");
+    }
+
+    #[test]
+    fn tokens_never_print() {
+        let t = AccessToken::new("ya29.secret", None);
+        assert!(!format!("{t:?}").contains("ya29"));
+        assert!(t.is_fresh(Timestamp::UNIX_EPOCH, Duration::from_secs(60)));
+    }
+}
