@@ -23,8 +23,13 @@
 //! with an access token the caller already has, and prints
 //! `{"accounts":[{"id":"…","busy":[…]},{"id":"…","error":{"kind":"…","message":"…"}}]}`
 //! in the order the ids were given, with the provider's batching, window
-//! chunking, retries and per-account errors. The `--graph` source arrives
-//! with its provider; until then it is refused with exit code 2.
+//! chunking, retries and per-account errors.
+//!
+//! `--graph BASE_URL --token-env VAR --schedule EMAIL [--schedule EMAIL ...]`
+//! asks Microsoft Graph's getSchedule (BASE_URL such as
+//! `https://graph.microsoft.com/v1.0`; the path
+//! `/users/{first schedule}/calendar/getSchedule` is appended) and prints
+//! the same `{"accounts":[...]}` shape.
 
 use std::process::ExitCode;
 
@@ -39,7 +44,8 @@ use jiff::tz::TimeZone;
 use serde::Serialize;
 
 const USAGE: &str = "usage: freebusy (--ics PATH | --caldav URL --user NAME --password-env VAR | \
-                     --google BASE_URL --token-env VAR --calendar ID...) \
+                     --google BASE_URL --token-env VAR --calendar ID... | \
+                     --graph BASE_URL --token-env VAR --schedule EMAIL...) \
                      --from RFC3339 --to RFC3339 [--tz ZONE]";
 
 enum Input {
@@ -54,6 +60,11 @@ enum Input {
         token: String,
         calendars: Vec<String>,
     },
+    Graph {
+        base_url: String,
+        token: String,
+        schedules: Vec<String>,
+    },
 }
 
 struct Args {
@@ -66,6 +77,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut ics, mut from, mut to, mut tz) = (None, None, None, None);
     let (mut caldav, mut user, mut password_env) = (None, None, None);
     let (mut google, mut token_env, mut calendars) = (None, None, Vec::new());
+    let (mut graph, mut schedules) = (None, Vec::new());
     while let Some(flag) = args.next() {
         let mut value = |name: &str| {
             args.next()
@@ -82,31 +94,40 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--google" => google = Some(value("--google")?),
             "--token-env" => token_env = Some(value("--token-env")?),
             "--calendar" => calendars.push(value("--calendar")?),
-            "--graph" => {
-                return Err(format!(
-                    "{flag} is not available in this build yet; use --ics or --caldav"
-                ));
-            }
+            "--graph" => graph = Some(value("--graph")?),
+            "--schedule" => schedules.push(value("--schedule")?),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
     }
-    let input = match (ics, caldav, google) {
-        (Some(path), None, None) => Input::Ics(path),
-        (None, None, Some(base_url)) => {
-            let var = token_env.ok_or_else(|| format!("--google needs --token-env; {USAGE}"))?;
-            let token = std::env::var(&var)
-                .map_err(|_| format!("the environment variable {var} (--token-env) is not set"))?;
+    let token = |flag: &str, var: Option<String>| -> Result<String, String> {
+        let var = var.ok_or_else(|| format!("{flag} needs --token-env; {USAGE}"))?;
+        std::env::var(&var)
+            .map_err(|_| format!("the environment variable {var} (--token-env) is not set"))
+    };
+    let input = match (ics, caldav, google, graph) {
+        (Some(path), None, None, None) => Input::Ics(path),
+        (None, None, Some(base_url), None) => {
             if calendars.is_empty() {
                 return Err(format!("--google needs at least one --calendar; {USAGE}"));
             }
             Input::Google {
                 base_url,
-                token,
+                token: token("--google", token_env)?,
                 calendars,
             }
         }
-        (None, Some(url), None) => {
+        (None, None, None, Some(base_url)) => {
+            if schedules.is_empty() {
+                return Err(format!("--graph needs at least one --schedule; {USAGE}"));
+            }
+            Input::Graph {
+                base_url,
+                token: token("--graph", token_env)?,
+                schedules,
+            }
+        }
+        (None, Some(url), None, None) => {
             let user = user.ok_or_else(|| format!("--caldav needs --user; {USAGE}"))?;
             let var =
                 password_env.ok_or_else(|| format!("--caldav needs --password-env; {USAGE}"))?;
@@ -121,7 +142,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         }
         _ => {
             return Err(format!(
-                "give exactly one of --ics, --caldav and --google; {USAGE}"
+                "give exactly one of --ics, --caldav, --google and --graph; {USAGE}"
             ));
         }
     };
@@ -162,6 +183,17 @@ async fn run(args: Args) -> Result<String, String> {
             let source =
                 google_provider::GoogleSource::new(tokens, config).map_err(|e| e.to_string())?;
             return many(&source, calendars, args.window).await;
+        }
+        Input::Graph {
+            base_url,
+            token,
+            schedules,
+        } => {
+            let tokens = Arc::new(graph_provider::StaticToken::new(token));
+            let config = graph_provider::GraphConfig::default().base_url(base_url);
+            let source =
+                graph_provider::GraphSource::new(tokens, config).map_err(|e| e.to_string())?;
+            return many(&source, schedules, args.window).await;
         }
         Input::Ics(path) => {
             let source = IcsSource::new()

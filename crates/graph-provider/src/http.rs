@@ -6,13 +6,15 @@
 use std::sync::Once;
 use std::time::Duration;
 
-pub use availability::RetryConfig;
-use availability::SourceError;
+use availability::{RetryConfig, SourceError};
 use reqwest::header::RETRY_AFTER;
 
 use crate::wire::ErrorEnvelope;
 
-pub(crate) fn client(connect: Duration, total: Duration) -> Result<reqwest::Client, reqwest::Error> {
+pub(crate) fn client(
+    connect: Duration,
+    total: Duration,
+) -> Result<reqwest::Client, reqwest::Error> {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -21,7 +23,10 @@ pub(crate) fn client(connect: Duration, total: Duration) -> Result<reqwest::Clie
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect)
         .timeout(total)
-        .user_agent(concat!("scheduling-assistant-graph/", env!("CARGO_PKG_VERSION")))
+        .user_agent(concat!(
+            "scheduling-assistant-graph/",
+            env!("CARGO_PKG_VERSION")
+        ))
         .build()
 }
 
@@ -42,7 +47,11 @@ fn transport(e: reqwest::Error) -> SourceError {
 /// Graph's status codes: 401 means the token (refresh once), 403 a missing
 /// permission or consent, 404 an unknown user, 429 and 503/504 throttling
 /// (retried, honouring Retry-After), other 5xx transient.
-fn classify(status: u16, body: &[u8], retry_after: Option<Duration>) -> Option<(SourceError, bool)> {
+fn classify(
+    status: u16,
+    body: &[u8],
+    retry_after: Option<Duration>,
+) -> Option<(SourceError, bool)> {
     if (200..300).contains(&status) {
         return None;
     }
@@ -94,7 +103,10 @@ where
                     .map(Duration::from_secs);
                 let mut body = Vec::new();
                 let mut read_error = None;
-                if response.content_length().is_some_and(|n| n > max_body as u64) {
+                if response
+                    .content_length()
+                    .is_some_and(|n| n > max_body as u64)
+                {
                     read_error = Some(too_large(max_body));
                 } else {
                     loop {

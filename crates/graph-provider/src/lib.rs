@@ -1,3 +1,35 @@
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
+
+pub use availability::{AccessToken, RetryConfig, StaticToken, TokenSource};
+
+pub use crate::auth::{
+    APP_SCOPE, AppTokens, AuthConfig, AuthError, Authorization, Certificate, DELEGATED_SCOPES,
+    GraphOAuth, MemoryTokenStore, Tenant, UserTokens, VersionedTokenStore,
+};
+pub use crate::source::{BuildError, GraphConfig, GraphSource, Mode, ScheduleReport};
+pub use crate::working_hours::WorkingHours;
+
+mod auth;
+mod http;
+mod source;
+mod wire;
+mod working_hours;
+
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+#[doc(hidden)]
+pub mod fuzzing {
+    /// Parses a getSchedule answer; the schedule ids and item counts, or
+    /// `None` when it is refused.
+    pub fn schedule_answer(body: &[u8]) -> Option<Vec<(String, usize)>> {
+        let answer: crate::wire::ScheduleAnswer = serde_json::from_slice(body).ok()?;
+        Some(
+            answer
+                .value
+                .into_iter()
+                .map(|s| (s.schedule_id, s.schedule_items.len()))
+                .collect(),
+        )
+    }
+}

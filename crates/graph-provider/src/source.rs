@@ -12,7 +12,9 @@ use availability::{
 use futures_util::StreamExt as _;
 use tokio::sync::{Mutex, Semaphore};
 
-use crate::http::{RetryConfig, send};
+use availability::RetryConfig;
+
+use crate::http::send;
 use crate::wire::{
     DateTimeTimeZone, EventTimes, EventsPage, ScheduleAnswer, ScheduleInformation, ScheduleQuery,
 };
@@ -176,14 +178,16 @@ impl GraphSource {
     ) -> Vec<(AccountId, Result<ScheduleReport, SourceError>)> {
         let results = match self.config.mode {
             Mode::GetSchedule => self.get_schedule_mode(accounts, window).await,
-            Mode::CalendarView => futures_util::stream::iter(accounts.to_vec())
-                .map(|id| async move {
-                    let r = self.calendar_view(&id, window).await;
-                    (id, r)
-                })
-                .buffered(self.config.concurrency.max(1))
-                .collect::<HashMap<_, _>>()
-                .await,
+            Mode::CalendarView => {
+                futures_util::stream::iter(accounts.to_vec())
+                    .map(|id| async move {
+                        let r = self.calendar_view(&id, window).await;
+                        (id, r)
+                    })
+                    .buffered(self.config.concurrency.max(1))
+                    .collect::<HashMap<_, _>>()
+                    .await
+            }
         };
         accounts
             .iter()
@@ -318,7 +322,8 @@ impl GraphSource {
                     match (slot.as_mut(), outcome) {
                         (Ok(report), Ok(part)) => {
                             report.busy.merge(&part.busy);
-                            report.working_hours = report.working_hours.take().or(part.working_hours);
+                            report.working_hours =
+                                report.working_hours.take().or(part.working_hours);
                         }
                         (Ok(_), Err(e)) => *slot = Err(e),
                         (Err(_), _) => {}
@@ -354,7 +359,11 @@ impl GraphSource {
         let per = self.config.max_schedules_per_request.clamp(1, 20);
         let batches: Vec<Vec<AccountId>> = groups
             .into_iter()
-            .flat_map(|(_, ids)| ids.chunks(per).map(<[AccountId]>::to_vec).collect::<Vec<_>>())
+            .flat_map(|(_, ids)| {
+                ids.chunks(per)
+                    .map(<[AccountId]>::to_vec)
+                    .collect::<Vec<_>>()
+            })
             .collect();
         let answers = futures_util::stream::iter(batches)
             .map(|ids| self.batch(ids, window))
@@ -420,14 +429,15 @@ impl GraphSource {
                     busy.add(kind, iv);
                 }
             }
-            next = match page.next_link {
-                Some(link) => Some(reqwest::Url::parse(&link).map_err(|_| {
-                    SourceError::InvalidResponse {
-                        message: "Graph sent an @odata.nextLink that is not a URL".to_owned(),
-                    }
-                })?),
-                None => None,
-            };
+            next =
+                match page.next_link {
+                    Some(link) => Some(reqwest::Url::parse(&link).map_err(|_| {
+                        SourceError::InvalidResponse {
+                            message: "Graph sent an @odata.nextLink that is not a URL".to_owned(),
+                        }
+                    })?),
+                    None => None,
+                };
         }
         Ok(ScheduleReport {
             busy,
@@ -466,7 +476,11 @@ fn instant(t: &DateTimeTimeZone) -> Result<i64, SourceError> {
     let bad = || SourceError::InvalidResponse {
         message: format!("Graph sent a time that cannot be read: {:?}", t.date_time),
     };
-    let civil: jiff::civil::DateTime = t.date_time.trim_end_matches('Z').parse().map_err(|_| bad())?;
+    let civil: jiff::civil::DateTime = t
+        .date_time
+        .trim_end_matches('Z')
+        .parse()
+        .map_err(|_| bad())?;
     let zone = match t.time_zone.as_deref() {
         None | Some("UTC" | "utc" | "Etc/UTC" | "tzone://Microsoft/Utc") => jiff::tz::TimeZone::UTC,
         Some(name) => crate::working_hours::zone(name).ok_or_else(bad)?,
@@ -480,7 +494,11 @@ fn instant(t: &DateTimeTimeZone) -> Result<i64, SourceError> {
 
 fn clipped(start: i64, end: i64, window: Interval) -> Option<Interval> {
     let (s, e) = (start.max(window.start()), end.min(window.end()));
-    if s < e { Interval::new(s, e).ok() } else { None }
+    if s < e {
+        Interval::new(s, e).ok()
+    } else {
+        None
+    }
 }
 
 /// One schedule's busy time and working hours, or its error.
@@ -501,14 +519,19 @@ fn schedule(info: &ScheduleInformation, window: Interval) -> Result<ScheduleRepo
     }
     Ok(ScheduleReport {
         busy,
-        working_hours: info.working_hours.as_ref().and_then(WorkingHours::from_wire),
+        working_hours: info
+            .working_hours
+            .as_ref()
+            .and_then(WorkingHours::from_wire),
     })
 }
 
 /// A schedule's `error.responseCode`.
 fn schedule_error(code: &str, message: &str) -> SourceError {
     let _ = message; // Graph's message can echo the address; the code says enough.
-    if code.contains("NotFound") || code.contains("InvalidSmtpAddress") || code.contains("Unresolved")
+    if code.contains("NotFound")
+        || code.contains("InvalidSmtpAddress")
+        || code.contains("Unresolved")
     {
         SourceError::NotFound {
             message: format!("Graph does not know this mailbox ({code})"),

@@ -1,5 +1,5 @@
-//! `freebusy --google` against a wiremock server speaking Google's
-//! documented freeBusy JSON: the contract's many-account output.
+//! `freebusy --google` and `--graph` against wiremock servers speaking the
+//! providers' documented JSON: the contract's many-account output.
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 use std::path::PathBuf;
@@ -97,4 +97,60 @@ async fn many_accounts_in_order_with_per_account_errors() {
             .count(),
         1
     );
+}
+
+#[tokio::test]
+async fn graph_schedules_in_order_with_per_account_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/users/nobody@contoso.com/calendar/getSchedule"))
+        .and(header("authorization", "Bearer eyJ.from-env"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "value": [
+                {"scheduleId": "adele@contoso.com", "scheduleItems": [
+                    {"status": "Busy", "subject": "secret subject",
+                     "start": {"dateTime": "2025-03-03T09:00:00.0000000", "timeZone": "UTC"},
+                     "end": {"dateTime": "2025-03-03T10:00:00.0000000", "timeZone": "UTC"}},
+                    {"status": "oof",
+                     "start": {"dateTime": "2025-03-03T12:00:00.0000000", "timeZone": "UTC"},
+                     "end": {"dateTime": "2025-03-03T13:00:00.0000000", "timeZone": "UTC"}}]},
+                {"scheduleId": "nobody@contoso.com", "error": {"message": "not found", "responseCode": "ErrorMailRecipientNotFound"}}
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = Command::new(freebusy_example())
+        .args([
+            "--graph",
+            &format!("{}/v1.0", server.uri()),
+            "--token-env",
+            "FREEBUSY_TEST_TOKEN",
+        ])
+        .args([
+            "--schedule",
+            "nobody@contoso.com",
+            "--schedule",
+            "adele@contoso.com",
+        ])
+        .args([
+            "--from",
+            "2025-03-03T00:00:00Z",
+            "--to",
+            "2025-03-04T00:00:00Z",
+        ])
+        .env("FREEBUSY_TEST_TOKEN", "eyJ.from-env")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(
+        stdout.trim(),
+        r#"{"accounts":[{"id":"nobody@contoso.com","error":{"kind":"not_found","message":"not found: Graph does not know this mailbox (ErrorMailRecipientNotFound)"}},{"id":"adele@contoso.com","busy":[{"start":"2025-03-03T09:00:00Z","end":"2025-03-03T10:00:00Z","kind":"busy"},{"start":"2025-03-03T12:00:00Z","end":"2025-03-03T13:00:00Z","kind":"out_of_office"}]}]}"#
+    );
+    assert!(!stdout.contains("secret subject"));
 }

@@ -1,0 +1,692 @@
+//! Microsoft identity platform: delegated OAuth (authorization code + PKCE,
+//! `offline_access Calendars.ReadBasic`) with refresh-token rotation, and
+//! app-only client credentials (secret or certificate) for org-wide
+//! authorisation.
+//! <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>,
+//! <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use availability::{AccessToken, AccountId, Clock, SourceError, SystemClock, TokenSource};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use credential_vault::{OAuthTokens, SecretString};
+use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
+use oauth2::{
+    AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
+    Scope, TokenResponse, TokenUrl, url,
+};
+use tokio::sync::Mutex;
+
+/// The delegated scopes: a refresh token, and availability only.
+pub const DELEGATED_SCOPES: [&str; 2] = ["offline_access", "Calendars.ReadBasic"];
+/// The app-only scope: every application permission consented.
+pub const APP_SCOPE: &str = "https://graph.microsoft.com/.default";
+
+/// Which accounts may sign in: `common` (work, school and personal),
+/// `organizations` (work and school), `consumers` (personal) or one
+/// tenant id / domain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tenant(pub String);
+
+impl Tenant {
+    /// `common`.
+    pub fn common() -> Self {
+        Self("common".to_owned())
+    }
+
+    /// `organizations`.
+    pub fn organizations() -> Self {
+        Self("organizations".to_owned())
+    }
+}
+
+/// The identity platform's host, overridable for tests and national
+/// clouds. Default `https://login.microsoftonline.com`.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct AuthConfig {
+    /// The application (client) id.
+    pub client_id: String,
+    /// The tenant (delegated: who may sign in; app-only: whose mailboxes).
+    pub tenant: Tenant,
+    /// The identity host.
+    pub authority: String,
+    /// Where the participant comes back (delegated only).
+    pub redirect_uri: Option<String>,
+    /// The client secret of a confidential client, if any.
+    pub client_secret: Option<SecretString>,
+}
+
+impl AuthConfig {
+    /// A configuration for `client_id` in `tenant`.
+    pub fn new(client_id: impl Into<String>, tenant: Tenant) -> Self {
+        Self {
+            client_id: client_id.into(),
+            tenant,
+            authority: "https://login.microsoftonline.com".to_owned(),
+            redirect_uri: None,
+            client_secret: None,
+        }
+    }
+
+    /// Sets the redirect URI (delegated flow).
+    #[must_use]
+    pub fn redirect_uri(mut self, uri: impl Into<String>) -> Self {
+        self.redirect_uri = Some(uri.into());
+        self
+    }
+
+    /// Sets the client secret.
+    #[must_use]
+    pub fn client_secret(mut self, secret: SecretString) -> Self {
+        self.client_secret = Some(secret);
+        self
+    }
+
+    /// Uses another identity host (a test server, a national cloud).
+    #[must_use]
+    pub fn authority(mut self, authority: impl Into<String>) -> Self {
+        self.authority = authority.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    fn endpoint(&self, what: &str) -> String {
+        format!("{}/{}/oauth2/v2.0/{what}", self.authority, self.tenant.0)
+    }
+
+    /// The URL a tenant administrator opens to consent to the app's
+    /// application permissions for the whole tenant.
+    /// <https://learn.microsoft.com/en-us/entra/identity-platform/v2-admin-consent>
+    pub fn admin_consent_url(&self, redirect_uri: &str, state: &str) -> String {
+        let mut url = format!("{}/{}/v2.0/adminconsent", self.authority, self.tenant.0);
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("client_id", &self.client_id)
+            .append_pair("scope", APP_SCOPE)
+            .append_pair("redirect_uri", redirect_uri)
+            .append_pair("state", state)
+            .finish();
+        url.push('?');
+        url.push_str(&query);
+        url
+    }
+}
+
+/// Why the OAuth client could not be set up or a code not exchanged.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// A configured URL is not a URL, or a needed one is missing.
+    #[error("bad OAuth configuration: {0}")]
+    Config(String),
+    /// The returned `state` is not the one sent.
+    #[error("the OAuth state does not match; start connecting again")]
+    StateMismatch,
+    /// The token endpoint refused or failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+}
+
+/// A started delegated authorization.
+#[non_exhaustive]
+pub struct Authorization {
+    /// Where to send the participant.
+    pub url: String,
+    /// The CSRF `state` sent.
+    pub state: SecretString,
+    /// The PKCE verifier for the exchange.
+    pub pkce_verifier: SecretString,
+}
+
+impl fmt::Debug for Authorization {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Authorization").finish_non_exhaustive()
+    }
+}
+
+type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct HttpFailed(String);
+
+type HttpFuture = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpFailed>> + Send>>;
+
+/// The OAuth client for Microsoft accounts.
+#[derive(Debug)]
+pub struct GraphOAuth {
+    client: Client,
+    http: reqwest::Client,
+    config: AuthConfig,
+}
+
+impl GraphOAuth {
+    /// Builds the client.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::Config`] for a malformed URL.
+    pub fn new(config: AuthConfig) -> Result<Self, AuthError> {
+        let bad = |e: url::ParseError| AuthError::Config(e.to_string());
+        let mut client = BasicClient::new(ClientId::new(config.client_id.clone()))
+            .set_auth_uri(AuthUrl::new(config.endpoint("authorize")).map_err(bad)?)
+            .set_token_uri(TokenUrl::new(config.endpoint("token")).map_err(bad)?)
+            // Microsoft takes client credentials in the body.
+            .set_auth_type(AuthType::RequestBody);
+        if let Some(uri) = &config.redirect_uri {
+            client = client.set_redirect_uri(RedirectUrl::new(uri.clone()).map_err(bad)?);
+        }
+        if let Some(secret) = &config.client_secret {
+            client = client.set_client_secret(ClientSecret::new(secret.secret().to_owned()));
+        }
+        let http = crate::http::client(Duration::from_secs(10), Duration::from_secs(30))
+            .map_err(|e| AuthError::Config(e.to_string()))?;
+        Ok(Self {
+            client,
+            http,
+            config,
+        })
+    }
+
+    /// Starts a delegated connection: PKCE S256, a random state, and the
+    /// scopes `offline_access Calendars.ReadBasic`.
+    pub fn authorize(&self) -> Authorization {
+        let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+        let mut request = self
+            .client
+            .authorize_url(CsrfToken::new_random)
+            .set_pkce_challenge(challenge);
+        for scope in DELEGATED_SCOPES {
+            request = request.add_scope(Scope::new(scope.to_owned()));
+        }
+        let (url, state) = request.url();
+        Authorization {
+            url: url.to_string(),
+            state: SecretString::new(state.secret().clone()),
+            pkce_verifier: SecretString::new(verifier.secret().clone()),
+        }
+    }
+
+    /// Completes a delegated connection: the state is checked, the code
+    /// exchanged with the verifier.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::StateMismatch`], or the token endpoint's refusal.
+    pub async fn exchange(
+        &self,
+        pending: &Authorization,
+        returned_state: &str,
+        code: &str,
+    ) -> Result<OAuthTokens, AuthError> {
+        let sent = pending.state.secret().as_bytes();
+        let back = returned_state.as_bytes();
+        let same = sent.len() == back.len()
+            && sent.iter().zip(back).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        if !same {
+            return Err(AuthError::StateMismatch);
+        }
+        let response = self
+            .client
+            .exchange_code(AuthorizationCode::new(code.to_owned()))
+            .set_pkce_verifier(PkceCodeVerifier::new(
+                pending.pkce_verifier.secret().to_owned(),
+            ))
+            .request_async(&self.adapter())
+            .await
+            .map_err(token_error)?;
+        Ok(tokens(&response, SystemClock.now()))
+    }
+
+    /// New tokens from a refresh token. Microsoft rotates the refresh token
+    /// on every use: the result carries the new one, which must be stored
+    /// before the access token is used.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Unauthorized`] for `invalid_grant`: reconnect.
+    pub async fn refresh(
+        &self,
+        refresh_token: &SecretString,
+        now: jiff::Timestamp,
+    ) -> Result<OAuthTokens, SourceError> {
+        let old = RefreshToken::new(refresh_token.secret().to_owned());
+        let mut request = self.client.exchange_refresh_token(&old);
+        for scope in DELEGATED_SCOPES {
+            request = request.add_scope(Scope::new(scope.to_owned()));
+        }
+        let response = request
+            .request_async(&self.adapter())
+            .await
+            .map_err(token_error)?;
+        let mut fresh = tokens(&response, now);
+        if fresh.refresh_token.is_none() {
+            fresh.refresh_token = Some(refresh_token.clone());
+        }
+        Ok(fresh)
+    }
+
+    /// An app-only token (client credentials with [`APP_SCOPE`]): with the
+    /// client secret, or with a certificate's signed client assertion.
+    ///
+    /// # Errors
+    ///
+    /// What the token endpoint answers (`unauthorized_client`,
+    /// `invalid_client`: consent or credentials missing).
+    pub async fn app_token(
+        &self,
+        certificate: Option<&Certificate>,
+        now: jiff::Timestamp,
+    ) -> Result<AccessToken, SourceError> {
+        let mut request = self
+            .client
+            .exchange_client_credentials()
+            .add_scope(Scope::new(APP_SCOPE.to_owned()));
+        let assertion;
+        if let Some(cert) = certificate {
+            assertion =
+                cert.assertion(&self.config.client_id, &self.config.endpoint("token"), now)?;
+            request = request
+                .add_extra_param(
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                )
+                .add_extra_param("client_assertion", assertion.clone());
+        }
+        let response = request
+            .request_async(&self.adapter())
+            .await
+            .map_err(token_error)?;
+        let t = tokens(&response, now);
+        Ok(AccessToken::new(t.access_token.secret(), t.expires_at))
+    }
+
+    fn adapter(&self) -> impl Fn(oauth2::HttpRequest) -> HttpFuture + use<> {
+        let http = self.http.clone();
+        move |request: oauth2::HttpRequest| -> HttpFuture {
+            let http = http.clone();
+            Box::pin(async move {
+                let (parts, body) = request.into_parts();
+                let mut response = http
+                    .request(parts.method, parts.uri.to_string())
+                    .headers(parts.headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(|e| HttpFailed(e.without_url().to_string()))?;
+                let mut out = http::Response::builder().status(response.status());
+                if let Some(h) = out.headers_mut() {
+                    *h = response.headers().clone();
+                }
+                let mut bytes = Vec::new();
+                while let Some(chunk) = response
+                    .chunk()
+                    .await
+                    .map_err(|e| HttpFailed(e.without_url().to_string()))?
+                {
+                    if bytes.len() + chunk.len() > 1024 * 1024 {
+                        return Err(HttpFailed("token answer over 1 MiB".to_owned()));
+                    }
+                    bytes.extend_from_slice(&chunk);
+                }
+                out.body(bytes).map_err(|e| HttpFailed(e.to_string()))
+            })
+        }
+    }
+}
+
+fn tokens(response: &BasicTokenResponse, now: jiff::Timestamp) -> OAuthTokens {
+    let mut t = OAuthTokens::new(SecretString::new(response.access_token().secret().clone()));
+    if let Some(expires_in) = response.expires_in() {
+        let secs = i64::try_from(expires_in.as_secs()).unwrap_or(3600);
+        if let Ok(at) = jiff::Timestamp::from_second(now.as_second().saturating_add(secs)) {
+            t = t.with_expires_at(at);
+        }
+    }
+    if let Some(refresh) = response.refresh_token() {
+        t = t.with_refresh_token(SecretString::new(refresh.secret().clone()));
+    }
+    if let Some(scopes) = response.scopes() {
+        t = t.with_scopes(scopes.iter().map(|s| s.to_string()));
+    }
+    t
+}
+
+fn token_error<E: std::error::Error + 'static>(
+    e: RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
+) -> SourceError {
+    match e {
+        RequestTokenError::ServerResponse(r) => match r.error() {
+            BasicErrorResponseType::InvalidGrant => SourceError::Unauthorized {
+                message: "Microsoft refused the refresh token (invalid_grant): revoked, expired \
+                          or already used; the participant must reconnect"
+                    .to_owned(),
+            },
+            BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
+                SourceError::Forbidden {
+                    message: format!(
+                        "the app registration is not accepted ({}): check its credentials and \
+                         that a tenant administrator consented",
+                        r.error()
+                    ),
+                }
+            }
+            other => SourceError::InvalidResponse {
+                message: format!("the token endpoint refused: {other}"),
+            },
+        },
+        RequestTokenError::Request(e) => SourceError::Unavailable {
+            message: format!("the token endpoint failed: {e}"),
+            retry_after: None,
+        },
+        RequestTokenError::Parse(e, _) => SourceError::InvalidResponse {
+            message: format!("the token endpoint's answer is malformed: {e}"),
+        },
+        RequestTokenError::Other(e) => SourceError::InvalidResponse { message: e },
+    }
+}
+
+/// A certificate credential: the private key (PKCS#8 DER, RSA) and the
+/// certificate (DER) whose SHA-1 thumbprint names it (`x5t`).
+pub struct Certificate {
+    key: ring::signature::RsaKeyPair,
+    thumbprint: String,
+}
+
+impl fmt::Debug for Certificate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Certificate")
+            .field("x5t", &self.thumbprint)
+            .field("key", &"[redacted]")
+            .finish()
+    }
+}
+
+impl Certificate {
+    /// From a PKCS#8 RSA private key and the certificate, both DER.
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::Config`] if the key is not a PKCS#8 RSA key.
+    pub fn from_der(pkcs8_key: &[u8], certificate: &[u8]) -> Result<Self, AuthError> {
+        let key = ring::signature::RsaKeyPair::from_pkcs8(pkcs8_key)
+            .map_err(|_| AuthError::Config("the key is not a PKCS#8 RSA key".to_owned()))?;
+        let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, certificate);
+        Ok(Self {
+            key,
+            thumbprint: URL_SAFE_NO_PAD.encode(sha1.as_ref()),
+        })
+    }
+
+    /// The signed client assertion (RFC 7523 §2.2): aud is the token
+    /// endpoint, iss and sub the client id, valid ten minutes.
+    fn assertion(
+        &self,
+        client_id: &str,
+        aud: &str,
+        now: jiff::Timestamp,
+    ) -> Result<String, SourceError> {
+        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t": self.thumbprint});
+        let iat = now.as_second();
+        let mut jti = [0u8; 16];
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut jti);
+        let claims = serde_json::json!({
+            "aud": aud, "iss": client_id, "sub": client_id,
+            "iat": iat, "nbf": iat, "exp": iat + 600,
+            "jti": URL_SAFE_NO_PAD.encode(jti),
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut signature = vec![0; self.key.public().modulus_len()];
+        self.key
+            .sign(
+                &ring::signature::RSA_PKCS1_SHA256,
+                &ring::rand::SystemRandom::new(),
+                input.as_bytes(),
+                &mut signature,
+            )
+            .map_err(|_| SourceError::InvalidResponse {
+                message: "could not sign the client assertion".to_owned(),
+            })?;
+        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    }
+}
+
+/// Where delegated tokens live, with compare-and-set: Microsoft rotates
+/// the refresh token on every use, so two refreshes of one account must not
+/// overwrite each other blindly (the vault's versions do this).
+#[async_trait]
+pub trait VersionedTokenStore: fmt::Debug + Send + Sync + 'static {
+    /// The account's tokens and their version.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Unauthorized`] when not connected, or the store's
+    /// failure.
+    async fn load(&self, account: &AccountId) -> Result<(OAuthTokens, u64), SourceError>;
+
+    /// Stores `tokens` if the stored version is still `expected`; `Ok(false)`
+    /// when someone else stored first.
+    ///
+    /// # Errors
+    ///
+    /// The store's failure.
+    async fn replace(
+        &self,
+        account: &AccountId,
+        tokens: &OAuthTokens,
+        expected: u64,
+    ) -> Result<bool, SourceError>;
+}
+
+/// Versioned tokens in memory (tests, examples).
+#[derive(Debug, Default)]
+pub struct MemoryTokenStore(Mutex<HashMap<AccountId, (OAuthTokens, u64)>>);
+
+impl MemoryTokenStore {
+    /// No tokens.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Puts `account`'s tokens (a new version).
+    pub async fn put(&self, account: impl Into<AccountId>, tokens: OAuthTokens) {
+        let mut all = self.0.lock().await;
+        let entry = all.entry(account.into()).or_insert((tokens.clone(), 0));
+        *entry = (tokens, entry.1 + 1);
+    }
+
+    /// `account`'s tokens, if any.
+    pub async fn get(&self, account: &AccountId) -> Option<OAuthTokens> {
+        self.0.lock().await.get(account).map(|(t, _)| t.clone())
+    }
+}
+
+#[async_trait]
+impl VersionedTokenStore for MemoryTokenStore {
+    async fn load(&self, account: &AccountId) -> Result<(OAuthTokens, u64), SourceError> {
+        self.0
+            .lock()
+            .await
+            .get(account)
+            .cloned()
+            .ok_or_else(|| SourceError::Unauthorized {
+                message: format!("account {account} is not connected"),
+            })
+    }
+
+    async fn replace(
+        &self,
+        account: &AccountId,
+        tokens: &OAuthTokens,
+        expected: u64,
+    ) -> Result<bool, SourceError> {
+        let mut all = self.0.lock().await;
+        match all.get_mut(account) {
+            Some(entry) if entry.1 == expected => {
+                *entry = (tokens.clone(), expected + 1);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+/// Delegated tokens: the stored access token while good, else one refresh
+/// per account at a time whose rotated refresh token is stored by
+/// compare-and-set before the access token is used. If another instance
+/// refreshed first (the compare fails), its newer tokens are used.
+#[derive(Debug)]
+pub struct UserTokens {
+    oauth: Arc<GraphOAuth>,
+    store: Arc<dyn VersionedTokenStore>,
+    clock: Arc<dyn Clock>,
+    slots: Mutex<HashMap<AccountId, Arc<Mutex<Option<AccessToken>>>>>,
+}
+
+impl UserTokens {
+    /// Tokens from `store`, refreshed through `oauth`.
+    pub fn new(oauth: Arc<GraphOAuth>, store: Arc<dyn VersionedTokenStore>) -> Self {
+        Self::with_clock(oauth, store, Arc::new(SystemClock))
+    }
+
+    /// The same with an injected clock.
+    pub fn with_clock(
+        oauth: Arc<GraphOAuth>,
+        store: Arc<dyn VersionedTokenStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            oauth,
+            store,
+            clock,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn slot(&self, account: &AccountId) -> Arc<Mutex<Option<AccessToken>>> {
+        self.slots
+            .lock()
+            .await
+            .entry(account.clone())
+            .or_default()
+            .clone()
+    }
+}
+
+const MARGIN: Duration = Duration::from_secs(120);
+
+#[async_trait]
+impl TokenSource for UserTokens {
+    async fn token(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
+        let slot = self.slot(account).await;
+        let mut held = slot.lock().await;
+        let now = self.clock.now();
+        if let Some(t) = held.as_ref()
+            && t.is_fresh(now, MARGIN)
+        {
+            return Ok(t.clone());
+        }
+        for _ in 0..3 {
+            let (stored, version) = self.store.load(account).await?;
+            let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
+            if stored.expires_at.is_some() && current.is_fresh(now, MARGIN) {
+                *held = Some(current.clone());
+                return Ok(current);
+            }
+            let refresh =
+                stored
+                    .refresh_token
+                    .as_ref()
+                    .ok_or_else(|| SourceError::Unauthorized {
+                        message: "no refresh token stored; the participant must reconnect"
+                            .to_owned(),
+                    })?;
+            let fresh = self.oauth.refresh(refresh, now).await?;
+            if self.store.replace(account, &fresh, version).await? {
+                let token = AccessToken::new(fresh.access_token.secret(), fresh.expires_at);
+                *held = Some(token.clone());
+                return Ok(token);
+            }
+            // Another instance stored newer tokens first: read them.
+        }
+        Err(SourceError::Unavailable {
+            message: "the stored tokens kept changing during refresh".to_owned(),
+            retry_after: None,
+        })
+    }
+
+    async fn invalidate(&self, account: &AccountId) {
+        *self.slot(account).await.lock().await = None;
+        if let Ok((mut stored, version)) = self.store.load(account).await {
+            stored.expires_at = Some(jiff::Timestamp::UNIX_EPOCH);
+            let _ = self.store.replace(account, &stored, version).await;
+        }
+    }
+}
+
+/// App-only tokens for a tenant: one token serves every mailbox, minted
+/// once at a time and renewed before it expires.
+#[derive(Debug)]
+pub struct AppTokens {
+    oauth: Arc<GraphOAuth>,
+    certificate: Option<Certificate>,
+    clock: Arc<dyn Clock>,
+    held: Mutex<Option<AccessToken>>,
+}
+
+impl AppTokens {
+    /// With the client secret of `oauth`'s configuration.
+    pub fn with_secret(oauth: Arc<GraphOAuth>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            oauth,
+            certificate: None,
+            clock,
+            held: Mutex::new(None),
+        }
+    }
+
+    /// With a certificate credential.
+    pub fn with_certificate(
+        oauth: Arc<GraphOAuth>,
+        certificate: Certificate,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            oauth,
+            certificate: Some(certificate),
+            clock,
+            held: Mutex::new(None),
+        }
+    }
+}
+
+#[async_trait]
+impl TokenSource for AppTokens {
+    async fn token(&self, _account: &AccountId) -> Result<AccessToken, SourceError> {
+        let mut held = self.held.lock().await;
+        let now = self.clock.now();
+        if let Some(t) = held.as_ref()
+            && t.is_fresh(now, Duration::from_secs(300))
+        {
+            return Ok(t.clone());
+        }
+        let token = self.oauth.app_token(self.certificate.as_ref(), now).await?;
+        *held = Some(token.clone());
+        Ok(token)
+    }
+
+    async fn invalidate(&self, _account: &AccountId) {
+        *self.held.lock().await = None;
+    }
+}

@@ -1,0 +1,343 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
+use availability::{AccountId, FixedClock, SourceError, SourceErrorKind, TokenSource};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use credential_vault::{OAuthTokens, SecretString};
+use graph_provider::{
+    AppTokens, AuthConfig, Certificate, GraphOAuth, MemoryTokenStore, Tenant, UserTokens,
+    VersionedTokenStore,
+};
+use serde_json::{Value, json};
+use wiremock::matchers::{body_string_contains, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+fn secret(s: &str) -> SecretString {
+    SecretString::new(s.to_owned())
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
+}
+
+fn oauth(server: &MockServer, tenant: Tenant) -> GraphOAuth {
+    GraphOAuth::new(
+        AuthConfig::new("11111111-2222-3333-4444-555555555555", tenant)
+            .authority(server.uri())
+            .redirect_uri("https://assistant.example/oauth/microsoft/callback")
+            .client_secret(secret("app-secret")),
+    )
+    .unwrap()
+}
+
+fn clock() -> Arc<FixedClock> {
+    Arc::new(FixedClock::new("2025-03-03T08:00:00Z".parse().unwrap()))
+}
+
+fn form(r: &Request) -> std::collections::HashMap<String, String> {
+    url::form_urlencoded::parse(&r.body).into_owned().collect()
+}
+
+#[tokio::test]
+async fn delegated_code_flow_asks_offline_access_calendars_readbasic_with_pkce() {
+    let server = MockServer::start().await;
+    let oauth = oauth(&server, Tenant::organizations());
+    let pending = oauth.authorize();
+    let url = reqwest::Url::parse(&pending.url).unwrap();
+    assert_eq!(url.path(), "/organizations/oauth2/v2.0/authorize");
+    let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
+    assert_eq!(q["scope"], "offline_access Calendars.ReadBasic");
+    assert_eq!(q["code_challenge_method"], "S256");
+    assert_eq!(q["response_type"], "code");
+    assert_eq!(q["state"], pending.state.secret());
+    Mock::given(method("POST"))
+        .and(path("/organizations/oauth2/v2.0/token"))
+        .and(body_string_contains("grant_type=authorization_code"))
+        .and(body_string_contains("client_secret=app-secret"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "Bearer", "scope": "Calendars.ReadBasic", "expires_in": 3599,
+            "access_token": "eyJ.first", "refresh_token": "M.R3_first"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    assert!(oauth.exchange(&pending, "forged", "code").await.is_err());
+    let tokens = oauth
+        .exchange(&pending, pending.state.secret(), "code")
+        .await
+        .unwrap();
+    assert_eq!(tokens.refresh_token.unwrap().secret(), "M.R3_first");
+    let sent = form(&server.received_requests().await.unwrap()[0]);
+    assert_eq!(sent["code_verifier"], pending.pkce_verifier.secret());
+}
+
+/// Refresh tokens rotate on every use: twenty concurrent callers cause one
+/// refresh, and the new refresh token is stored before the access token is
+/// used.
+#[tokio::test]
+async fn one_refresh_for_many_callers_and_the_rotated_token_is_stored() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/common/oauth2/v2.0/token"))
+        .and(body_string_contains("grant_type=refresh_token"))
+        .and(body_string_contains("refresh_token=M.R3_old"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(std::time::Duration::from_millis(100))
+                .set_body_json(json!({
+                    "token_type": "Bearer", "expires_in": 3599,
+                    "access_token": "eyJ.new", "refresh_token": "M.R3_rotated"
+                })),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryTokenStore::new());
+    store
+        .put(
+            "adele@contoso.com",
+            OAuthTokens::new(secret("eyJ.old"))
+                .with_expires_at("2025-03-03T07:00:00Z".parse().unwrap())
+                .with_refresh_token(secret("M.R3_old")),
+        )
+        .await;
+    let tokens = Arc::new(UserTokens::with_clock(
+        Arc::new(oauth(&server, Tenant::common())),
+        store.clone(),
+        clock(),
+    ));
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let tokens = tokens.clone();
+        tasks.push(tokio::spawn(async move {
+            tokens.token(&AccountId::new("adele@contoso.com")).await
+        }));
+    }
+    for t in tasks {
+        assert_eq!(t.await.unwrap().unwrap().secret(), "eyJ.new");
+    }
+    let stored = store
+        .get(&AccountId::new("adele@contoso.com"))
+        .await
+        .unwrap();
+    assert_eq!(stored.refresh_token.unwrap().secret(), "M.R3_rotated");
+}
+
+/// A store where another instance refreshes first: our compare-and-set
+/// fails, and the other instance's newer tokens are used (never our
+/// now-stale ones, never an overwrite of theirs).
+#[derive(Debug)]
+struct RacedStore {
+    inner: MemoryTokenStore,
+    raced: AtomicUsize,
+}
+
+#[async_trait]
+impl VersionedTokenStore for RacedStore {
+    async fn load(&self, account: &AccountId) -> Result<(OAuthTokens, u64), SourceError> {
+        self.inner.load(account).await
+    }
+
+    async fn replace(
+        &self,
+        account: &AccountId,
+        tokens: &OAuthTokens,
+        expected: u64,
+    ) -> Result<bool, SourceError> {
+        if self.raced.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.inner
+                .put(
+                    account.clone(),
+                    OAuthTokens::new(secret("eyJ.theirs"))
+                        .with_expires_at("2025-03-03T09:00:00Z".parse().unwrap())
+                        .with_refresh_token(secret("M.R3_theirs")),
+                )
+                .await;
+        }
+        self.inner.replace(account, tokens, expected).await
+    }
+}
+
+#[tokio::test]
+async fn a_lost_compare_and_set_uses_the_winners_tokens() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "Bearer", "expires_in": 3599,
+            "access_token": "eyJ.ours", "refresh_token": "M.R3_ours"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(RacedStore {
+        inner: MemoryTokenStore::new(),
+        raced: AtomicUsize::new(0),
+    });
+    store
+        .inner
+        .put(
+            "adele@contoso.com",
+            OAuthTokens::new(secret("eyJ.old"))
+                .with_expires_at("2025-03-03T07:00:00Z".parse().unwrap())
+                .with_refresh_token(secret("M.R3_old")),
+        )
+        .await;
+    let tokens = UserTokens::with_clock(
+        Arc::new(oauth(&server, Tenant::common())),
+        store.clone(),
+        clock(),
+    );
+    let token = tokens
+        .token(&AccountId::new("adele@contoso.com"))
+        .await
+        .unwrap();
+    assert_eq!(token.secret(), "eyJ.theirs");
+    let stored = store
+        .inner
+        .get(&AccountId::new("adele@contoso.com"))
+        .await
+        .unwrap();
+    assert_eq!(stored.refresh_token.unwrap().secret(), "M.R3_theirs");
+}
+
+#[tokio::test]
+async fn invalid_grant_means_reconnect() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
+            "error": "invalid_grant", "error_description": "AADSTS70008: The refresh token has expired"
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let store = Arc::new(MemoryTokenStore::new());
+    store
+        .put(
+            "adele@contoso.com",
+            OAuthTokens::new(secret("eyJ.old"))
+                .with_expires_at("2025-03-03T07:00:00Z".parse().unwrap())
+                .with_refresh_token(secret("M.R3_dead")),
+        )
+        .await;
+    let tokens = UserTokens::with_clock(Arc::new(oauth(&server, Tenant::common())), store, clock());
+    let err = tokens
+        .token(&AccountId::new("adele@contoso.com"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), SourceErrorKind::Unauthorized);
+    assert!(!err.to_string().contains("M.R3_dead"));
+}
+
+#[tokio::test]
+async fn app_only_with_a_secret_once_for_every_mailbox() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+        .respond_with(|r: &Request| {
+            let f = form(r);
+            assert_eq!(f["grant_type"], "client_credentials");
+            assert_eq!(f["scope"], "https://graph.microsoft.com/.default");
+            assert_eq!(f["client_secret"], "app-secret");
+            ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ.app"
+            }))
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    let oauth = Arc::new(oauth(&server, Tenant("contoso.onmicrosoft.com".to_owned())));
+    let tokens = AppTokens::with_secret(oauth.clone(), clock());
+    for who in [
+        "adele@contoso.com",
+        "meganb@contoso.com",
+        "alex@contoso.com",
+    ] {
+        assert_eq!(
+            tokens.token(&AccountId::new(who)).await.unwrap().secret(),
+            "eyJ.app"
+        );
+    }
+    let consent = AuthConfig::new(
+        "11111111-2222-3333-4444-555555555555",
+        Tenant("contoso.onmicrosoft.com".to_owned()),
+    )
+    .admin_consent_url("https://assistant.example/admin/consent", "st4te");
+    assert!(consent.starts_with("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/adminconsent?client_id=11111111-2222-3333-4444-555555555555&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"));
+}
+
+/// Certificate credentials: the client assertion verifies with the
+/// certificate's public key and names it by its SHA-1 thumbprint.
+#[tokio::test]
+async fn app_only_with_a_certificate_sends_a_verifiable_assertion() {
+    let server = MockServer::start().await;
+    let token_url = format!("{}/contoso.onmicrosoft.com/oauth2/v2.0/token", server.uri());
+    let expected_aud = token_url.clone();
+    Mock::given(method("POST"))
+        .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+        .respond_with(move |r: &Request| {
+            let f = form(r);
+            assert_eq!(
+                f["client_assertion_type"],
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+            );
+            assert!(!f.contains_key("client_secret"));
+            let parts: Vec<&str> = f["client_assertion"].split('.').collect();
+            let key = ring::signature::UnparsedPublicKey::new(
+                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
+                fixture("test-app-public.der"),
+            );
+            key.verify(
+                format!("{}.{}", parts[0], parts[1]).as_bytes(),
+                &URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
+            )
+            .unwrap();
+            let header: Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
+            let claims: Value =
+                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+            let thumb = ring::digest::digest(
+                &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+                &fixture("test-app-cert.der"),
+            );
+            assert_eq!(header["x5t"], URL_SAFE_NO_PAD.encode(thumb.as_ref()));
+            assert_eq!(claims["aud"], expected_aud.as_str());
+            assert_eq!(claims["iss"], "11111111-2222-3333-4444-555555555555");
+            assert_eq!(claims["sub"], "11111111-2222-3333-4444-555555555555");
+            ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ.cert"
+            }))
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    let oauth = Arc::new(
+        GraphOAuth::new(
+            AuthConfig::new(
+                "11111111-2222-3333-4444-555555555555",
+                Tenant("contoso.onmicrosoft.com".to_owned()),
+            )
+            .authority(server.uri()),
+        )
+        .unwrap(),
+    );
+    let cert =
+        Certificate::from_der(&fixture("test-app-key.pk8"), &fixture("test-app-cert.der")).unwrap();
+    assert!(!format!("{cert:?}").contains("PRIVATE"));
+    let tokens = AppTokens::with_certificate(oauth, cert, clock());
+    assert_eq!(
+        tokens
+            .token(&AccountId::new("adele@contoso.com"))
+            .await
+            .unwrap()
+            .secret(),
+        "eyJ.cert"
+    );
+    let _ = token_url;
+}

@@ -1,0 +1,242 @@
+use std::time::Duration;
+
+use availability::{AccountId, FreeBusyRequest, FreeBusySource, SourceErrorKind};
+use serde_json::{Value, json};
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::common::{row, rows, static_source, window};
+
+/// The documented response shape, with capitalised statuses, a subject and
+/// location that must be dropped, a `customTimeZone` and an unknown
+/// address.
+fn answer() -> Value {
+    json!({
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#Collection(microsoft.graph.scheduleInformation)",
+        "value": [
+            {
+                "scheduleId": "adele@contoso.com",
+                "availabilityView": "000220000",
+                "scheduleItems": [
+                    {"isPrivate": false, "status": "Busy", "subject": "Let's go for lunch", "location": "Harry's Bar",
+                     "start": {"dateTime": "2025-03-03T09:00:00.0000000", "timeZone": "UTC"},
+                     "end": {"dateTime": "2025-03-03T10:00:00.0000000", "timeZone": "UTC"}},
+                    {"status": "tentative",
+                     "start": {"dateTime": "2025-03-03T11:00:00.0000000", "timeZone": "UTC"},
+                     "end": {"dateTime": "2025-03-03T11:30:00.0000000", "timeZone": "UTC"}},
+                    {"status": "Oof",
+                     "start": {"dateTime": "2025-03-04T00:00:00.0000000", "timeZone": "UTC"},
+                     "end": {"dateTime": "2025-03-05T00:00:00.0000000", "timeZone": "UTC"}},
+                    {"status": "workingElsewhere",
+                     "start": {"dateTime": "2025-03-05T09:00:00.0000000", "timeZone": "UTC"},
+                     "end": {"dateTime": "2025-03-05T17:00:00.0000000", "timeZone": "UTC"}},
+                    {"status": "Free",
+                     "start": {"dateTime": "2025-03-06T09:00:00.0000000", "timeZone": "UTC"},
+                     "end": {"dateTime": "2025-03-06T10:00:00.0000000", "timeZone": "UTC"}}
+                ],
+                "workingHours": {
+                    "daysOfWeek": ["monday", "tuesday", "wednesday", "thursday", "friday"],
+                    "startTime": "08:00:00.0000000",
+                    "endTime": "17:00:00.0000000",
+                    "timeZone": {"name": "Pacific Standard Time"}
+                }
+            },
+            {
+                "scheduleId": "meganb@contoso.com",
+                "availabilityView": "2",
+                "scheduleItems": [],
+                "workingHours": {
+                    "daysOfWeek": ["monday"],
+                    "startTime": "09:00:00.0000000",
+                    "endTime": "15:00:00.0000000",
+                    "timeZone": {"@odata.type": "#microsoft.graph.customTimeZone", "bias": -60,
+                                 "name": "Customized Time Zone",
+                                 "standardOffset": {"time": "03:00:00.0000000", "dayOccurrence": 5, "dayOfWeek": "sunday", "month": 10, "year": 0},
+                                 "daylightOffset": {"daylightBias": -60, "time": "02:00:00.0000000", "dayOccurrence": 5, "dayOfWeek": "sunday", "month": 3, "year": 0}}
+                }
+            },
+            {
+                "scheduleId": "nobody@contoso.com",
+                "availabilityView": "",
+                "error": {"message": "The specified mailbox nobody@contoso.com could not be found", "responseCode": "ErrorMailRecipientNotFound"}
+            }
+        ]
+    })
+}
+
+#[tokio::test]
+async fn get_schedule_shape_statuses_working_hours_and_errors() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/users/adele@contoso.com/calendar/getSchedule"))
+        .and(header("authorization", "Bearer app-token"))
+        .and(header("prefer", "outlook.timezone=\"UTC\""))
+        .respond_with(ResponseTemplate::new(200).set_body_json(answer()))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = static_source(&server);
+    let ids: Vec<AccountId> = [
+        "adele@contoso.com",
+        "meganb@contoso.com",
+        "nobody@contoso.com",
+    ]
+    .into_iter()
+    .map(AccountId::from)
+    .collect();
+    let reports = source
+        .schedules(&ids, window("2025-03-03T00:00:00Z", "2025-03-10T00:00:00Z"))
+        .await;
+    let sent: Value =
+        serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
+    insta::assert_json_snapshot!("getschedule_request", sent);
+    let adele = reports[0].1.as_ref().unwrap();
+    assert_eq!(
+        rows(&adele.busy),
+        vec![
+            row("2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z", "busy"),
+            row("2025-03-03T11:00:00Z", "2025-03-03T11:30:00Z", "tentative"),
+            row(
+                "2025-03-04T00:00:00Z",
+                "2025-03-05T00:00:00Z",
+                "out_of_office"
+            ),
+            row(
+                "2025-03-05T09:00:00Z",
+                "2025-03-05T17:00:00Z",
+                "working_elsewhere"
+            ),
+        ]
+    );
+    let hours = adele.working_hours.as_ref().unwrap();
+    assert_eq!(hours.zone.iana_name(), Some("America/Los_Angeles"));
+    assert_eq!(hours.days.len(), 5);
+    assert_eq!(hours.start, jiff::civil::time(8, 0, 0, 0));
+    let megan = reports[1].1.as_ref().unwrap();
+    let custom = megan.working_hours.as_ref().unwrap();
+    assert_eq!(
+        custom.zone.to_offset(jiff::Timestamp::UNIX_EPOCH).seconds(),
+        3600
+    );
+    assert_eq!(
+        reports[2].1.as_ref().unwrap_err().kind(),
+        SourceErrorKind::NotFound
+    );
+    // Nothing of the subject or location is kept anywhere.
+    let seen = format!("{reports:?}");
+    assert!(!seen.contains("lunch") && !seen.contains("Harry"), "{seen}");
+}
+
+/// 45 mailboxes over 100 days: batches of 20 (3) times pieces under 62
+/// days (2) = 6 requests.
+#[tokio::test]
+async fn batches_of_twenty_and_windows_under_62_days() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(|r: &Request| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            let value: Vec<Value> = body["schedules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| json!({"scheduleId": s, "scheduleItems": [
+                    {"status": "busy", "start": body["startTime"], "end": {"dateTime": body["startTime"]["dateTime"].as_str().unwrap().replace("T00:00:00", "T01:00:00"), "timeZone": "UTC"}}
+                ]}))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+        })
+        .mount(&server)
+        .await;
+    let ids: Vec<String> = (0..45).map(|i| format!("user{i:02}@contoso.com")).collect();
+    let answer = static_source(&server)
+        .free_busy(&FreeBusyRequest::new(
+            window("2025-01-01T00:00:00Z", "2025-04-11T00:00:00Z"),
+            ids.clone(),
+        ))
+        .await
+        .unwrap();
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 6);
+    for r in &requests {
+        let body: Value = serde_json::from_slice(&r.body).unwrap();
+        assert!(body["schedules"].as_array().unwrap().len() <= 20);
+        let first = body["schedules"][0].as_str().unwrap();
+        assert_eq!(
+            r.url.path(),
+            format!("/v1.0/users/{first}/calendar/getSchedule")
+        );
+    }
+    let got: Vec<&str> = answer.accounts.iter().map(|a| a.account.as_str()).collect();
+    assert_eq!(got, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    for a in &answer.accounts {
+        assert_eq!(a.result.as_ref().unwrap().entries().len(), 2);
+    }
+}
+
+#[tokio::test]
+async fn throttling_is_retried_and_failures_are_typed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
+            {"scheduleId": "adele@contoso.com", "scheduleItems": []}]})))
+        .mount(&server)
+        .await;
+    let started = std::time::Instant::now();
+    let answer = static_source(&server)
+        .free_busy(&FreeBusyRequest::new(
+            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+            ["adele@contoso.com"],
+        ))
+        .await
+        .unwrap();
+    assert!(answer.accounts[0].result.is_ok());
+    assert!(started.elapsed() >= Duration::from_secs(1));
+    for (template, kind) in [
+        (
+            ResponseTemplate::new(403).set_body_json(
+                json!({"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}}),
+            ),
+            SourceErrorKind::Forbidden,
+        ),
+        (
+            ResponseTemplate::new(200).set_body_string("{\"value\": [oops"),
+            SourceErrorKind::InvalidResponse,
+        ),
+        (
+            ResponseTemplate::new(200).set_delay(Duration::from_secs(10)),
+            SourceErrorKind::Unavailable,
+        ),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(template)
+            .mount(&server)
+            .await;
+        let source = crate::common::source(
+            std::sync::Arc::new(availability::StaticToken::new("app-token")),
+            crate::common::config(&server)
+                .request_timeout(Duration::from_millis(300))
+                .retry(availability::RetryConfig::none()),
+        );
+        let answer = source
+            .free_busy(&FreeBusyRequest::new(
+                window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+                ["adele@contoso.com"],
+            ))
+            .await
+            .unwrap();
+        let err = answer.accounts[0].result.as_ref().unwrap_err();
+        assert_eq!(err.kind(), kind, "{err}");
+        assert!(!err.to_string().contains("app-token"));
+    }
+}

@@ -1,0 +1,13 @@
+//! Integration tests of graph-provider, against wiremock on loopback
+//! speaking Microsoft Graph's documented JSON.
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+/// Delegated OAuth with rotating refresh tokens; app-only credentials.
+mod auth;
+/// calendarView for personal accounts: paging and busy rules.
+mod calendar_view;
+/// Shared helpers.
+mod common;
+/// getSchedule: request shape, batching, statuses, working hours, errors,
+/// throttling.
+mod schedule;
