@@ -240,3 +240,65 @@ async fn throttling_is_retried_and_failures_are_typed() {
         assert!(!err.to_string().contains("app-token"));
     }
 }
+
+/// Graph allows 4 concurrent requests per mailbox: ten queries about one
+/// mailbox with a 200 ms server take at least three rounds.
+#[tokio::test]
+async fn at_most_four_requests_per_mailbox_at_once() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(200))
+                .set_body_json(
+                    json!({"value": [{"scheduleId": "adele@contoso.com", "scheduleItems": []}]}),
+                ),
+        )
+        .mount(&server)
+        .await;
+    let source = std::sync::Arc::new(static_source(&server));
+    let started = std::time::Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let source = source.clone();
+        tasks.push(tokio::spawn(async move {
+            source
+                .free_busy(&FreeBusyRequest::new(
+                    window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+                    ["adele@contoso.com"],
+                ))
+                .await
+        }));
+    }
+    for t in tasks {
+        assert!(t.await.unwrap().unwrap().accounts[0].result.is_ok());
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(550),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_huge_answer_is_refused() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(" ".repeat(50_000)))
+        .mount(&server)
+        .await;
+    let source = crate::common::source(
+        std::sync::Arc::new(availability::StaticToken::new("app-token")),
+        crate::common::config(&server).max_response_bytes(10_000),
+    );
+    let answer = source
+        .free_busy(&FreeBusyRequest::new(
+            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+            ["adele@contoso.com"],
+        ))
+        .await
+        .unwrap();
+    let err = answer.accounts[0].result.as_ref().unwrap_err();
+    assert_eq!(err.kind(), SourceErrorKind::InvalidResponse);
+    assert!(err.to_string().contains("cap"), "{err}");
+}
