@@ -425,6 +425,43 @@ impl Certificate {
         })
     }
 
+    /// From a PKCS#8 RSA private key in PEM and the certificate's SHA-1
+    /// thumbprint in hex, as the Azure portal shows it (the shape the
+    /// credential vault keeps).
+    ///
+    /// # Errors
+    ///
+    /// [`AuthError::Config`] for a key that is not PKCS#8 RSA or a
+    /// thumbprint that is not 40 hex digits.
+    pub fn from_pem(private_key_pem: &str, thumbprint_hex: &str) -> Result<Self, AuthError> {
+        let bad = |what: &str| AuthError::Config(what.to_owned());
+        let start = private_key_pem
+            .find("-----BEGIN PRIVATE KEY-----")
+            .ok_or_else(|| bad("the key is not a PKCS#8 PEM"))?
+            + "-----BEGIN PRIVATE KEY-----".len();
+        let end = private_key_pem[start..]
+            .find("-----END PRIVATE KEY-----")
+            .ok_or_else(|| bad("the key is not a PKCS#8 PEM"))?
+            + start;
+        let b64: String = private_key_pem[start..end].split_whitespace().collect();
+        let der = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|_| bad("the key is not a PKCS#8 PEM"))?;
+        let key = ring::signature::RsaKeyPair::from_pkcs8(&der)
+            .map_err(|_| bad("the key is not a PKCS#8 RSA key"))?;
+        let hex = thumbprint_hex.trim().replace(':', "");
+        if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad("the thumbprint is not 40 hex digits"));
+        }
+        let bytes: Vec<u8> = (0..20)
+            .filter_map(|i| u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok())
+            .collect();
+        Ok(Self {
+            key,
+            thumbprint: URL_SAFE_NO_PAD.encode(bytes),
+        })
+    }
+
     /// The signed client assertion (RFC 7523 §2.2): aud is the token
     /// endpoint, iss and sub the client id, valid ten minutes.
     fn assertion(

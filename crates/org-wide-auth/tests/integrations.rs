@@ -1,0 +1,337 @@
+use std::sync::Arc;
+
+use availability::{FixedClock, FreeBusyRequest, Interval};
+use credential_vault::{AppSecret, KeyId, KeyRing, MasterKey, MemoryStore, SecretString, Vault};
+use org_wide_auth::{
+    CONNECTED_THROUGH_ORGANISATION, Coverage, ExchangeOnline, GoogleWorkspace, IntegrationKind,
+    OrgAuth, OrgError, ValidationError,
+};
+use serde_json::{Value, json};
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+fn org() -> OrgAuth {
+    let vault = Vault::new(
+        Arc::new(MemoryStore::new()),
+        KeyRing::new(MasterKey::from_bytes(KeyId(1), [7; 32])),
+    );
+    OrgAuth::new(
+        Arc::new(vault),
+        Arc::new(FixedClock::new("2025-03-03T08:00:00Z".parse().unwrap())),
+    )
+}
+
+fn key() -> SecretString {
+    SecretString::new(
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/test-service-account.json"),
+        )
+        .unwrap(),
+    )
+}
+
+fn participants() -> Vec<String> {
+    (0..1000).map(|i| format!("p{i:04}@example.org")).collect()
+}
+
+fn week() -> Interval {
+    Interval::new(1_740_960_000, 1_741_564_800).unwrap()
+}
+
+/// A Google freeBusy answer with nothing busy for every asked calendar.
+fn google_echo(r: &Request) -> ResponseTemplate {
+    let body: Value = serde_json::from_slice(&r.body).unwrap();
+    let calendars: serde_json::Map<String, Value> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["id"].as_str().unwrap().to_owned(), json!({"busy": []})))
+        .collect();
+    ResponseTemplate::new(200).set_body_json(json!({"calendars": calendars}))
+}
+
+fn google(server: &MockServer) -> GoogleWorkspace {
+    GoogleWorkspace::new(
+        key(),
+        "mentoring@example.org",
+        Coverage::domains(["example.org"]).allow(["guest@partner.example"]),
+    )
+    .endpoints(format!("{}/token", server.uri()), server.uri())
+}
+
+fn jwt_sub(r: &Request) -> String {
+    use base64::Engine as _;
+    let form: Vec<(String, String)> = url::form_urlencoded::parse(&r.body).into_owned().collect();
+    let assertion = &form.iter().find(|(k, _)| k == "assertion").unwrap().1;
+    let claims = assertion.split('.').nth(1).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(claims)
+            .unwrap(),
+    )
+    .unwrap();
+    claims["sub"].as_str().unwrap().to_owned()
+}
+
+/// Enabled after one real call; 1000 participants resolve to it and are
+/// read through the scheduling account, 50 calendars to a request.
+#[tokio::test]
+async fn google_workspace_end_to_end_for_a_thousand_participants() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(|r: &Request| {
+            assert_eq!(jwt_sub(r), "mentoring@example.org");
+            ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "ya29.delegated", "expires_in": 3600, "token_type": "Bearer"
+            }))
+        })
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .respond_with(google_echo)
+        .mount(&server)
+        .await;
+    let org = org();
+    org.enable_google(google(&server)).await.unwrap();
+    assert!(org.has_secret(IntegrationKind::GoogleWorkspace).await);
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        2,
+        "token + one probe"
+    );
+
+    let everyone = participants();
+    for email in &everyone {
+        assert_eq!(
+            org.resolve(email).await,
+            Some(IntegrationKind::GoogleWorkspace)
+        );
+    }
+    assert_eq!(
+        org.resolve("GUEST@partner.example").await,
+        Some(IntegrationKind::GoogleWorkspace)
+    );
+    assert_eq!(org.resolve("someone@elsewhere.example").await, None);
+    assert_eq!(
+        CONNECTED_THROUGH_ORGANISATION,
+        "Connected through your organisation"
+    );
+
+    let source = org.source(IntegrationKind::GoogleWorkspace).await.unwrap();
+    let answer = source
+        .free_busy(&FreeBusyRequest::new(week(), everyone.clone()))
+        .await
+        .unwrap();
+    assert!(answer.accounts.iter().all(|a| a.result.is_ok()));
+    let free_busy_calls = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/calendar/v3/freeBusy")
+        .count();
+    // One probe, then ceil(1000 / 50) = 20 for the one-week window.
+    assert_eq!(free_busy_calls, 1 + 20);
+}
+
+#[tokio::test]
+async fn google_validation_explains_and_stores_nothing() {
+    for (error, expected) in [
+        ("unauthorized_client", "not authorised"),
+        ("invalid_grant", "user not found"),
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/token"))
+            .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": error})))
+            .mount(&server)
+            .await;
+        let org = org();
+        let err = org.enable_google(google(&server)).await.unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+        assert!(!org.has_secret(IntegrationKind::GoogleWorkspace).await);
+        assert_eq!(org.resolve("p0001@example.org").await, None);
+        assert!(org.status().await.is_empty());
+    }
+    let org = org();
+    let mut broken = google(&MockServer::start().await);
+    broken.service_account_key = SecretString::new("{\"client_email\": 1}".to_owned());
+    assert!(matches!(
+        org.validate_google(&broken).await,
+        Err(ValidationError::BadCredentials(_))
+    ));
+}
+
+fn exchange(server: &MockServer) -> ExchangeOnline {
+    ExchangeOnline::new(
+        "contoso.onmicrosoft.com",
+        "11111111-2222-3333-4444-555555555555",
+        AppSecret::ClientSecret(SecretString::new("app-secret".to_owned())),
+        "mentoring@example.org",
+        Coverage::domains(["example.org"]),
+    )
+    .endpoints(server.uri(), format!("{}/v1.0", server.uri()))
+}
+
+async fn graph_token(server: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ.app"
+        })))
+        .expect(1)
+        .mount(server)
+        .await;
+}
+
+/// App-only Graph: one token for the tenant, 1000 mailboxes as 50
+/// getSchedule requests of 20.
+#[tokio::test]
+async fn exchange_online_end_to_end_for_a_thousand_participants() {
+    let server = MockServer::start().await;
+    graph_token(&server).await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"^/v1\.0/users/[^/]+/calendar/getSchedule$"))
+        .respond_with(|r: &Request| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            let value: Vec<Value> = body["schedules"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| json!({"scheduleId": s, "scheduleItems": []}))
+                .collect();
+            ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+        })
+        .mount(&server)
+        .await;
+    let org = org();
+    let config = exchange(&server);
+    assert!(
+        config
+            .admin_consent_url("https://assistant.example/consent", "s")
+            .contains("/contoso.onmicrosoft.com/v2.0/adminconsent?client_id=11111111")
+    );
+    org.enable_exchange_online(config).await.unwrap();
+    let everyone = participants();
+    let made = org.connect_automatically(&everyone).await;
+    assert_eq!(made.len(), 1000);
+    let source = org.source(IntegrationKind::ExchangeOnline).await.unwrap();
+    let answer = source
+        .free_busy(&FreeBusyRequest::new(week(), everyone))
+        .await
+        .unwrap();
+    assert!(answer.accounts.iter().all(|a| a.result.is_ok()));
+    let schedule_calls = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path().ends_with("/getSchedule"))
+        .count();
+    assert_eq!(schedule_calls, 1 + 50);
+}
+
+#[tokio::test]
+async fn exchange_online_validation_names_missing_consent_and_unknown_users() {
+    let cases = [
+        (
+            ResponseTemplate::new(403).set_body_json(json!({"error": {"code": "ErrorAccessDenied", "message": "Access is denied. Check credentials and try again."}})),
+            "not authorised",
+        ),
+        (
+            ResponseTemplate::new(200).set_body_json(json!({"value": [{"scheduleId": "mentoring@example.org",
+                "error": {"message": "not found", "responseCode": "ErrorMailRecipientNotFound"}}]})),
+            "user not found",
+        ),
+    ];
+    for (template, expected) in cases {
+        let server = MockServer::start().await;
+        graph_token(&server).await;
+        Mock::given(method("POST"))
+            .and(path_regex(r"/getSchedule$"))
+            .respond_with(template)
+            .mount(&server)
+            .await;
+        let org = org();
+        let err = org
+            .enable_exchange_online(exchange(&server))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(expected), "{err}");
+        assert!(!org.has_secret(IntegrationKind::ExchangeOnline).await);
+    }
+}
+
+#[tokio::test]
+async fn exchange_online_and_on_premise_exclude_each_other() {
+    let org = org();
+    org.enable_exchange_on_premise("mentoring@example.org")
+        .await
+        .unwrap();
+    let server = MockServer::start().await;
+    let err = org
+        .enable_exchange_online(exchange(&server))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        OrgError::ExchangeConflict {
+            enabled: IntegrationKind::ExchangeOnPremise,
+            requested: IntegrationKind::ExchangeOnline
+        }
+    ));
+    // Nothing was asked of the server.
+    assert!(server.received_requests().await.unwrap().is_empty());
+    org.disable(IntegrationKind::ExchangeOnPremise)
+        .await
+        .unwrap();
+
+    graph_token(&server).await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"/getSchedule$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
+            {"scheduleId": "mentoring@example.org", "scheduleItems": []}]})))
+        .mount(&server)
+        .await;
+    org.enable_exchange_online(exchange(&server)).await.unwrap();
+    assert!(matches!(
+        org.enable_exchange_on_premise("x@example.org").await,
+        Err(OrgError::ExchangeConflict { .. })
+    ));
+}
+
+/// Disabling removes the integration, its secret, and exactly the
+/// connections it made; participants outside it are untouched.
+#[tokio::test]
+async fn disabling_removes_exactly_what_it_created() {
+    let server = MockServer::start().await;
+    graph_token(&server).await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"/getSchedule$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
+            {"scheduleId": "mentoring@example.org", "scheduleItems": []}]})))
+        .mount(&server)
+        .await;
+    let org = org();
+    org.enable_exchange_online(exchange(&server)).await.unwrap();
+    let asked = vec![
+        "ana@example.org".to_owned(),
+        "ben@example.org".to_owned(),
+        "own-google@gmail.example".to_owned(),
+    ];
+    let made = org.connect_automatically(&asked).await;
+    assert_eq!(made.len(), 2);
+    assert_eq!(org.status().await[0].automatic_connections, 2);
+    let removed = org.disable(IntegrationKind::ExchangeOnline).await.unwrap();
+    assert_eq!(
+        removed,
+        vec!["ana@example.org".to_owned(), "ben@example.org".to_owned()]
+    );
+    assert!(!org.has_secret(IntegrationKind::ExchangeOnline).await);
+    assert_eq!(org.resolve("ana@example.org").await, None);
+    assert!(org.status().await.is_empty());
+}

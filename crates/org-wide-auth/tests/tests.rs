@@ -1,0 +1,7 @@
+//! Integration tests of org-wide-auth against wiremock token endpoints and
+//! APIs speaking Google's and Microsoft Graph's documented JSON.
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+/// Google Workspace and Exchange Online: validate, enable, resolve, query,
+/// disable; mutual exclusion.
+mod integrations;
