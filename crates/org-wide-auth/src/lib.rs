@@ -96,6 +96,23 @@ impl Coverage {
     }
 }
 
+/// Whose identity reads participants' free/busy in Google Workspace.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReadAs {
+    /// Each participant, impersonated (`sub` = their email): works
+    /// whatever the domain's calendar-sharing settings, one token and one
+    /// request per participant (tokens cached per subject, re-minted before
+    /// expiry). The default.
+    #[default]
+    EachParticipant,
+    /// The scheduling account, impersonated once: domain members see each
+    /// other's free/busy by default, so participants go out 50 calendars to
+    /// a request with one token. Fails per participant (notFound) where the
+    /// domain restricts sharing.
+    SchedulingAccount,
+}
+
 /// A Google Workspace integration.
 #[derive(Clone)]
 #[non_exhaustive]
@@ -111,6 +128,8 @@ pub struct GoogleWorkspace {
     pub token_uri: Option<String>,
     /// The Calendar API base URL (default Google's).
     pub api_base: Option<String>,
+    /// Whose identity reads free/busy. Default [`ReadAs::EachParticipant`].
+    pub read_as: ReadAs,
 }
 
 impl fmt::Debug for GoogleWorkspace {
@@ -135,7 +154,15 @@ impl GoogleWorkspace {
             coverage,
             token_uri: None,
             api_base: None,
+            read_as: ReadAs::EachParticipant,
         }
+    }
+
+    /// Sets [`read_as`](Self::read_as).
+    #[must_use]
+    pub fn read_as(mut self, read_as: ReadAs) -> Self {
+        self.read_as = read_as;
+        self
     }
 
     /// Uses other endpoints (tests).
@@ -382,16 +409,18 @@ impl OrgAuth {
             vec![SCOPE_FREEBUSY.to_owned()],
             self.clock.clone(),
         )?;
-        let tokens = ViaSchedulingAccount {
-            inner: tokens,
-            subject: AccountId::new(config.scheduling_account.clone()),
+        let tokens: Arc<dyn TokenSource> = match config.read_as {
+            ReadAs::SchedulingAccount => Arc::new(ViaSchedulingAccount {
+                inner: tokens,
+                subject: AccountId::new(config.scheduling_account.clone()),
+            }),
+            _ => Arc::new(tokens),
         };
         let mut google = GoogleConfig::default();
         if let Some(base) = &config.api_base {
             google = google.base_url(base.clone());
         }
-        GoogleSource::new(Arc::new(tokens), google)
-            .map_err(|e| ValidationError::Unreachable(e.to_string()))
+        GoogleSource::new(tokens, google).map_err(|e| ValidationError::Unreachable(e.to_string()))
     }
 
     fn graph_source(&self, config: &ExchangeOnline) -> Result<GraphSource, ValidationError> {

@@ -4,7 +4,7 @@ use availability::{FixedClock, FreeBusyRequest, Interval};
 use credential_vault::{AppSecret, KeyId, KeyRing, MasterKey, MemoryStore, SecretString, Vault};
 use org_wide_auth::{
     CONNECTED_THROUGH_ORGANISATION, Coverage, ExchangeOnline, GoogleWorkspace, IntegrationKind,
-    OrgAuth, OrgError, ValidationError,
+    OrgAuth, OrgError, ReadAs, ValidationError,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
@@ -77,7 +77,7 @@ fn jwt_sub(r: &Request) -> String {
 /// Enabled after one real call; 1000 participants resolve to it and are
 /// read through the scheduling account, 50 calendars to a request.
 #[tokio::test]
-async fn google_workspace_end_to_end_for_a_thousand_participants() {
+async fn google_workspace_through_the_scheduling_account_for_a_thousand_participants() {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/token"))
@@ -96,7 +96,9 @@ async fn google_workspace_end_to_end_for_a_thousand_participants() {
         .mount(&server)
         .await;
     let org = org();
-    org.enable_google(google(&server)).await.unwrap();
+    org.enable_google(google(&server).read_as(ReadAs::SchedulingAccount))
+        .await
+        .unwrap();
     assert!(org.has_secret(IntegrationKind::GoogleWorkspace).await);
     assert_eq!(
         server.received_requests().await.unwrap().len(),
@@ -136,6 +138,55 @@ async fn google_workspace_end_to_end_for_a_thousand_participants() {
         .count();
     // One probe, then ceil(1000 / 50) = 20 for the one-week window.
     assert_eq!(free_busy_calls, 1 + 20);
+}
+
+/// The default impersonates each participant (`sub` = their email): one
+/// token per subject, cached, and one request per participant.
+#[tokio::test]
+async fn google_workspace_impersonating_each_participant() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(|r: &Request| {
+            let sub = jwt_sub(r);
+            ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": format!("ya29.{sub}"), "expires_in": 3600, "token_type": "Bearer"
+            }))
+        })
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .respond_with(|r: &Request| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            let id = body["items"][0]["id"].as_str().unwrap().to_owned();
+            let auth = r.headers.get("authorization").unwrap().to_str().unwrap();
+            assert_eq!(auth, format!("Bearer ya29.{id}"));
+            assert_eq!(body["items"].as_array().unwrap().len(), 1);
+            google_echo(r)
+        })
+        .mount(&server)
+        .await;
+    let org = org();
+    org.enable_google(google(&server)).await.unwrap();
+    let some: Vec<String> = participants().into_iter().take(100).collect();
+    let source = org.source(IntegrationKind::GoogleWorkspace).await.unwrap();
+    for _ in 0..2 {
+        let answer = source
+            .free_busy(&FreeBusyRequest::new(week(), some.clone()))
+            .await
+            .unwrap();
+        assert!(answer.accounts.iter().all(|a| a.result.is_ok()));
+    }
+    let requests = server.received_requests().await.unwrap();
+    let tokens = requests.iter().filter(|r| r.url.path() == "/token").count();
+    let queries = requests
+        .iter()
+        .filter(|r| r.url.path() == "/calendar/v3/freeBusy")
+        .count();
+    // The scheduling account and 100 participants, each minted once.
+    assert_eq!(tokens, 101);
+    assert_eq!(queries, 1 + 200);
 }
 
 #[tokio::test]
