@@ -136,6 +136,31 @@ impl Interval {
         Self::new(start.unix_timestamp(), end_second)
     }
 
+    /// This interval cut into consecutive pieces of at most `max_len`
+    /// seconds (at least 1), in order: how providers split a window longer
+    /// than one request may cover.
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use availability::Interval;
+    ///
+    /// let pieces = Interval::new(0, 250)?.pieces(100);
+    /// assert_eq!(pieces, vec![Interval::new(0, 100)?, Interval::new(100, 200)?, Interval::new(200, 250)?]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn pieces(&self, max_len: i64) -> Vec<Self> {
+        let step = max_len.max(1);
+        let mut out = Vec::new();
+        let mut start = self.start;
+        while start < self.end {
+            let end = start.saturating_add(step).min(self.end);
+            out.push(Self { start, end });
+            start = end;
+        }
+        out
+    }
+
     /// The inclusive start, in seconds since the Unix epoch.
     pub const fn start(&self) -> i64 {
         self.start

@@ -426,10 +426,7 @@ pub trait FreeBusySourceExt: FreeBusySource {
             .max_window
             .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX).max(1))
             .unwrap_or(i64::MAX);
-        let mut start = window.start();
-        while start < window.end() {
-            let end = start.saturating_add(chunk_secs).min(window.end());
-            let piece = Interval { start, end };
+        for piece in window.pieces(chunk_secs) {
             let batch = caps.max_accounts_per_request.max(1);
             for (b, ids) in accounts.chunks(batch).enumerate() {
                 let request = FreeBusyRequest {
@@ -460,7 +457,6 @@ pub trait FreeBusySourceExt: FreeBusySource {
                     }
                 }
             }
-            start = end;
         }
         FreeBusyResponse {
             accounts: accounts

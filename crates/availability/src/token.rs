@@ -110,6 +110,59 @@ impl TokenSource for StaticToken {
     }
 }
 
+/// Groups accounts by the token they use and cuts each group into batches
+/// of at most `per` (at least 1): accounts sharing a token (an app-only
+/// token, a scheduling account's) can go in one request, accounts with
+/// tokens of their own go alone. Groups keep the order their first account
+/// was asked in, and accounts keep request order within a group; accounts
+/// whose token could not be had come back with their error.
+///
+/// # Example
+///
+/// ```
+/// use availability::{AccessToken, AccountId, batch_by_token};
+///
+/// let shared = AccessToken::new("app", None);
+/// let tokens = vec![
+///     (AccountId::new("a"), Ok(shared.clone())),
+///     (AccountId::new("b"), Ok(AccessToken::new("own", None))),
+///     (AccountId::new("c"), Ok(shared)),
+/// ];
+/// let (batches, failed) = batch_by_token(tokens, 50);
+/// assert_eq!(batches, vec![vec![AccountId::new("a"), AccountId::new("c")], vec![AccountId::new("b")]]);
+/// assert!(failed.is_empty());
+/// ```
+pub fn batch_by_token(
+    tokens: Vec<(AccountId, Result<AccessToken, SourceError>)>,
+    per: usize,
+) -> (Vec<Vec<AccountId>>, Vec<(AccountId, SourceError)>) {
+    let mut index: std::collections::HashMap<Arc<str>, usize> = std::collections::HashMap::new();
+    let mut groups: Vec<Vec<AccountId>> = Vec::new();
+    let mut failed = Vec::new();
+    for (id, token) in tokens {
+        match token {
+            Err(e) => failed.push((id, e)),
+            Ok(t) => {
+                let slot = *index.entry(t.secret.clone()).or_insert_with(|| {
+                    groups.push(Vec::new());
+                    groups.len() - 1
+                });
+                groups[slot].push(id);
+            }
+        }
+    }
+    let per = per.max(1);
+    let batches = groups
+        .into_iter()
+        .flat_map(|ids| {
+            ids.chunks(per)
+                .map(<[AccountId]>::to_vec)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    (batches, failed)
+}
+
 /// When and how often a provider tries a failed request again: data, so
 /// callers see and set it (STYLE: retry decisions are data).
 ///

@@ -159,28 +159,30 @@ async fn a_record_tampered_in_the_file_is_detected() {
 const CHILD_DB: &str = "CREDENTIAL_VAULT_TEST_ROTATE_CHILD_DB";
 const KILL_RECORDS: usize = 4000;
 
-/// The child of `sqlite_rotation_killed_mid_flight_loses_nothing`: rotates
-/// the database named by `CHILD_DB` from key 1 to key 2 in small batches
-/// until it is killed. Not a test on its own.
-#[test]
-#[ignore = "child process of sqlite_rotation_killed_mid_flight_loses_nothing, which runs it"]
-fn rotation_child_process() {
-    let Ok(path) = std::env::var(CHILD_DB) else {
-        eprintln!("not started by the parent test; nothing to do");
-        return;
-    };
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    runtime.block_on(async {
-        let vault = Vault::new(Arc::new(SqliteStore::open(&path).unwrap()), ring(2, &[1]));
-        vault.rotate(20).await.unwrap();
-    });
-}
-
 /// Rotation in a real process killed with SIGKILL at several points: after
 /// each kill every record still opens with the ring, and a resumed rotation
 /// finishes and lets key 1 retire.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sqlite_rotation_killed_mid_flight_loses_nothing() {
+///
+/// The test runs its own binary again, filtered to itself, with `CHILD_DB`
+/// set: that child rotates the database until it is killed.
+#[test]
+fn sqlite_rotation_killed_mid_flight_loses_nothing() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    if let Ok(path) = std::env::var(CHILD_DB) {
+        runtime.block_on(async {
+            let vault = Vault::new(Arc::new(SqliteStore::open(&path).unwrap()), ring(2, &[1]));
+            vault.rotate(20).await.unwrap();
+        });
+        return;
+    }
+    runtime.block_on(kill_rotation_and_check());
+}
+
+async fn kill_rotation_and_check() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vault.sqlite3");
     let store: Arc<dyn SecretStore> = Arc::new(SqliteStore::open(&path).unwrap());
@@ -221,10 +223,8 @@ async fn sqlite_rotation_killed_mid_flight_loses_nothing() {
         }
         let mut child = std::process::Command::new(std::env::current_exe().unwrap())
             .args([
-                "--ignored",
                 "--exact",
-                "sqlite::rotation_child_process",
-                "--nocapture",
+                "sqlite::sqlite_rotation_killed_mid_flight_loses_nothing",
             ])
             .env(CHILD_DB, &path)
             .stdout(std::process::Stdio::null())

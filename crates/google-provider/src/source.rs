@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use availability::{
     AccountFreeBusy, AccountId, BusyKind, Capabilities, FreeBusy, FreeBusyRequest,
-    FreeBusyResponse, FreeBusySource, Interval, KindSet, SourceError,
+    FreeBusyResponse, FreeBusySource, Interval, KindSet, SourceError, batch_by_token,
 };
 use futures_util::StreamExt as _;
 use jiff::tz::TimeZone;
@@ -181,19 +181,11 @@ impl GoogleSource {
     }
 
     fn pieces(&self, window: Interval) -> Vec<Interval> {
-        let step = i64::try_from(self.config.max_window.as_secs())
-            .unwrap_or(i64::MAX)
-            .max(3600);
-        let mut out = Vec::new();
-        let mut start = window.start();
-        while start < window.end() {
-            let end = start.saturating_add(step).min(window.end());
-            if let Ok(piece) = Interval::new(start, end) {
-                out.push(piece);
-            }
-            start = end;
-        }
-        out
+        window.pieces(
+            i64::try_from(self.config.max_window.as_secs())
+                .unwrap_or(i64::MAX)
+                .max(3600),
+        )
     }
 
     /// One `freebusy.query` for `ids` over `piece` with `token`.
@@ -389,28 +381,9 @@ impl GoogleSource {
             .buffered(self.config.concurrency.max(1))
             .collect::<Vec<_>>()
             .await;
-        let mut results: Results = HashMap::new();
-        let mut groups: Vec<(String, Vec<AccountId>)> = Vec::new();
-        for (id, token) in tokens {
-            match token {
-                Err(e) => {
-                    results.insert(id, Err(e));
-                }
-                Ok(t) => match groups.iter_mut().find(|(s, _)| s == t.secret()) {
-                    Some((_, ids)) => ids.push(id),
-                    None => groups.push((t.secret().to_owned(), vec![id])),
-                },
-            }
-        }
-        let per = self.config.max_calendars_per_request.clamp(1, 50);
-        let batches: Vec<Vec<AccountId>> = groups
-            .into_iter()
-            .flat_map(|(_, ids)| {
-                ids.chunks(per)
-                    .map(<[AccountId]>::to_vec)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let (batches, failed) =
+            batch_by_token(tokens, self.config.max_calendars_per_request.clamp(1, 50));
+        let mut results: Results = failed.into_iter().map(|(id, e)| (id, Err(e))).collect();
         let answers = futures_util::stream::iter(batches)
             .map(|ids| self.batch(ids, request.window))
             .buffer_unordered(self.config.concurrency.max(1))

@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use availability::{
     AccessToken, AccountFreeBusy, AccountId, BusyKind, Capabilities, FreeBusy, FreeBusyRequest,
-    FreeBusyResponse, FreeBusySource, Interval, KindSet, SourceError, TokenSource,
+    FreeBusyResponse, FreeBusySource, Interval, KindSet, SourceError, TokenSource, batch_by_token,
 };
 use futures_util::StreamExt as _;
 use tokio::sync::{Mutex, Semaphore};
@@ -212,19 +212,11 @@ impl GraphSource {
     }
 
     fn pieces(&self, window: Interval) -> Vec<Interval> {
-        let step = i64::try_from(self.config.max_window.as_secs())
-            .unwrap_or(i64::MAX)
-            .clamp(3600, 61 * 86_400);
-        let mut out = Vec::new();
-        let mut start = window.start();
-        while start < window.end() {
-            let end = start.saturating_add(step).min(window.end());
-            if let Ok(piece) = Interval::new(start, end) {
-                out.push(piece);
-            }
-            start = end;
-        }
-        out
+        window.pieces(
+            i64::try_from(self.config.max_window.as_secs())
+                .unwrap_or(i64::MAX)
+                .clamp(3600, 61 * 86_400),
+        )
     }
 
     async fn get_schedule(
@@ -343,28 +335,9 @@ impl GraphSource {
             .buffered(self.config.concurrency.max(1))
             .collect::<Vec<_>>()
             .await;
-        let mut results: Results = HashMap::new();
-        let mut groups: Vec<(String, Vec<AccountId>)> = Vec::new();
-        for (id, token) in tokens {
-            match token {
-                Err(e) => {
-                    results.insert(id, Err(e));
-                }
-                Ok(t) => match groups.iter_mut().find(|(s, _)| s == t.secret()) {
-                    Some((_, ids)) => ids.push(id),
-                    None => groups.push((t.secret().to_owned(), vec![id])),
-                },
-            }
-        }
-        let per = self.config.max_schedules_per_request.clamp(1, 20);
-        let batches: Vec<Vec<AccountId>> = groups
-            .into_iter()
-            .flat_map(|(_, ids)| {
-                ids.chunks(per)
-                    .map(<[AccountId]>::to_vec)
-                    .collect::<Vec<_>>()
-            })
-            .collect();
+        let (batches, failed) =
+            batch_by_token(tokens, self.config.max_schedules_per_request.clamp(1, 20));
+        let mut results: Results = failed.into_iter().map(|(id, e)| (id, Err(e))).collect();
         let answers = futures_util::stream::iter(batches)
             .map(|ids| self.batch(ids, window))
             .buffer_unordered(self.config.concurrency.max(1))

@@ -718,12 +718,7 @@ impl CalDavSource {
     ) -> Result<Vec<(String, Calendar)>, SourceError> {
         const YEAR: i64 = 366 * 86_400;
         let mut out = Vec::new();
-        let mut start = window.start();
-        while start < window.end() {
-            let end = start.saturating_add(YEAR).min(window.end());
-            let piece = Interval::new(start, end).map_err(|e| SourceError::InvalidResponse {
-                message: e.to_string(),
-            })?;
+        for piece in window.pieces(YEAR) {
             *requests += 1;
             let body = bodies::free_busy_query(piece);
             let reply = self
@@ -736,7 +731,6 @@ impl CalDavSource {
                     message: "the free-busy-query answer is not iCalendar".to_owned(),
                 })?;
             out.push((cal.url.to_string(), calendar));
-            start = end;
         }
         Ok(out)
     }
