@@ -1,14 +1,21 @@
 //! # scheduling-assistant
 //!
 //! Lets a mentoring or coaching program see when people are free without
-//! ever reading what is on their calendars. This root crate will hold the
-//! `Assistant` that composes the workspace's crates (connections, cached
-//! availability, 1:1 and group scheduling). Today it re-exports the core,
-//! [`availability`], which the examples and benchmarks use, and holds the
-//! [`vault_adapters`] that put the credential vault behind each provider's
-//! credential trait.
+//! ever reading what is on their calendars. The [`Assistant`] composes the
+//! workspace's crates: programs and participants, one calendar connection
+//! per participant (Google, Microsoft 365, iCloud, or through the
+//! organisation), cached availability, 1:1 slots and group polls, kept in
+//! the same SQLite file or PostgreSQL database as the credential vault.
 //!
-//! See the workspace README for the crate map.
+//! Which crate does what here: [`availability`] (intervals, slot search,
+//! the `FreeBusySource` trait), `policy-rules` (bookable hours),
+//! `credential-vault` (sealed secrets), the three providers, `org-wide-auth`;
+//! `rusqlite` and (feature `postgres`) `tokio-postgres` + `deadpool-postgres`
+//! for the assistant's own tables; `tokio` for single-flight fetches and
+//! the background refresher; `tracing` for logs (which never carry a
+//! secret or a calendar's content).
+//!
+//! See the workspace README for the crate map and a worked example.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -17,5 +24,23 @@
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
 pub use availability;
+pub use policy_rules;
 
+mod assistant;
+mod cache;
+pub mod connect;
+mod model;
+pub mod store;
 pub mod vault_adapters;
+
+pub use crate::assistant::{
+    Assistant, AssistantBuilder, AssistantError, Availability, ConnectStart, ConnectionStatus,
+    Invitees, Proposal, ProposedSlot, Refresher, SlotRequest,
+};
+pub use crate::cache::FetchCounts;
+pub use crate::model::{
+    Actor, Connection, Group, GroupId, Pair, PairId, Participant, ParticipantId, Program,
+    ProgramId,
+};
+pub use crate::store::{Store, StoreError};
+pub use policy_rules::Provider;

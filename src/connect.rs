@@ -1,0 +1,211 @@
+//! How a participant connects a calendar: an OAuth authorization for Google
+//! and Microsoft ([`OAuthConnector`]), a validated Apple ID and
+//! app-specific password for iCloud ([`CalDavValidator`]).
+//!
+//! The provider crates do the protocol (`oauth2` with PKCE in
+//! google-provider and graph-provider, discovery in caldav-provider); these
+//! traits let the [`Assistant`](crate::Assistant) drive them without
+//! knowing which, and let tests and demos substitute their own.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use availability::SourceError;
+use caldav_provider::{CalDavLogin, CalDavSource};
+use credential_vault::{OAuthTokens, SecretString};
+
+/// A started OAuth authorization: where to send the participant, and what
+/// completes it (kept by the assistant, bound to the participant, until
+/// the callback or expiry).
+pub struct OAuthStart {
+    /// The provider's authorization URL (carries `state` and the PKCE
+    /// challenge).
+    pub url: String,
+    /// The `state` sent; the callback returns it.
+    pub state: SecretString,
+    /// Exchanges the callback's code (with the PKCE verifier it holds).
+    pub pending: Box<dyn PendingExchange>,
+}
+
+impl fmt::Debug for OAuthStart {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OAuthStart").finish_non_exhaustive()
+    }
+}
+
+/// The second half of an authorization: the code exchange.
+#[async_trait]
+pub trait PendingExchange: Send + Sync {
+    /// Checks `returned_state` and exchanges `code` for tokens.
+    ///
+    /// # Errors
+    /// A state mismatch or the token endpoint's refusal, as
+    /// [`ConnectFailure`].
+    async fn exchange(&self, returned_state: &str, code: &str)
+    -> Result<OAuthTokens, ConnectFailure>;
+}
+
+/// Why a connection attempt failed at the provider.
+#[derive(Clone, Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConnectFailure {
+    /// The returned `state` is not the one sent.
+    #[error("the authorization state does not match; start connecting again")]
+    StateMismatch,
+    /// The provider refused or failed.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The connector is misconfigured.
+    #[error("connector misconfigured: {0}")]
+    Config(String),
+}
+
+/// Starts OAuth authorizations for one provider.
+#[async_trait]
+pub trait OAuthConnector: fmt::Debug + Send + Sync + 'static {
+    /// Starts one: a fresh `state` and PKCE pair each time.
+    fn start(&self) -> OAuthStart;
+
+    /// Revokes tokens at the provider when a participant disconnects (best
+    /// effort; the default does nothing).
+    ///
+    /// # Errors
+    /// The provider's refusal; the assistant logs it and deletes the
+    /// tokens anyway.
+    async fn revoke(&self, _tokens: &OAuthTokens) -> Result<(), SourceError> {
+        Ok(())
+    }
+}
+
+/// Google's authorization (google-provider's `GoogleOAuth`: PKCE S256,
+/// `access_type=offline`, consent forced so a refresh token is returned).
+#[derive(Clone, Debug)]
+pub struct GoogleConnector(pub Arc<google_provider::GoogleOAuth>);
+
+struct GooglePending(Arc<google_provider::GoogleOAuth>, google_provider::Authorization);
+
+#[async_trait]
+impl PendingExchange for GooglePending {
+    async fn exchange(
+        &self,
+        returned_state: &str,
+        code: &str,
+    ) -> Result<OAuthTokens, ConnectFailure> {
+        self.0
+            .exchange(&self.1, returned_state, code)
+            .await
+            .map_err(|e| match e {
+                google_provider::OAuthError::StateMismatch => ConnectFailure::StateMismatch,
+                google_provider::OAuthError::Source(s) => ConnectFailure::Source(s),
+                other => ConnectFailure::Config(other.to_string()),
+            })
+    }
+}
+
+#[async_trait]
+impl OAuthConnector for GoogleConnector {
+    fn start(&self) -> OAuthStart {
+        let authorization = self.0.authorize(true);
+        OAuthStart {
+            url: authorization.url.clone(),
+            state: SecretString::new(authorization.state.secret().to_owned()),
+            pending: Box::new(GooglePending(Arc::clone(&self.0), authorization)),
+        }
+    }
+
+    async fn revoke(&self, tokens: &OAuthTokens) -> Result<(), SourceError> {
+        match &tokens.refresh_token {
+            Some(refresh) => self.0.revoke(refresh).await,
+            None => Ok(()),
+        }
+    }
+}
+
+/// Microsoft's delegated authorization (graph-provider's `GraphOAuth`:
+/// PKCE S256, `Calendars.ReadBasic offline_access`).
+#[derive(Clone, Debug)]
+pub struct MicrosoftConnector(pub Arc<graph_provider::GraphOAuth>);
+
+struct MicrosoftPending(Arc<graph_provider::GraphOAuth>, graph_provider::Authorization);
+
+#[async_trait]
+impl PendingExchange for MicrosoftPending {
+    async fn exchange(
+        &self,
+        returned_state: &str,
+        code: &str,
+    ) -> Result<OAuthTokens, ConnectFailure> {
+        self.0
+            .exchange(&self.1, returned_state, code)
+            .await
+            .map_err(|e| match e {
+                graph_provider::AuthError::StateMismatch => ConnectFailure::StateMismatch,
+                graph_provider::AuthError::Source(s) => ConnectFailure::Source(s),
+                other => ConnectFailure::Config(other.to_string()),
+            })
+    }
+}
+
+impl OAuthConnector for MicrosoftConnector {
+    fn start(&self) -> OAuthStart {
+        let authorization = self.0.authorize();
+        OAuthStart {
+            url: authorization.url.clone(),
+            state: SecretString::new(authorization.state.secret().to_owned()),
+            pending: Box::new(MicrosoftPending(Arc::clone(&self.0), authorization)),
+        }
+    }
+}
+
+/// Checks an Apple ID and app-specific password before anything is stored.
+#[async_trait]
+pub trait CalDavValidator: fmt::Debug + Send + Sync + 'static {
+    /// Succeeds when `login` can read at least one calendar.
+    ///
+    /// # Errors
+    /// [`SourceError::Unauthorized`] for a wrong password, or why the server
+    /// could not be asked.
+    async fn validate(&self, login: &CalDavLogin) -> Result<(), SourceError>;
+
+    /// The server URL logins are for (iCloud's by default).
+    fn server(&self) -> &str {
+        crate::vault_adapters::ICLOUD_CALDAV
+    }
+}
+
+/// Validation by a real discovery (principal, calendar home, calendars)
+/// with caldav-provider.
+#[derive(Clone, Debug)]
+pub struct DiscoveryValidator {
+    source: Arc<CalDavSource>,
+    server: String,
+}
+
+impl DiscoveryValidator {
+    /// Validates against `server` (e.g. [`ICLOUD_CALDAV`](crate::vault_adapters::ICLOUD_CALDAV))
+    /// with `source`'s HTTP client and limits.
+    pub fn new(source: Arc<CalDavSource>, server: impl Into<String>) -> Self {
+        Self {
+            source,
+            server: server.into(),
+        }
+    }
+}
+
+#[async_trait]
+impl CalDavValidator for DiscoveryValidator {
+    async fn validate(&self, login: &CalDavLogin) -> Result<(), SourceError> {
+        let calendars = self.source.discover(login).await?;
+        if calendars.is_empty() {
+            return Err(SourceError::NotFound {
+                message: "the account has no calendar with events".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    fn server(&self) -> &str {
+        &self.server
+    }
+}

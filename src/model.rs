@@ -1,0 +1,221 @@
+//! The assistant's records: programs, participants, pairs, groups,
+//! connections, and who is acting.
+
+use std::fmt;
+
+use policy_rules::Provider;
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps an id (your service's own identifier).
+            pub fn new(id: impl Into<String>) -> Self {
+                Self(id.into())
+            }
+
+            /// The id.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                fmt::Debug::fmt(&self.0, f)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                Self::new(s)
+            }
+        }
+
+        impl From<String> for $name {
+            fn from(s: String) -> Self {
+                Self(s)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A program (track): its own policy, participants, pairs and groups.
+    ProgramId
+);
+id_type!(
+    /// A participant: one person, in one or more programs.
+    ParticipantId
+);
+id_type!(
+    /// A mentoring connection between two participants.
+    PairId
+);
+id_type!(
+    /// A group (circle) of participants.
+    GroupId
+);
+
+/// A program (track). Its policy is a TOML layer over the organisation's
+/// (the keys of DESIGN.md's policy file, plus `group_polls` and
+/// `scheduling_assistant`), kept as written so it round-trips through
+/// storage.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Program {
+    /// Its id.
+    pub id: ProgramId,
+    /// Its name, for people.
+    pub name: String,
+    /// The program's policy overrides, in TOML (empty: the organisation's).
+    pub policy_toml: String,
+}
+
+impl Program {
+    /// A program with the organisation's policy.
+    pub fn new(id: impl Into<ProgramId>, name: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            policy_toml: String::new(),
+        }
+    }
+
+    /// The same, with policy overrides in TOML (checked when added).
+    #[must_use]
+    pub fn with_policy_toml(mut self, toml: impl Into<String>) -> Self {
+        self.policy_toml = toml.into();
+        self
+    }
+}
+
+/// A participant. Their one calendar serves every program they are in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Participant {
+    /// Their id.
+    pub id: ParticipantId,
+    /// Their email: how providers and organisation integrations address
+    /// their calendar. Unique among participants (compared ignoring case).
+    pub email: String,
+    /// Their IANA time zone (all-day and floating times in their calendar
+    /// are read in it; views may be shown in it).
+    pub time_zone: String,
+    /// Their name, for people.
+    pub name: String,
+}
+
+impl Participant {
+    /// A participant in `time_zone` (an IANA name, checked when added).
+    pub fn new(
+        id: impl Into<ParticipantId>,
+        name: impl Into<String>,
+        email: impl Into<String>,
+        time_zone: impl Into<String>,
+    ) -> Self {
+        Self {
+            id: id.into(),
+            name: name.into(),
+            email: email.into(),
+            time_zone: time_zone.into(),
+        }
+    }
+}
+
+/// A mentoring connection: two participants of one program who may see each
+/// other's availability and schedule 1:1 meetings under its policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Pair {
+    /// Its id.
+    pub id: PairId,
+    /// The program whose policy applies.
+    pub program: ProgramId,
+    /// The mentor.
+    pub mentor: ParticipantId,
+    /// The mentee.
+    pub mentee: ParticipantId,
+}
+
+/// A group (circle): participants of one program who may see each other's
+/// availability and be invited to its polls.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Group {
+    /// Its id.
+    pub id: GroupId,
+    /// The program whose policy applies.
+    pub program: ProgramId,
+    /// Its name.
+    pub name: String,
+    /// Its members, in the order given.
+    pub members: Vec<ParticipantId>,
+}
+
+/// Who performs an operation. Connecting and disconnecting a calendar is
+/// the participant's own act: an administrator working on someone's behalf
+/// is refused ([`crate::AssistantError::OnBehalfRefused`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Actor {
+    /// The participant themselves.
+    Participant(ParticipantId),
+    /// A program administrator, possibly working on behalf of a
+    /// participant (reading availability and creating polls is allowed).
+    Administrator {
+        /// The administrator's own id in your service.
+        admin: String,
+        /// The participant they are working for, if any.
+        on_behalf_of: Option<ParticipantId>,
+    },
+}
+
+impl Actor {
+    /// The participant `id` acting for themselves.
+    pub fn participant(id: impl Into<ParticipantId>) -> Self {
+        Self::Participant(id.into())
+    }
+
+    /// An administrator working on behalf of participant `id`.
+    pub fn admin_on_behalf_of(admin: impl Into<String>, id: impl Into<ParticipantId>) -> Self {
+        Self::Administrator {
+            admin: admin.into(),
+            on_behalf_of: Some(id.into()),
+        }
+    }
+}
+
+/// How a participant's calendar is connected, as stored (no secret: those
+/// are in the vault, under [`Connection::account`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Connection {
+    /// Whose.
+    pub participant: ParticipantId,
+    /// Which provider.
+    pub provider: Provider,
+    /// The account the provider is asked about (the participant's email:
+    /// their Google primary calendar, their Microsoft mailbox, their Apple
+    /// ID's calendars) and the vault owner of its secret.
+    pub account: String,
+    /// When it was connected (seconds since the Unix epoch).
+    pub connected_at: i64,
+    /// Why it needs reconnecting, if the provider refused its credentials
+    /// (a revoked token, a changed app-specific password).
+    pub needs_reconnect: Option<String>,
+}
+
+/// Display name of a provider for status texts.
+pub(crate) fn provider_name(p: Provider) -> &'static str {
+    match p {
+        Provider::Google => "Google",
+        Provider::Microsoft => "Microsoft 365",
+        Provider::Icloud => "iCloud",
+    }
+}
