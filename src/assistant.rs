@@ -10,9 +10,7 @@ use availability::{
     AccountId, Clock, FreeBusy, FreeBusySource, Interval, IntervalSet, KindSet, SlotError,
     SourceError, SystemClock, find_slots,
 };
-use credential_vault::{
-    AppPassword, Credential, Expect, OwnerId, SecretKind, SecretString, Vault,
-};
+use credential_vault::{AppPassword, Credential, Expect, OwnerId, SecretKind, SecretString, Vault};
 use org_wide_auth::{IntegrationKind, OrgAuth};
 use policy_rules::{PolicyLayer, ProgramPolicy, Provider};
 use serde::Serialize;
@@ -475,9 +473,7 @@ impl AssistantBuilder {
                 org_policy: self.org_policy,
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 lookahead_secs: secs(self.lookahead.unwrap_or(Duration::from_secs(28 * 86_400))),
-                connect_expiry_secs: secs(
-                    self.connect_expiry.unwrap_or(Duration::from_secs(600)),
-                ),
+                connect_expiry_secs: secs(self.connect_expiry.unwrap_or(Duration::from_secs(600))),
                 records: RwLock::new(records),
                 pending: Mutex::new(HashMap::new()),
                 cache: Cache::new(ttl),
@@ -1035,7 +1031,10 @@ impl Assistant {
         let (connection, email) = {
             let records = self.records();
             let (p, _) = records.participants.get(participant)?;
-            (records.connections.get(participant).cloned(), p.email.clone())
+            (
+                records.connections.get(participant).cloned(),
+                p.email.clone(),
+            )
         };
         if let Some(c) = connection {
             if c.needs_reconnect.is_some() {
@@ -1066,7 +1065,9 @@ impl Assistant {
         let now = self.now();
         let today = now - now.rem_euclid(86_400);
         let start = window.start().min(today);
-        let end = window.end().max(today.saturating_add(self.inner.lookahead_secs));
+        let end = window
+            .end()
+            .max(today.saturating_add(self.inner.lookahead_secs));
         Interval::new(start, end).unwrap_or(window)
     }
 
@@ -1099,13 +1100,23 @@ impl Assistant {
         let changed = Mutex::new(Vec::new());
         let on_fetched = |t: &Target, result: &Result<FreeBusy, SourceError>| {
             if let Some(c) = self.note_result(t, result) {
-                changed.lock().unwrap_or_else(PoisonError::into_inner).push(c);
+                changed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(c);
             }
         };
         let (answers, counts) = self
             .inner
             .cache
-            .get(&targets, window, fetch_window, self.now(), force, &on_fetched)
+            .get(
+                &targets,
+                window,
+                fetch_window,
+                self.now(),
+                force,
+                &on_fetched,
+            )
             .await;
         let changed = changed.into_inner().unwrap_or_else(PoisonError::into_inner);
         for c in changed {
@@ -1442,7 +1453,11 @@ impl Assistant {
                 interval.tick().await;
                 let counts = me.refresh(false).await;
                 if counts.fetched > 0 {
-                    tracing::debug!(fetched = counts.fetched, failed = counts.failed, "refreshed busy times");
+                    tracing::debug!(
+                        fetched = counts.fetched,
+                        failed = counts.failed,
+                        "refreshed busy times"
+                    );
                 }
             }
         });

@@ -139,7 +139,10 @@ impl Cache {
         now: i64,
         force: bool,
         on_fetched: &(dyn Fn(&Target, &Result<FreeBusy, SourceError>) + Sync),
-    ) -> (HashMap<ParticipantId, Result<FreeBusy, SourceError>>, FetchCounts) {
+    ) -> (
+        HashMap<ParticipantId, Result<FreeBusy, SourceError>>,
+        FetchCounts,
+    ) {
         let mut answers = HashMap::with_capacity(targets.len());
         let mut counts = FetchCounts::default();
         let mut force = force;
@@ -209,21 +212,22 @@ impl Cache {
         // Anyone still unanswered (three rounds of others' flights not
         // covering this window): say so rather than guess.
         for t in targets {
-            answers
-                .entry(t.participant.clone())
-                .or_insert_with(|| {
-                    Err(SourceError::Unavailable {
-                        message: "busy time could not be read in time".to_owned(),
-                        retry_after: None,
-                    })
-                });
+            answers.entry(t.participant.clone()).or_insert_with(|| {
+                Err(SourceError::Unavailable {
+                    message: "busy time could not be read in time".to_owned(),
+                    retry_after: None,
+                })
+            });
         }
         (answers, counts)
     }
 }
 
 fn clip(result: &Result<FreeBusy, SourceError>, window: Interval) -> Result<FreeBusy, SourceError> {
-    result.as_ref().map(|fb| fb.clip(window)).map_err(Clone::clone)
+    result
+        .as_ref()
+        .map(|fb| fb.clip(window))
+        .map_err(Clone::clone)
 }
 
 /// Fetches targets grouped by source key, the groups concurrently; each
@@ -239,7 +243,10 @@ async fn fetch(targets: &[&Target], window: Interval) -> Vec<Result<FreeBusy, So
     }
     let futures = groups.iter().map(|(_, members)| {
         let source = Arc::clone(&targets[members[0]].source);
-        let accounts: Vec<AccountId> = members.iter().map(|&i| targets[i].account.clone()).collect();
+        let accounts: Vec<AccountId> = members
+            .iter()
+            .map(|&i| targets[i].account.clone())
+            .collect();
         async move { source.query(window, &accounts).await }
     });
     let responses = futures_util::future::join_all(futures).await;

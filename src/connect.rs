@@ -42,8 +42,11 @@ pub trait PendingExchange: Send + Sync {
     /// # Errors
     /// A state mismatch or the token endpoint's refusal, as
     /// [`ConnectFailure`].
-    async fn exchange(&self, returned_state: &str, code: &str)
-    -> Result<OAuthTokens, ConnectFailure>;
+    async fn exchange(
+        &self,
+        returned_state: &str,
+        code: &str,
+    ) -> Result<OAuthTokens, ConnectFailure>;
 }
 
 /// Why a connection attempt failed at the provider.
@@ -83,7 +86,10 @@ pub trait OAuthConnector: fmt::Debug + Send + Sync + 'static {
 #[derive(Clone, Debug)]
 pub struct GoogleConnector(pub Arc<google_provider::GoogleOAuth>);
 
-struct GooglePending(Arc<google_provider::GoogleOAuth>, google_provider::Authorization);
+struct GooglePending(
+    Arc<google_provider::GoogleOAuth>,
+    google_provider::Authorization,
+);
 
 #[async_trait]
 impl PendingExchange for GooglePending {
@@ -127,7 +133,10 @@ impl OAuthConnector for GoogleConnector {
 #[derive(Clone, Debug)]
 pub struct MicrosoftConnector(pub Arc<graph_provider::GraphOAuth>);
 
-struct MicrosoftPending(Arc<graph_provider::GraphOAuth>, graph_provider::Authorization);
+struct MicrosoftPending(
+    Arc<graph_provider::GraphOAuth>,
+    graph_provider::Authorization,
+);
 
 #[async_trait]
 impl PendingExchange for MicrosoftPending {

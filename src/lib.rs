@@ -39,8 +39,7 @@ pub use crate::assistant::{
 };
 pub use crate::cache::FetchCounts;
 pub use crate::model::{
-    Actor, Connection, Group, GroupId, Pair, PairId, Participant, ParticipantId, Program,
-    ProgramId,
+    Actor, Connection, Group, GroupId, Pair, PairId, Participant, ParticipantId, Program, ProgramId,
 };
 pub use crate::store::{Store, StoreError};
 pub use policy_rules::Provider;

@@ -146,13 +146,18 @@ impl Db {
             Self::Sqlite(conn) => {
                 let conn = Arc::clone(conn);
                 blocking(move || {
-                    let mut conn = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut conn = conn
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     let tx = conn
                         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                         .map_err(backend("starting a transaction"))?;
                     for (sql, params) in &statements {
-                        tx.execute(sql, rusqlite::params_from_iter(params.iter().map(sqlite_param)))
-                            .map_err(backend("writing"))?;
+                        tx.execute(
+                            sql,
+                            rusqlite::params_from_iter(params.iter().map(sqlite_param)),
+                        )
+                        .map_err(backend("writing"))?;
                     }
                     tx.commit().map_err(backend("committing"))
                 })
@@ -168,7 +173,9 @@ impl Db {
                 for (sql, params) in &statements {
                     let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
                         params.iter().map(pg_param).collect();
-                    tx.execute(*sql, &params).await.map_err(backend("writing"))?;
+                    tx.execute(*sql, &params)
+                        .await
+                        .map_err(backend("writing"))?;
                 }
                 tx.commit().await.map_err(backend("committing"))
             }
@@ -180,7 +187,9 @@ impl Db {
             Self::Sqlite(conn) => {
                 let conn = Arc::clone(conn);
                 blocking(move || {
-                    let conn = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let conn = conn
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     let mut stmt = conn.prepare_cached(sql).map_err(backend("reading"))?;
                     let columns = stmt.column_count();
                     let mut rows = stmt
@@ -214,7 +223,10 @@ impl Db {
                 let client = pool.get().await.map_err(backend("connecting"))?;
                 let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
                     params.iter().map(pg_param).collect();
-                let rows = client.query(sql, &params).await.map_err(backend("reading"))?;
+                let rows = client
+                    .query(sql, &params)
+                    .await
+                    .map_err(backend("reading"))?;
                 rows.iter()
                     .map(|row| {
                         (0..row.len())
@@ -356,7 +368,9 @@ impl Store {
             Db::Sqlite(conn) => {
                 let conn = Arc::clone(conn);
                 blocking(move || {
-                    let mut conn = conn.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut conn = conn
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
                     let tx = conn
                         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                         .map_err(backend("starting the migration"))?;
@@ -398,10 +412,15 @@ impl Store {
                 .await
                 .map_err(backend("locking the migration"))?;
                 let row = tx
-                    .query_one("SELECT COALESCE(MAX(version), 0) FROM assistant_schema", &[])
+                    .query_one(
+                        "SELECT COALESCE(MAX(version), 0) FROM assistant_schema",
+                        &[],
+                    )
                     .await
                     .map_err(backend("reading the schema version"))?;
-                let found: i64 = row.try_get(0).map_err(backend("reading the schema version"))?;
+                let found: i64 = row
+                    .try_get(0)
+                    .map_err(backend("reading the schema version"))?;
                 check_version(found)?;
                 for (i, sql) in MIGRATIONS.iter().enumerate().skip(usize_of(found)) {
                     tx.batch_execute(sql).await.map_err(backend("migrating"))?;
@@ -412,7 +431,9 @@ impl Store {
                     .await
                     .map_err(backend("recording the schema version"))?;
                 }
-                tx.commit().await.map_err(backend("committing the migration"))
+                tx.commit()
+                    .await
+                    .map_err(backend("committing the migration"))
             }
         }
     }
@@ -424,7 +445,10 @@ impl Store {
     pub async fn schema_version(&self) -> Result<i64, StoreError> {
         let rows = self
             .db
-            .query("SELECT COALESCE(MAX(version), 0) FROM assistant_schema", vec![])
+            .query(
+                "SELECT COALESCE(MAX(version), 0) FROM assistant_schema",
+                vec![],
+            )
             .await?;
         rows.first().map_or(Ok(0), |r| int(r, 0))
     }
@@ -584,7 +608,11 @@ impl Store {
             statements.push((
                 "INSERT INTO assistant_group_members (group_id, position, participant_id)
                  VALUES ($1, $2, $3)",
-                vec![g.id.as_str().into(), i64_of(i).into(), member.as_str().into()],
+                vec![
+                    g.id.as_str().into(),
+                    i64_of(i).into(),
+                    member.as_str().into(),
+                ],
             ));
         }
         self.db.transaction(statements).await
