@@ -826,3 +826,86 @@ async fn the_background_refresher_refreshes_stale_participants() {
     tokio::time::sleep(Duration::from_secs(120)).await;
     assert_eq!(source.total(), 4, "dropping the handle stops it");
 }
+
+/// The same restart on PostgreSQL: the vault and the assistant's tables in
+/// one database, two instances migrating at once.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn a_restart_loses_nothing_on_postgresql() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let clock = Arc::new(availability::FixedClock::new(
+        jiff::Timestamp::from_second(MONDAY + 7 * H).unwrap(),
+    ));
+    let source = Counting::new(Duration::ZERO);
+    let open = || async {
+        let vault = Arc::new(credential_vault::Vault::new(
+            Arc::new(
+                credential_vault::PostgresStore::connect_without_tls(&url)
+                    .await
+                    .unwrap(),
+            ),
+            credential_vault::KeyRing::new(credential_vault::MasterKey::from_bytes(
+                credential_vault::KeyId(1),
+                [7; 32],
+            )),
+        ));
+        Assistant::builder()
+            .store(
+                scheduling_assistant::Store::connect_postgres_without_tls(&url)
+                    .await
+                    .unwrap(),
+            )
+            .vault(vault)
+            .clock(clock.clone())
+            .source(Provider::Icloud, source.clone())
+            .caldav_validator(Arc::new(Validator(None)))
+            .build()
+            .await
+            .unwrap()
+    };
+    // Two instances starting together: the advisory lock serialises migration.
+    let (a, other) = tokio::join!(open(), open());
+    drop(other);
+    assert_eq!(a.store().schema_version().await.unwrap(), 1);
+    seed(&a, r#"time_zone = "America/New_York""#).await;
+    connect(&a, "mia").await;
+    source.inner.fail(
+        "mia@example.org",
+        SourceError::Unauthorized {
+            message: "invalid_grant".into(),
+        },
+    );
+    a.availability(&me("max"), &pid("mia"), week())
+        .await
+        .unwrap();
+    let before = (
+        a.programs(),
+        a.participants(),
+        a.pairs(),
+        a.groups(),
+        a.connection(&pid("mia")),
+    );
+    assert!(before.4.as_ref().unwrap().needs_reconnect.is_some());
+    drop(a);
+    let a = open().await;
+    let after = (
+        a.programs(),
+        a.participants(),
+        a.pairs(),
+        a.groups(),
+        a.connection(&pid("mia")),
+    );
+    assert_eq!(before, after);
+    assert!(a.has_secret(&pid("mia")).await);
+    assert!(matches!(
+        a.status(&pid("mia")).await,
+        ConnectionStatus::NeedsReconnecting { .. }
+    ));
+    assert!(a.disconnect(&me("mia"), &pid("mia")).await.unwrap());
+    drop(a);
+    let a = open().await;
+    assert!(a.connection(&pid("mia")).is_none());
+    assert!(!a.has_secret(&pid("mia")).await);
+}

@@ -140,3 +140,44 @@ impl World {
             .clock(self.clock.clone())
     }
 }
+
+/// The URL of a new, empty database on the PostgreSQL server the README
+/// test command starts (`TEST_POSTGRES_URL`, no database path). Without the
+/// variable the test fails, naming the command that provides the server;
+/// outside CI, `CREDENTIAL_VAULT_SKIP_POSTGRES=1` skips explicitly.
+#[cfg(feature = "postgres")]
+pub async fn fresh_postgres_url() -> Option<String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let Ok(base) = std::env::var("TEST_POSTGRES_URL") else {
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+        if !in_ci && std::env::var("CREDENTIAL_VAULT_SKIP_POSTGRES").is_ok_and(|v| v == "1") {
+            eprintln!("SKIPPED: PostgreSQL tests (CREDENTIAL_VAULT_SKIP_POSTGRES=1)");
+            return None;
+        }
+        panic!(
+            "TEST_POSTGRES_URL is not set: run `scripts/test`, which installs and starts \
+             PostgreSQL on loopback, or point it at a server (postgres://user@127.0.0.1:PORT)"
+        );
+    };
+    let base = base.trim_end_matches('/');
+    let name = format!(
+        "sa_test_{}_{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    );
+    let (admin, connection) =
+        tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    let task = tokio::spawn(connection);
+    for sql in [
+        format!("DROP DATABASE IF EXISTS {name}"),
+        format!("CREATE DATABASE {name}"),
+    ] {
+        admin.batch_execute(&sql).await.unwrap();
+    }
+    drop(admin);
+    let _ = task.await;
+    Some(format!("{base}/{name}"))
+}
