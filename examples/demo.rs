@@ -1,0 +1,352 @@
+//! The main job, on an embedded default:
+//!
+//! ```sh
+//! cargo run --release --example demo [-- --data DIR]
+//! ```
+//!
+//! A mentoring program in London ("Spring mentoring": weekdays 08:00-18:00,
+//! Europe/London) with a mentor in New York, a mentee in London and a
+//! five-person circle. Their calendars are the `.ics` files in
+//! `examples/data/` (recurring meetings, an all-day event, an
+//! out-of-office day, a free focus block, a cancelled meeting; the US clock
+//! change on Sunday 8 March 2026 falls inside the shown week, so the
+//! mentor's 09:00 New York stand-up moves from 14:00 to 13:00 London).
+//!
+//! Everything runs through the real [`Assistant`]: a SQLite file in a
+//! temporary directory holds the sealed credentials and the records;
+//! participants connect their own calendars (an administrator working on
+//! someone's behalf is refused); calendars are read by caldav-provider's
+//! `IcsSource`, standing in for iCloud (the demo's only stand-in: a login is
+//! "validated" by having a shipped file). The clock is fixed at Thursday
+//! 5 March 2026, 09:00 London, so the output is the same every run.
+//!
+//! Prints the connection statuses, the mentee's view of the mentor's week
+//! (Unavailable blocks only, in the program's zone), the top mutual slots,
+//! and a group poll with its connected count. Exits 2 with a one-line error
+//! on bad arguments or data.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use availability::{FixedClock, Interval, SourceError};
+use caldav_provider::{CalDavLogin, IcsSource};
+use credential_vault::{KeyId, KeyRing, MasterKey, SecretString, SqliteStore, Vault};
+use jiff::tz::TimeZone;
+use jiff::{Timestamp, civil::Date};
+use scheduling_assistant::connect::CalDavValidator;
+use scheduling_assistant::{
+    Actor, Assistant, Group, Invitees, Pair, Participant, ParticipantId, Program, ProgramId,
+    Proposal, Provider, SlotRequest,
+};
+
+const USAGE: &str = "usage: demo [--data DIR]";
+
+const POLICY: &str = r#"time_zone = "Europe/London"
+days = ["mon", "tue", "wed", "thu", "fri"]
+day_start = "08:00"
+day_end = "18:00"
+min_notice = "1h"
+slot_step = "30m"
+blocking = ["busy", "tentative", "out_of_office"]
+scheduling_assistant = true
+group_polls = true
+"#;
+
+/// (id, name, zone, calendar file, connects in the demo)
+const PEOPLE: [(&str, &str, &str, &str, bool); 7] = [
+    ("maya", "Maya (mentor)", "America/New_York", "mentor.ics", true),
+    ("theo", "Theo (mentee)", "Europe/London", "mentee.ics", true),
+    ("ana", "Ana", "Europe/London", "circle-ana.ics", true),
+    ("ben", "Ben", "Europe/London", "circle-ben.ics", true),
+    ("chen", "Chen", "Asia/Singapore", "circle-chen.ics", true),
+    ("dara", "Dara", "Europe/London", "circle-dara.ics", true),
+    ("eli", "Eli", "Europe/London", "circle-eli.ics", false),
+];
+
+/// The demo's iCloud stand-in: an Apple ID "logs in" when a shipped file
+/// exists for it.
+#[derive(Debug)]
+struct ShippedFiles(HashMap<String, PathBuf>);
+
+#[async_trait]
+impl CalDavValidator for ShippedFiles {
+    async fn validate(&self, login: &CalDavLogin) -> Result<(), SourceError> {
+        match self.0.get(&login.username) {
+            Some(path) if path.is_file() => Ok(()),
+            _ => Err(SourceError::Unauthorized {
+                message: "no calendar for this Apple ID".to_owned(),
+            }),
+        }
+    }
+}
+
+fn parse_args() -> Result<PathBuf, String> {
+    let mut data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--data" => {
+                data = PathBuf::from(args.next().ok_or("--data needs a directory")?);
+            }
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other:?}; {USAGE}")),
+        }
+    }
+    Ok(data)
+}
+
+fn zone(name: &str) -> Result<TimeZone, String> {
+    caldav_provider::ical::time_zone(name).ok_or_else(|| format!("unknown time zone {name}"))
+}
+
+fn random_key() -> Result<[u8; 32], String> {
+    let mut key = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
+        .map_err(|_| "no randomness for the vault key".to_owned())?;
+    Ok(key)
+}
+
+async fn run(data: &Path) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let dir = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let db = dir.path().join("assistant.sqlite3");
+    let vault = Arc::new(Vault::new(
+        Arc::new(SqliteStore::open(&db).map_err(|e| err(&e))?),
+        KeyRing::new(MasterKey::from_bytes(KeyId(1), random_key()?)),
+    ));
+    let now: Timestamp = "2026-03-05T09:00:00Z".parse().map_err(|e| err(&e))?;
+    let clock = Arc::new(FixedClock::new(now));
+
+    let mut ics = IcsSource::new();
+    let mut files = HashMap::new();
+    for (id, _, tz, file, _) in PEOPLE {
+        let path = data.join(file);
+        if !path.is_file() {
+            return Err(format!("missing calendar {}", path.display()));
+        }
+        let email = format!("{id}@example.org");
+        // All-day and floating times are read in each participant's zone.
+        ics = ics.with_file_in_zone(email.clone(), &path, zone(tz)?);
+        files.insert(email, path);
+    }
+    let assistant = Assistant::builder()
+        .store(
+            scheduling_assistant::Store::open_sqlite(&db)
+                .await
+                .map_err(|e| err(&e))?,
+        )
+        .vault(vault)
+        .clock(clock)
+        .source(Provider::Icloud, Arc::new(ics))
+        .caldav_validator(Arc::new(ShippedFiles(files)))
+        .build()
+        .await
+        .map_err(|e| err(&e))?;
+
+    let program = ProgramId::new("spring");
+    assistant
+        .add_program(Program::new("spring", "Spring mentoring").with_policy_toml(POLICY))
+        .await
+        .map_err(|e| err(&e))?;
+    for (id, name, tz, _, _) in PEOPLE {
+        assistant
+            .add_participant(
+                Participant::new(id, name, format!("{id}@example.org"), tz),
+                std::slice::from_ref(&program),
+            )
+            .await
+            .map_err(|e| err(&e))?;
+    }
+    let p = |s: &str| ParticipantId::new(s);
+    assistant
+        .add_pair(Pair {
+            id: "maya-theo".into(),
+            program: program.clone(),
+            mentor: p("maya"),
+            mentee: p("theo"),
+        })
+        .await
+        .map_err(|e| err(&e))?;
+    assistant
+        .add_group(Group {
+            id: "circle".into(),
+            program: program.clone(),
+            name: "Thursday circle".into(),
+            members: ["ana", "ben", "chen", "dara", "eli"].map(p).to_vec(),
+        })
+        .await
+        .map_err(|e| err(&e))?;
+
+    println!("scheduling-assistant demo: Spring mentoring (Europe/London), now {now} (fixed)");
+    println!("database: a SQLite file in a temporary directory (sealed credentials + records)\n");
+
+    // Connecting is each participant's own act.
+    let admin = Actor::admin_on_behalf_of("coordinator", "eli");
+    let refused = assistant
+        .connect_icloud(
+            &admin,
+            &p("eli"),
+            "eli@example.org",
+            SecretString::new("xxxx-xxxx-xxxx-xxxx".into()),
+        )
+        .await;
+    if let Err(e) = refused {
+        println!("An administrator connecting Eli's calendar: refused ({e})\n");
+    }
+    for (id, _, _, _, connects) in PEOPLE {
+        if connects {
+            assistant
+                .connect_icloud(
+                    &Actor::participant(id),
+                    &p(id),
+                    &format!("{id}@example.org"),
+                    SecretString::new("abcd-efgh-ijkl-mnop".into()),
+                )
+                .await
+                .map_err(|e| err(&e))?;
+        }
+    }
+    println!("Connection statuses");
+    for (id, name, _, _, _) in PEOPLE {
+        println!("  {name:<14} {}", assistant.status(&p(id)).await.text());
+    }
+
+    let policy = assistant.policy(&program).map_err(|e| err(&e))?;
+    let tz = policy.time_zone().tz().clone();
+    let first: Date = tz.to_datetime(now).date();
+    let start = local(&tz, first, 0, 0)?;
+    let end = local(&tz, first.checked_add(jiff::Span::new().days(7)).map_err(|e| err(&e))?, 0, 0)?;
+    let week = Interval::new(start, end).map_err(|e| err(&e))?;
+
+    let view = assistant
+        .availability(&Actor::participant("theo"), &p("maya"), week)
+        .await
+        .map_err(|e| err(&e))?;
+    println!(
+        "\nTheo's view of Maya's week ({}, every 30 minutes; ## = Unavailable, . = free, \
+         blank = outside the program's days)",
+        policy.time_zone().name()
+    );
+    print_grid(&tz, first, &policy, &view.unavailable)?;
+
+    let mutual = assistant
+        .mutual_slots(
+            &Actor::participant("theo"),
+            &"maya-theo".into(),
+            SlotRequest::new(Duration::from_secs(3600), week).limit(5),
+        )
+        .await
+        .map_err(|e| err(&e))?;
+    println!("\nTop mutual one-hour slots for Maya and Theo (London time)");
+    for slot in &mutual.slots {
+        println!("  {}", when(&tz, slot.interval));
+    }
+
+    let poll = assistant
+        .poll(
+            &Actor::participant("ana"),
+            &Invitees::Group("circle".into()),
+            SlotRequest::new(Duration::from_secs(3600), week).limit(5).min_free(1),
+        )
+        .await
+        .map_err(|e| err(&e))?;
+    print_poll(&tz, &poll);
+    Ok(())
+}
+
+fn local(tz: &TimeZone, date: Date, hour: i8, minute: i8) -> Result<i64, String> {
+    tz.to_ambiguous_timestamp(date.at(hour, minute, 0, 0))
+        .compatible()
+        .map(|t| t.as_second())
+        .map_err(|e| e.to_string())
+}
+
+fn when(tz: &TimeZone, interval: Interval) -> String {
+    let s = tz.to_datetime(interval.start_jiff());
+    let e = tz.to_datetime(interval.end_jiff());
+    format!("{} - {}", s.strftime("%a %d %b %H:%M"), e.strftime("%H:%M"))
+}
+
+fn print_grid(
+    tz: &TimeZone,
+    first: Date,
+    policy: &policy_rules::ProgramPolicy,
+    unavailable: &[Interval],
+) -> Result<(), String> {
+    let days: Vec<Date> = (0..7)
+        .map(|i| first.checked_add(jiff::Span::new().days(i)))
+        .collect::<Result<_, _>>()
+        .map_err(|e| e.to_string())?;
+    let mut header = String::from("        ");
+    for d in &days {
+        header.push_str(&format!(" {:<7}", d.strftime("%a %d").to_string()));
+    }
+    println!("{header}");
+    let (from, to) = (policy.day_start().minutes(), policy.day_end().minutes());
+    let mut minute = from;
+    while minute < to {
+        let (h, m) = (minute / 60, minute % 60);
+        let mut row = format!("  {h:02}:{m:02} ");
+        for d in &days {
+            let cell = if policy.days().contains(d.weekday()) {
+                let hour = i8::try_from(h).map_err(|e| e.to_string())?;
+                let min = i8::try_from(m).map_err(|e| e.to_string())?;
+                let s = local(tz, *d, hour, min)?;
+                let slot = Interval::new(s, s + 1800).map_err(|e| e.to_string())?;
+                if unavailable.iter().any(|u| u.overlaps(&slot)) {
+                    "##"
+                } else {
+                    "."
+                }
+            } else {
+                ""
+            };
+            row.push_str(&format!(" {cell:^7}"));
+        }
+        println!("{}", row.trim_end());
+        minute += 30;
+    }
+    Ok(())
+}
+
+fn print_poll(tz: &TimeZone, poll: &Proposal) {
+    println!("\nGroup poll for the Thursday circle (one hour, best first)");
+    println!("  {}", poll.connected_text());
+    let names = |ids: &[ParticipantId]| {
+        if ids.is_empty() {
+            "-".to_owned()
+        } else {
+            ids.iter().map(ParticipantId::as_str).collect::<Vec<_>>().join(", ")
+        }
+    };
+    for slot in &poll.slots {
+        println!(
+            "  {:<26} free: {:<24} unavailable: {:<12} unknown: {}",
+            when(tz, slot.interval),
+            names(&slot.free),
+            names(&slot.unavailable),
+            names(&slot.unknown)
+        );
+    }
+}
+
+fn main() -> ExitCode {
+    let result = parse_args().and_then(|data| {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?
+            .block_on(run(&data))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("demo: {}", message.lines().next().unwrap_or_default());
+            ExitCode::from(2)
+        }
+    }
+}
