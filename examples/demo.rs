@@ -58,7 +58,13 @@ group_polls = true
 
 /// (id, name, zone, calendar file, connects in the demo)
 const PEOPLE: [(&str, &str, &str, &str, bool); 7] = [
-    ("maya", "Maya (mentor)", "America/New_York", "mentor.ics", true),
+    (
+        "maya",
+        "Maya (mentor)",
+        "America/New_York",
+        "mentor.ics",
+        true,
+    ),
     ("theo", "Theo (mentee)", "Europe/London", "mentee.ics", true),
     ("ana", "Ana", "Europe/London", "circle-ana.ics", true),
     ("ben", "Ben", "Europe/London", "circle-ben.ics", true),
@@ -219,7 +225,14 @@ async fn run(data: &Path) -> Result<(), String> {
     let tz = policy.time_zone().tz().clone();
     let first: Date = tz.to_datetime(now).date();
     let start = local(&tz, first, 0, 0)?;
-    let end = local(&tz, first.checked_add(jiff::Span::new().days(7)).map_err(|e| err(&e))?, 0, 0)?;
+    let end = local(
+        &tz,
+        first
+            .checked_add(jiff::Span::new().days(7))
+            .map_err(|e| err(&e))?,
+        0,
+        0,
+    )?;
     let week = Interval::new(start, end).map_err(|e| err(&e))?;
 
     let view = assistant
@@ -250,7 +263,9 @@ async fn run(data: &Path) -> Result<(), String> {
         .poll(
             &Actor::participant("ana"),
             &Invitees::Group("circle".into()),
-            SlotRequest::new(Duration::from_secs(3600), week).limit(5).min_free(1),
+            SlotRequest::new(Duration::from_secs(3600), week)
+                .limit(5)
+                .min_free(1),
         )
         .await
         .map_err(|e| err(&e))?;
@@ -320,7 +335,10 @@ fn print_poll(tz: &TimeZone, poll: &Proposal) {
         if ids.is_empty() {
             "-".to_owned()
         } else {
-            ids.iter().map(ParticipantId::as_str).collect::<Vec<_>>().join(", ")
+            ids.iter()
+                .map(ParticipantId::as_str)
+                .collect::<Vec<_>>()
+                .join(", ")
         }
     };
     for slot in &poll.slots {

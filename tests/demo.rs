@@ -8,7 +8,14 @@ use std::process::Command;
 
 fn demo() -> Command {
     let exe = std::env::current_exe().unwrap();
-    Command::new(exe.parent().unwrap().parent().unwrap().join("examples").join("demo"))
+    Command::new(
+        exe.parent()
+            .unwrap()
+            .parent()
+            .unwrap()
+            .join("examples")
+            .join("demo"),
+    )
 }
 
 fn data() -> PathBuf {
@@ -23,14 +30,23 @@ fn row<'a>(out: &'a str, time: &str) -> Vec<&'a str> {
         .unwrap_or_else(|| panic!("no grid row {time}"));
     let cells = &line[line.find(time).unwrap() + time.len()..];
     (0..7)
-        .map(|i| cells.get(1 + i * 8..(1 + i * 8 + 7).min(cells.len())).unwrap_or("").trim())
+        .map(|i| {
+            cells
+                .get(1 + i * 8..(1 + i * 8 + 7).min(cells.len()))
+                .unwrap_or("")
+                .trim()
+        })
         .collect()
 }
 
 #[test]
 fn the_demo_shows_statuses_the_partners_week_slots_and_a_poll() {
     let out = demo().output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = String::from_utf8(out.stdout).unwrap();
     assert!(out.contains("An administrator connecting Eli's calendar: refused"));
     assert!(out.contains("Maya (mentor)  Your iCloud calendar is connected"));
@@ -52,7 +68,9 @@ fn the_demo_shows_statuses_the_partners_week_slots_and_a_poll() {
     assert_eq!(row(&out, "16:00")[0], "##");
     assert_eq!(row(&out, "16:30")[0], ".");
     // Mutual slots start after the 1 h notice and Theo's library shift.
-    assert!(out.contains("Top mutual one-hour slots for Maya and Theo (London time)\n  Thu 05 Mar 11:00 - 12:00\n"));
+    assert!(out.contains(
+        "Top mutual one-hour slots for Maya and Theo (London time)\n  Thu 05 Mar 11:00 - 12:00\n"
+    ));
     assert!(out.contains("4 of 5 invitees have connected a calendar"));
     assert!(out.contains(
         "Thu 05 Mar 12:00 - 13:00   free: ana, ben, chen, dara     unavailable: -            unknown: eli"
@@ -72,7 +90,11 @@ fn the_demo_shows_statuses_the_partners_week_slots_and_a_poll() {
 
 #[test]
 fn bad_arguments_or_data_exit_2_with_one_line() {
-    for args in [vec!["--bogus"], vec!["--data"], vec!["--data", "/nonexistent/dir"]] {
+    for args in [
+        vec!["--bogus"],
+        vec!["--data"],
+        vec!["--data", "/nonexistent/dir"],
+    ] {
         let out = demo().args(&args).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8(out.stderr).unwrap();
