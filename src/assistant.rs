@@ -11,7 +11,9 @@ use availability::{
     SourceError, SystemClock, find_slots,
 };
 use credential_vault::{AppPassword, Credential, Expect, OwnerId, SecretKind, SecretString, Vault};
-use org_wide_auth::{IntegrationKind, OrgAuth};
+use org_wide_auth::{
+    ExchangeOnline, GoogleWorkspace, IntegrationKind, IntegrationSettings, OrgAuth,
+};
 use policy_rules::{PolicyLayer, ProgramPolicy, Provider};
 use serde::Serialize;
 
@@ -85,6 +87,9 @@ pub enum AssistantError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An organisation integration could not be enabled or disabled.
+    #[error("organisation integration: {0}")]
+    Organisation(#[from] org_wide_auth::OrgError),
     /// The vault failed (the message names owner and kind, never the
     /// secret).
     #[error("credential vault: {0}")]
@@ -462,7 +467,28 @@ impl AssistantBuilder {
         for c in store.connections().await? {
             records.connections.insert(c.participant.clone(), c);
         }
-        Ok(Assistant {
+        if let Some(org) = &self.org {
+            let enabled: Vec<IntegrationKind> = org
+                .settings()
+                .await
+                .iter()
+                .map(IntegrationSettings::kind)
+                .collect();
+            for json in store.integrations().await? {
+                let settings: IntegrationSettings = serde_json::from_str(&json).map_err(|e| {
+                    StoreError::Corrupt(format!("organisation integration settings: {e}"))
+                })?;
+                if enabled.contains(&settings.kind()) {
+                    continue;
+                }
+                // A failure leaves the integration off (its participants
+                // show as not connected) rather than the assistant down.
+                if let Err(e) = org.restore(&settings).await {
+                    tracing::error!(integration = ?settings.kind(), error = %e, "could not restore an organisation integration");
+                }
+            }
+        }
+        let assistant = Assistant {
             inner: Arc::new(Inner {
                 store,
                 vault,
@@ -478,7 +504,9 @@ impl AssistantBuilder {
                 pending: Mutex::new(HashMap::new()),
                 cache: Cache::new(ttl),
             }),
-        })
+        };
+        assistant.sync_organisation().await;
+        Ok(assistant)
     }
 }
 
@@ -981,6 +1009,112 @@ impl Assistant {
                     .map(|(id, _)| (id.clone(), kind))
             })
             .collect()
+    }
+
+    fn org(&self) -> Result<&Arc<OrgAuth>, AssistantError> {
+        self.inner.org.as_ref().ok_or_else(|| {
+            AssistantError::Invalid("the assistant was built without org_auth".to_owned())
+        })
+    }
+
+    async fn save_integration(&self, kind: IntegrationKind) -> Result<(), AssistantError> {
+        let org = self.org()?;
+        let name = integration_name(kind);
+        match org.settings().await.into_iter().find(|s| s.kind() == kind) {
+            Some(settings) => {
+                let json = serde_json::to_string(&settings)
+                    .map_err(|e| AssistantError::Invalid(e.to_string()))?;
+                self.inner.store.put_integration(name, json).await?;
+            }
+            None => self.inner.store.delete_integration(name).await?,
+        }
+        Ok(())
+    }
+
+    /// Enables Google Workspace for the whole instance (one real call
+    /// validates it first; the key goes to the vault, the settings beside
+    /// it), then connects every covered participant without a calendar of
+    /// their own. Returns who was connected.
+    ///
+    /// # Errors
+    /// [`AssistantError::Organisation`] with the validation's reason
+    /// (nothing stored), storage failures.
+    pub async fn enable_google_workspace(
+        &self,
+        config: GoogleWorkspace,
+    ) -> Result<Vec<(ParticipantId, IntegrationKind)>, AssistantError> {
+        self.org()?.enable_google(config).await?;
+        self.save_integration(IntegrationKind::GoogleWorkspace)
+            .await?;
+        Ok(self.sync_organisation().await)
+    }
+
+    /// Enables Exchange Online (Graph application permissions) for the
+    /// whole instance, as [`enable_google_workspace`](Self::enable_google_workspace).
+    ///
+    /// # Errors
+    /// As there, and [`AssistantError::Organisation`] when Exchange
+    /// on-premise is enabled.
+    pub async fn enable_exchange_online(
+        &self,
+        config: ExchangeOnline,
+    ) -> Result<Vec<(ParticipantId, IntegrationKind)>, AssistantError> {
+        self.org()?.enable_exchange_online(config).await?;
+        self.save_integration(IntegrationKind::ExchangeOnline)
+            .await?;
+        Ok(self.sync_organisation().await)
+    }
+
+    /// Records Exchange on-premise (it excludes Exchange Online; its
+    /// free/busy client is not built, so it covers nobody yet).
+    ///
+    /// # Errors
+    /// [`AssistantError::Organisation`] when Exchange Online is enabled.
+    pub async fn enable_exchange_on_premise(
+        &self,
+        scheduling_account: &str,
+    ) -> Result<(), AssistantError> {
+        self.org()?
+            .enable_exchange_on_premise(scheduling_account)
+            .await?;
+        self.save_integration(IntegrationKind::ExchangeOnPremise)
+            .await
+    }
+
+    /// Disables an integration: its secret, its settings and the automatic
+    /// connections it made go; participants' own connections stay.
+    /// Returns the participants who were connected through it.
+    ///
+    /// # Errors
+    /// [`AssistantError::Organisation`] (the vault failed), storage
+    /// failures.
+    pub async fn disable_integration(
+        &self,
+        kind: IntegrationKind,
+    ) -> Result<Vec<ParticipantId>, AssistantError> {
+        let emails = self.org()?.disable(kind).await?;
+        self.save_integration(kind).await?;
+        let affected: Vec<ParticipantId> = {
+            let records = self.records();
+            records
+                .participants
+                .values()
+                .filter(|(p, _)| {
+                    emails.iter().any(|e| e.eq_ignore_ascii_case(&p.email))
+                        && !records.connections.contains_key(&p.id)
+                })
+                .map(|(p, _)| p.id.clone())
+                .collect()
+        };
+        for p in &affected {
+            self.inner.cache.forget(p);
+        }
+        tracing::info!(
+            integration = integration_name(kind),
+            participants = affected.len(),
+            "organisation integration disabled"
+        );
+        Ok(affected)
     }
 
     /// A participant's connection status. Reads nothing from providers:

@@ -46,6 +46,9 @@ const MIGRATIONS: &[&str] = &[
         participant_id TEXT PRIMARY KEY REFERENCES assistant_participants(id),
         provider TEXT NOT NULL, account TEXT NOT NULL, connected_at BIGINT NOT NULL,
         needs_reconnect TEXT NOT NULL);",
+    // 2: organisation integrations' settings (their secrets are in the vault).
+    "CREATE TABLE assistant_org_integrations (
+        kind TEXT PRIMARY KEY, settings_json TEXT NOT NULL);",
 ];
 
 /// The newest schema version this build knows.
@@ -702,6 +705,39 @@ impl Store {
                     needs_reconnect: (!reason.is_empty()).then_some(reason),
                 })
             })
+            .collect()
+    }
+}
+
+impl Store {
+    pub(crate) async fn put_integration(&self, kind: &str, json: String) -> Result<(), StoreError> {
+        self.db
+            .transaction(vec![(
+                "INSERT INTO assistant_org_integrations (kind, settings_json) VALUES ($1, $2)
+                 ON CONFLICT (kind) DO UPDATE SET settings_json = excluded.settings_json",
+                vec![kind.into(), json.into()],
+            )])
+            .await
+    }
+
+    pub(crate) async fn delete_integration(&self, kind: &str) -> Result<(), StoreError> {
+        self.db
+            .transaction(vec![(
+                "DELETE FROM assistant_org_integrations WHERE kind = $1",
+                vec![kind.into()],
+            )])
+            .await
+    }
+
+    pub(crate) async fn integrations(&self) -> Result<Vec<String>, StoreError> {
+        self.db
+            .query(
+                "SELECT settings_json FROM assistant_org_integrations ORDER BY kind",
+                vec![],
+            )
+            .await?
+            .iter()
+            .map(|r| text(r, 0))
             .collect()
     }
 }

@@ -693,7 +693,10 @@ async fn a_restart_loses_nothing() {
     let source = Counting::new(Duration::ZERO);
     let (w, a) = world_with(&source, r#"time_zone = "Europe/Berlin""#).await;
     connect(&a, "mia").await;
-    assert_eq!(a.store().schema_version().await.unwrap(), 1);
+    assert_eq!(
+        a.store().schema_version().await.unwrap(),
+        scheduling_assistant::store::SCHEMA_VERSION
+    );
     let before = (
         a.programs(),
         a.participants(),
@@ -794,7 +797,7 @@ async fn a_newer_schema_is_refused() {
         err,
         scheduling_assistant::StoreError::SchemaTooNew {
             found: 99,
-            known: 1
+            known: scheduling_assistant::store::SCHEMA_VERSION
         }
     ));
 }
@@ -868,7 +871,10 @@ async fn a_restart_loses_nothing_on_postgresql() {
     // Two instances starting together: the advisory lock serialises migration.
     let (a, other) = tokio::join!(open(), open());
     drop(other);
-    assert_eq!(a.store().schema_version().await.unwrap(), 1);
+    assert_eq!(
+        a.store().schema_version().await.unwrap(),
+        scheduling_assistant::store::SCHEMA_VERSION
+    );
     seed(&a, r#"time_zone = "America/New_York""#).await;
     connect(&a, "mia").await;
     source.inner.fail(

@@ -21,6 +21,7 @@ use google_provider::{
 use graph_provider::{
     AppTokens, AuthConfig, Certificate, GraphConfig, GraphOAuth, GraphSource, Tenant,
 };
+use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
 /// What a participant's status says when an integration covers them.
@@ -325,6 +326,63 @@ pub struct IntegrationStatus {
     pub automatic_connections: usize,
 }
 
+/// An integration's settings without its secret: what an instance stores so
+/// that, restarting, it can [`restore`](OrgAuth::restore) the integration
+/// (the secret stays in the vault). Serialises to JSON with a `kind` tag.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum IntegrationSettings {
+    /// See [`GoogleWorkspace`].
+    GoogleWorkspace {
+        /// The scheduling account.
+        scheduling_account: String,
+        /// Covered domains.
+        domains: BTreeSet<String>,
+        /// Covered addresses outside them.
+        allow: BTreeSet<String>,
+        /// Whether the scheduling account reads for everyone.
+        via_scheduling_account: bool,
+        /// The token endpoint, if not Google's.
+        token_uri: Option<String>,
+        /// The Calendar API base URL, if not Google's.
+        api_base: Option<String>,
+    },
+    /// See [`ExchangeOnline`].
+    ExchangeOnline {
+        /// The tenant.
+        tenant: String,
+        /// The app's client id.
+        client_id: String,
+        /// The scheduling account.
+        scheduling_account: String,
+        /// Covered domains.
+        domains: BTreeSet<String>,
+        /// Covered addresses outside them.
+        allow: BTreeSet<String>,
+        /// The identity host, if not Microsoft's.
+        authority: Option<String>,
+        /// The Graph base URL, if not Microsoft's.
+        graph_base: Option<String>,
+    },
+    /// Exchange on-premise (recorded for mutual exclusion).
+    ExchangeOnPremise {
+        /// The scheduling account.
+        scheduling_account: String,
+    },
+}
+
+impl IntegrationSettings {
+    /// Which integration these settings are for.
+    pub fn kind(&self) -> IntegrationKind {
+        match self {
+            Self::GoogleWorkspace { .. } => IntegrationKind::GoogleWorkspace,
+            Self::ExchangeOnline { .. } => IntegrationKind::ExchangeOnline,
+            Self::ExchangeOnPremise { .. } => IntegrationKind::ExchangeOnPremise,
+        }
+    }
+}
+
 /// A Google token source that impersonates the scheduling account for every
 /// account, so colleagues' free/busy goes out 50 calendars to a request
 /// (domain members see each other's free/busy by default).
@@ -347,6 +405,7 @@ impl TokenSource for ViaSchedulingAccount {
 
 struct Enabled {
     kind: IntegrationKind,
+    settings: IntegrationSettings,
     scheduling_account: String,
     coverage: Coverage,
     source: Option<Arc<dyn FreeBusySource>>,
@@ -519,17 +578,30 @@ impl OrgAuth {
             .put(&owner(IntegrationKind::GoogleWorkspace)?, &key, Expect::Any)
             .await
             .map_err(|e| OrgError::Vault(e.to_string()))?;
+        self.insert_google(config, source).await;
+        Ok(())
+    }
+
+    async fn insert_google(&self, config: GoogleWorkspace, source: GoogleSource) {
+        let settings = IntegrationSettings::GoogleWorkspace {
+            scheduling_account: config.scheduling_account.clone(),
+            domains: config.coverage.domains.clone(),
+            allow: config.coverage.allow.clone(),
+            via_scheduling_account: config.read_as == ReadAs::SchedulingAccount,
+            token_uri: config.token_uri.clone(),
+            api_base: config.api_base.clone(),
+        };
         self.enabled.write().await.insert(
             IntegrationKind::GoogleWorkspace,
             Enabled {
                 kind: IntegrationKind::GoogleWorkspace,
+                settings,
                 scheduling_account: config.scheduling_account,
                 coverage: config.coverage,
                 source: Some(Arc::new(source)),
                 automatic: BTreeSet::new(),
             },
         );
-        Ok(())
     }
 
     /// Validates, then enables Exchange Online for every program.
@@ -556,16 +628,129 @@ impl OrgAuth {
             )
             .await
             .map_err(|e| OrgError::Vault(e.to_string()))?;
+        self.insert_exchange_online(config, source).await;
+        Ok(())
+    }
+
+    async fn insert_exchange_online(&self, config: ExchangeOnline, source: GraphSource) {
+        let settings = IntegrationSettings::ExchangeOnline {
+            tenant: config.tenant.clone(),
+            client_id: config.client_id.clone(),
+            scheduling_account: config.scheduling_account.clone(),
+            domains: config.coverage.domains.clone(),
+            allow: config.coverage.allow.clone(),
+            authority: config.authority.clone(),
+            graph_base: config.graph_base.clone(),
+        };
         self.enabled.write().await.insert(
             IntegrationKind::ExchangeOnline,
             Enabled {
                 kind: IntegrationKind::ExchangeOnline,
+                settings,
                 scheduling_account: config.scheduling_account,
                 coverage: config.coverage,
                 source: Some(Arc::new(source)),
                 automatic: BTreeSet::new(),
             },
         );
+    }
+
+    /// The settings of every enabled integration (no secret), to store
+    /// beside the vault and [`restore`](Self::restore) after a restart.
+    pub async fn settings(&self) -> Vec<IntegrationSettings> {
+        self.enabled
+            .read()
+            .await
+            .values()
+            .map(|e| e.settings.clone())
+            .collect()
+    }
+
+    /// Re-enables an integration from stored settings and its secret in
+    /// the vault, without the validation call (it was validated when first
+    /// enabled; a revoked delegation shows up as the participants' read
+    /// errors).
+    ///
+    /// # Errors
+    ///
+    /// [`OrgError::Vault`] when the secret is missing or unreadable,
+    /// [`OrgError::ExchangeConflict`], or [`OrgError::Validation`] for
+    /// settings that no longer build a client.
+    pub async fn restore(&self, settings: &IntegrationSettings) -> Result<(), OrgError> {
+        let kind = settings.kind();
+        let secret = |kind: IntegrationKind, secret_kind: SecretKind| async move {
+            self.vault
+                .get(&owner(kind)?, secret_kind)
+                .await
+                .map_err(|e| OrgError::Vault(e.to_string()))?
+                .map(|stored| stored.value)
+                .ok_or_else(|| OrgError::Vault(format!("no stored secret for {kind:?}")))
+        };
+        match settings {
+            IntegrationSettings::GoogleWorkspace {
+                scheduling_account,
+                domains,
+                allow,
+                via_scheduling_account,
+                token_uri,
+                api_base,
+            } => {
+                let Credential::GoogleServiceAccount(key) =
+                    secret(kind, SecretKind::GoogleServiceAccount).await?
+                else {
+                    return Err(OrgError::Vault("unexpected secret kind".to_owned()));
+                };
+                let mut config = GoogleWorkspace::new(
+                    key.key_json.clone(),
+                    scheduling_account.clone(),
+                    Coverage {
+                        domains: domains.clone(),
+                        allow: allow.clone(),
+                    },
+                );
+                if *via_scheduling_account {
+                    config = config.read_as(ReadAs::SchedulingAccount);
+                }
+                config.token_uri.clone_from(token_uri);
+                config.api_base.clone_from(api_base);
+                let source = self.google_source(&config)?;
+                self.insert_google(config, source).await;
+            }
+            IntegrationSettings::ExchangeOnline {
+                tenant,
+                client_id,
+                scheduling_account,
+                domains,
+                allow,
+                authority,
+                graph_base,
+            } => {
+                self.check_exclusion(kind).await?;
+                let Credential::MicrosoftAppCredentials(app) =
+                    secret(kind, SecretKind::MicrosoftAppCredentials).await?
+                else {
+                    return Err(OrgError::Vault("unexpected secret kind".to_owned()));
+                };
+                let mut config = ExchangeOnline::new(
+                    tenant.clone(),
+                    client_id.clone(),
+                    app.secret.clone(),
+                    scheduling_account.clone(),
+                    Coverage {
+                        domains: domains.clone(),
+                        allow: allow.clone(),
+                    },
+                );
+                config.authority.clone_from(authority);
+                config.graph_base.clone_from(graph_base);
+                let source = self.graph_source(&config)?;
+                self.insert_exchange_online(config, source).await;
+            }
+            IntegrationSettings::ExchangeOnPremise { scheduling_account } => {
+                self.enable_exchange_on_premise(scheduling_account.clone())
+                    .await?;
+            }
+        }
         Ok(())
     }
 
@@ -581,11 +766,15 @@ impl OrgAuth {
     ) -> Result<(), OrgError> {
         self.check_exclusion(IntegrationKind::ExchangeOnPremise)
             .await?;
+        let scheduling_account = scheduling_account.into();
         self.enabled.write().await.insert(
             IntegrationKind::ExchangeOnPremise,
             Enabled {
                 kind: IntegrationKind::ExchangeOnPremise,
-                scheduling_account: scheduling_account.into(),
+                settings: IntegrationSettings::ExchangeOnPremise {
+                    scheduling_account: scheduling_account.clone(),
+                },
+                scheduling_account,
                 coverage: Coverage::default(),
                 source: None,
                 automatic: BTreeSet::new(),
