@@ -25,73 +25,27 @@
 //! and a group poll with its connected count. Exits 2 with a one-line error
 //! on bad arguments or data.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use availability::{FixedClock, Interval, SourceError};
-use caldav_provider::{CalDavLogin, IcsSource};
+use availability::{FixedClock, Interval};
 use credential_vault::{KeyId, KeyRing, MasterKey, SecretString, SqliteStore, Vault};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, civil::Date};
-use scheduling_assistant::connect::CalDavValidator;
 use scheduling_assistant::{
-    Actor, Assistant, Group, Invitees, Pair, Participant, ParticipantId, Program, ProgramId,
-    Proposal, Provider, SlotRequest,
+    Actor, Assistant, Invitees, ParticipantId, ProgramId, Proposal, Provider, SlotRequest,
 };
+
+#[path = "support/demo_data.rs"]
+mod demo_data;
+use demo_data::PEOPLE;
 
 const USAGE: &str = "usage: demo [--data DIR]";
 
-const POLICY: &str = r#"time_zone = "Europe/London"
-days = ["mon", "tue", "wed", "thu", "fri"]
-day_start = "08:00"
-day_end = "18:00"
-min_notice = "1h"
-slot_step = "30m"
-blocking = ["busy", "tentative", "out_of_office"]
-scheduling_assistant = true
-group_polls = true
-"#;
-
-/// (id, name, zone, calendar file, connects in the demo)
-const PEOPLE: [(&str, &str, &str, &str, bool); 7] = [
-    (
-        "maya",
-        "Maya (mentor)",
-        "America/New_York",
-        "mentor.ics",
-        true,
-    ),
-    ("theo", "Theo (mentee)", "Europe/London", "mentee.ics", true),
-    ("ana", "Ana", "Europe/London", "circle-ana.ics", true),
-    ("ben", "Ben", "Europe/London", "circle-ben.ics", true),
-    ("chen", "Chen", "Asia/Singapore", "circle-chen.ics", true),
-    ("dara", "Dara", "Europe/London", "circle-dara.ics", true),
-    ("eli", "Eli", "Europe/London", "circle-eli.ics", false),
-];
-
-/// The demo's iCloud stand-in: an Apple ID "logs in" when a shipped file
-/// exists for it.
-#[derive(Debug)]
-struct ShippedFiles(HashMap<String, PathBuf>);
-
-#[async_trait]
-impl CalDavValidator for ShippedFiles {
-    async fn validate(&self, login: &CalDavLogin) -> Result<(), SourceError> {
-        match self.0.get(&login.username) {
-            Some(path) if path.is_file() => Ok(()),
-            _ => Err(SourceError::Unauthorized {
-                message: "no calendar for this Apple ID".to_owned(),
-            }),
-        }
-    }
-}
-
 fn parse_args() -> Result<PathBuf, String> {
-    let mut data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/data");
+    let mut data = demo_data::default_data();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -105,10 +59,7 @@ fn parse_args() -> Result<PathBuf, String> {
     Ok(data)
 }
 
-fn zone(name: &str) -> Result<TimeZone, String> {
-    caldav_provider::ical::time_zone(name).ok_or_else(|| format!("unknown time zone {name}"))
-}
-
+/// 32 random bytes for a throwaway vault key.
 fn random_key() -> Result<[u8; 32], String> {
     let mut key = [0u8; 32];
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key)
@@ -127,18 +78,7 @@ async fn run(data: &Path) -> Result<(), String> {
     let now: Timestamp = "2026-03-05T09:00:00Z".parse().map_err(|e| err(&e))?;
     let clock = Arc::new(FixedClock::new(now));
 
-    let mut ics = IcsSource::new();
-    let mut files = HashMap::new();
-    for (id, _, tz, file, _) in PEOPLE {
-        let path = data.join(file);
-        if !path.is_file() {
-            return Err(format!("missing calendar {}", path.display()));
-        }
-        let email = format!("{id}@example.org");
-        // All-day and floating times are read in each participant's zone.
-        ics = ics.with_file_in_zone(email.clone(), &path, zone(tz)?);
-        files.insert(email, path);
-    }
+    let (ics, files) = demo_data::sources(data)?;
     let assistant = Assistant::builder()
         .store(
             scheduling_assistant::Store::open_sqlite(&db)
@@ -148,44 +88,14 @@ async fn run(data: &Path) -> Result<(), String> {
         .vault(vault)
         .clock(clock)
         .source(Provider::Icloud, Arc::new(ics))
-        .caldav_validator(Arc::new(ShippedFiles(files)))
+        .caldav_validator(Arc::new(files))
         .build()
         .await
         .map_err(|e| err(&e))?;
 
     let program = ProgramId::new("spring");
-    assistant
-        .add_program(Program::new("spring", "Spring mentoring").with_policy_toml(POLICY))
-        .await
-        .map_err(|e| err(&e))?;
-    for (id, name, tz, _, _) in PEOPLE {
-        assistant
-            .add_participant(
-                Participant::new(id, name, format!("{id}@example.org"), tz),
-                std::slice::from_ref(&program),
-            )
-            .await
-            .map_err(|e| err(&e))?;
-    }
+    demo_data::seed(&assistant).await?;
     let p = |s: &str| ParticipantId::new(s);
-    assistant
-        .add_pair(Pair {
-            id: "maya-theo".into(),
-            program: program.clone(),
-            mentor: p("maya"),
-            mentee: p("theo"),
-        })
-        .await
-        .map_err(|e| err(&e))?;
-    assistant
-        .add_group(Group {
-            id: "circle".into(),
-            program: program.clone(),
-            name: "Thursday circle".into(),
-            members: ["ana", "ben", "chen", "dara", "eli"].map(p).to_vec(),
-        })
-        .await
-        .map_err(|e| err(&e))?;
 
     println!("scheduling-assistant demo: Spring mentoring (Europe/London), now {now} (fixed)");
     println!("database: a SQLite file in a temporary directory (sealed credentials + records)\n");

@@ -215,16 +215,24 @@ pub struct Proposal {
     /// overlapping a better one.
     pub slots: Vec<ProposedSlot>,
     /// Invitees whose calendar could not be read this time, and why.
-    pub problems: Vec<(ParticipantId, String)>,
+    pub problems: Vec<Problem>,
+    /// "k of n invitees have connected a calendar".
+    pub connected_text: String,
+}
+
+/// An invitee whose calendar could not be read for a proposal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Who.
+    pub participant: ParticipantId,
+    /// Why, as the provider said (never a secret).
+    pub reason: String,
 }
 
 impl Proposal {
     /// "k of n invitees have connected a calendar".
-    pub fn connected_text(&self) -> String {
-        format!(
-            "{} of {} invitees have connected a calendar",
-            self.connected, self.invitees
-        )
+    pub fn connected_text(&self) -> &str {
+        &self.connected_text
     }
 }
 
@@ -561,8 +569,13 @@ impl Assistant {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn now(&self) -> i64 {
+    fn now_secs(&self) -> i64 {
         self.inner.clock.now().as_second()
+    }
+
+    /// The assistant's "now" (its injected clock).
+    pub fn now(&self) -> jiff::Timestamp {
+        self.inner.clock.now()
     }
 
     // ----- set-up -------------------------------------------------------
@@ -810,7 +823,7 @@ impl Assistant {
             .get(&provider)
             .ok_or(AssistantError::ProviderNotConfigured(provider))?;
         let start = connector.start();
-        let now = self.now();
+        let now = self.now_secs();
         let expires_at = now.saturating_add(self.inner.connect_expiry_secs);
         let mut pending = self
             .inner
@@ -854,7 +867,7 @@ impl Assistant {
             .unwrap_or_else(PoisonError::into_inner)
             .remove(state)
             .ok_or(AssistantError::ConnectExpired)?;
-        if pending.expires_at <= self.now() {
+        if pending.expires_at <= self.now_secs() {
             return Err(AssistantError::ConnectExpired);
         }
         let participant = self.check_provider(&pending.participant, pending.provider)?;
@@ -920,7 +933,7 @@ impl Assistant {
             participant: participant.id.clone(),
             provider,
             account: account.clone(),
-            connected_at: self.now(),
+            connected_at: self.now_secs(),
             needs_reconnect: None,
         };
         self.inner.store.put_connection(&connection).await?;
@@ -1196,7 +1209,7 @@ impl Assistant {
     /// The window a fetch reads: the request's, widened to the lookahead
     /// from the start of today (UTC) so nearby requests hit the cache.
     fn fetch_window(&self, window: Interval) -> Interval {
-        let now = self.now();
+        let now = self.now_secs();
         let today = now - now.rem_euclid(86_400);
         let start = window.start().min(today);
         let end = window
@@ -1247,7 +1260,7 @@ impl Assistant {
                 &targets,
                 window,
                 fetch_window,
-                self.now(),
+                self.now_secs(),
                 force,
                 &on_fetched,
             )
@@ -1519,7 +1532,10 @@ impl Assistant {
             sets.push(match busy.get(p) {
                 Some(Some(Ok(fb))) => Some(fb.unavailable(blocking)),
                 Some(Some(Err(e))) => {
-                    problems.push((p.clone(), e.to_string()));
+                    problems.push(Problem {
+                        participant: p.clone(),
+                        reason: e.to_string(),
+                    });
                     None
                 }
                 _ => None,
@@ -1551,6 +1567,10 @@ impl Assistant {
             connected,
             slots,
             problems,
+            connected_text: format!(
+                "{connected} of {} invitees have connected a calendar",
+                unique.len()
+            ),
         })
     }
 
@@ -1561,7 +1581,7 @@ impl Assistant {
     /// window, batched per source. Returns how many were fetched and
     /// failed.
     pub async fn refresh(&self, force: bool) -> FetchCounts {
-        let now = self.now();
+        let now = self.now_secs();
         let ids: Vec<ParticipantId> = self.records().participants.keys().cloned().collect();
         let stale: Vec<ParticipantId> = ids
             .into_iter()

@@ -29,13 +29,15 @@ pub use policy_rules;
 mod assistant;
 mod cache;
 pub mod connect;
+#[cfg(feature = "http")]
+pub mod http;
 mod model;
 pub mod store;
 pub mod vault_adapters;
 
 pub use crate::assistant::{
     Assistant, AssistantBuilder, AssistantError, Availability, ConnectStart, ConnectionStatus,
-    Invitees, Proposal, ProposedSlot, Refresher, SlotRequest,
+    Invitees, Problem, Proposal, ProposedSlot, Refresher, SlotRequest,
 };
 pub use crate::cache::FetchCounts;
 pub use crate::model::{

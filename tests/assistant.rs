@@ -522,7 +522,7 @@ slot_step = "60m""#,
     assert_eq!(best.unknown, ["c3", "c4", "c5"].map(pid).to_vec());
     assert_eq!(poll.slots[1].unavailable, ["mia", "c2"].map(pid).to_vec());
     assert_eq!(poll.problems.len(), 1);
-    assert_eq!(poll.problems[0].0, pid("c3"));
+    assert_eq!(poll.problems[0].participant, pid("c3"));
     // c3's status says why, and still counts as connected.
     assert!(matches!(
         a.status(&pid("c3")).await,

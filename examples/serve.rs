@@ -1,0 +1,232 @@
+//! The assistant over HTTP: the JSON API, its OpenAPI document and a small
+//! page, on 127.0.0.1.
+//!
+//! ```sh
+//! cargo run --release --example serve [-- --addr 127.0.0.1:8080] [--db FILE] [--key FILE]
+//!     [--data DIR] [--now RFC3339] [--icloud-server URL]
+//! ```
+//!
+//! - Storage is a SQLite file (`--db`, default `target/serve/assistant.sqlite3`)
+//!   holding the sealed credentials and the records, so a restart loses
+//!   nothing. The vault's master key is a development key file (`--key`,
+//!   default beside the database, created with mode 0600 on first start).
+//!   Bring your own key in production.
+//! - On first start it seeds the demo's program, people, pair and circle
+//!   (`examples/data`). Nobody is connected: sign in on the page and
+//!   connect.
+//! - iCloud is, by default, the demo's stand-in: the shipped `.ics` files,
+//!   an Apple ID being the participant's email (`maya@example.org`, any
+//!   password). With `--icloud-server URL` it is a real CalDAV server
+//!   (`https://caldav.icloud.com/`), logins checked by discovery.
+//! - Google and Microsoft connect by OAuth when their app is configured:
+//!   `GOOGLE_CLIENT_ID` (and `GOOGLE_CLIENT_SECRET`), `MICROSOFT_CLIENT_ID`
+//!   (and `MICROSOFT_CLIENT_SECRET`, `MICROSOFT_TENANT`, default `common`).
+//!   Register `http://ADDR/api/oauth/callback` as the redirect URI.
+//! - `--now` fixes the clock (the demo data is in March 2026).
+//!
+//! Prints `serving on http://ADDR/` and serves until Ctrl-C. Exits 2 with a
+//! one-line error on bad arguments.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use availability::{Clock, FixedClock, SystemClock};
+use credential_vault::{KeyId, KeyRing, MasterKey, SecretString, SqliteStore, Vault};
+use scheduling_assistant::connect::{DiscoveryValidator, GoogleConnector, MicrosoftConnector};
+use scheduling_assistant::http::{HttpConfig, router};
+use scheduling_assistant::vault_adapters::{VaultCalDavLogins, VaultTokens};
+use scheduling_assistant::{Assistant, Provider, Store};
+
+#[path = "support/demo_data.rs"]
+mod demo_data;
+
+const USAGE: &str = "usage: serve [--addr 127.0.0.1:PORT] [--db FILE] [--key FILE] [--data DIR] \
+                     [--now RFC3339] [--icloud-server URL]";
+
+struct Args {
+    addr: std::net::SocketAddr,
+    db: PathBuf,
+    key: Option<PathBuf>,
+    data: PathBuf,
+    now: Option<jiff::Timestamp>,
+    icloud_server: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        addr: "127.0.0.1:8080".parse().map_err(|e| format!("{e}"))?,
+        db: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/serve/assistant.sqlite3"),
+        key: None,
+        data: demo_data::default_data(),
+        now: None,
+        icloud_server: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match arg.as_str() {
+            "--addr" => {
+                let v = value("--addr")?;
+                args.addr = v.parse().map_err(|e| format!("--addr {v:?}: {e}"))?;
+                if !args.addr.ip().is_loopback() {
+                    return Err("--addr must be a loopback address (127.0.0.1)".to_owned());
+                }
+            }
+            "--db" => args.db = PathBuf::from(value("--db")?),
+            "--key" => args.key = Some(PathBuf::from(value("--key")?)),
+            "--data" => args.data = PathBuf::from(value("--data")?),
+            "--now" => {
+                let v = value("--now")?;
+                args.now = Some(v.parse().map_err(|e| format!("--now {v:?}: {e}"))?);
+            }
+            "--icloud-server" => args.icloud_server = Some(value("--icloud-server")?),
+            "-h" | "--help" => return Err(USAGE.to_owned()),
+            other => return Err(format!("unknown argument {other:?}; {USAGE}")),
+        }
+    }
+    Ok(args)
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+async fn run(args: Args) -> Result<(), String> {
+    let listener = tokio::net::TcpListener::bind(args.addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let base = format!("http://{addr}");
+    if let Some(dir) = args.db.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    let key_path = args
+        .key
+        .clone()
+        .unwrap_or_else(|| args.db.with_extension("key"));
+    let key = if key_path.exists() {
+        MasterKey::from_file(KeyId(1), &key_path)
+    } else {
+        MasterKey::create_dev_key_file(KeyId(1), &key_path)
+    }
+    .map_err(|e| format!("vault key {}: {e}", key_path.display()))?;
+    let vault = Arc::new(Vault::new(
+        Arc::new(SqliteStore::open(&args.db).map_err(|e| e.to_string())?),
+        KeyRing::new(key),
+    ));
+    let clock: Arc<dyn Clock> = match args.now {
+        Some(now) => Arc::new(FixedClock::new(now)),
+        None => Arc::new(SystemClock),
+    };
+    let mut builder = Assistant::builder()
+        .store(
+            Store::open_sqlite(&args.db)
+                .await
+                .map_err(|e| e.to_string())?,
+        )
+        .vault(vault.clone())
+        .clock(clock.clone());
+
+    match &args.icloud_server {
+        Some(server) => {
+            let logins = Arc::new(VaultCalDavLogins::for_server(vault.clone(), server.clone()));
+            let source =
+                Arc::new(caldav_provider::CalDavSource::new(logins).map_err(|e| e.to_string())?);
+            builder = builder
+                .source(Provider::Icloud, source.clone())
+                .caldav_validator(Arc::new(DiscoveryValidator::new(source, server.clone())));
+        }
+        None => {
+            let (ics, files) = demo_data::sources(&args.data)?;
+            builder = builder
+                .source(Provider::Icloud, Arc::new(ics))
+                .caldav_validator(Arc::new(files));
+        }
+    }
+    let callback = format!("{base}/api/oauth/callback");
+    if let Some(client_id) = env("GOOGLE_CLIENT_ID") {
+        let secret = env("GOOGLE_CLIENT_SECRET").map(SecretString::new);
+        let oauth = Arc::new(
+            google_provider::GoogleOAuth::new(google_provider::OAuthConfig::new(
+                client_id,
+                secret,
+                callback.clone(),
+            ))
+            .map_err(|e| e.to_string())?,
+        );
+        let tokens = google_provider::UserTokens::with_clock(
+            oauth.clone(),
+            Arc::new(VaultTokens::google(vault.clone())),
+            clock.clone(),
+        );
+        let source = google_provider::GoogleSource::new(
+            Arc::new(tokens),
+            google_provider::GoogleConfig::default(),
+        )
+        .map_err(|e| e.to_string())?;
+        builder = builder
+            .source(Provider::Google, Arc::new(source))
+            .oauth(Provider::Google, Arc::new(GoogleConnector(oauth)));
+    }
+    if let Some(client_id) = env("MICROSOFT_CLIENT_ID") {
+        let tenant = env("MICROSOFT_TENANT").unwrap_or_else(|| "common".to_owned());
+        let mut config = graph_provider::AuthConfig::new(client_id, graph_provider::Tenant(tenant))
+            .redirect_uri(callback.clone());
+        if let Some(secret) = env("MICROSOFT_CLIENT_SECRET") {
+            config = config.client_secret(SecretString::new(secret));
+        }
+        let oauth = Arc::new(graph_provider::GraphOAuth::new(config).map_err(|e| e.to_string())?);
+        let tokens = graph_provider::UserTokens::with_clock(
+            oauth.clone(),
+            Arc::new(VaultTokens::microsoft(vault.clone())),
+            clock.clone(),
+        );
+        let source = graph_provider::GraphSource::new(
+            Arc::new(tokens),
+            graph_provider::GraphConfig::default(),
+        )
+        .map_err(|e| e.to_string())?;
+        builder = builder
+            .source(Provider::Microsoft, Arc::new(source))
+            .oauth(Provider::Microsoft, Arc::new(MicrosoftConnector(oauth)));
+    }
+    let assistant = builder.build().await.map_err(|e| e.to_string())?;
+    if assistant.programs().is_empty() {
+        demo_data::seed(&assistant).await?;
+    }
+    let _refresher = assistant.spawn_refresher(Duration::from_secs(60));
+    let app = router(assistant, HttpConfig::default());
+
+    println!("serving on {base}/");
+    println!(
+        "database {} (key {})",
+        args.db.display(),
+        key_path.display()
+    );
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn main() -> ExitCode {
+    let result = parse_args().and_then(|args| {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("runtime: {e}"))?
+            .block_on(run(args))
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("serve: {}", message.lines().next().unwrap_or_default());
+            ExitCode::from(2)
+        }
+    }
+}
