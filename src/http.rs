@@ -598,7 +598,7 @@ fn duration(text: Option<&str>) -> Result<Duration, ApiError> {
     let d: PolicyDuration = text
         .parse()
         .map_err(|e| ApiError::bad(format!("`duration`: {e}")))?;
-    if d.as_secs() < 60 || d.as_secs() > 86_400 || d.as_secs() % 60 != 0 {
+    if d.as_secs() < 60 || d.as_secs() > 86_400 || !d.as_secs().is_multiple_of(60) {
         return Err(ApiError::bad(
             "`duration` must be whole minutes between 1 minute and 24 hours",
         ));
