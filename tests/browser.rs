@@ -1,0 +1,279 @@
+//! The `serve` example in a real browser: headless Chromium driven through
+//! chromedriver (Debian packages `chromium` and `chromium-driver`, which the
+//! README test command installs). Signs in, connects two demo participants
+//! with the iCloud form, opens the mentor's week and checks the grid's
+//! Unavailable blocks against the shipped calendar (across the US clock
+//! change), checks the work-on-behalf refusal, and saves a screenshot to
+//! `target/test-artifacts/serve-week.png`.
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+
+/// Kills a child process when dropped.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn find(names: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.iter().map(move |n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// chromedriver and Chromium, or why not: a failure, never a silent skip.
+fn browser() -> Option<(PathBuf, PathBuf)> {
+    let found = (
+        find(&["chromedriver"]),
+        find(&["chromium", "chromium-browser"]),
+    );
+    if let (Some(driver), Some(chromium)) = found {
+        return Some((driver, chromium));
+    }
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true");
+    if !in_ci && std::env::var("SKIP_BROWSER_TEST").is_ok_and(|v| v == "1") {
+        eprintln!("SKIPPED: the browser test (SKIP_BROWSER_TEST=1)");
+        return None;
+    }
+    panic!(
+        "chromedriver and chromium are not installed: run the README test command \
+         (scripts/test), which installs the Debian packages chromium and chromium-driver"
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn serve_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("serve")
+}
+
+/// Starts `serve` on a free loopback port with the demo clock; its URL.
+fn start_serve(dir: &Path) -> (Killed, String) {
+    let mut child = Command::new(serve_binary())
+        .args([
+            "--addr",
+            "127.0.0.1:0",
+            "--now",
+            "2026-03-05T09:00:00Z",
+            "--db",
+        ])
+        .arg(dir.join("serve.sqlite3"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("serving on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .trim_end_matches('/')
+        .to_owned();
+    (Killed(child), url)
+}
+
+async fn start_driver(driver: &Path, chromium: &Path) -> (Killed, Client) {
+    let port = free_port();
+    let child = Command::new(driver)
+        .arg(format!("--port={port}"))
+        .arg("--allowed-ips=127.0.0.1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let guard = Killed(child);
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".to_owned(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                     "--disable-dev-shm-usage", "--window-size=1400,1900"]
+        }),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    for attempt in 0.. {
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        match ClientBuilder::new(connector)
+            .capabilities(caps.clone())
+            .connect(&url)
+            .await
+        {
+            Ok(client) => return (guard, client),
+            Err(e) if attempt < 50 => {
+                let _ = e;
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("chromedriver did not start: {e}"),
+        }
+    }
+    unreachable!()
+}
+
+/// Waits (up to 10 s) for an element: page loads after form posts and
+/// redirects finish on their own time.
+async fn el(c: &Client, css: &str) -> fantoccini::elements::Element {
+    match c
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+    {
+        Ok(e) => e,
+        Err(e) => panic!(
+            "no {css} on {}: {e}\n{}",
+            c.current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default(),
+            c.source().await.unwrap_or_default()
+        ),
+    }
+}
+
+/// Waits (up to 10 s) until the element's text satisfies `ok` (a click
+/// that posts a form leaves the old page in place for a moment, so the
+/// first match may be the old page's, or go stale), and returns it.
+async fn text_until(c: &Client, css: &str, ok: impl Fn(&str) -> bool) -> String {
+    let mut last = String::new();
+    for _ in 0..100 {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+        {
+            if ok(&t) {
+                return t;
+            }
+            last = t;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "{css} never matched (last {last:?}) on {}",
+        c.current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default()
+    )
+}
+
+async fn text_is(c: &Client, css: &str, expected: &str) {
+    text_until(c, css, |t| t == expected).await;
+}
+
+async fn sign_in(c: &Client, base: &str, who: &str) {
+    c.goto(&format!("{base}/")).await.unwrap();
+    if let Ok(out) = c.find(Locator::Css("#sign-out")).await {
+        out.click().await.unwrap();
+    }
+    el(c, &format!("#sign-in-{who}"))
+        .await
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn connect_icloud(c: &Client, apple_id: &str) {
+    el(c, "#apple-id").await.send_keys(apple_id).await.unwrap();
+    el(c, "#app-password")
+        .await
+        .send_keys("abcd-efgh-ijkl-mnop")
+        .await
+        .unwrap();
+    el(c, "#connect-icloud").await.click().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_page_connects_a_participant_and_shows_the_partners_week() {
+    let Some((driver, chromium)) = browser() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_serve, base) = start_serve(dir.path());
+    let (_driver, c) = start_driver(&driver, &chromium).await;
+
+    // Maya connects her calendar.
+    sign_in(&c, &base, "maya").await;
+    text_is(&c, "#status", "Your calendar is not connected").await;
+    connect_icloud(&c, "maya@example.org").await;
+    text_is(&c, "#status", "Your iCloud calendar is connected").await;
+
+    // Theo, her mentee, opens her week (in his zone, London).
+    sign_in(&c, &base, "theo").await;
+    text_is(&c, "#who", "Theo (mentee)").await;
+    el(&c, "#week-maya").await.click().await.unwrap();
+    el(&c, "#week").await;
+    let mut unavailable = Vec::new();
+    for cell in c.find_all(Locator::Css("td.unavailable")).await.unwrap() {
+        unavailable.push(cell.attr("data-start").await.unwrap().unwrap());
+    }
+    let has = |at: &str| unavailable.iter().any(|u| u == at);
+    // The 09:00 New York stand-up: 14:00 London on Thursday, 13:00 on
+    // Monday after the US clock change; none on Wednesday (EXDATE).
+    assert!(has("2026-03-05T14:00:00Z") && !has("2026-03-05T14:30:00Z"));
+    assert!(has("2026-03-09T13:00:00Z") && !has("2026-03-09T14:00:00Z"));
+    assert!(!has("2026-03-11T13:00:00Z"));
+    // The client call 15:00-16:30 UTC Thursday.
+    assert!(has("2026-03-05T15:00:00Z") && has("2026-03-05T16:00:00Z"));
+    // The all-day conference: all of Friday in London (05:00 Friday to
+    // 05:00 Saturday UTC), 28 half-hour rows from 07:00.
+    let friday = unavailable
+        .iter()
+        .filter(|u| u.starts_with("2026-03-06"))
+        .count();
+    assert_eq!(friday, 28);
+    // The out-of-office Tuesday from 12:00 London, the transparent focus
+    // block (Monday 10:00) not shown.
+    assert!(has("2026-03-10T12:00:00Z") && !has("2026-03-10T11:30:00Z"));
+    assert!(!has("2026-03-09T10:00:00Z"));
+    // Nothing but the word: no titles on the page.
+    let html = c.source().await.unwrap();
+    assert!(!html.contains("stand-up") && !html.contains("Client call"));
+    assert!(c.find(Locator::Css("#slots li")).await.is_ok());
+
+    let png = c.screenshot().await.unwrap();
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join("serve-week.png"), &png).unwrap();
+    assert!(png.starts_with(b"\x89PNG"));
+
+    // An administrator working on Eli's behalf cannot connect Eli's calendar.
+    c.goto(&format!("{base}/")).await.unwrap();
+    el(&c, "#sign-out").await.click().await.unwrap();
+    el(&c, "select[name=on_behalf_of] option[value=eli]")
+        .await
+        .click()
+        .await
+        .unwrap();
+    el(&c, "#sign-in-admin").await.click().await.unwrap();
+    text_until(&c, "#who", |t| t.contains("working on behalf of Eli")).await;
+    connect_icloud(&c, "eli@example.org").await;
+    text_until(&c, "#error", |t| t.contains("only eli can connect")).await;
+    c.goto(&format!("{base}/")).await.unwrap();
+    text_is(&c, "#status", "Your calendar is not connected").await;
+    c.close().await.unwrap();
+}
