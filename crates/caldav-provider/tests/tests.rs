@@ -1,6 +1,8 @@
 //! Integration tests of caldav-provider.
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
+/// A sweep of broken calendars: typed errors or named partial results.
+mod broken;
 /// Shared helpers: fixtures, windows, JSON of busy time.
 mod common;
 /// iCalendar to busy time: the peers' fixtures, busy rules, recurrence,
