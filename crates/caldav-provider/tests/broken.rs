@@ -203,12 +203,11 @@ fn cases() -> Vec<(String, Vec<u8>)> {
     ));
     out.push((
         "broken vtimezone".into(),
-        format!(
-            "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:Custom/Zone\r\nBEGIN:STANDARD\r\n\
+                    "BEGIN:VCALENDAR\r\nBEGIN:VTIMEZONE\r\nTZID:Custom/Zone\r\nBEGIN:STANDARD\r\n\
              TZOFFSETFROM:+99\r\nTZOFFSETTO:garbage\r\nRRULE:FREQ=YEARLY;BYMONTH=13\r\n\
              END:STANDARD\r\nEND:VTIMEZONE\r\nBEGIN:VEVENT\r\nUID:z@t\r\n\
              DTSTART;TZID=Custom/Zone:20260302T090000\r\nDURATION:PT1H\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
-        ),
+            .into(),
     ));
     let mut cases: Vec<(String, Vec<u8>)> =
         out.into_iter().map(|(n, s)| (n, s.into_bytes())).collect();
