@@ -24,8 +24,22 @@ pub(crate) fn client(
     connect: Duration,
     total: Duration,
 ) -> Result<reqwest::Client, reqwest::Error> {
+    client_with_roots(connect, total, &[])
+}
+
+/// The same, also trusting `roots` (DER) besides the platform's roots.
+pub(crate) fn client_with_roots(
+    connect: Duration,
+    total: Duration,
+    roots: &[Vec<u8>],
+) -> Result<reqwest::Client, reqwest::Error> {
     install_ring_provider();
+    let roots = roots
+        .iter()
+        .map(|der| reqwest::Certificate::from_der(der))
+        .collect::<Result<Vec<_>, _>>()?;
     reqwest::Client::builder()
+        .tls_certs_merge(roots)
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(connect)
         .timeout(total)

@@ -62,6 +62,10 @@ pub struct GoogleConfig {
     pub request_timeout: Duration,
     /// The largest response read. Default 16 MiB.
     pub max_response_bytes: usize,
+    /// Certificates (DER) trusted as roots besides the platform's, for a
+    /// test double or a proxy with a private CA. Default none: TLS is
+    /// verified against the platform's roots only.
+    pub extra_root_certificates: Vec<Vec<u8>>,
     /// The zone of all-day events in events mode when the account has none
     /// of its own. Default UTC.
     pub default_zone: TimeZone,
@@ -81,6 +85,7 @@ impl Default for GoogleConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_response_bytes: 16 * 1024 * 1024,
+            extra_root_certificates: Vec::new(),
             default_zone: TimeZone::UTC,
             account_zones: HashMap::new(),
         }
@@ -120,6 +125,13 @@ impl GoogleConfig {
     #[must_use]
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Adds a root certificate (DER) to [`extra_root_certificates`](Self::extra_root_certificates).
+    #[must_use]
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_root_certificates.push(der.into());
         self
     }
 
@@ -171,8 +183,12 @@ impl GoogleSource {
     ///
     /// [`BuildError`] if the HTTP client cannot be built.
     pub fn new(tokens: Arc<dyn TokenSource>, config: GoogleConfig) -> Result<Self, BuildError> {
-        let http = crate::http::client(config.connect_timeout, config.request_timeout)
-            .map_err(|e| BuildError(e.to_string()))?;
+        let http = crate::http::client_with_roots(
+            config.connect_timeout,
+            config.request_timeout,
+            &config.extra_root_certificates,
+        )
+        .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {
             http,
             tokens,

@@ -63,6 +63,10 @@ pub struct GraphConfig {
     pub request_timeout: Duration,
     /// The largest response read. Default 16 MiB.
     pub max_response_bytes: usize,
+    /// Certificates (DER) trusted as roots besides the platform's, for a
+    /// test double or a proxy with a private CA. Default none: TLS is
+    /// verified against the platform's roots only.
+    pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for GraphConfig {
@@ -78,6 +82,7 @@ impl Default for GraphConfig {
             connect_timeout: Duration::from_secs(10),
             request_timeout: Duration::from_secs(30),
             max_response_bytes: 16 * 1024 * 1024,
+            extra_root_certificates: Vec::new(),
         }
     }
 }
@@ -108,6 +113,13 @@ impl GraphConfig {
     #[must_use]
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Adds a root certificate (DER) to [`extra_root_certificates`](Self::extra_root_certificates).
+    #[must_use]
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_root_certificates.push(der.into());
         self
     }
 
@@ -160,8 +172,12 @@ impl GraphSource {
     ///
     /// [`BuildError`] if the HTTP client cannot be built.
     pub fn new(tokens: Arc<dyn TokenSource>, config: GraphConfig) -> Result<Self, BuildError> {
-        let http = crate::http::client(config.connect_timeout, config.request_timeout)
-            .map_err(|e| BuildError(e.to_string()))?;
+        let http = crate::http::client_with_roots(
+            config.connect_timeout,
+            config.request_timeout,
+            &config.extra_root_certificates,
+        )
+        .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {
             http,
             tokens,

@@ -68,9 +68,15 @@ impl Http {
         connect_timeout: Duration,
         timeout: Duration,
         max_body: usize,
+        roots: &[Vec<u8>],
     ) -> Result<Self, reqwest::Error> {
         install_ring_provider();
+        let roots = roots
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect::<Result<Vec<_>, _>>()?;
         let client = reqwest::Client::builder()
+            .tls_certs_merge(roots)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(connect_timeout)
             .timeout(timeout)

@@ -164,6 +164,10 @@ pub struct CalDavConfig {
     pub concurrency: usize,
     /// Bounds on recurrence expansion.
     pub expand: ExpandOptions,
+    /// Certificates (DER) trusted as roots besides the platform's, for a
+    /// server with a private CA. Default none: TLS is verified against the
+    /// platform's roots only.
+    pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for CalDavConfig {
@@ -175,6 +179,7 @@ impl Default for CalDavConfig {
             max_response_bytes: 32 * 1024 * 1024,
             concurrency: 8,
             expand: ExpandOptions::default(),
+            extra_root_certificates: Vec::new(),
         }
     }
 }
@@ -191,6 +196,13 @@ impl CalDavConfig {
     #[must_use]
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = timeout;
+        self
+    }
+
+    /// Adds a root certificate (DER) to [`extra_root_certificates`](Self::extra_root_certificates).
+    #[must_use]
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_root_certificates.push(der.into());
         self
     }
 
@@ -327,6 +339,7 @@ impl CalDavSource {
             config.connect_timeout,
             config.request_timeout,
             config.max_response_bytes,
+            &config.extra_root_certificates,
         )
         .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {
