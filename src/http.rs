@@ -1088,9 +1088,27 @@ async fn page_week(
         let end = local_second(&tz, first, 7 * 24 * 60)?;
         let w = Interval::new(start, end).map_err(|e| ApiError::bad(e.to_string()))?;
         let seen = app.assistant.availability(&actor, &target, w).await?;
+        // Hours the program does not book (weekends, nights, inside the
+        // minimum notice) are shaded: the pair's program, else the partner's.
+        let pair = app.assistant.pairs().into_iter().find(|p| {
+            (p.mentor == viewer && p.mentee == target) || (p.mentee == viewer && p.mentor == target)
+        });
+        let program = match &pair {
+            Some(p) => Some(p.program.clone()),
+            None => app
+                .assistant
+                .participants()
+                .into_iter()
+                .find(|(p, _)| p.id == target)
+                .and_then(|(_, programs)| programs.into_iter().next()),
+        };
+        let bookable = match &program {
+            Some(p) => Some(app.assistant.policy(p)?.bookable(w, app.assistant.now())),
+            None => None,
+        };
         let mut body = format!(
             "<p>{}'s availability, in your time zone ({}). Unavailable blocks only: \
-             nothing about what they are.</p>",
+             nothing about what they are. Grey: outside the program's bookable hours.</p>",
             escape(&partner.name),
             escape(tz.iana_name().unwrap_or("UTC"))
         );
@@ -1123,6 +1141,11 @@ async fn page_week(
                         body,
                         "<td class=\"unavailable\" data-start=\"{at}\">Unavailable</td>"
                     );
+                } else if bookable.as_ref().is_some_and(|b| !b.covers(&cell)) {
+                    let _ = write!(
+                        body,
+                        "<td class=\"closed\" data-start=\"{at}\" title=\"outside the program's hours\"></td>"
+                    );
                 } else {
                     let _ = write!(body, "<td class=\"free\" data-start=\"{at}\"></td>");
                 }
@@ -1131,9 +1154,7 @@ async fn page_week(
         }
         body.push_str("</table>");
         // Mutual slots, when the viewer and this partner are a pair.
-        if let Some(pair) = app.assistant.pairs().into_iter().find(|p| {
-            (p.mentor == viewer && p.mentee == target) || (p.mentee == viewer && p.mentor == target)
-        }) {
+        if let Some(pair) = pair {
             let request = SlotRequest::new(Duration::from_secs(3600), w).limit(5);
             match app.assistant.mutual_slots(&actor, &pair.id, request).await {
                 Ok(p) => {

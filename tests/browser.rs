@@ -85,9 +85,11 @@ fn start_serve(dir: &Path) -> (Killed, String) {
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    reader.read_line(&mut line).unwrap();
+    // Keep reading (and dropping) the rest, so the server never writes
+    // into a closed pipe.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let url = line
         .trim()
         .strip_prefix("serving on ")
@@ -232,6 +234,20 @@ async fn the_page_connects_a_participant_and_shows_the_partners_week() {
         unavailable.push(cell.attr("data-start").await.unwrap().unwrap());
     }
     let has = |at: &str| unavailable.iter().any(|u| u == at);
+    let mut closed = Vec::new();
+    for cell in c.find_all(Locator::Css("td.closed")).await.unwrap() {
+        closed.push(cell.attr("data-start").await.unwrap().unwrap());
+    }
+    // Outside the program's hours: the weekend, evenings, and before the
+    // one hour of notice on Thursday (now is 09:00).
+    for at in [
+        "2026-03-07T10:00:00Z",
+        "2026-03-09T19:00:00Z",
+        "2026-03-05T09:30:00Z",
+    ] {
+        assert!(closed.iter().any(|c| c == at), "{at} not shaded");
+    }
+    assert!(!closed.iter().any(|c| c == "2026-03-05T10:00:00Z"));
     // The 09:00 New York stand-up: 14:00 London on Thursday, 13:00 on
     // Monday after the US clock change; none on Wednesday (EXDATE).
     assert!(has("2026-03-05T14:00:00Z") && !has("2026-03-05T14:30:00Z"));
