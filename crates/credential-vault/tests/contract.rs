@@ -239,6 +239,11 @@ pub(crate) async fn concurrent_compare_and_set(
                     .unwrap()
                     .unwrap();
                 let next = generation_of(&current.value) + 1;
+                // The token endpoint's round trip sits here in a real
+                // refresh; yielding lets other tasks interleave even where
+                // the store itself never waits (memory), so the race is
+                // certain rather than left to the scheduler.
+                tokio::task::yield_now().await;
                 match vault
                     .replace(&account, &generation_tokens(next), current.version)
                     .await
