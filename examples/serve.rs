@@ -3,7 +3,8 @@
 //!
 //! ```sh
 //! cargo run --release --example serve [-- --addr 127.0.0.1:8080] [--db FILE] [--key FILE]
-//!     [--data DIR] [--now RFC3339] [--icloud-server URL]
+//!     [--database postgres://...] [--data DIR] [--now RFC3339] [--icloud-server URL]
+//!     [--cache-ttl SECS] [--refresh-every SECS] [--lease SECS]
 //! ```
 //!
 //! - Storage is a SQLite file (`--db`, default `target/serve/assistant.sqlite3`)
@@ -11,6 +12,19 @@
 //!   nothing. The vault's master key is a development key file (`--key`,
 //!   default beside the database, created with mode 0600 on first start).
 //!   Bring your own key in production.
+//! - `--database postgres://user@host/db` keeps everything in PostgreSQL
+//!   instead (built with `--features postgres`; no TLS, so loopback or a
+//!   private network only): start several `serve` with the same database
+//!   and the same `--key` file and they share records, credentials and
+//!   busy times, each participant refreshed by one of them per TTL (see
+//!   "Running several instances" in the README).
+//! - `--cache-ttl` (default 600 s) is how long busy times are reused,
+//!   `--refresh-every` (default 60 s) how often stale ones are refreshed in
+//!   the background, `--lease` (default 60 s) how long an instance's claim
+//!   to refresh a participant lasts before another may take it over.
+//! - `GOOGLE_AUTH_URL`, `GOOGLE_TOKEN_URL`, `GOOGLE_API_URL`,
+//!   `MICROSOFT_AUTHORITY` and `MICROSOFT_GRAPH_URL` point the providers at
+//!   other endpoints (a stand-in server in tests).
 //! - On first start it seeds the demo's program, people, pair and circle
 //!   (`examples/data`). Nobody is connected: sign in on the page and
 //!   connect.
@@ -33,7 +47,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use availability::{Clock, FixedClock, SystemClock};
-use credential_vault::{KeyId, KeyRing, MasterKey, SecretString, SqliteStore, Vault};
+use credential_vault::{KeyId, KeyRing, MasterKey, SecretStore, SecretString, SqliteStore, Vault};
 use scheduling_assistant::connect::{DiscoveryValidator, GoogleConnector, MicrosoftConnector};
 use scheduling_assistant::http::{HttpConfig, router};
 use scheduling_assistant::vault_adapters::{VaultCalDavLogins, VaultTokens};
@@ -42,8 +56,9 @@ use scheduling_assistant::{Assistant, Provider, Store};
 #[path = "support/demo_data.rs"]
 mod demo_data;
 
-const USAGE: &str = "usage: serve [--addr 127.0.0.1:PORT] [--db FILE] [--key FILE] [--data DIR] \
-                     [--now RFC3339] [--icloud-server URL]";
+const USAGE: &str = "usage: serve [--addr 127.0.0.1:PORT] [--db FILE] [--key FILE] \
+                     [--database postgres://...] [--data DIR] [--now RFC3339] \
+                     [--icloud-server URL] [--cache-ttl SECS] [--refresh-every SECS] [--lease SECS]";
 
 struct Args {
     addr: std::net::SocketAddr,
@@ -52,6 +67,19 @@ struct Args {
     data: PathBuf,
     now: Option<jiff::Timestamp>,
     icloud_server: Option<String>,
+    database: Option<String>,
+    cache_ttl: Duration,
+    refresh_every: Duration,
+    lease: Duration,
+}
+
+fn seconds(name: &str, v: &str) -> Result<Duration, String> {
+    match v.parse::<u64>() {
+        Ok(n) if n > 0 => Ok(Duration::from_secs(n)),
+        _ => Err(format!(
+            "{name} {v:?}: expected a whole number of seconds above 0"
+        )),
+    }
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -62,6 +90,10 @@ fn parse_args() -> Result<Args, String> {
         data: demo_data::default_data(),
         now: None,
         icloud_server: None,
+        database: None,
+        cache_ttl: Duration::from_secs(600),
+        refresh_every: Duration::from_secs(60),
+        lease: Duration::from_secs(60),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -82,6 +114,18 @@ fn parse_args() -> Result<Args, String> {
                 args.now = Some(v.parse().map_err(|e| format!("--now {v:?}: {e}"))?);
             }
             "--icloud-server" => args.icloud_server = Some(value("--icloud-server")?),
+            "--database" => {
+                let v = value("--database")?;
+                if !v.starts_with("postgres://") && !v.starts_with("postgresql://") {
+                    return Err("--database takes a postgres:// URL".to_owned());
+                }
+                args.database = Some(v);
+            }
+            "--cache-ttl" => args.cache_ttl = seconds("--cache-ttl", &value("--cache-ttl")?)?,
+            "--refresh-every" => {
+                args.refresh_every = seconds("--refresh-every", &value("--refresh-every")?)?;
+            }
+            "--lease" => args.lease = seconds("--lease", &value("--lease")?)?,
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
@@ -112,22 +156,18 @@ async fn run(args: Args) -> Result<(), String> {
         MasterKey::create_dev_key_file(KeyId(1), &key_path)
     }
     .map_err(|e| format!("vault key {}: {e}", key_path.display()))?;
-    let vault = Arc::new(Vault::new(
-        Arc::new(SqliteStore::open(&args.db).map_err(|e| e.to_string())?),
-        KeyRing::new(key),
-    ));
+    let (secrets, store) = open_storage(&args).await?;
+    let vault = Arc::new(Vault::new(secrets, KeyRing::new(key)));
     let clock: Arc<dyn Clock> = match args.now {
         Some(now) => Arc::new(FixedClock::new(now)),
         None => Arc::new(SystemClock),
     };
     let mut builder = Assistant::builder()
-        .store(
-            Store::open_sqlite(&args.db)
-                .await
-                .map_err(|e| e.to_string())?,
-        )
+        .store(store)
         .vault(vault.clone())
-        .clock(clock.clone());
+        .clock(clock.clone())
+        .cache_ttl(args.cache_ttl)
+        .refresh_lease(args.lease);
 
     match &args.icloud_server {
         Some(server) => {
@@ -149,7 +189,7 @@ async fn run(args: Args) -> Result<(), String> {
     if let Some(client_id) = env("GOOGLE_CLIENT_ID") {
         let secret = env("GOOGLE_CLIENT_SECRET").map(SecretString::new);
         let oauth = Arc::new(
-            google_provider::GoogleOAuth::new(google_provider::OAuthConfig::new(
+            google_provider::GoogleOAuth::new(google_oauth_config(
                 client_id,
                 secret,
                 callback.clone(),
@@ -161,11 +201,12 @@ async fn run(args: Args) -> Result<(), String> {
             Arc::new(VaultTokens::google(vault.clone())),
             clock.clone(),
         );
-        let source = google_provider::GoogleSource::new(
-            Arc::new(tokens),
-            google_provider::GoogleConfig::default(),
-        )
-        .map_err(|e| e.to_string())?;
+        let mut config = google_provider::GoogleConfig::default();
+        if let Some(url) = env("GOOGLE_API_URL") {
+            config = config.base_url(url);
+        }
+        let source = google_provider::GoogleSource::new(Arc::new(tokens), config)
+            .map_err(|e| e.to_string())?;
         builder = builder
             .source(Provider::Google, Arc::new(source))
             .oauth(Provider::Google, Arc::new(GoogleConnector(oauth)));
@@ -174,6 +215,9 @@ async fn run(args: Args) -> Result<(), String> {
         let tenant = env("MICROSOFT_TENANT").unwrap_or_else(|| "common".to_owned());
         let mut config = graph_provider::AuthConfig::new(client_id, graph_provider::Tenant(tenant))
             .redirect_uri(callback.clone());
+        if let Some(authority) = env("MICROSOFT_AUTHORITY") {
+            config = config.authority(authority);
+        }
         if let Some(secret) = env("MICROSOFT_CLIENT_SECRET") {
             config = config.client_secret(SecretString::new(secret));
         }
@@ -183,11 +227,12 @@ async fn run(args: Args) -> Result<(), String> {
             Arc::new(VaultTokens::microsoft(vault.clone())),
             clock.clone(),
         );
-        let source = graph_provider::GraphSource::new(
-            Arc::new(tokens),
-            graph_provider::GraphConfig::default(),
-        )
-        .map_err(|e| e.to_string())?;
+        let mut config = graph_provider::GraphConfig::default();
+        if let Some(url) = env("MICROSOFT_GRAPH_URL") {
+            config = config.base_url(url);
+        }
+        let source = graph_provider::GraphSource::new(Arc::new(tokens), config)
+            .map_err(|e| e.to_string())?;
         builder = builder
             .source(Provider::Microsoft, Arc::new(source))
             .oauth(Provider::Microsoft, Arc::new(MicrosoftConnector(oauth)));
@@ -196,15 +241,22 @@ async fn run(args: Args) -> Result<(), String> {
     if assistant.programs().is_empty() {
         demo_data::seed(&assistant).await?;
     }
-    let _refresher = assistant.spawn_refresher(Duration::from_secs(60));
+    let _refresher = assistant.spawn_refresher(args.refresh_every);
     let app = router(assistant, HttpConfig::default());
 
     println!("serving on {base}/");
-    println!(
-        "database {} (key {})",
-        args.db.display(),
-        key_path.display()
-    );
+    match &args.database {
+        // The URL may hold a password: never print it.
+        Some(_) => println!(
+            "database PostgreSQL, shared with other instances (key {})",
+            key_path.display()
+        ),
+        None => println!(
+            "database {} (key {})",
+            args.db.display(),
+            key_path.display()
+        ),
+    }
     let _ = std::io::Write::flush(&mut std::io::stdout());
     axum::serve(listener, app)
         .with_graceful_shutdown(async {
@@ -212,6 +264,52 @@ async fn run(args: Args) -> Result<(), String> {
         })
         .await
         .map_err(|e| e.to_string())
+}
+
+/// The vault's store and the records' store: one SQLite file, or one
+/// PostgreSQL database shared with other instances.
+async fn open_storage(args: &Args) -> Result<(Arc<dyn SecretStore>, Store), String> {
+    match &args.database {
+        #[cfg(feature = "postgres")]
+        Some(url) => {
+            let secrets = credential_vault::PostgresStore::connect_without_tls(url)
+                .await
+                .map_err(|e| format!("PostgreSQL: {e}"))?;
+            let store = Store::connect_postgres_without_tls(url)
+                .await
+                .map_err(|e| format!("PostgreSQL: {e}"))?;
+            Ok((Arc::new(secrets), store))
+        }
+        #[cfg(not(feature = "postgres"))]
+        Some(_) => {
+            Err("--database needs PostgreSQL support: build with `--features postgres`".to_owned())
+        }
+        None => {
+            let secrets = SqliteStore::open(&args.db).map_err(|e| e.to_string())?;
+            let store = Store::open_sqlite(&args.db)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok((Arc::new(secrets), store))
+        }
+    }
+}
+
+/// Google's OAuth endpoints, or `GOOGLE_AUTH_URL` / `GOOGLE_TOKEN_URL`.
+fn google_oauth_config(
+    client_id: String,
+    secret: Option<SecretString>,
+    callback: String,
+) -> google_provider::OAuthConfig {
+    let config = google_provider::OAuthConfig::new(client_id, secret, callback);
+    match (env("GOOGLE_AUTH_URL"), env("GOOGLE_TOKEN_URL")) {
+        (auth, token) if auth.is_some() || token.is_some() => {
+            let auth = auth.unwrap_or_else(|| config.auth_url.clone());
+            let token = token.unwrap_or_else(|| config.token_url.clone());
+            let revoke = config.revoke_url.clone();
+            config.with_endpoints(auth, token, revoke)
+        }
+        _ => config,
+    }
 }
 
 fn main() -> ExitCode {

@@ -17,7 +17,7 @@ use org_wide_auth::{
 use policy_rules::{PolicyLayer, ProgramPolicy, Provider};
 use serde::Serialize;
 
-use crate::cache::{Cache, FetchCounts, SourceKey, Target};
+use crate::cache::{BusyCache, Cache, FetchCounts, SourceKey, Target};
 use crate::connect::{CalDavValidator, ConnectFailure, OAuthConnector, PendingExchange};
 use crate::model::{
     Actor, Connection, Group, GroupId, Pair, PairId, Participant, ParticipantId, Program,
@@ -319,7 +319,9 @@ struct Inner {
     connect_expiry_secs: i64,
     records: RwLock<Records>,
     pending: Mutex<HashMap<String, PendingConnect>>,
-    cache: Cache,
+    cache: BusyCache,
+    /// The store's records revision this instance last loaded.
+    revision: std::sync::atomic::AtomicI64,
 }
 
 /// The scheduling assistant. Cheap to clone (shared state); every
@@ -356,6 +358,7 @@ pub struct AssistantBuilder {
     org_policy: PolicyLayer,
     clock: Option<Arc<dyn Clock>>,
     ttl: Option<Duration>,
+    lease: Option<Duration>,
     lookahead: Option<Duration>,
     connect_expiry: Option<Duration>,
 }
@@ -428,6 +431,16 @@ impl AssistantBuilder {
         self
     }
 
+    /// With a PostgreSQL store, how long an instance's claim to refresh a
+    /// participant's busy times lasts before another instance may take it
+    /// over (default 60 s). Make it longer than a fetch can take: a
+    /// longer fetch may be repeated by another instance; a shorter lease
+    /// only makes a crashed instance's participants move on sooner.
+    pub fn refresh_lease(mut self, lease: Duration) -> Self {
+        self.lease = Some(lease);
+        self
+    }
+
     /// How far ahead a fetch reads, so nearby requests hit the cache
     /// (default 28 days from the start of today, UTC).
     pub fn lookahead(mut self, lookahead: Duration) -> Self {
@@ -456,25 +469,8 @@ impl AssistantBuilder {
             .vault
             .ok_or_else(|| AssistantError::Invalid("the assistant needs a vault".to_owned()))?;
         let ttl = secs(self.ttl.unwrap_or(Duration::from_secs(600)));
-        let mut records = Records::default();
-        for program in store.programs().await? {
-            let policy = resolve_policy(&self.org_policy, &program)?;
-            records
-                .programs
-                .insert(program.id.clone(), (program, policy));
-        }
-        for (p, programs) in store.participants().await? {
-            records.participants.insert(p.id.clone(), (p, programs));
-        }
-        for pair in store.pairs().await? {
-            records.pairs.insert(pair.id.clone(), pair);
-        }
-        for group in store.groups().await? {
-            records.groups.insert(group.id.clone(), group);
-        }
-        for c in store.connections().await? {
-            records.connections.insert(c.participant.clone(), c);
-        }
+        let revision = store.revision().await?;
+        let records = load_records(&store, &self.org_policy).await?;
         if let Some(org) = &self.org {
             let enabled: Vec<IntegrationKind> = org
                 .settings()
@@ -496,6 +492,7 @@ impl AssistantBuilder {
                 }
             }
         }
+        let store_for_cache = store.clone();
         let assistant = Assistant {
             inner: Arc::new(Inner {
                 store,
@@ -510,12 +507,52 @@ impl AssistantBuilder {
                 connect_expiry_secs: secs(self.connect_expiry.unwrap_or(Duration::from_secs(600))),
                 records: RwLock::new(records),
                 pending: Mutex::new(HashMap::new()),
-                cache: Cache::new(ttl),
+                cache: busy_cache(&store_for_cache, ttl, self.lease),
+                revision: std::sync::atomic::AtomicI64::new(revision),
             }),
         };
         assistant.sync_organisation().await;
         Ok(assistant)
     }
+}
+
+/// The busy-time cache for a store: shared through the database on
+/// PostgreSQL, in memory on SQLite.
+fn busy_cache(store: &Store, ttl: i64, lease: Option<Duration>) -> BusyCache {
+    #[cfg(feature = "postgres")]
+    if let Some(pool) = store.postgres_pool() {
+        return BusyCache::Shared(crate::shared_cache::SharedCache::new(
+            pool,
+            ttl,
+            lease.unwrap_or(Duration::from_secs(60)),
+        ));
+    }
+    let _ = (store, lease);
+    BusyCache::Local(Cache::new(ttl))
+}
+
+/// Every stored record, with each program's policy resolved.
+async fn load_records(store: &Store, org_policy: &PolicyLayer) -> Result<Records, AssistantError> {
+    let mut records = Records::default();
+    for program in store.programs().await? {
+        let policy = resolve_policy(org_policy, &program)?;
+        records
+            .programs
+            .insert(program.id.clone(), (program, policy));
+    }
+    for (p, programs) in store.participants().await? {
+        records.participants.insert(p.id.clone(), (p, programs));
+    }
+    for pair in store.pairs().await? {
+        records.pairs.insert(pair.id.clone(), pair);
+    }
+    for group in store.groups().await? {
+        records.groups.insert(group.id.clone(), group);
+    }
+    for c in store.connections().await? {
+        records.connections.insert(c.participant.clone(), c);
+    }
+    Ok(records)
 }
 
 fn resolve_policy(org: &PolicyLayer, program: &Program) -> Result<ProgramPolicy, AssistantError> {
@@ -606,6 +643,7 @@ impl Assistant {
         participant: Participant,
         programs: &[ProgramId],
     ) -> Result<(), AssistantError> {
+        self.sync().await;
         policy_rules::Zone::new(&participant.time_zone)
             .map_err(|e| AssistantError::Invalid(format!("participant {}: {e}", participant.id)))?;
         if !participant.email.contains('@') || OwnerId::new(&participant.email).is_err() {
@@ -664,6 +702,7 @@ impl Assistant {
                 "a pair needs two participants".to_owned(),
             ));
         }
+        self.sync().await;
         self.check_members(&pair.program, [&pair.mentor, &pair.mentee])?;
         self.inner.store.put_pair(&pair).await?;
         self.records_mut().pairs.insert(pair.id.clone(), pair);
@@ -675,6 +714,7 @@ impl Assistant {
     /// # Errors
     /// As [`add_pair`](Self::add_pair).
     pub async fn add_group(&self, group: Group) -> Result<(), AssistantError> {
+        self.sync().await;
         self.check_members(&group.program, group.members.iter())?;
         self.inner.store.put_group(&group).await?;
         self.records_mut().groups.insert(group.id.clone(), group);
@@ -870,6 +910,7 @@ impl Assistant {
         if pending.expires_at <= self.now_secs() {
             return Err(AssistantError::ConnectExpired);
         }
+        self.sync().await;
         let participant = self.check_provider(&pending.participant, pending.provider)?;
         let tokens = pending.exchange.exchange(state, code).await?;
         let credential = match pending.provider {
@@ -896,6 +937,7 @@ impl Assistant {
         app_password: SecretString,
     ) -> Result<ConnectionStatus, AssistantError> {
         Self::check_self(actor, participant)?;
+        self.sync().await;
         let p = self.check_provider(participant, Provider::Icloud)?;
         let validator = self
             .inner
@@ -945,7 +987,7 @@ impl Assistant {
         {
             self.delete_secret(&old).await?;
         }
-        self.inner.cache.forget(&participant.id);
+        self.inner.cache.forget(&participant.id).await;
         tracing::info!(participant = %participant.id, provider = %provider, "calendar connected");
         Ok(self.status(&participant.id).await)
     }
@@ -982,15 +1024,16 @@ impl Assistant {
         participant: &ParticipantId,
     ) -> Result<bool, AssistantError> {
         Self::check_self(actor, participant)?;
+        self.sync().await;
         self.participant(participant)?;
         let Some(old) = self.connection(participant) else {
-            self.inner.cache.forget(participant);
+            self.inner.cache.forget(participant).await;
             return Ok(false);
         };
         self.delete_secret(&old).await?;
         self.inner.store.delete_connection(participant).await?;
         self.records_mut().connections.remove(participant);
-        self.inner.cache.forget(participant);
+        self.inner.cache.forget(participant).await;
         tracing::info!(participant = %participant, provider = %old.provider, "calendar disconnected");
         Ok(true)
     }
@@ -1120,7 +1163,7 @@ impl Assistant {
                 .collect()
         };
         for p in &affected {
-            self.inner.cache.forget(p);
+            self.inner.cache.forget(p).await;
         }
         tracing::info!(
             integration = integration_name(kind),
@@ -1133,6 +1176,7 @@ impl Assistant {
     /// A participant's connection status. Reads nothing from providers:
     /// it reflects the stored connection and the last read.
     pub async fn status(&self, participant: &ParticipantId) -> ConnectionStatus {
+        self.sync().await;
         let connection = self.connection(participant);
         if let Some(c) = connection {
             if let Some(reason) = c.needs_reconnect {
@@ -1141,7 +1185,7 @@ impl Assistant {
                     reason,
                 };
             }
-            if let Some(e) = self.inner.cache.last_error(participant) {
+            if let Some(e) = self.inner.cache.last_error(participant).await {
                 return ConnectionStatus::Unreachable {
                     provider: Some(c.provider),
                     reason: e.to_string(),
@@ -1161,7 +1205,7 @@ impl Assistant {
         let org = self.inner.org.as_ref()?;
         let email = self.participant(participant).ok()?.email;
         let kind = org.resolve(&email).await?;
-        if let Some(e) = self.inner.cache.last_error(participant) {
+        if let Some(e) = self.inner.cache.last_error(participant).await {
             return Some(ConnectionStatus::Unreachable {
                 provider: None,
                 reason: e.to_string(),
@@ -1226,6 +1270,7 @@ impl Assistant {
         participants: &[ParticipantId],
         window: Interval,
         force: bool,
+        wait: bool,
     ) -> (
         HashMap<ParticipantId, Option<Result<FreeBusy, SourceError>>>,
         FetchCounts,
@@ -1262,6 +1307,7 @@ impl Assistant {
                 fetch_window,
                 self.now_secs(),
                 force,
+                wait,
                 &on_fetched,
             )
             .await;
@@ -1357,6 +1403,7 @@ impl Assistant {
         target: &ParticipantId,
         window: Interval,
     ) -> Result<Availability, AssistantError> {
+        self.sync().await;
         self.participant(target)?;
         let programs = match actor {
             Actor::Participant(viewer) => {
@@ -1377,7 +1424,9 @@ impl Assistant {
             Actor::Administrator { .. } => self.programs_of(target),
         };
         let blocking = self.blocking(&programs);
-        let (mut busy, _) = self.busy(std::slice::from_ref(target), window, false).await;
+        let (mut busy, _) = self
+            .busy(std::slice::from_ref(target), window, false, true)
+            .await;
         Ok(match busy.remove(target).flatten() {
             Some(Ok(fb)) => Availability {
                 participant: target.clone(),
@@ -1425,6 +1474,7 @@ impl Assistant {
         pair: &PairId,
         request: SlotRequest,
     ) -> Result<Proposal, AssistantError> {
+        self.sync().await;
         let pair = self
             .records()
             .pairs
@@ -1461,6 +1511,7 @@ impl Assistant {
         invitees: &Invitees,
         request: SlotRequest,
     ) -> Result<Proposal, AssistantError> {
+        self.sync().await;
         let (program, people) = match invitees {
             Invitees::Group(id) => {
                 let group = self
@@ -1521,7 +1572,7 @@ impl Assistant {
         let blocking = policy.blocking();
         let span = bookable.span();
         let (busy, _) = match span {
-            Some(span) => self.busy(&unique, span, false).await,
+            Some(span) => self.busy(&unique, span, false, true).await,
             None => (HashMap::new(), FetchCounts::default()),
         };
         let mut problems = Vec::new();
@@ -1581,18 +1632,52 @@ impl Assistant {
     /// window, batched per source. Returns how many were fetched and
     /// failed.
     pub async fn refresh(&self, force: bool) -> FetchCounts {
+        self.sync().await;
         let now = self.now_secs();
         let ids: Vec<ParticipantId> = self.records().participants.keys().cloned().collect();
-        let stale: Vec<ParticipantId> = ids
-            .into_iter()
-            .filter(|p| force || self.inner.cache.is_stale(p, now))
-            .collect();
+        let stale = if force {
+            ids
+        } else {
+            self.inner.cache.stale(ids, now).await
+        };
         let today = now - now.rem_euclid(86_400);
         let Ok(window) = Interval::new(today, today.saturating_add(self.inner.lookahead_secs))
         else {
             return FetchCounts::default();
         };
-        self.busy(&stale, window, force).await.1
+        // Participants another instance is refreshing are left to it.
+        self.busy(&stale, window, force, false).await.1
+    }
+
+    /// Reloads programs, participants, pairs, groups and connections if
+    /// another instance sharing the database changed them since this one
+    /// last read them (a one-row read when nothing changed). The reading
+    /// methods call it themselves on a PostgreSQL store; call it after
+    /// writing to the database yourself.
+    ///
+    /// # Errors
+    /// A storage failure, or a stored program whose policy no longer
+    /// resolves (the records loaded before stay in use).
+    pub async fn reload(&self) -> Result<bool, AssistantError> {
+        use std::sync::atomic::Ordering;
+        let revision = self.inner.store.revision().await?;
+        if revision == self.inner.revision.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        let records = load_records(&self.inner.store, &self.inner.org_policy).await?;
+        *self.records_mut() = records;
+        self.inner.revision.store(revision, Ordering::Release);
+        Ok(true)
+    }
+
+    /// On a store shared by instances, [`reload`](Self::reload) what
+    /// others changed; a failure keeps the loaded records (and is logged).
+    async fn sync(&self) {
+        if self.inner.store.is_shared()
+            && let Err(e) = self.reload().await
+        {
+            tracing::warn!(error = %e, "could not reload the records another instance changed");
+        }
     }
 
     /// Starts a background refresher on the current tokio runtime: every

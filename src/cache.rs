@@ -50,6 +50,84 @@ pub struct FetchCounts {
     pub failed: usize,
 }
 
+/// The busy-time cache: in this process's memory (SQLite, one instance),
+/// or shared through PostgreSQL by every instance ([`crate::shared_cache`]).
+#[derive(Debug)]
+pub(crate) enum BusyCache {
+    /// In memory.
+    Local(Cache),
+    /// In the database, refreshed under leases.
+    #[cfg(feature = "postgres")]
+    Shared(crate::shared_cache::SharedCache),
+}
+
+impl BusyCache {
+    /// Forgets a participant (disconnected, reconnected).
+    pub(crate) async fn forget(&self, participant: &ParticipantId) {
+        match self {
+            Self::Local(c) => c.forget(participant),
+            #[cfg(feature = "postgres")]
+            Self::Shared(c) => c.forget(participant).await,
+        }
+    }
+
+    /// Of `participants`, those whose busy times are older than the TTL.
+    pub(crate) async fn stale(
+        &self,
+        participants: Vec<ParticipantId>,
+        now: i64,
+    ) -> Vec<ParticipantId> {
+        match self {
+            Self::Local(c) => participants
+                .into_iter()
+                .filter(|p| c.is_stale(p, now))
+                .collect(),
+            #[cfg(feature = "postgres")]
+            Self::Shared(c) => c.stale(participants, now).await,
+        }
+    }
+
+    /// The last error read for a participant, if their last read failed.
+    pub(crate) async fn last_error(&self, participant: &ParticipantId) -> Option<SourceError> {
+        match self {
+            Self::Local(c) => c.last_error(participant),
+            #[cfg(feature = "postgres")]
+            Self::Shared(c) => c.last_error(participant).await,
+        }
+    }
+
+    /// See [`Cache::get`]; `wait` (shared only) waits for participants
+    /// another instance is refreshing.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn get(
+        &self,
+        targets: &[Target],
+        window: Interval,
+        fetch_window: Interval,
+        now: i64,
+        force: bool,
+        wait: bool,
+        on_fetched: OnFetched<'_>,
+    ) -> (
+        HashMap<ParticipantId, Result<FreeBusy, SourceError>>,
+        FetchCounts,
+    ) {
+        match self {
+            Self::Local(c) => {
+                let _ = wait;
+                c.get(targets, window, fetch_window, now, force, on_fetched)
+                    .await
+            }
+            #[cfg(feature = "postgres")]
+            Self::Shared(c) => {
+                c.get(targets, window, fetch_window, now, force, wait, on_fetched)
+                    .await
+            }
+        }
+    }
+}
+
+/// Busy times in this process's memory.
 #[derive(Debug)]
 pub(crate) struct Cache {
     state: Mutex<State>,
@@ -74,6 +152,32 @@ impl Drop for FlightGuard<'_> {
     }
 }
 
+/// What sees every fresh answer (to update connection statuses).
+pub(crate) type OnFetched<'a> = &'a (dyn Fn(&Target, &Result<FreeBusy, SourceError>) + Sync);
+
+/// Whether a result fetched at `fetched_at` over `fetched_window` answers
+/// for `window` at `now`: successes for the TTL, errors for at most a
+/// minute (or as long as the source asked to wait, up to the TTL).
+pub(crate) fn usable_for(
+    result: &Result<FreeBusy, SourceError>,
+    fetched_at: i64,
+    fetched_window: Interval,
+    ttl_secs: i64,
+    window: Interval,
+    now: i64,
+) -> bool {
+    let ttl = match result {
+        Ok(_) => ttl_secs,
+        Err(e) => {
+            let asked = e
+                .retry_after()
+                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+            ttl_secs.min(ERROR_TTL_SECS.max(asked))
+        }
+    };
+    now.saturating_sub(fetched_at) < ttl && fetched_window.contains_interval(&window)
+}
+
 /// Errors are kept this long at most, so a failing provider is not asked
 /// again by every request, yet recovers soon.
 const ERROR_TTL_SECS: i64 = 60;
@@ -91,19 +195,16 @@ impl Cache {
     }
 
     fn usable(&self, entry: &Entry, target: &Target, window: Interval, now: i64) -> bool {
-        let ttl = match &entry.result {
-            Ok(_) => self.ttl_secs,
-            Err(e) => {
-                let asked = e
-                    .retry_after()
-                    .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-                self.ttl_secs.min(ERROR_TTL_SECS.max(asked))
-            }
-        };
         entry.key == target.key
             && entry.account == target.account
-            && now.saturating_sub(entry.fetched_at) < ttl
-            && entry.window.contains_interval(&window)
+            && usable_for(
+                &entry.result,
+                entry.fetched_at,
+                entry.window,
+                self.ttl_secs,
+                window,
+                now,
+            )
     }
 
     /// Forgets a participant (disconnected, reconnected).
@@ -138,7 +239,7 @@ impl Cache {
         fetch_window: Interval,
         now: i64,
         force: bool,
-        on_fetched: &(dyn Fn(&Target, &Result<FreeBusy, SourceError>) + Sync),
+        on_fetched: OnFetched<'_>,
     ) -> (
         HashMap<ParticipantId, Result<FreeBusy, SourceError>>,
         FetchCounts,
@@ -223,7 +324,10 @@ impl Cache {
     }
 }
 
-fn clip(result: &Result<FreeBusy, SourceError>, window: Interval) -> Result<FreeBusy, SourceError> {
+pub(crate) fn clip(
+    result: &Result<FreeBusy, SourceError>,
+    window: Interval,
+) -> Result<FreeBusy, SourceError> {
     result
         .as_ref()
         .map(|fb| fb.clip(window))
@@ -233,7 +337,10 @@ fn clip(result: &Result<FreeBusy, SourceError>, window: Interval) -> Result<Free
 /// Fetches targets grouped by source key, the groups concurrently; each
 /// group goes through [`FreeBusySourceExt::query`], which splits it by the
 /// source's `Capabilities` (accounts per request, window length).
-async fn fetch(targets: &[&Target], window: Interval) -> Vec<Result<FreeBusy, SourceError>> {
+pub(crate) async fn fetch(
+    targets: &[&Target],
+    window: Interval,
+) -> Vec<Result<FreeBusy, SourceError>> {
     let mut groups: Vec<(SourceKey, Vec<usize>)> = Vec::new();
     for (i, t) in targets.iter().enumerate() {
         match groups.iter_mut().find(|(k, _)| *k == t.key) {

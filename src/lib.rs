@@ -32,6 +32,8 @@ pub mod connect;
 #[cfg(feature = "http")]
 pub mod http;
 mod model;
+#[cfg(feature = "postgres")]
+mod shared_cache;
 pub mod store;
 pub mod vault_adapters;
 

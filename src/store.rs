@@ -49,6 +49,17 @@ const MIGRATIONS: &[&str] = &[
     // 2: organisation integrations' settings (their secrets are in the vault).
     "CREATE TABLE assistant_org_integrations (
         kind TEXT PRIMARY KEY, settings_json TEXT NOT NULL);",
+    // 3: several instances on one database. Busy times shared by them, one
+    // row per participant with the refresh lease (used on PostgreSQL; see
+    // `shared_cache`), and a revision every write of the records above
+    // bumps, so instances know when to reload them.
+    "CREATE TABLE assistant_busy (
+        participant_id TEXT PRIMARY KEY, source_key TEXT NOT NULL, account TEXT NOT NULL,
+        window_start BIGINT NOT NULL, window_end BIGINT NOT NULL,
+        fetched_at BIGINT NOT NULL, result_json TEXT NOT NULL,
+        lease_owner TEXT, lease_until BIGINT);
+     CREATE TABLE assistant_revision (id BIGINT PRIMARY KEY, revision BIGINT NOT NULL);
+     INSERT INTO assistant_revision (id, revision) VALUES (1, 0);",
 ];
 
 /// The newest schema version this build knows.
@@ -143,8 +154,13 @@ enum Db {
 type Statement = (&'static str, Vec<Value>);
 
 impl Db {
-    /// Runs statements in one transaction.
-    async fn transaction(&self, statements: Vec<Statement>) -> Result<(), StoreError> {
+    /// Runs statements in one transaction, and bumps the records'
+    /// revision in it (every instance then reloads them).
+    async fn transaction(&self, mut statements: Vec<Statement>) -> Result<(), StoreError> {
+        statements.push((
+            "UPDATE assistant_revision SET revision = revision + 1 WHERE id = 1",
+            Vec::new(),
+        ));
         match self {
             Self::Sqlite(conn) => {
                 let conn = Arc::clone(conn);
@@ -359,6 +375,37 @@ impl Store {
             .build()
             .map_err(backend("building the pool"))?;
         Self::from_pool(pool).await
+    }
+
+    /// The records' revision: it changes on every write of programs,
+    /// participants, pairs, groups, connections or integrations, by any
+    /// instance sharing the database.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub async fn revision(&self) -> Result<i64, StoreError> {
+        let rows = self
+            .db
+            .query(
+                "SELECT revision FROM assistant_revision WHERE id = 1",
+                vec![],
+            )
+            .await?;
+        rows.first().map_or(Ok(0), |r| int(r, 0))
+    }
+
+    /// Whether this store is PostgreSQL (shared by instances).
+    pub fn is_shared(&self) -> bool {
+        !matches!(self.db, Db::Sqlite(_))
+    }
+
+    /// The PostgreSQL pool, when this store is one.
+    #[cfg(feature = "postgres")]
+    pub(crate) fn postgres_pool(&self) -> Option<deadpool_postgres::Pool> {
+        match &self.db {
+            Db::Postgres(pool) => Some(pool.clone()),
+            Db::Sqlite(_) => None,
+        }
     }
 
     /// The SQLite file, if this store is one.

@@ -6,7 +6,9 @@
 //!   `graph_provider::VersionedTokenStore`: participants' OAuth tokens under
 //!   their account id, Microsoft's rotated refresh tokens stored by the
 //!   vault's compare-and-set (a concurrent refresh elsewhere makes the store
-//!   answer "someone else stored first", never a blind overwrite).
+//!   answer "someone else stored first", never a blind overwrite). On
+//!   PostgreSQL its `lock` is the vault's per-record advisory lock, so of
+//!   several instances exactly one refreshes an expired token.
 //! - [`VaultCalDavLogins`] is `caldav_provider::CalDavLogins`: an Apple ID
 //!   and app-specific password per account, for one CalDAV server (iCloud by
 //!   default).
@@ -17,7 +19,7 @@ use async_trait::async_trait;
 use availability::{AccountId, SourceError};
 use caldav_provider::{CalDavLogin, CalDavLogins, Password};
 use credential_vault::{
-    Credential, Expect, OAuthTokens, OwnerId, SecretKind, Vault, VaultError, Version,
+    Credential, Expect, OAuthTokens, OwnerId, RecordLock, SecretKind, Vault, VaultError, Version,
 };
 
 /// iCloud's CalDAV server.
@@ -74,6 +76,15 @@ impl VaultTokens {
         }
     }
 
+    /// The vault's lock on the account's record (across instances on
+    /// PostgreSQL; nothing on single-process stores).
+    async fn lock_record(&self, account: &AccountId) -> Result<RecordLock, SourceError> {
+        self.vault
+            .lock(&owner(account)?, self.kind)
+            .await
+            .map_err(vault_error)
+    }
+
     async fn read(&self, account: &AccountId) -> Result<(OAuthTokens, Version), SourceError> {
         let stored = self
             .vault
@@ -103,6 +114,10 @@ impl google_provider::TokenStore for VaultTokens {
             .map(|_| ())
             .map_err(vault_error)
     }
+
+    async fn lock(&self, account: &AccountId) -> Result<RecordLock, SourceError> {
+        self.lock_record(account).await
+    }
 }
 
 #[async_trait]
@@ -130,6 +145,10 @@ impl graph_provider::VersionedTokenStore for VaultTokens {
             Err(VaultError::Conflict(_)) => Ok(false),
             Err(e) => Err(vault_error(e)),
         }
+    }
+
+    async fn lock(&self, account: &AccountId) -> Result<RecordLock, SourceError> {
+        self.lock_record(account).await
     }
 }
 

@@ -13,7 +13,8 @@ pub use crate::secret::{
 #[cfg(feature = "sqlite")]
 pub use crate::sqlite::SqliteStore;
 pub use crate::store::{
-    Conflict, Expect, MemoryStore, RecordKey, SecretStore, StoreError, StoredRecord, Version, Write,
+    Conflict, Expect, HeldLock, MemoryStore, RecordKey, RecordLock, SecretStore, StoreError,
+    StoredRecord, Version, Write,
 };
 pub use crate::vault::{RotationCursor, RotationReport, Vault, VaultError, Versioned};
 

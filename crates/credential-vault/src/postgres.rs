@@ -9,7 +9,8 @@ use tokio_postgres::{NoTls, Row};
 use crate::keys::KeyId;
 use crate::secret::{OwnerId, SecretKind};
 use crate::store::{
-    Conflict, Expect, RecordKey, SecretStore, StoreError, StoredRecord, Version, Write, check,
+    Conflict, Expect, HeldLock, RecordKey, RecordLock, SecretStore, StoreError, StoredRecord,
+    Version, Write, check,
 };
 
 const BACKEND: &str = "postgres";
@@ -17,6 +18,55 @@ const BACKEND: &str = "postgres";
 /// Key of the transaction-scoped advisory lock that serialises migrations
 /// of instances starting at the same time ("cvault" in ASCII).
 const MIGRATION_LOCK: i64 = 0x0000_6376_6175_6c74;
+
+/// How long [`SecretStore::lock`] waits for another instance's lock
+/// (PostgreSQL's `lock_timeout` inside the locking transaction). A holder
+/// refreshes one OAuth token, which its HTTP timeouts bound well below this.
+const RECORD_LOCK_TIMEOUT: &str = "30s";
+
+/// The advisory-lock key of a record: the first 8 bytes of SHA-256 over
+/// a prefix, the owner and the kind, so unrelated users of advisory locks
+/// in the same database are unlikely to collide with it.
+fn record_lock_key(key: &RecordKey) -> i64 {
+    let mut input = Vec::with_capacity(64);
+    input.extend_from_slice(b"credential-vault record lock\0");
+    input.extend_from_slice(key.owner.as_str().as_bytes());
+    input.push(0);
+    input.extend_from_slice(key.kind.as_str().as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, &input);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest.as_ref()[..8]);
+    i64::from_be_bytes(first)
+}
+
+/// A transaction-scoped advisory lock held on one pooled session.
+struct PgLock {
+    client: Option<deadpool_postgres::Client>,
+}
+
+#[async_trait]
+impl HeldLock for PgLock {
+    async fn release(mut self: Box<Self>) {
+        if let Some(client) = self.client.take() {
+            // COMMIT ends the transaction and with it the lock; the session
+            // goes back to the pool. If COMMIT fails, the session is closed
+            // (which releases the lock too) rather than reused.
+            if client.batch_execute("COMMIT").await.is_err() {
+                drop(deadpool_postgres::Object::take(client));
+            }
+        }
+    }
+}
+
+impl Drop for PgLock {
+    fn drop(&mut self) {
+        // Not released (the holder was cancelled or failed): close the
+        // session; the server then ends its transaction and lock.
+        if let Some(client) = self.client.take() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+}
 
 /// Schema migrations, applied in order; never edit a released one.
 const MIGRATIONS: &[&str] = &[
@@ -296,6 +346,29 @@ async fn apply(
 
 #[async_trait]
 impl SecretStore for PostgresStore {
+    async fn lock(&self, key: &RecordKey) -> Result<RecordLock, StoreError> {
+        let client = self.client().await?;
+        let held = PgLock {
+            client: Some(client),
+        };
+        let Some(client) = held.client.as_ref() else {
+            return Err(corrupt("lost the locking session"));
+        };
+        // On an error the transaction is aborted: `held` is dropped, which
+        // closes the session instead of pooling it.
+        client
+            .batch_execute(&format!(
+                "BEGIN; SET LOCAL lock_timeout = '{RECORD_LOCK_TIMEOUT}'"
+            ))
+            .await
+            .map_err(backend("starting a lock"))?;
+        client
+            .execute("SELECT pg_advisory_xact_lock($1)", &[&record_lock_key(key)])
+            .await
+            .map_err(backend("taking a record lock"))?;
+        Ok(RecordLock::held(Box::new(held)))
+    }
+
     async fn get(&self, key: &RecordKey) -> Result<Option<StoredRecord>, StoreError> {
         let client = self.client().await?;
         let row = client

@@ -43,6 +43,62 @@ pub struct RecordKey {
     pub kind: SecretKind,
 }
 
+/// A record's lock across every process sharing a store, from
+/// [`SecretStore::lock`]: held from when the call returns until
+/// [`RecordLock::release`] or drop. It serialises a read-refresh-write
+/// cycle (an OAuth refresh whose refresh token rotates), so that of several
+/// instances only one refreshes and the others read its result.
+///
+/// Stores that only one process uses (memory, SQLite) hand out a lock that
+/// holds nothing: the callers' own in-process locks suffice there.
+#[must_use = "the lock is released as soon as it is dropped"]
+pub struct RecordLock {
+    held: Option<Box<dyn HeldLock>>,
+}
+
+/// A store's side of a held [`RecordLock`]. Dropping it without
+/// [`HeldLock::release`] must still release it (e.g. by closing the
+/// database session that holds it), so a cancelled or panicking caller
+/// never leaves a record locked.
+#[async_trait]
+pub trait HeldLock: Send + Sync {
+    /// Releases the lock.
+    async fn release(self: Box<Self>);
+}
+
+impl RecordLock {
+    /// A lock that holds nothing (single-process stores).
+    pub fn none() -> Self {
+        Self { held: None }
+    }
+
+    /// A lock a store holds through `held`.
+    pub fn held(held: Box<dyn HeldLock>) -> Self {
+        Self { held: Some(held) }
+    }
+
+    /// Whether this lock excludes other processes.
+    pub fn is_held(&self) -> bool {
+        self.held.is_some()
+    }
+
+    /// Releases the lock now (dropping it releases it too, possibly more
+    /// slowly: a store may have to close its session).
+    pub async fn release(mut self) {
+        if let Some(held) = self.held.take() {
+            held.release().await;
+        }
+    }
+}
+
+impl fmt::Debug for RecordLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordLock")
+            .field("held", &self.is_held())
+            .finish()
+    }
+}
+
 /// A sealed record as stored.
 #[derive(Clone, PartialEq, Eq)]
 pub struct StoredRecord {
@@ -194,6 +250,19 @@ pub trait SecretStore: fmt::Debug + Send + Sync + 'static {
 
     /// How many records each key id seals.
     async fn key_usage(&self) -> Result<BTreeMap<KeyId, u64>, StoreError>;
+
+    /// Locks `key` against every other process sharing this store until
+    /// the returned lock is released or dropped (the record need not
+    /// exist). Waits while another holds it; a store may give up after a
+    /// timeout with [`StoreError::Backend`]. The default holds nothing,
+    /// right for stores only one process uses.
+    ///
+    /// # Errors
+    /// The store's failure to take the lock.
+    async fn lock(&self, key: &RecordKey) -> Result<RecordLock, StoreError> {
+        let _ = key;
+        Ok(RecordLock::none())
+    }
 }
 
 /// Checks `expect` against the current version (shared by the stores).

@@ -10,7 +10,7 @@ use crate::envelope::{self, OpenFailure};
 use crate::keys::{KeyError, KeyId, KeyRing, MasterKey};
 use crate::secret::{Credential, OwnerId, SecretKind};
 use crate::store::{
-    Conflict, Expect, RecordKey, SecretStore, StoreError, StoredRecord, Version, Write,
+    Conflict, Expect, RecordKey, RecordLock, SecretStore, StoreError, StoredRecord, Version, Write,
 };
 
 /// A value read from the vault with the version to compare against when
@@ -487,6 +487,22 @@ impl Vault {
             value,
             version: record.version,
         }))
+    }
+
+    /// Locks `owner`'s credential of `kind` against every other process
+    /// sharing the store (PostgreSQL) until the lock is released or
+    /// dropped: hold it around read, refresh and write of a rotating OAuth
+    /// token so that one instance refreshes and the others read its
+    /// result. With a single-process store it holds nothing.
+    ///
+    /// # Errors
+    /// [`VaultError::Store`], including a lock wait that timed out.
+    pub async fn lock(&self, owner: &OwnerId, kind: SecretKind) -> Result<RecordLock, VaultError> {
+        let key = RecordKey {
+            owner: owner.clone(),
+            kind,
+        };
+        Ok(self.store.lock(&key).await?)
     }
 
     /// Deletes `owner`'s credential of `kind`; `false` when there was none.

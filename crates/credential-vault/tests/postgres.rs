@@ -90,3 +90,50 @@ async fn an_unreachable_server_is_a_typed_error() {
     let shown = format!("{error} {error:?}");
     assert!(!shown.contains("hunter2"), "{shown}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn record_locks_exclude_other_instances_until_released_or_dropped() {
+    use std::time::Duration;
+
+    use credential_vault::{OwnerId, RecordKey, SecretKind};
+
+    let Some(url) = fresh_postgres_url().await else {
+        return;
+    };
+    let a = PostgresStore::connect_without_tls(&url).await.unwrap();
+    let b = PostgresStore::connect_without_tls(&url).await.unwrap();
+    let key = |owner: &str| RecordKey {
+        owner: OwnerId::new(owner).unwrap(),
+        kind: SecretKind::MicrosoftOauth,
+    };
+    let held = a.lock(&key("ada@example.org")).await.unwrap();
+    assert!(held.is_held());
+    // Another owner, or another kind, is not blocked.
+    let other = tokio::time::timeout(Duration::from_secs(5), b.lock(&key("bo@example.org")))
+        .await
+        .expect("another record's lock is free")
+        .unwrap();
+    other.release().await;
+    // The same record waits while A holds it...
+    let waiting = tokio::spawn({
+        let b = b.clone();
+        let k = key("ada@example.org");
+        async move { b.lock(&k).await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!waiting.is_finished(), "B took a lock A holds");
+    // ...and gets it once A releases.
+    held.release().await;
+    let b_held = tokio::time::timeout(Duration::from_secs(5), waiting)
+        .await
+        .expect("B gets the lock after A released it")
+        .unwrap();
+    // A lock dropped without release (a cancelled holder) is freed too:
+    // its session is closed.
+    drop(b_held);
+    let again = tokio::time::timeout(Duration::from_secs(5), a.lock(&key("ada@example.org")))
+        .await
+        .expect("a dropped lock is freed")
+        .unwrap();
+    again.release().await;
+}

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use availability::{AccountId, Clock, SourceError, SystemClock};
-use credential_vault::{OAuthTokens, SecretString};
+use credential_vault::{OAuthTokens, RecordLock, SecretString};
 use oauth2::basic::{BasicClient, BasicErrorResponseType};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
@@ -388,6 +388,21 @@ pub trait TokenStore: fmt::Debug + Send + Sync + 'static {
     ///
     /// The store's failure.
     async fn save(&self, account: &AccountId, tokens: &OAuthTokens) -> Result<(), SourceError>;
+
+    /// Locks the account's tokens against refreshes by other processes
+    /// sharing the store, until the lock is released or dropped.
+    /// [`UserTokens`] holds it around read, refresh and save, so that of
+    /// several instances exactly one refreshes an expired token and the
+    /// others read the tokens it saved. The default holds nothing (one
+    /// process, where [`UserTokens`]' single flight suffices).
+    ///
+    /// # Errors
+    ///
+    /// The store's failure to take the lock.
+    async fn lock(&self, account: &AccountId) -> Result<RecordLock, SourceError> {
+        let _ = account;
+        Ok(RecordLock::none())
+    }
 }
 
 /// Tokens in memory (tests, examples).
@@ -457,31 +472,49 @@ impl UserTokens {
     }
 }
 
+impl UserTokens {
+    /// Under the account's lock: the stored access token if another
+    /// instance refreshed it meanwhile, else one refresh, saved before use.
+    async fn refresh_locked(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
+        let stored = self.store.load(account).await?;
+        let now = self.cache.now();
+        let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
+        if stored.expires_at.is_some() && current.is_fresh(now, Duration::from_secs(60)) {
+            return Ok(current);
+        }
+        let refresh = stored
+            .refresh_token
+            .as_ref()
+            .ok_or_else(|| SourceError::Unauthorized {
+                message: "no refresh token stored; the participant must reconnect".to_owned(),
+            })?;
+        let fresh = self.oauth.refresh(refresh, now).await?;
+        self.store.save(account, &fresh).await?;
+        Ok(AccessToken::new(
+            fresh.access_token.secret(),
+            fresh.expires_at,
+        ))
+    }
+}
+
 #[async_trait]
 impl TokenSource for UserTokens {
     async fn token(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
         self.cache
             .get_or_mint(account, || async {
+                // Another instance (or an earlier run) may hold a good token.
                 let stored = self.store.load(account).await?;
-                let now = self.cache.now();
                 let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
-                if stored.expires_at.is_some() && current.is_fresh(now, Duration::from_secs(60)) {
+                if stored.expires_at.is_some()
+                    && current.is_fresh(self.cache.now(), Duration::from_secs(60))
+                {
                     return Ok(current);
                 }
-                let refresh =
-                    stored
-                        .refresh_token
-                        .as_ref()
-                        .ok_or_else(|| SourceError::Unauthorized {
-                            message: "no refresh token stored; the participant must reconnect"
-                                .to_owned(),
-                        })?;
-                let fresh = self.oauth.refresh(refresh, now).await?;
-                self.store.save(account, &fresh).await?;
-                Ok(AccessToken::new(
-                    fresh.access_token.secret(),
-                    fresh.expires_at,
-                ))
+                // Across instances: one refresh at a time per account.
+                let lock = self.store.lock(account).await?;
+                let result = self.refresh_locked(account).await;
+                lock.release().await;
+                result
             })
             .await
     }

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use availability::{AccessToken, AccountId, Clock, SourceError, SystemClock, TokenSource};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use credential_vault::{OAuthTokens, SecretString};
+use credential_vault::{OAuthTokens, RecordLock, SecretString};
 use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
@@ -524,6 +524,21 @@ pub trait VersionedTokenStore: fmt::Debug + Send + Sync + 'static {
         tokens: &OAuthTokens,
         expected: u64,
     ) -> Result<bool, SourceError>;
+
+    /// Locks the account's tokens against refreshes by other processes
+    /// sharing the store, until the lock is released or dropped.
+    /// [`UserTokens`] holds it around read, refresh and write, so that of
+    /// several instances exactly one refreshes an expired token and the
+    /// others read the tokens it stored. The default holds nothing (one
+    /// process, where [`UserTokens`]' own per-account lock suffices).
+    ///
+    /// # Errors
+    ///
+    /// The store's failure to take the lock.
+    async fn lock(&self, account: &AccountId) -> Result<RecordLock, SourceError> {
+        let _ = account;
+        Ok(RecordLock::none())
+    }
 }
 
 /// Versioned tokens in memory (tests, examples).
@@ -611,6 +626,43 @@ impl UserTokens {
         }
     }
 
+    /// Under the account's lock: the stored access token if another
+    /// instance refreshed it meanwhile, else one refresh stored by
+    /// compare-and-set.
+    async fn refresh_locked(
+        &self,
+        account: &AccountId,
+        now: jiff::Timestamp,
+    ) -> Result<AccessToken, SourceError> {
+        for _ in 0..3 {
+            let (stored, version) = self.store.load(account).await?;
+            let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
+            if stored.expires_at.is_some() && current.is_fresh(now, MARGIN) {
+                return Ok(current);
+            }
+            let refresh =
+                stored
+                    .refresh_token
+                    .as_ref()
+                    .ok_or_else(|| SourceError::Unauthorized {
+                        message: "no refresh token stored; the participant must reconnect"
+                            .to_owned(),
+                    })?;
+            let fresh = self.oauth.refresh(refresh, now).await?;
+            if self.store.replace(account, &fresh, version).await? {
+                return Ok(AccessToken::new(
+                    fresh.access_token.secret(),
+                    fresh.expires_at,
+                ));
+            }
+            // Another writer stored newer tokens first: read them.
+        }
+        Err(SourceError::Unavailable {
+            message: "the stored tokens kept changing during refresh".to_owned(),
+            retry_after: None,
+        })
+    }
+
     async fn slot(&self, account: &AccountId) -> Arc<Mutex<Option<AccessToken>>> {
         self.slots
             .lock()
@@ -634,33 +686,21 @@ impl TokenSource for UserTokens {
         {
             return Ok(t.clone());
         }
-        for _ in 0..3 {
-            let (stored, version) = self.store.load(account).await?;
-            let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
-            if stored.expires_at.is_some() && current.is_fresh(now, MARGIN) {
-                *held = Some(current.clone());
-                return Ok(current);
-            }
-            let refresh =
-                stored
-                    .refresh_token
-                    .as_ref()
-                    .ok_or_else(|| SourceError::Unauthorized {
-                        message: "no refresh token stored; the participant must reconnect"
-                            .to_owned(),
-                    })?;
-            let fresh = self.oauth.refresh(refresh, now).await?;
-            if self.store.replace(account, &fresh, version).await? {
-                let token = AccessToken::new(fresh.access_token.secret(), fresh.expires_at);
-                *held = Some(token.clone());
-                return Ok(token);
-            }
-            // Another instance stored newer tokens first: read them.
+        // Another instance (or an earlier run) may hold a good token.
+        let (stored, _) = self.store.load(account).await?;
+        let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
+        if stored.expires_at.is_some() && current.is_fresh(now, MARGIN) {
+            *held = Some(current.clone());
+            return Ok(current);
         }
-        Err(SourceError::Unavailable {
-            message: "the stored tokens kept changing during refresh".to_owned(),
-            retry_after: None,
-        })
+        // Across instances: one refresh at a time per account (a rotated
+        // refresh token used twice would fail the second time).
+        let lock = self.store.lock(account).await?;
+        let result = self.refresh_locked(account, now).await;
+        lock.release().await;
+        let token = result?;
+        *held = Some(token.clone());
+        Ok(token)
     }
 
     async fn invalidate(&self, account: &AccountId) {

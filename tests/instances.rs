@@ -1,0 +1,490 @@
+//! Several assistant instances on one PostgreSQL database, in one test
+//! process but each with its own connection pools (to PostgreSQL they are
+//! separate clients, as separate processes would be): records written by
+//! one are seen by the others, each participant's busy times are fetched
+//! by exactly one instance per TTL, a dead or cancelled instance's leases
+//! pass on, and token refreshes of one account happen once per expiry
+//! with no refresh token used twice. `tests/multi_instance.rs` runs the
+//! same with real `serve` processes and kills one.
+#![cfg(feature = "postgres")]
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use availability::{AccountId, BusyKind, FixedClock, FreeBusy, TokenSource};
+use common::{Counting, H, MONDAY, Validator, iv, week};
+use credential_vault::{
+    Credential, Expect, KeyId, KeyRing, MasterKey, OAuthTokens, OwnerId, PostgresStore, SecretKind,
+    SecretString, Vault,
+};
+use scheduling_assistant::vault_adapters::VaultTokens;
+use scheduling_assistant::{
+    Actor, Assistant, Participant, ParticipantId, Program, ProgramId, Provider, Store,
+};
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+fn pid(s: &str) -> ParticipantId {
+    ParticipantId::new(s)
+}
+
+fn admin() -> Actor {
+    Actor::Administrator {
+        admin: "ops".into(),
+        on_behalf_of: None,
+    }
+}
+
+async fn vault(url: &str) -> Arc<Vault> {
+    Arc::new(Vault::new(
+        Arc::new(PostgresStore::connect_without_tls(url).await.unwrap()),
+        KeyRing::new(MasterKey::from_bytes(KeyId(1), [7; 32])),
+    ))
+}
+
+/// An instance: its own pools on the shared database, the shared clock
+/// and provider (the calendar provider is one service for everyone).
+async fn instance(
+    url: &str,
+    clock: &Arc<FixedClock>,
+    source: &Arc<Counting>,
+    lease: Duration,
+) -> Assistant {
+    Assistant::builder()
+        .store(Store::connect_postgres_without_tls(url).await.unwrap())
+        .vault(vault(url).await)
+        .clock(clock.clone())
+        .source(Provider::Icloud, source.clone())
+        .caldav_validator(Arc::new(Validator(None)))
+        .refresh_lease(lease)
+        .build()
+        .await
+        .unwrap()
+}
+
+fn clock() -> Arc<FixedClock> {
+    Arc::new(FixedClock::new(
+        jiff::Timestamp::from_second(MONDAY + 7 * H).unwrap(),
+    ))
+}
+
+/// `n` participants in one program, set up and connected on `a`.
+async fn seed(a: &Assistant, source: &Counting, n: usize) -> Vec<ParticipantId> {
+    a.add_program(
+        Program::new("mentoring", "Mentoring")
+            .with_policy_toml("scheduling_assistant = true\ngroup_polls = true\n"),
+    )
+    .await
+    .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = format!("p{i}");
+        a.add_participant(
+            Participant::new(
+                id.as_str(),
+                id.to_uppercase(),
+                format!("{id}@example.org"),
+                "UTC",
+            ),
+            &[ProgramId::new("mentoring")],
+        )
+        .await
+        .unwrap();
+        a.connect_icloud(
+            &Actor::participant(id.as_str()),
+            &pid(&id),
+            &format!("{id}@icloud.com"),
+            SecretString::new("abcd-efgh-ijkl-mnop".into()),
+        )
+        .await
+        .unwrap();
+        source.set(
+            &format!("{id}@example.org"),
+            FreeBusy::from_entries([(BusyKind::Busy, iv(MONDAY + 9 * H, MONDAY + 10 * H))]),
+        );
+        ids.push(pid(&id));
+    }
+    ids
+}
+
+/// Every instance asks for every participant at once.
+async fn everyone_asks(instances: &[Assistant], ids: &[ParticipantId]) {
+    let asks = instances.iter().flat_map(|a| {
+        ids.iter().map(move |p| {
+            let a = a.clone();
+            let p = p.clone();
+            tokio::spawn(async move { a.availability(&admin(), &p, week()).await.unwrap() })
+        })
+    });
+    for answer in futures_util::future::join_all(asks).await {
+        let answer = answer.unwrap();
+        assert!(answer.known, "{:?}", answer.reason);
+        assert_eq!(
+            answer.unavailable,
+            vec![iv(MONDAY + 9 * H, MONDAY + 10 * H)]
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_fetch_each_participant_once_per_ttl() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let clock = clock();
+    let source = Counting::new(Duration::from_millis(50));
+    let a = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let b = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let c = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    // Set up on A only: B and C read the records from the database.
+    let ids = seed(&a, &source, 20).await;
+    assert_eq!(source.total(), 0);
+    let all = [a.clone(), b.clone(), c.clone()];
+
+    everyone_asks(&all, &ids).await;
+    for p in &ids {
+        assert_eq!(source.asked(&format!("{p}@example.org")), 1, "{p}");
+    }
+    assert!(b.participants().len() == 20 && c.connection(&pid("p7")).is_some());
+
+    // Within the TTL nobody fetches again, whichever instance is asked.
+    clock.advance(599);
+    everyone_asks(&all, &ids).await;
+    assert_eq!(source.total(), 20);
+    // After it, once more per participant in all.
+    clock.advance(2);
+    everyone_asks(&all, &ids).await;
+    for p in &ids {
+        assert_eq!(source.asked(&format!("{p}@example.org")), 2, "{p}");
+    }
+
+    // Background refreshers on all three: each stale participant once.
+    clock.advance(601);
+    let counts = futures_util::future::join_all(all.iter().map(|i| i.refresh(false))).await;
+    assert_eq!(counts.iter().map(|c| c.fetched).sum::<usize>(), 20);
+    assert_eq!(source.total(), 60);
+
+    // A disconnection on B is seen by A and C at once: no busy times.
+    assert!(
+        b.disconnect(&Actor::participant("p3"), &pid("p3"))
+            .await
+            .unwrap()
+    );
+    for i in [&a, &c] {
+        let answer = i.availability(&admin(), &pid("p3"), week()).await.unwrap();
+        assert!(!answer.known);
+        assert_eq!(
+            i.status(&pid("p3")).await.text(),
+            "Your calendar is not connected"
+        );
+    }
+    assert_eq!(source.total(), 60);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn records_written_on_one_instance_are_used_by_another() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let clock = clock();
+    let source = Counting::new(Duration::ZERO);
+    let a = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let b = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    a.add_program(Program::new("coaching", "Coaching"))
+        .await
+        .unwrap();
+    // B enrols someone in A's program: it reloads before checking.
+    b.add_participant(
+        Participant::new("kai", "Kai", "kai@example.org", "Europe/Berlin"),
+        &[ProgramId::new("coaching")],
+    )
+    .await
+    .unwrap();
+    assert!(a.participant(&pid("kai")).is_err(), "not loaded yet");
+    assert!(a.reload().await.unwrap());
+    assert_eq!(
+        a.participant(&pid("kai")).unwrap().time_zone,
+        "Europe/Berlin"
+    );
+    // Nothing changed since: a reload is a no-op.
+    assert!(!a.reload().await.unwrap());
+    // The unique email holds across instances.
+    let err = a
+        .add_participant(
+            Participant::new("kai2", "Kai", "KAI@example.org", "UTC"),
+            &[ProgramId::new("coaching")],
+        )
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("email"), "{err}");
+}
+
+/// Puts a lease of a dead instance on `participant`'s row, expiring in
+/// `ms` by the database's clock.
+async fn plant_dead_lease(url: &str, participant: &str, ms: i64) {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let task = tokio::spawn(connection);
+    client
+        .execute(
+            "INSERT INTO assistant_busy (participant_id, source_key, account, window_start, \
+             window_end, fetched_at, result_json, lease_owner, lease_until) \
+             VALUES ($1, '', '', 0, 0, 0, '', 'a dead instance', \
+             (extract(epoch from clock_timestamp()) * 1000)::bigint + $2) \
+             ON CONFLICT (participant_id) DO UPDATE SET lease_owner = EXCLUDED.lease_owner, \
+             lease_until = EXCLUDED.lease_until",
+            &[&participant, &ms],
+        )
+        .await
+        .unwrap();
+    drop(client);
+    let _ = task.await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_instances_lease_expires_and_another_takes_over() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let clock = clock();
+    let source = Counting::new(Duration::ZERO);
+    let a = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let ids = seed(&a, &source, 2).await;
+    // An instance took p0's refresh and died: its lease runs 1.5 s more.
+    plant_dead_lease(&url, "p0", 1500).await;
+    // A background refresh leaves p0 to its (dead) holder, refreshes p1.
+    assert_eq!(a.refresh(false).await.fetched, 1);
+    assert_eq!(source.asked("p0@example.org"), 0);
+    // A reader waits for the lease to expire, then takes it over.
+    let started = Instant::now();
+    let answer = a.availability(&admin(), &ids[0], week()).await.unwrap();
+    let waited = started.elapsed();
+    assert!(answer.known, "{:?}", answer.reason);
+    assert_eq!(source.asked("p0@example.org"), 1);
+    assert!(
+        waited >= Duration::from_millis(1000) && waited < Duration::from_secs(10),
+        "took over after {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_request_gives_its_lease_back() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let clock = clock();
+    let slow = Counting::new(Duration::from_secs(3));
+    // Leases of a minute: only giving them back lets B in sooner.
+    let a = instance(&url, &clock, &slow, Duration::from_secs(60)).await;
+    let b = instance(&url, &clock, &slow, Duration::from_secs(60)).await;
+    seed(&a, &slow, 1).await;
+    let request = tokio::spawn({
+        let a = a.clone();
+        async move { a.availability(&admin(), &pid("p0"), week()).await }
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    request.abort();
+    let _ = request.await;
+    let started = Instant::now();
+    let answer = b.availability(&admin(), &pid("p0"), week()).await.unwrap();
+    assert!(answer.known, "{:?}", answer.reason);
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(slow.asked("p0@example.org"), 2);
+}
+
+/// A token endpoint that rotates refresh tokens strictly: only the newest
+/// refresh token is accepted, and each refresh issues the next. A refresh
+/// token presented twice (two instances refreshing at once) is refused and
+/// counted.
+#[derive(Default)]
+struct Rotating {
+    newest: u32,
+    refreshes: u32,
+    refused: Vec<String>,
+}
+
+async fn rotating_token_endpoint(
+    server: &MockServer,
+    at: &str,
+    prefix: &'static str,
+) -> Arc<Mutex<Rotating>> {
+    let state = Arc::new(Mutex::new(Rotating::default()));
+    let log = state.clone();
+    Mock::given(method("POST"))
+        .and(path(at.to_owned()))
+        .respond_with(move |r: &Request| {
+            let body = String::from_utf8_lossy(&r.body).into_owned();
+            let presented = body
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("refresh_token="))
+                .unwrap_or("")
+                .replace("%2E", ".");
+            let mut s = log.lock().unwrap();
+            if presented != format!("{prefix}{}", s.newest) {
+                s.refused.push(presented);
+                return ResponseTemplate::new(400).set_body_json(json!({"error": "invalid_grant"}));
+            }
+            s.newest += 1;
+            s.refreshes += 1;
+            let next = s.newest;
+            // A moment's delay widens the window in which a second
+            // instance could refresh too.
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(100))
+                .set_body_json(json!({
+                    "access_token": format!("access.{next}"), "expires_in": 3600,
+                    "token_type": "Bearer", "refresh_token": format!("{prefix}{next}")
+                }))
+        })
+        .mount(server)
+        .await;
+    state
+}
+
+/// Three instances, eight concurrent requests each, over five expiries.
+async fn hammer(
+    tokens: &[Arc<dyn TokenSource>],
+    clock: &FixedClock,
+    state: &Mutex<Rotating>,
+) -> u32 {
+    let account = AccountId::new("mel@example.org");
+    for expiry in 1..=5 {
+        clock.advance(2 * 3600);
+        let asks = tokens.iter().flat_map(|t| {
+            (0..8).map(|_| {
+                let t = t.clone();
+                let account = account.clone();
+                tokio::spawn(async move { t.token(&account).await })
+            })
+        });
+        for token in futures_util::future::join_all(asks).await {
+            let token = token.unwrap().unwrap();
+            assert_eq!(token.secret(), format!("access.{expiry}"));
+        }
+        assert_eq!(
+            state.lock().unwrap().refreshes,
+            expiry,
+            "one refresh per expiry"
+        );
+    }
+    state.lock().unwrap().refreshes
+}
+
+async fn stored_refresh_token(url: &str, kind: SecretKind) -> String {
+    let stored = vault(url)
+        .await
+        .get(&OwnerId::new("mel@example.org").unwrap(), kind)
+        .await
+        .unwrap()
+        .unwrap();
+    stored
+        .value
+        .as_oauth()
+        .unwrap()
+        .refresh_token
+        .as_ref()
+        .unwrap()
+        .secret()
+        .to_owned()
+}
+
+async fn put_tokens(url: &str, credential: Credential) {
+    vault(url)
+        .await
+        .put(
+            &OwnerId::new("mel@example.org").unwrap(),
+            &credential,
+            Expect::Absent,
+        )
+        .await
+        .unwrap();
+}
+
+fn expired(refresh: &str) -> OAuthTokens {
+    OAuthTokens::new(SecretString::new("access.0".into()))
+        .with_refresh_token(SecretString::new(refresh.into()))
+        .with_expires_at(jiff::Timestamp::from_second(MONDAY).unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_refresh_a_microsoft_account_once_per_expiry() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let server = MockServer::start().await;
+    let state = rotating_token_endpoint(&server, "/common/oauth2/v2.0/token", "M.").await;
+    put_tokens(&url, Credential::MicrosoftOauth(expired("M.0"))).await;
+    let clock = clock();
+    let mut tokens: Vec<Arc<dyn TokenSource>> = Vec::new();
+    for _ in 0..3 {
+        let oauth = Arc::new(
+            graph_provider::GraphOAuth::new(
+                graph_provider::AuthConfig::new("m", graph_provider::Tenant::common())
+                    .redirect_uri("http://127.0.0.1/cb")
+                    .authority(server.uri()),
+            )
+            .unwrap(),
+        );
+        tokens.push(Arc::new(graph_provider::UserTokens::with_clock(
+            oauth,
+            Arc::new(VaultTokens::microsoft(vault(&url).await)),
+            clock.clone(),
+        )));
+    }
+    assert_eq!(hammer(&tokens, &clock, &state).await, 5);
+    assert!(state.lock().unwrap().refused.is_empty());
+    // The newest refresh token is the one stored.
+    assert_eq!(
+        stored_refresh_token(&url, SecretKind::MicrosoftOauth).await,
+        "M.5"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_refresh_a_google_account_once_per_expiry() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let server = MockServer::start().await;
+    let state = rotating_token_endpoint(&server, "/token", "G.").await;
+    put_tokens(&url, Credential::GoogleOauth(expired("G.0"))).await;
+    let clock = clock();
+    let mut tokens: Vec<Arc<dyn TokenSource>> = Vec::new();
+    for _ in 0..3 {
+        let oauth = Arc::new(
+            google_provider::GoogleOAuth::new(
+                google_provider::OAuthConfig::new(
+                    "g".to_owned(),
+                    None,
+                    "http://127.0.0.1/cb".to_owned(),
+                )
+                .with_endpoints(
+                    format!("{}/auth", server.uri()),
+                    format!("{}/token", server.uri()),
+                    format!("{}/revoke", server.uri()),
+                ),
+            )
+            .unwrap(),
+        );
+        tokens.push(Arc::new(google_provider::UserTokens::with_clock(
+            oauth,
+            Arc::new(VaultTokens::google(vault(&url).await)),
+            clock.clone(),
+        )));
+    }
+    assert_eq!(hammer(&tokens, &clock, &state).await, 5);
+    assert!(state.lock().unwrap().refused.is_empty());
+    assert_eq!(
+        stored_refresh_token(&url, SecretKind::GoogleOauth).await,
+        "G.5"
+    );
+}
