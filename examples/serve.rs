@@ -143,7 +143,9 @@ async fn run(args: Args) -> Result<(), String> {
         .map_err(|e| format!("cannot listen on {}: {e}", args.addr))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let base = format!("http://{addr}");
-    if let Some(dir) = args.db.parent() {
+    if args.database.is_none()
+        && let Some(dir) = args.db.parent()
+    {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
     let key_path = args

@@ -493,6 +493,8 @@ impl AssistantBuilder {
             }
         }
         let store_for_cache = store.clone();
+        let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
+        let cache = busy_cache(&store_for_cache, &clock, ttl, self.lease);
         let assistant = Assistant {
             inner: Arc::new(Inner {
                 store,
@@ -502,12 +504,12 @@ impl AssistantBuilder {
                 caldav: self.caldav,
                 org: self.org,
                 org_policy: self.org_policy,
-                clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+                clock,
                 lookahead_secs: secs(self.lookahead.unwrap_or(Duration::from_secs(28 * 86_400))),
                 connect_expiry_secs: secs(self.connect_expiry.unwrap_or(Duration::from_secs(600))),
                 records: RwLock::new(records),
                 pending: Mutex::new(HashMap::new()),
-                cache: busy_cache(&store_for_cache, ttl, self.lease),
+                cache,
                 revision: std::sync::atomic::AtomicI64::new(revision),
             }),
         };
@@ -518,16 +520,22 @@ impl AssistantBuilder {
 
 /// The busy-time cache for a store: shared through the database on
 /// PostgreSQL, in memory on SQLite.
-fn busy_cache(store: &Store, ttl: i64, lease: Option<Duration>) -> BusyCache {
+fn busy_cache(
+    store: &Store,
+    clock: &Arc<dyn Clock>,
+    ttl: i64,
+    lease: Option<Duration>,
+) -> BusyCache {
     #[cfg(feature = "postgres")]
     if let Some(pool) = store.postgres_pool() {
         return BusyCache::Shared(crate::shared_cache::SharedCache::new(
             pool,
+            Arc::clone(clock),
             ttl,
             lease.unwrap_or(Duration::from_secs(60)),
         ));
     }
-    let _ = (store, lease);
+    let _ = (store, clock, lease);
     BusyCache::Local(Cache::new(ttl))
 }
 

@@ -21,7 +21,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use availability::{FreeBusy, Interval, SourceError, SourceErrorKind};
+use std::sync::Arc;
+
+use availability::{Clock, FreeBusy, Interval, SourceError, SourceErrorKind};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -126,6 +128,7 @@ fn unavailable(message: impl Into<String>) -> SourceError {
 #[derive(Debug)]
 pub(crate) struct SharedCache {
     pool: deadpool_postgres::Pool,
+    clock: Arc<dyn Clock>,
     ttl_secs: i64,
     lease_ms: i64,
     me: String,
@@ -171,13 +174,19 @@ impl Drop for Flight<'_> {
 }
 
 impl SharedCache {
-    pub(crate) fn new(pool: deadpool_postgres::Pool, ttl_secs: i64, lease: Duration) -> Self {
+    pub(crate) fn new(
+        pool: deadpool_postgres::Pool,
+        clock: Arc<dyn Clock>,
+        ttl_secs: i64,
+        lease: Duration,
+    ) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let started = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         Self {
             pool,
+            clock,
             ttl_secs: ttl_secs.max(0),
             lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(1),
             // Readable in the table: which process holds a lease.
@@ -188,6 +197,12 @@ impl SharedCache {
             ),
             flights: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Now, read afresh: a request may wait (for a lease, a database
+    /// connection) long enough that its start time would misdate a fetch.
+    fn now(&self) -> i64 {
+        self.clock.now().as_second()
     }
 
     fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<ParticipantId, watch::Receiver<bool>>> {
@@ -438,6 +453,9 @@ impl SharedCache {
         HashMap<ParticipantId, Result<FreeBusy, SourceError>>,
         FetchCounts,
     ) {
+        // The caller's `now` dates the request; each round reads the clock
+        // again, and a fetch is dated when its lease is taken.
+        let _ = now;
         let mut answers: HashMap<ParticipantId, Result<FreeBusy, SourceError>> =
             HashMap::with_capacity(targets.len());
         let mut counts = FetchCounts::default();
@@ -457,6 +475,7 @@ impl SharedCache {
             if remaining.is_empty() {
                 break;
             }
+            let now = self.now();
             if !force {
                 let ids: Vec<String> = remaining
                     .iter()
@@ -509,6 +528,7 @@ impl SharedCache {
             };
             let mut elsewhere = false;
             if !mine.is_empty() {
+                let now = self.now();
                 match self.claim(&mine, window, now, force).await {
                     Ok((leased, fresh)) => {
                         for t in &mine {
