@@ -374,7 +374,9 @@ fn secs(d: Duration) -> i64 {
 }
 
 impl AssistantBuilder {
-    /// Where programs, participants and connections are kept.
+    /// Where programs, participants and connections are kept. On
+    /// PostgreSQL the busy-time cache lives there too, shared by every
+    /// instance on the database (see [`refresh_lease`](Self::refresh_lease)).
     pub fn store(mut self, store: Store) -> Self {
         self.store = Some(store);
         self

@@ -15,6 +15,13 @@
 //! the background refresher; `tracing` for logs (which never carry a
 //! secret or a calendar's content).
 //!
+//! Several instances may share one PostgreSQL database (feature
+//! `postgres`): records are reloaded when another instance writes, busy
+//! times live in the database and each participant is refreshed by one
+//! instance per TTL under an expiring lease (`SELECT ... FOR UPDATE SKIP
+//! LOCKED`), and OAuth refreshes are serialised per account by the vault's
+//! record lock. See "Running several instances" in the README.
+//!
 //! See the workspace README for the crate map and a worked example.
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]

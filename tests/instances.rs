@@ -488,3 +488,67 @@ async fn three_instances_refresh_a_google_account_once_per_expiry() {
         "G.5"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn more_accounts_refreshing_at_once_than_the_pool_has_sessions() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/common/oauth2/v2.0/token"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_delay(Duration::from_millis(200))
+                .set_body_json(json!({
+                    "access_token": "access.new", "expires_in": 3600,
+                    "token_type": "Bearer", "refresh_token": "M.new"
+                })),
+        )
+        .mount(&server)
+        .await;
+    // One vault (a pool of 16 sessions), 40 accounts expiring together:
+    // each refresh holds a session for its lock and needs another to read
+    // and write. Without a cap on locks this would wait forever.
+    let vault = vault(&url).await;
+    for i in 0..40 {
+        vault
+            .put(
+                &OwnerId::new(format!("u{i}@example.org")).unwrap(),
+                &Credential::MicrosoftOauth(expired("M.0")),
+                Expect::Absent,
+            )
+            .await
+            .unwrap();
+    }
+    let oauth = Arc::new(
+        graph_provider::GraphOAuth::new(
+            graph_provider::AuthConfig::new("m", graph_provider::Tenant::common())
+                .redirect_uri("http://127.0.0.1/cb")
+                .authority(server.uri()),
+        )
+        .unwrap(),
+    );
+    let tokens = Arc::new(graph_provider::UserTokens::with_clock(
+        oauth,
+        Arc::new(VaultTokens::microsoft(vault)),
+        clock(),
+    ));
+    let asks = (0..40).map(|i| {
+        let tokens = tokens.clone();
+        tokio::spawn(async move {
+            tokens
+                .token(&AccountId::new(format!("u{i}@example.org")))
+                .await
+        })
+    });
+    let all = tokio::time::timeout(
+        Duration::from_secs(60),
+        futures_util::future::join_all(asks),
+    )
+    .await
+    .expect("refreshes finished");
+    for token in all {
+        assert_eq!(token.unwrap().unwrap().secret(), "access.new");
+    }
+}

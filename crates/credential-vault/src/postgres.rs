@@ -42,6 +42,7 @@ fn record_lock_key(key: &RecordKey) -> i64 {
 /// A transaction-scoped advisory lock held on one pooled session.
 struct PgLock {
     client: Option<deadpool_postgres::Client>,
+    _permit: tokio::sync::OwnedSemaphorePermit,
 }
 
 #[async_trait]
@@ -89,12 +90,20 @@ const MIGRATIONS: &[&str] = &[
 /// = $n` statements (re-checked by PostgreSQL after a concurrent update), so
 /// two instances refreshing one token cannot both win.
 ///
+/// [`SecretStore::lock`] is a transaction-scoped advisory lock
+/// (`pg_advisory_xact_lock` on a hash of owner and kind) held on a pooled
+/// session until released; at most half the pool holds locks at once, so
+/// lock holders always have sessions left to read and write with.
+///
 /// Build it from your own `deadpool_postgres::Pool` with the TLS connector
 /// your deployment needs ([`PostgresStore::from_pool`]), or for a database
 /// on loopback or a private socket with [`PostgresStore::connect_without_tls`].
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// Record locks each hold a pooled session: at most half the pool, so
+    /// their holders always find a session to read and write with.
+    lock_permits: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -160,7 +169,11 @@ impl PostgresStore {
     /// # Errors
     /// [`StoreError::Backend`], [`StoreError::SchemaTooNew`].
     pub async fn from_pool(pool: Pool) -> Result<Self, StoreError> {
-        let store = Self { pool };
+        let permits = (pool.status().max_size / 2).max(1);
+        let store = Self {
+            pool,
+            lock_permits: std::sync::Arc::new(tokio::sync::Semaphore::new(permits)),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -347,9 +360,14 @@ async fn apply(
 #[async_trait]
 impl SecretStore for PostgresStore {
     async fn lock(&self, key: &RecordKey) -> Result<RecordLock, StoreError> {
+        let permit = std::sync::Arc::clone(&self.lock_permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| corrupt("the lock semaphore was closed"))?;
         let client = self.client().await?;
         let held = PgLock {
             client: Some(client),
+            _permit: permit,
         };
         let Some(client) = held.client.as_ref() else {
             return Err(corrupt("lost the locking session"));
