@@ -192,6 +192,7 @@ async fn setup() -> Setup {
         .unwrap();
         let start = warm
             .begin_connect(&Actor::Participant(id.clone()), id, Provider::Google)
+            .await
             .unwrap();
         let state = start
             .authorization_url

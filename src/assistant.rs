@@ -584,6 +584,25 @@ fn owner(account: &str) -> Result<OwnerId, AssistantError> {
     OwnerId::new(account).map_err(|e| AssistantError::Invalid(e.to_string()))
 }
 
+/// The key an OAuth attempt is kept under: SHA-256 of its `state`, in hex
+/// (the state itself is never stored).
+#[cfg(feature = "postgres")]
+fn state_hash(state: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, state.as_bytes())
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+#[cfg(feature = "postgres")]
+fn attempt_owner(hash: &str) -> Result<OwnerId, AssistantError> {
+    owner(&format!("oauth-attempt:{hash}"))
+}
+
 fn vault_error(e: credential_vault::VaultError) -> AssistantError {
     AssistantError::Vault(e.to_string())
 }
@@ -858,14 +877,20 @@ impl Assistant {
     /// [`AssistantError::OnBehalfRefused`] for an administrator,
     /// [`AssistantError::NotAllowed`] for another participant,
     /// [`AssistantError::ProviderNotAllowed`] /
-    /// [`AssistantError::ProviderNotConfigured`].
-    pub fn begin_connect(
+    /// [`AssistantError::ProviderNotConfigured`]; on a PostgreSQL store,
+    /// a storage or vault failure.
+    ///
+    /// On a PostgreSQL store the attempt is also kept in the database (its
+    /// PKCE verifier sealed in the vault), so the provider's callback may
+    /// reach any instance sharing it.
+    pub async fn begin_connect(
         &self,
         actor: &Actor,
         participant: &ParticipantId,
         provider: Provider,
     ) -> Result<ConnectStart, AssistantError> {
         Self::check_self(actor, participant)?;
+        self.sync().await;
         self.check_provider(participant, provider)?;
         let connector = self
             .inner
@@ -875,6 +900,19 @@ impl Assistant {
         let start = connector.start();
         let now = self.now_secs();
         let expires_at = now.saturating_add(self.inner.connect_expiry_secs);
+        #[cfg(feature = "postgres")]
+        if self.inner.store.is_shared()
+            && let Some(verifier) = start.pending.pkce_verifier()
+        {
+            self.store_attempt(
+                start.state.secret(),
+                verifier,
+                participant,
+                provider,
+                expires_at,
+            )
+            .await?;
+        }
         let mut pending = self
             .inner
             .pending
@@ -910,13 +948,19 @@ impl Assistant {
         state: &str,
         code: &str,
     ) -> Result<ConnectionStatus, AssistantError> {
-        let pending = self
+        let local = self
             .inner
             .pending
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .remove(state)
-            .ok_or(AssistantError::ConnectExpired)?;
+            .remove(state);
+        #[cfg(feature = "postgres")]
+        let local = if self.inner.store.is_shared() {
+            self.take_attempt(state, local).await?
+        } else {
+            local
+        };
+        let pending = local.ok_or(AssistantError::ConnectExpired)?;
         if pending.expires_at <= self.now_secs() {
             return Err(AssistantError::ConnectExpired);
         }
@@ -929,6 +973,107 @@ impl Assistant {
         };
         self.replace_connection(&participant, pending.provider, credential)
             .await
+    }
+
+    /// Keeps an OAuth attempt in the database for whichever instance gets
+    /// the callback: the participant, provider and expiry under a hash of
+    /// `state`, the PKCE verifier sealed in the vault. Attempts that
+    /// expired unused are removed on the way.
+    #[cfg(feature = "postgres")]
+    async fn store_attempt(
+        &self,
+        state: &str,
+        verifier: &SecretString,
+        participant: &ParticipantId,
+        provider: Provider,
+        expires_at: i64,
+    ) -> Result<(), AssistantError> {
+        let hash = state_hash(state);
+        self.inner
+            .vault
+            .put(
+                &attempt_owner(&hash)?,
+                &Credential::OauthAttempt(verifier.clone()),
+                Expect::Any,
+            )
+            .await
+            .map_err(vault_error)?;
+        self.inner
+            .store
+            .put_attempt(&hash, participant, provider, expires_at)
+            .await?;
+        match self
+            .inner
+            .store
+            .take_expired_attempts(self.now_secs())
+            .await
+        {
+            Ok(expired) => {
+                for hash in expired {
+                    if let Ok(owner) = attempt_owner(&hash) {
+                        let _ = self
+                            .inner
+                            .vault
+                            .delete(&owner, SecretKind::OauthAttempt)
+                            .await;
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not remove expired connection attempts"),
+        }
+        Ok(())
+    }
+
+    /// Takes the attempt for `state` out of the database (once: a second
+    /// callback with the same `state`, on any instance, finds nothing) and
+    /// rebuilds its exchange when this instance did not start it.
+    #[cfg(feature = "postgres")]
+    async fn take_attempt(
+        &self,
+        state: &str,
+        local: Option<PendingConnect>,
+    ) -> Result<Option<PendingConnect>, AssistantError> {
+        let hash = state_hash(state);
+        let Some((participant, provider, expires_at)) =
+            self.inner.store.take_attempt(&hash).await?
+        else {
+            // Completed elsewhere already, or never stored (a connector
+            // that cannot resume): only a local attempt of the latter kind
+            // may go on.
+            return Ok(local.filter(|p| p.exchange.pkce_verifier().is_none()));
+        };
+        let owner = attempt_owner(&hash)?;
+        let verifier = self
+            .inner
+            .vault
+            .get(&owner, SecretKind::OauthAttempt)
+            .await
+            .map_err(vault_error)?;
+        let _ = self
+            .inner
+            .vault
+            .delete(&owner, SecretKind::OauthAttempt)
+            .await;
+        if let Some(local) = local {
+            return Ok(Some(local));
+        }
+        let Some(Credential::OauthAttempt(verifier)) = verifier.map(|v| v.value) else {
+            return Ok(None);
+        };
+        let Some(exchange) = self
+            .inner
+            .oauth
+            .get(&provider)
+            .and_then(|c| c.resume(state, verifier))
+        else {
+            return Err(AssistantError::ProviderNotConfigured(provider));
+        };
+        Ok(Some(PendingConnect {
+            participant,
+            provider,
+            expires_at,
+            exchange,
+        }))
     }
 
     /// Connects an iCloud calendar: the Apple ID and app-specific password

@@ -47,6 +47,15 @@ pub trait PendingExchange: Send + Sync {
         returned_state: &str,
         code: &str,
     ) -> Result<OAuthTokens, ConnectFailure>;
+
+    /// The PKCE verifier, for an assistant sharing its database with other
+    /// instances: it seals the verifier in the vault so that whichever
+    /// instance receives the callback can finish through
+    /// [`OAuthConnector::resume`]. `None` (the default): the attempt can
+    /// only be completed by the instance that started it.
+    fn pkce_verifier(&self) -> Option<&SecretString> {
+        None
+    }
 }
 
 /// Why a connection attempt failed at the provider.
@@ -69,6 +78,15 @@ pub enum ConnectFailure {
 pub trait OAuthConnector: fmt::Debug + Send + Sync + 'static {
     /// Starts one: a fresh `state` and PKCE pair each time.
     fn start(&self) -> OAuthStart;
+
+    /// Rebuilds the exchange of an attempt another instance started, from
+    /// its `state` and the PKCE verifier it sealed (see
+    /// [`PendingExchange::pkce_verifier`]). `None` (the default) when this
+    /// connector cannot.
+    fn resume(&self, state: &str, pkce_verifier: SecretString) -> Option<Box<dyn PendingExchange>> {
+        let _ = (state, pkce_verifier);
+        None
+    }
 
     /// Revokes tokens at the provider when a participant disconnects (best
     /// effort; the default does nothing).
@@ -107,6 +125,10 @@ impl PendingExchange for GooglePending {
                 other => ConnectFailure::Config(other.to_string()),
             })
     }
+
+    fn pkce_verifier(&self) -> Option<&SecretString> {
+        Some(&self.1.pkce_verifier)
+    }
 }
 
 #[async_trait]
@@ -118,6 +140,14 @@ impl OAuthConnector for GoogleConnector {
             state: SecretString::new(authorization.state.secret().to_owned()),
             pending: Box::new(GooglePending(Arc::clone(&self.0), authorization)),
         }
+    }
+
+    fn resume(&self, state: &str, pkce_verifier: SecretString) -> Option<Box<dyn PendingExchange>> {
+        let authorization = google_provider::Authorization::resume(
+            SecretString::new(state.to_owned()),
+            pkce_verifier,
+        );
+        Some(Box::new(GooglePending(Arc::clone(&self.0), authorization)))
     }
 
     async fn revoke(&self, tokens: &OAuthTokens) -> Result<(), SourceError> {
@@ -154,6 +184,10 @@ impl PendingExchange for MicrosoftPending {
                 other => ConnectFailure::Config(other.to_string()),
             })
     }
+
+    fn pkce_verifier(&self) -> Option<&SecretString> {
+        Some(&self.1.pkce_verifier)
+    }
 }
 
 impl OAuthConnector for MicrosoftConnector {
@@ -164,6 +198,17 @@ impl OAuthConnector for MicrosoftConnector {
             state: SecretString::new(authorization.state.secret().to_owned()),
             pending: Box::new(MicrosoftPending(Arc::clone(&self.0), authorization)),
         }
+    }
+
+    fn resume(&self, state: &str, pkce_verifier: SecretString) -> Option<Box<dyn PendingExchange>> {
+        let authorization = graph_provider::Authorization::resume(
+            SecretString::new(state.to_owned()),
+            pkce_verifier,
+        );
+        Some(Box::new(MicrosoftPending(
+            Arc::clone(&self.0),
+            authorization,
+        )))
     }
 }
 

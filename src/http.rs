@@ -519,7 +519,7 @@ async fn connect(
             .await?;
         return Ok(ConnectOut::Connected(status_out(app, id).await?));
     }
-    let start = app.assistant.begin_connect(actor, &id, provider)?;
+    let start = app.assistant.begin_connect(actor, &id, provider).await?;
     Ok(ConnectOut::Redirect {
         authorization_url: start.authorization_url,
         expires_at: Timestamp::from_second(start.expires_at).unwrap_or(Timestamp::MAX),

@@ -114,7 +114,7 @@ async fn only_the_participant_connects_or_disconnects_their_calendar() {
     );
     assert!(err.to_string().contains("only max can connect"), "{err}");
     assert!(matches!(
-        a.begin_connect(&admin, &pid("max"), Provider::Icloud),
+        a.begin_connect(&admin, &pid("max"), Provider::Icloud).await,
         Err(AssistantError::OnBehalfRefused { .. })
     ));
     // Another participant is refused too, differently.
@@ -163,7 +163,8 @@ async fn a_provider_the_program_does_not_allow_is_refused() {
     );
     // Allowed by the program but not configured in this assistant.
     assert!(matches!(
-        a.begin_connect(&me("max"), &pid("max"), Provider::Google),
+        a.begin_connect(&me("max"), &pid("max"), Provider::Google)
+            .await,
         Err(AssistantError::ProviderNotConfigured(Provider::Google))
     ));
     // One calendar serves every program: a second program refusing it wins.
@@ -281,6 +282,7 @@ async fn oauth_connects_replace_the_previous_connection_and_its_secrets() {
 
     let start = a
         .begin_connect(&me("max"), &pid("max"), Provider::Google)
+        .await
         .unwrap();
     assert!(
         start
@@ -320,6 +322,7 @@ async fn oauth_connects_replace_the_previous_connection_and_its_secrets() {
     // A refused code: typed failure, nothing changes.
     let start = a
         .begin_connect(&me("max"), &pid("max"), Provider::Google)
+        .await
         .unwrap();
     let err = a
         .complete_connect(&state_of(&start.authorization_url), "bad-code")
@@ -334,6 +337,7 @@ async fn oauth_connects_replace_the_previous_connection_and_its_secrets() {
     // An attempt expires with the (injected) clock.
     let start = a
         .begin_connect(&me("max"), &pid("max"), Provider::Google)
+        .await
         .unwrap();
     world.clock.advance(601);
     assert!(matches!(

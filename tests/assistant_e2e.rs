@@ -400,6 +400,7 @@ async fn one_poll_over_ics_caldav_google_and_graph_without_a_trace_of_content() 
     outputs.push(format!("{s:?}"));
     let start = a
         .begin_connect(&me("gus"), &pid("gus"), Provider::Google)
+        .await
         .unwrap();
     let s = a
         .complete_connect(&state_of(&start.authorization_url), "gus-code")
@@ -408,6 +409,7 @@ async fn one_poll_over_ics_caldav_google_and_graph_without_a_trace_of_content() 
     assert_eq!(s.text(), "Your Google calendar is connected");
     let start = a
         .begin_connect(&me("mel"), &pid("mel"), Provider::Microsoft)
+        .await
         .unwrap();
     let s = a
         .complete_connect(&state_of(&start.authorization_url), "mel-code")

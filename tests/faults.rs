@@ -219,6 +219,7 @@ async fn open(world: &World, oauth: &MockServer, raw: &str) -> Assistant {
 async fn oauth_connect(a: &Assistant, who: &str, provider: Provider) {
     let start = a
         .begin_connect(&Actor::participant(who), &pid(who), provider)
+        .await
         .unwrap();
     let state = start
         .authorization_url

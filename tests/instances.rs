@@ -552,3 +552,172 @@ async fn more_accounts_refreshing_at_once_than_the_pool_has_sessions() {
         assert_eq!(token.unwrap().unwrap().secret(), "access.new");
     }
 }
+
+fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..=chunk.len() {
+            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+        }
+    }
+    out
+}
+
+fn query_param(url: &str, name: &str) -> String {
+    url.split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix(&format!("{name}=")))
+        .unwrap()
+        .to_owned()
+}
+
+/// An instance with Google connections through `server`.
+async fn google_instance(url: &str, clock: &Arc<FixedClock>, server: &MockServer) -> Assistant {
+    let oauth = Arc::new(
+        google_provider::GoogleOAuth::new(
+            google_provider::OAuthConfig::new(
+                "g".to_owned(),
+                None,
+                "http://127.0.0.1/api/oauth/callback".to_owned(),
+            )
+            .with_endpoints(
+                format!("{}/auth", server.uri()),
+                format!("{}/token", server.uri()),
+                format!("{}/revoke", server.uri()),
+            ),
+        )
+        .unwrap(),
+    );
+    let vault = vault(url).await;
+    let source = google_provider::GoogleSource::new(
+        Arc::new(google_provider::UserTokens::with_clock(
+            oauth.clone(),
+            Arc::new(VaultTokens::google(vault.clone())),
+            clock.clone(),
+        )),
+        google_provider::GoogleConfig::default().base_url(server.uri()),
+    )
+    .unwrap();
+    Assistant::builder()
+        .store(Store::connect_postgres_without_tls(url).await.unwrap())
+        .vault(vault)
+        .clock(clock.clone())
+        .source(Provider::Google, Arc::new(source))
+        .oauth(
+            Provider::Google,
+            Arc::new(scheduling_assistant::connect::GoogleConnector(oauth)),
+        )
+        .build()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_callback_may_reach_another_instance() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let server = MockServer::start().await;
+    let verifiers: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = verifiers.clone();
+    // Google's code exchange: https://developers.google.com/identity/protocols/oauth2/web-server#exchange-authorization-code
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(move |r: &Request| {
+            let body = String::from_utf8_lossy(&r.body).into_owned();
+            if let Some(v) = body
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("code_verifier="))
+            {
+                seen.lock().unwrap().push(v.to_owned());
+            }
+            ResponseTemplate::new(200).set_body_json(json!({
+                "access_token": "ya29.gus", "expires_in": 3599, "token_type": "Bearer",
+                "refresh_token": "1//gus",
+                "scope": "https://www.googleapis.com/auth/calendar.freebusy"
+            }))
+        })
+        .mount(&server)
+        .await;
+    let clock = clock();
+    let a = google_instance(&url, &clock, &server).await;
+    let b = google_instance(&url, &clock, &server).await;
+    a.add_program(Program::new("m", "M")).await.unwrap();
+    a.add_participant(
+        Participant::new("gus", "Gus", "gus@example.org", "UTC"),
+        &[ProgramId::new("m")],
+    )
+    .await
+    .unwrap();
+    let gus = Actor::participant("gus");
+
+    // Started on A, the callback lands on B.
+    let start = a
+        .begin_connect(&gus, &pid("gus"), Provider::Google)
+        .await
+        .unwrap();
+    let state = query_param(&start.authorization_url, "state");
+    let challenge = query_param(&start.authorization_url, "code_challenge");
+    let status = b.complete_connect(&state, "code-1").await.unwrap();
+    assert_eq!(status.text(), "Your Google calendar is connected");
+    assert_eq!(
+        a.status(&pid("gus")).await.text(),
+        "Your Google calendar is connected"
+    );
+    // B sent the verifier A made (RFC 7636 S256: the challenge is its
+    // SHA-256, base64url).
+    let verifier = verifiers.lock().unwrap()[0].clone();
+    let digest = ring::digest::digest(&ring::digest::SHA256, verifier.as_bytes());
+    assert_eq!(base64url(digest.as_ref()), challenge);
+    // Once only, on any instance.
+    for i in [&a, &b] {
+        assert!(matches!(
+            i.complete_connect(&state, "code-1").await,
+            Err(scheduling_assistant::AssistantError::ConnectExpired)
+        ));
+    }
+    let attempts = |owners: Vec<OwnerId>| {
+        owners
+            .into_iter()
+            .filter(|o| o.as_str().starts_with("oauth-attempt:"))
+            .count()
+    };
+    let shared_vault = vault(&url).await;
+    assert_eq!(attempts(shared_vault.owners().await.unwrap()), 0);
+
+    // An attempt that expired is refused everywhere, and the next attempt
+    // clears it away.
+    let stale = a
+        .begin_connect(&gus, &pid("gus"), Provider::Google)
+        .await
+        .unwrap();
+    clock.advance(601);
+    let stale_state = query_param(&stale.authorization_url, "state");
+    assert!(matches!(
+        b.complete_connect(&stale_state, "code-2").await,
+        Err(scheduling_assistant::AssistantError::ConnectExpired)
+    ));
+    let stale = a
+        .begin_connect(&gus, &pid("gus"), Provider::Google)
+        .await
+        .unwrap();
+    clock.advance(601);
+    b.begin_connect(&gus, &pid("gus"), Provider::Google)
+        .await
+        .unwrap();
+    assert_eq!(attempts(shared_vault.owners().await.unwrap()), 1);
+    assert!(matches!(
+        a.complete_connect(&query_param(&stale.authorization_url, "state"), "code-3")
+            .await,
+        Err(scheduling_assistant::AssistantError::ConnectExpired)
+    ));
+    assert_eq!(
+        verifiers.lock().unwrap().len(),
+        1,
+        "no exchange of a stale attempt"
+    );
+}

@@ -175,6 +175,7 @@ async fn seed(url: &str, key: MasterKey, server: &MockServer) {
         .unwrap();
         let start = a
             .begin_connect(&Actor::Participant(id.clone()), &id, Provider::Google)
+            .await
             .unwrap();
         let state = start
             .authorization_url

@@ -209,6 +209,7 @@ async fn no_secret_in_logs_debug_or_errors() {
 
     let start = a
         .begin_connect(&me("gus"), &pid("gus"), Provider::Google)
+        .await
         .unwrap();
     out.push(format!("{start:?}"));
     out.push(format!(
@@ -218,6 +219,7 @@ async fn no_secret_in_logs_debug_or_errors() {
     ));
     let start = a
         .begin_connect(&me("mel"), &pid("mel"), Provider::Microsoft)
+        .await
         .unwrap();
     out.push(format!(
         "{:?}",
@@ -237,6 +239,7 @@ async fn no_secret_in_logs_debug_or_errors() {
     // A wrong code and a wrong state: errors, also searched.
     let start = a
         .begin_connect(&me("gus"), &pid("gus"), Provider::Google)
+        .await
         .unwrap();
     let wrong = a
         .complete_connect(&state_of(&start.authorization_url), "not-the-code")

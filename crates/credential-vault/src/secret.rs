@@ -147,16 +147,21 @@ pub enum SecretKind {
     GoogleServiceAccount,
     /// An organisation's Microsoft Entra app credentials (client secret or certificate).
     MicrosoftAppCredentials,
+    /// The PKCE verifier (RFC 7636) of an OAuth authorization a participant
+    /// has started and not yet completed, kept for the few minutes until
+    /// the provider's callback, which any instance may receive.
+    OauthAttempt,
 }
 
 impl SecretKind {
     /// Every kind, in code order.
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 6] = [
         Self::GoogleOauth,
         Self::MicrosoftOauth,
         Self::AppleAppPassword,
         Self::GoogleServiceAccount,
         Self::MicrosoftAppCredentials,
+        Self::OauthAttempt,
     ];
 
     /// The stable name stored in databases (`google_oauth`, ...).
@@ -167,6 +172,7 @@ impl SecretKind {
             Self::AppleAppPassword => "apple_app_password",
             Self::GoogleServiceAccount => "google_service_account",
             Self::MicrosoftAppCredentials => "microsoft_app_credentials",
+            Self::OauthAttempt => "oauth_attempt",
         }
     }
 
@@ -183,6 +189,7 @@ impl SecretKind {
             Self::AppleAppPassword => 3,
             Self::GoogleServiceAccount => 4,
             Self::MicrosoftAppCredentials => 5,
+            Self::OauthAttempt => 6,
         }
     }
 
@@ -353,6 +360,8 @@ pub enum Credential {
     GoogleServiceAccount(ServiceAccountKey),
     /// [`SecretKind::MicrosoftAppCredentials`].
     MicrosoftAppCredentials(AppCredentials),
+    /// [`SecretKind::OauthAttempt`]: the PKCE verifier.
+    OauthAttempt(SecretString),
 }
 
 impl Credential {
@@ -364,6 +373,7 @@ impl Credential {
             Self::AppleAppPassword(_) => SecretKind::AppleAppPassword,
             Self::GoogleServiceAccount(_) => SecretKind::GoogleServiceAccount,
             Self::MicrosoftAppCredentials(_) => SecretKind::MicrosoftAppCredentials,
+            Self::OauthAttempt(_) => SecretKind::OauthAttempt,
         }
     }
 
@@ -406,6 +416,9 @@ impl Credential {
                     },
                 },
             },
+            Self::OauthAttempt(verifier) => WireOut::OauthAttempt {
+                pkce_verifier: verifier.secret(),
+            },
         };
         // Reserve generously up front so the buffer never reallocates (a
         // reallocation would leave an unzeroized copy behind).
@@ -437,6 +450,7 @@ impl Credential {
                         } => private_key_pem.len() + thumbprint.len(),
                     }
             }
+            Self::OauthAttempt(verifier) => verifier.len(),
         };
         // JSON escapes at most double a string's length (\n, \"), plus keys.
         2 * secrets + 256
@@ -454,6 +468,9 @@ impl Credential {
             }
             (SecretKind::MicrosoftAppCredentials, WireIn::App(c)) => {
                 Self::MicrosoftAppCredentials(c)
+            }
+            (SecretKind::OauthAttempt, WireIn::OauthAttempt { pkce_verifier }) => {
+                Self::OauthAttempt(pkce_verifier)
             }
             _ => return None,
         })
@@ -487,6 +504,9 @@ enum WireOut<'a> {
         client_id: &'a str,
         secret: WireAppSecret<'a>,
     },
+    OauthAttempt {
+        pkce_verifier: &'a str,
+    },
 }
 
 #[derive(Serialize)]
@@ -507,6 +527,9 @@ enum WireIn {
     AppPassword(AppPassword),
     ServiceAccount(ServiceAccountKey),
     App(AppCredentials),
+    OauthAttempt {
+        pkce_verifier: SecretString,
+    },
 }
 
 #[cfg(test)]
@@ -543,6 +566,7 @@ mod tests {
                 "client",
                 AppSecret::ClientSecret("s3cr3t~".into()),
             )),
+            Credential::OauthAttempt("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into()),
         ]
     }
 

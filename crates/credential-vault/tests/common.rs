@@ -13,6 +13,7 @@ pub(crate) const SECRETS: &[&str] = &[
     "abcd-efgh-ijkl-mnop",
     "MIIEvQIBADANBgkq",
     "client~secret~value",
+    "pkce-verifier-dBjftJeZ4CVP",
 ];
 
 pub(crate) fn key(id: u32) -> MasterKey {
@@ -60,6 +61,7 @@ pub(crate) fn samples() -> Vec<Credential> {
             "app-client-id",
             AppSecret::ClientSecret(SECRETS[6].into()),
         )),
+        Credential::OauthAttempt(SECRETS[7].into()),
     ]
 }
 

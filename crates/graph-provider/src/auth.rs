@@ -145,6 +145,19 @@ pub struct Authorization {
     pub pkce_verifier: SecretString,
 }
 
+impl Authorization {
+    /// An authorization started elsewhere (another instance of your
+    /// service, which kept `state` and the PKCE verifier sealed until the
+    /// callback), to complete with `exchange`. The URL is not needed.
+    pub fn resume(state: SecretString, pkce_verifier: SecretString) -> Self {
+        Self {
+            url: String::new(),
+            state,
+            pkce_verifier,
+        }
+    }
+}
+
 impl fmt::Debug for Authorization {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authorization").finish_non_exhaustive()
