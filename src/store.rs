@@ -414,6 +414,7 @@ impl Store {
     }
 
     /// Keeps an OAuth attempt (see `Assistant::begin_connect`).
+    #[cfg(feature = "postgres")]
     pub(crate) async fn put_attempt(
         &self,
         state_hash: &str,
@@ -437,6 +438,7 @@ impl Store {
     }
 
     /// Removes and returns an OAuth attempt, once.
+    #[cfg(feature = "postgres")]
     pub(crate) async fn take_attempt(
         &self,
         state_hash: &str,
@@ -463,6 +465,7 @@ impl Store {
     }
 
     /// Removes OAuth attempts that expired unused; their state hashes.
+    #[cfg(feature = "postgres")]
     pub(crate) async fn take_expired_attempts(&self, now: i64) -> Result<Vec<String>, StoreError> {
         self.db
             .query(
