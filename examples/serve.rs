@@ -14,7 +14,9 @@
 //!   Bring your own key in production.
 //! - `--database postgres://user@host/db` keeps everything in PostgreSQL
 //!   instead (built with `--features postgres`; no TLS, so loopback or a
-//!   private network only): start several `serve` with the same database
+//!   private network only). Without the flag, `DATABASE_URL` is used if
+//!   set: prefer it for a URL with a password, which the process list
+//!   would show. Start several `serve` with the same database
 //!   and the same `--key` file and they share records, credentials and
 //!   busy times, each participant refreshed by one of them per TTL (see
 //!   "Running several instances" in the README).
@@ -115,11 +117,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--icloud-server" => args.icloud_server = Some(value("--icloud-server")?),
             "--database" => {
-                let v = value("--database")?;
-                if !v.starts_with("postgres://") && !v.starts_with("postgresql://") {
-                    return Err("--database takes a postgres:// URL".to_owned());
-                }
-                args.database = Some(v);
+                args.database = Some(postgres_url("--database", value("--database")?)?);
             }
             "--cache-ttl" => args.cache_ttl = seconds("--cache-ttl", &value("--cache-ttl")?)?,
             "--refresh-every" => {
@@ -130,7 +128,22 @@ fn parse_args() -> Result<Args, String> {
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
     }
+    if args.database.is_none()
+        && let Some(url) = env("DATABASE_URL")
+    {
+        args.database = Some(postgres_url("DATABASE_URL", url)?);
+    }
     Ok(args)
+}
+
+/// `url` if it is a PostgreSQL URL (it is never echoed: it may hold a
+/// password).
+fn postgres_url(from: &str, url: String) -> Result<String, String> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(url)
+    } else {
+        Err(format!("{from} takes a postgres:// URL"))
+    }
 }
 
 fn env(name: &str) -> Option<String> {

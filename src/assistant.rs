@@ -322,6 +322,11 @@ struct Inner {
     cache: BusyCache,
     /// The store's records revision this instance last loaded.
     revision: std::sync::atomic::AtomicI64,
+    /// One reload at a time (the others then find it done).
+    reloading: tokio::sync::Mutex<()>,
+    /// The stored organisation-integration settings this instance applied,
+    /// as stored text by kind (a re-enabled integration's text differs).
+    integrations: Mutex<BTreeMap<String, String>>,
 }
 
 /// The scheduling assistant. Cheap to clone (shared state); every
@@ -470,9 +475,10 @@ impl AssistantBuilder {
         let vault = self
             .vault
             .ok_or_else(|| AssistantError::Invalid("the assistant needs a vault".to_owned()))?;
-        let ttl = secs(self.ttl.unwrap_or(Duration::from_secs(600)));
+        let ttl = self.ttl.unwrap_or(Duration::from_secs(600));
         let revision = store.revision().await?;
         let records = load_records(&store, &self.org_policy).await?;
+        let mut applied = BTreeMap::new();
         if let Some(org) = &self.org {
             let enabled: Vec<IntegrationKind> = org
                 .settings()
@@ -480,18 +486,12 @@ impl AssistantBuilder {
                 .iter()
                 .map(IntegrationSettings::kind)
                 .collect();
-            for json in store.integrations().await? {
-                let settings: IntegrationSettings = serde_json::from_str(&json).map_err(|e| {
-                    StoreError::Corrupt(format!("organisation integration settings: {e}"))
-                })?;
+            for (settings, json) in stored_integrations(&store).await? {
+                applied.insert(integration_name(settings.kind()).to_owned(), json);
                 if enabled.contains(&settings.kind()) {
                     continue;
                 }
-                // A failure leaves the integration off (its participants
-                // show as not connected) rather than the assistant down.
-                if let Err(e) = org.restore(&settings).await {
-                    tracing::error!(integration = ?settings.kind(), error = %e, "could not restore an organisation integration");
-                }
+                restore_integration(org, &settings).await;
             }
         }
         let store_for_cache = store.clone();
@@ -513,6 +513,8 @@ impl AssistantBuilder {
                 pending: Mutex::new(HashMap::new()),
                 cache,
                 revision: std::sync::atomic::AtomicI64::new(revision),
+                reloading: tokio::sync::Mutex::new(()),
+                integrations: Mutex::new(applied),
             }),
         };
         assistant.sync_organisation().await;
@@ -525,7 +527,7 @@ impl AssistantBuilder {
 fn busy_cache(
     store: &Store,
     clock: &Arc<dyn Clock>,
-    ttl: i64,
+    ttl: Duration,
     lease: Option<Duration>,
 ) -> BusyCache {
     #[cfg(feature = "postgres")]
@@ -538,7 +540,31 @@ fn busy_cache(
         ));
     }
     let _ = (store, clock, lease);
-    BusyCache::Local(Cache::new(ttl))
+    BusyCache::Local(Cache::new(secs(ttl)))
+}
+
+/// The stored organisation-integration settings, with their stored text.
+async fn stored_integrations(
+    store: &Store,
+) -> Result<Vec<(IntegrationSettings, String)>, AssistantError> {
+    let mut out = Vec::new();
+    for json in store.integrations().await? {
+        // Unknown fields (the generation `save_integration` adds) are
+        // ignored by the settings' serde.
+        let settings: IntegrationSettings = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("organisation integration settings: {e}")))?;
+        out.push((settings, json));
+    }
+    Ok(out)
+}
+
+/// Re-enables an integration from its stored settings. A failure leaves
+/// it off (its participants show as not connected) rather than the
+/// assistant down.
+async fn restore_integration(org: &OrgAuth, settings: &IntegrationSettings) {
+    if let Err(e) = org.restore(settings).await {
+        tracing::error!(integration = ?settings.kind(), error = %e, "could not restore an organisation integration");
+    }
 }
 
 /// Every stored record, with each program's policy resolved.
@@ -1231,14 +1257,42 @@ impl Assistant {
     async fn save_integration(&self, kind: IntegrationKind) -> Result<(), AssistantError> {
         let org = self.org()?;
         let name = integration_name(kind);
-        match org.settings().await.into_iter().find(|s| s.kind() == kind) {
+        let stored = match org.settings().await.into_iter().find(|s| s.kind() == kind) {
             Some(settings) => {
-                let json = serde_json::to_string(&settings)
+                let mut value = serde_json::to_value(&settings)
                     .map_err(|e| AssistantError::Invalid(e.to_string()))?;
-                self.inner.store.put_integration(name, json).await?;
+                // A generation, so other instances sharing the database
+                // see a re-enabled integration (perhaps with a new secret
+                // and the same settings) as changed and restore it.
+                if let Some(fields) = value.as_object_mut() {
+                    static ENABLES: std::sync::atomic::AtomicU64 =
+                        std::sync::atomic::AtomicU64::new(0);
+                    let generation = format!(
+                        "{}-{}-{}",
+                        self.now().as_millisecond(),
+                        std::process::id(),
+                        ENABLES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    );
+                    fields.insert("generation".to_owned(), generation.into());
+                }
+                let json = value.to_string();
+                self.inner.store.put_integration(name, json.clone()).await?;
+                Some(json)
             }
-            None => self.inner.store.delete_integration(name).await?,
-        }
+            None => {
+                self.inner.store.delete_integration(name).await?;
+                None
+            }
+        };
+        let mut applied = self
+            .inner
+            .integrations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match stored {
+            Some(json) => applied.insert(name.to_owned(), json),
+            None => applied.remove(name),
+        };
         Ok(())
     }
 
@@ -1819,15 +1873,82 @@ impl Assistant {
         if revision == self.inner.revision.load(Ordering::Acquire) {
             return Ok(false);
         }
+        // Concurrent callers wait for one reload rather than each loading
+        // every record; they then find it done.
+        let reloading = self.inner.reloading.lock().await;
+        let revision = self.inner.store.revision().await?;
+        if revision == self.inner.revision.load(Ordering::Acquire) {
+            return Ok(false);
+        }
         let records = load_records(&self.inner.store, &self.inner.org_policy).await?;
         *self.records_mut() = records;
+        self.reload_integrations().await?;
         self.inner.revision.store(revision, Ordering::Release);
+        drop(reloading);
+        // Covered participants added elsewhere are recorded as connected
+        // through their integration here too.
+        self.sync_organisation().await;
         Ok(true)
+    }
+
+    /// Applies the organisation integrations another instance enabled,
+    /// re-enabled or disabled: a disabled one stops covering anyone here
+    /// at once (its secret is already gone from the vault).
+    async fn reload_integrations(&self) -> Result<(), AssistantError> {
+        let Some(org) = &self.inner.org else {
+            return Ok(());
+        };
+        let stored = stored_integrations(&self.inner.store).await?;
+        let applied = self
+            .inner
+            .integrations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let mut now_applied = BTreeMap::new();
+        let mut emails = Vec::new();
+        // Removals first: Exchange Online and on-premise exclude each other.
+        for settings in org.settings().await {
+            let kind = settings.kind();
+            if !stored.iter().any(|(s, _)| s.kind() == kind) {
+                emails.extend(org.forget(kind).await);
+                tracing::info!(
+                    integration = integration_name(kind),
+                    "organisation integration disabled by another instance"
+                );
+            }
+        }
+        for (settings, json) in stored {
+            let name = integration_name(settings.kind());
+            if applied.get(name) != Some(&json) {
+                org.forget(settings.kind()).await;
+                restore_integration(org, &settings).await;
+            }
+            now_applied.insert(name.to_owned(), json);
+        }
+        *self
+            .inner
+            .integrations
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = now_applied;
+        let affected: Vec<ParticipantId> = {
+            let records = self.records();
+            records
+                .participants
+                .values()
+                .filter(|(p, _)| emails.iter().any(|e| e.eq_ignore_ascii_case(&p.email)))
+                .map(|(p, _)| p.id.clone())
+                .collect()
+        };
+        for p in &affected {
+            self.inner.cache.forget(p).await;
+        }
+        Ok(())
     }
 
     /// On a store shared by instances, [`reload`](Self::reload) what
     /// others changed; a failure keeps the loaded records (and is logged).
-    async fn sync(&self) {
+    pub(crate) async fn sync(&self) {
         if self.inner.store.is_shared()
             && let Err(e) = self.reload().await
         {

@@ -83,7 +83,7 @@ impl BusyCache {
                 .filter(|p| c.is_stale(p, now))
                 .collect(),
             #[cfg(feature = "postgres")]
-            Self::Shared(c) => c.stale(participants, now).await,
+            Self::Shared(c) => c.stale(participants).await,
         }
     }
 
@@ -155,32 +155,33 @@ impl Drop for FlightGuard<'_> {
 /// What sees every fresh answer (to update connection statuses).
 pub(crate) type OnFetched<'a> = &'a (dyn Fn(&Target, &Result<FreeBusy, SourceError>) + Sync);
 
-/// Whether a result fetched at `fetched_at` over `fetched_window` answers
-/// for `window` at `now`: successes for the TTL, errors for at most a
-/// minute (or as long as the source asked to wait, up to the TTL).
+/// Whether a result fetched at `fetched_ms` over `fetched_window` answers
+/// for `window` at `now_ms`: successes for the TTL, errors for at most a
+/// minute (or as long as the source asked to wait, up to the TTL). Times
+/// and the TTL are in milliseconds.
 pub(crate) fn usable_for(
     result: &Result<FreeBusy, SourceError>,
-    fetched_at: i64,
+    fetched_ms: i64,
     fetched_window: Interval,
-    ttl_secs: i64,
+    ttl_ms: i64,
     window: Interval,
-    now: i64,
+    now_ms: i64,
 ) -> bool {
     let ttl = match result {
-        Ok(_) => ttl_secs,
+        Ok(_) => ttl_ms,
         Err(e) => {
             let asked = e
                 .retry_after()
-                .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-            ttl_secs.min(ERROR_TTL_SECS.max(asked))
+                .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+            ttl_ms.min(ERROR_TTL_MS.max(asked))
         }
     };
-    now.saturating_sub(fetched_at) < ttl && fetched_window.contains_interval(&window)
+    now_ms.saturating_sub(fetched_ms) < ttl && fetched_window.contains_interval(&window)
 }
 
-/// Errors are kept this long at most, so a failing provider is not asked
-/// again by every request, yet recovers soon.
-const ERROR_TTL_SECS: i64 = 60;
+/// Errors are kept this long at most (milliseconds), so a failing
+/// provider is not asked again by every request, yet recovers soon.
+const ERROR_TTL_MS: i64 = 60_000;
 
 impl Cache {
     pub(crate) fn new(ttl_secs: i64) -> Self {
@@ -199,11 +200,11 @@ impl Cache {
             && entry.account == target.account
             && usable_for(
                 &entry.result,
-                entry.fetched_at,
+                entry.fetched_at.saturating_mul(1000),
                 entry.window,
-                self.ttl_secs,
+                self.ttl_secs.saturating_mul(1000),
                 window,
-                now,
+                now.saturating_mul(1000),
             )
     }
 

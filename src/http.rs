@@ -145,7 +145,23 @@ pub fn router(assistant: Assistant, config: HttpConfig) -> Router {
                 "no such route".to_owned(),
             )
         })
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            sync_first,
+        ))
         .with_state(shared)
+}
+
+/// Before each request, on a database shared by several instances, picks
+/// up what the others changed (participants, connections, integrations):
+/// a one-row read when nothing did, nothing on SQLite.
+async fn sync_first(
+    State(app): App,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    app.assistant.sync().await;
+    next.run(request).await
 }
 
 // ----- errors ----------------------------------------------------------------

@@ -7,14 +7,20 @@
 //! transaction it locks the candidate rows with `SELECT ... FOR UPDATE SKIP
 //! LOCKED` (rows another instance is claiming at that instant are skipped),
 //! keeps those whose lease is free or expired and still stale, and writes
-//! its id and an expiry (`lease_until`, from the database's clock, so
-//! instances' clocks need not agree) into them. It then fetches those
-//! participants, batched per source, and stores the result, clearing the
-//! lease, but only where it still holds it. Other instances wait for the
-//! row (polling it) and use the stored result. A crashed instance's leases
+//! a token naming this claim and an expiry (`lease_until`, from the
+//! database's clock) into them. It then fetches those participants,
+//! batched per source, and stores the result, clearing the lease, but only
+//! where this claim still holds it. Other instances wait for the row
+//! (polling it) and use the stored result. A crashed instance's leases
 //! expire, and the next instance to need those rows takes them over.
 //! Within an instance, requests for the same participant share one flight
 //! as in the in-memory cache.
+//!
+//! Clocks: lease expiries are compared on the database's clock, so a
+//! skewed instance neither steals live leases nor keeps dead ones. A
+//! fetch is dated (in milliseconds) by the assistant's [`Clock`], the one
+//! tests inject, so the TTL is as good as the instances' agreement on the
+//! time: a clock `s` seconds ahead refreshes up to `s` seconds early.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -106,7 +112,7 @@ struct Row {
     key: String,
     account: String,
     window: Option<Interval>,
-    fetched_at: i64,
+    fetched_ms: i64,
     result: Option<Result<FreeBusy, SourceError>>,
 }
 
@@ -114,6 +120,22 @@ fn source_key_text(key: SourceKey) -> String {
     match key {
         SourceKey::Personal(p) => format!("personal:{}", p.as_str()),
         SourceKey::Organisation(kind) => format!("organisation:{kind:?}"),
+    }
+}
+
+/// A duration in whole milliseconds, saturating.
+fn millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A database failure: logged in full (PostgreSQL's own message), and
+/// reported to callers as the cache being unavailable, without the
+/// database's internals.
+fn db_failed(action: &'static str) -> impl Fn(tokio_postgres::Error) -> SourceError + Copy {
+    move |e| {
+        let detail = e.as_db_error().map(|d| d.message().to_owned());
+        tracing::warn!(action, error = %e, detail, "busy-time cache: database error");
+        unavailable(format!("busy-time cache: {action} failed"))
     }
 }
 
@@ -129,19 +151,22 @@ fn unavailable(message: impl Into<String>) -> SourceError {
 pub(crate) struct SharedCache {
     pool: deadpool_postgres::Pool,
     clock: Arc<dyn Clock>,
-    ttl_secs: i64,
+    ttl_ms: i64,
     lease_ms: i64,
     me: String,
+    claims: AtomicU64,
     flights: Mutex<HashMap<ParticipantId, watch::Receiver<bool>>>,
 }
 
 /// Removes this request's local flights when it finishes or is dropped,
-/// and gives up leases it still holds (a cancelled request), so waiting
-/// instances need not wait for the expiry.
+/// and gives up the leases its claim may still hold (a cancelled request,
+/// even one cancelled inside the claim's transaction, or a failed write),
+/// so waiting instances need not wait for the expiry.
 struct Flight<'a> {
     cache: &'a SharedCache,
     participants: Vec<ParticipantId>,
-    leased: Vec<String>,
+    /// The claim's token and the rows it may hold, until stored.
+    claim: Option<(String, Vec<String>)>,
     _senders: Vec<watch::Sender<bool>>,
 }
 
@@ -152,19 +177,19 @@ impl Drop for Flight<'_> {
             flights.remove(p);
         }
         drop(flights);
-        if !self.leased.is_empty()
+        if let Some((token, ids)) = self.claim.take()
             && let Ok(handle) = tokio::runtime::Handle::try_current()
         {
             let pool = self.cache.pool.clone();
-            let me = self.cache.me.clone();
-            let leased = std::mem::take(&mut self.leased);
+            // Only this claim's leases: one another claim has taken since
+            // (after this one expired) is left alone.
             handle.spawn(async move {
                 if let Ok(client) = pool.get().await {
                     let _ = client
                         .execute(
                             "UPDATE assistant_busy SET lease_owner = NULL, lease_until = NULL \
                              WHERE participant_id = ANY($1) AND lease_owner = $2",
-                            &[&leased, &me],
+                            &[&ids, &token],
                         )
                         .await;
                 }
@@ -177,7 +202,7 @@ impl SharedCache {
     pub(crate) fn new(
         pool: deadpool_postgres::Pool,
         clock: Arc<dyn Clock>,
-        ttl_secs: i64,
+        ttl: Duration,
         lease: Duration,
     ) -> Self {
         static NEXT: AtomicU64 = AtomicU64::new(0);
@@ -187,22 +212,34 @@ impl SharedCache {
         Self {
             pool,
             clock,
-            ttl_secs: ttl_secs.max(0),
-            lease_ms: i64::try_from(lease.as_millis()).unwrap_or(i64::MAX).max(1),
+            ttl_ms: millis(ttl),
+            lease_ms: millis(lease).max(1),
             // Readable in the table: which process holds a lease.
             me: format!(
                 "pid {} at {started:x}/{}",
                 std::process::id(),
                 NEXT.fetch_add(1, Ordering::Relaxed)
             ),
+            claims: AtomicU64::new(0),
             flights: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Now, read afresh: a request may wait (for a lease, a database
-    /// connection) long enough that its start time would misdate a fetch.
+    /// A token naming one claim of this instance (it goes into
+    /// `lease_owner`).
+    fn claim_token(&self) -> String {
+        format!(
+            "{} #{}",
+            self.me,
+            self.claims.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    /// Now in milliseconds, read afresh: a request may wait (for a lease,
+    /// a database connection) long enough that its start time would
+    /// misdate a fetch.
     fn now(&self) -> i64 {
-        self.clock.now().as_second()
+        self.clock.now().as_millisecond()
     }
 
     fn flights(&self) -> std::sync::MutexGuard<'_, HashMap<ParticipantId, watch::Receiver<bool>>> {
@@ -236,7 +273,7 @@ impl SharedCache {
                 key: row.try_get(1)?,
                 account: row.try_get(2)?,
                 window: Interval::new(window_start, window_end).ok(),
-                fetched_at: row.try_get(5)?,
+                fetched_ms: row.try_get(5)?,
                 result,
             },
         ))
@@ -248,14 +285,7 @@ impl SharedCache {
         };
         row.key == source_key_text(t.key)
             && row.account == t.account.as_str()
-            && usable_for(
-                result,
-                row.fetched_at,
-                row_window,
-                self.ttl_secs,
-                window,
-                now,
-            )
+            && usable_for(result, row.fetched_ms, row_window, self.ttl_ms, window, now)
     }
 
     async fn load(&self, ids: &[String]) -> Result<HashMap<String, Row>, SourceError> {
@@ -263,48 +293,57 @@ impl SharedCache {
         let rows = client
             .query(
                 "SELECT participant_id, source_key, account, window_start, window_end, \
-                 fetched_at, result_json FROM assistant_busy WHERE participant_id = ANY($1)",
+                 fetched_ms, result_json FROM assistant_busy WHERE participant_id = ANY($1)",
                 &[&ids],
             )
             .await
-            .map_err(|e| unavailable(format!("busy-time cache: reading: {e}")))?;
+            .map_err(db_failed("reading"))?;
         rows.iter()
             .map(|r| self.parse_row(r))
             .collect::<Result<HashMap<_, _>, _>>()
-            .map_err(|e| unavailable(format!("busy-time cache: reading: {e}")))
+            .map_err(db_failed("reading"))
     }
 
-    /// Takes leases on those of `targets` that are stale (all with
-    /// `force`) and not leased by another instance. Returns the leased
-    /// participants, and the rows found fresh meanwhile.
+    /// Takes leases, under `token`, on those of `targets` that are stale
+    /// (all with `force`) and not leased by another claim. Returns the
+    /// leased participants, and the rows found fresh meanwhile.
     async fn claim(
         &self,
         targets: &[&Target],
+        token: &str,
         window: Interval,
         now: i64,
         force: bool,
     ) -> Result<(HashSet<String>, HashMap<String, Row>), SourceError> {
-        let fail = |e: tokio_postgres::Error| unavailable(format!("busy-time cache: leasing: {e}"));
+        let fail = db_failed("leasing");
+        // Sorted and without repeats: every instance then inserts and
+        // locks rows in the same order, so two claims over overlapping
+        // participants wait for each other instead of deadlocking.
         let ids: Vec<String> = targets
             .iter()
             .map(|t| t.participant.as_str().to_owned())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
             .collect();
         let mut client = self.client().await?;
-        let tx = client.transaction().await.map_err(fail)?;
-        // A row to lock for participants never read.
-        tx.execute(
-            "INSERT INTO assistant_busy (participant_id, source_key, account, window_start, \
+        // A row to lock for participants never read, inserted (and its
+        // row lock released) before the claim's transaction.
+        client
+            .execute(
+                "INSERT INTO assistant_busy (participant_id, source_key, account, window_start, \
              window_end, fetched_at, result_json) SELECT p, '', '', 0, 0, 0, '' \
-             FROM unnest($1::text[]) AS p ON CONFLICT (participant_id) DO NOTHING",
-            &[&ids],
-        )
-        .await
-        .map_err(fail)?;
+             FROM unnest($1::text[]) WITH ORDINALITY AS u(p, n) ORDER BY n \
+             ON CONFLICT (participant_id) DO NOTHING",
+                &[&ids],
+            )
+            .await
+            .map_err(fail)?;
+        let tx = client.transaction().await.map_err(fail)?;
         let rows = tx
             .query(
                 &format!(
                     "SELECT participant_id, source_key, account, window_start, window_end, \
-                     fetched_at, result_json FROM assistant_busy \
+                     fetched_ms, result_json FROM assistant_busy \
                      WHERE participant_id = ANY($1) \
                      AND (lease_until IS NULL OR lease_until < {DB_NOW_MS}) \
                      FOR UPDATE SKIP LOCKED"
@@ -337,7 +376,7 @@ impl SharedCache {
                     "UPDATE assistant_busy SET lease_owner = $2, lease_until = {DB_NOW_MS} + $3 \
                      WHERE participant_id = ANY($1)"
                 ),
-                &[&list, &self.me, &self.lease_ms],
+                &[&list, &token, &self.lease_ms],
             )
             .await
             .map_err(fail)?;
@@ -346,10 +385,12 @@ impl SharedCache {
         Ok((leased, fresh))
     }
 
-    /// Stores fetched results where this instance still holds the lease.
+    /// Stores fetched results where the claim `token` still holds the
+    /// lease, dated `now` (milliseconds).
     async fn store(
         &self,
         results: &[(&Target, &Result<FreeBusy, SourceError>)],
+        token: &str,
         window: Interval,
         now: i64,
     ) -> Result<u64, SourceError> {
@@ -370,8 +411,8 @@ impl SharedCache {
         client
             .execute(
                 "UPDATE assistant_busy AS b SET source_key = u.k, account = u.a, \
-                 window_start = $4, window_end = $5, fetched_at = $6, result_json = u.r, \
-                 lease_owner = NULL, lease_until = NULL \
+                 window_start = $4, window_end = $5, fetched_at = $6::bigint / 1000, fetched_ms = $6::bigint, \
+                 result_json = u.r, lease_owner = NULL, lease_until = NULL \
                  FROM unnest($1::text[], $2::text[], $3::text[], $7::text[]) AS u(p, k, a, r) \
                  WHERE b.participant_id = u.p AND b.lease_owner = $8",
                 &[
@@ -382,11 +423,11 @@ impl SharedCache {
                     &window.end(),
                     &now,
                     &json,
-                    &self.me,
+                    &token,
                 ],
             )
             .await
-            .map_err(|e| unavailable(format!("busy-time cache: writing: {e}")))
+            .map_err(db_failed("writing"))
     }
 
     /// Forgets a participant (disconnected, reconnected) for every
@@ -410,20 +451,17 @@ impl SharedCache {
 
     /// Of `participants`, those whose stored busy times are older than the
     /// TTL (or missing).
-    pub(crate) async fn stale(
-        &self,
-        participants: Vec<ParticipantId>,
-        now: i64,
-    ) -> Vec<ParticipantId> {
+    pub(crate) async fn stale(&self, participants: Vec<ParticipantId>) -> Vec<ParticipantId> {
         let ids: Vec<String> = participants.iter().map(|p| p.as_str().to_owned()).collect();
         let Ok(rows) = self.load(&ids).await else {
             return participants;
         };
+        let now = self.now();
         participants
             .into_iter()
             .filter(|p| {
                 rows.get(p.as_str()).is_none_or(|r| {
-                    r.result.is_none() || now.saturating_sub(r.fetched_at) >= self.ttl_secs
+                    r.result.is_none() || now.saturating_sub(r.fetched_ms) >= self.ttl_ms
                 })
             })
             .collect()
@@ -520,16 +558,20 @@ impl SharedCache {
                     }
                 }
             }
+            let token = self.claim_token();
             let mut flight = Flight {
                 cache: self,
                 participants: mine.iter().map(|t| t.participant.clone()).collect(),
-                leased: Vec::new(),
+                claim: (!mine.is_empty()).then(|| {
+                    let ids = mine.iter().map(|t| t.participant.as_str().to_owned());
+                    (token.clone(), ids.collect())
+                }),
                 _senders: senders,
             };
             let mut elsewhere = false;
             if !mine.is_empty() {
                 let now = self.now();
-                match self.claim(&mine, window, now, force).await {
+                match self.claim(&mine, &token, window, now, force).await {
                     Ok((leased, fresh)) => {
                         for t in &mine {
                             if let Some(row) = fresh.get(t.participant.as_str())
@@ -544,15 +586,16 @@ impl SharedCache {
                             .filter(|t| leased.contains(t.participant.as_str()))
                             .collect();
                         elsewhere = ours.len() + fresh.len() < mine.len();
-                        flight.leased = leased.into_iter().collect();
-                        if !ours.is_empty() {
+                        if ours.is_empty() {
+                            flight.claim = None;
+                        } else {
                             let fetched = fetch(&ours, fetch_window).await;
                             let pairs: Vec<(&Target, &Result<FreeBusy, SourceError>)> =
                                 ours.iter().copied().zip(fetched.iter()).collect();
-                            if let Err(e) = self.store(&pairs, fetch_window, now).await {
+                            if let Err(e) = self.store(&pairs, &token, fetch_window, now).await {
                                 tracing::warn!(error = %e, "could not store busy times");
                             } else {
-                                flight.leased.clear();
+                                flight.claim = None;
                             }
                             for (t, result) in pairs {
                                 on_fetched(t, result);

@@ -721,3 +721,227 @@ async fn an_oauth_callback_may_reach_another_instance() {
         "no exchange of a stale attempt"
     );
 }
+
+/// Claims over the same new participants in different orders, on three
+/// instances at once: rows are created and locked in one order, so no
+/// claim deadlocks (each participant is fetched once, nobody gets an
+/// error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn claims_in_different_orders_do_not_deadlock() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let clock = clock();
+    let source = Counting::new(Duration::from_millis(20));
+    let a = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let b = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let c = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let ids = seed(&a, &source, 240).await;
+    // Four rounds over participants never read before (their rows do not
+    // exist yet): sorted on A, reversed on B, interleaved on C.
+    for round in ids.chunks(60) {
+        let sorted = round.to_vec();
+        let reversed: Vec<ParticipantId> = round.iter().rev().cloned().collect();
+        let interleaved: Vec<ParticipantId> = round
+            .iter()
+            .step_by(2)
+            .chain(round.iter().skip(1).step_by(2).rev())
+            .cloned()
+            .collect();
+        let polls = [(&a, sorted), (&b, reversed), (&c, interleaved)].map(|(i, people)| {
+            let i = i.clone();
+            tokio::spawn(async move {
+                i.poll(
+                    &admin(),
+                    &scheduling_assistant::Invitees::List {
+                        program: ProgramId::new("mentoring"),
+                        participants: people,
+                    },
+                    scheduling_assistant::SlotRequest::new(Duration::from_secs(3600), week()),
+                )
+                .await
+                .unwrap()
+            })
+        });
+        for poll in futures_util::future::join_all(polls).await {
+            let poll = poll.unwrap();
+            assert!(poll.problems.is_empty(), "{:?}", poll.problems);
+            assert_eq!(poll.connected, 60);
+        }
+    }
+    for p in &ids {
+        assert_eq!(source.asked(&format!("{p}@example.org")), 1, "{p}");
+    }
+}
+
+/// The test service account's key (org-wide-auth's fixture).
+fn service_account_key() -> SecretString {
+    SecretString::new(
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("crates/org-wide-auth/tests/test-service-account.json"),
+        )
+        .unwrap(),
+    )
+}
+
+/// Google's token endpoint and freeBusy on wiremock (everyone free).
+/// https://developers.google.com/identity/protocols/oauth2/service-account#authorizingrequests
+/// https://developers.google.com/workspace/calendar/api/v3/reference/freebusy/query
+async fn mock_google_workspace() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29.delegated", "expires_in": 3600, "token_type": "Bearer"
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .respond_with(|r: &Request| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            let calendars: serde_json::Map<String, serde_json::Value> = body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| (i["id"].as_str().unwrap().to_owned(), json!({"busy": []})))
+                .collect();
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"kind": "calendar#freeBusy", "calendars": calendars}))
+        })
+        .mount(&server)
+        .await;
+    server
+}
+
+async fn org_instance(url: &str, clock: &Arc<FixedClock>) -> Assistant {
+    let vault = vault(url).await;
+    let org = Arc::new(org_wide_auth::OrgAuth::new(vault.clone(), clock.clone()));
+    Assistant::builder()
+        .store(Store::connect_postgres_without_tls(url).await.unwrap())
+        .vault(vault)
+        .clock(clock.clone())
+        .org_auth(org)
+        .build()
+        .await
+        .unwrap()
+}
+
+fn workspace(server: &MockServer, domain: &str) -> org_wide_auth::GoogleWorkspace {
+    org_wide_auth::GoogleWorkspace::new(
+        service_account_key(),
+        format!("scheduling@{domain}"),
+        org_wide_auth::Coverage::domains([domain]),
+    )
+    .endpoints(format!("{}/token", server.uri()), server.uri())
+}
+
+/// An organisation integration enabled, changed or disabled on one
+/// instance is applied on the others before their next read: a disabled
+/// one covers nobody there any more (privacy), a changed one covers whom
+/// its new settings say.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn integrations_enabled_or_disabled_on_one_instance_apply_on_the_others() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let server = mock_google_workspace().await;
+    let clock = clock();
+    let a = org_instance(&url, &clock).await;
+    let b = org_instance(&url, &clock).await;
+    a.add_program(Program::new("p", "P").with_policy_toml("scheduling_assistant = true\n"))
+        .await
+        .unwrap();
+    for (id, email) in [("ada", "ada@school.example"), ("bo", "bo@other.example")] {
+        a.add_participant(
+            Participant::new(id, id, email, "UTC"),
+            &[ProgramId::new("p")],
+        )
+        .await
+        .unwrap();
+    }
+    let connected_text = "Your calendar is connected through your organisation";
+    let known = |i: &Assistant, who: &'static str| {
+        let i = i.clone();
+        async move {
+            i.availability(&admin(), &pid(who), week())
+                .await
+                .unwrap()
+                .known
+        }
+    };
+
+    a.enable_google_workspace(workspace(&server, "school.example"))
+        .await
+        .unwrap();
+    // B, built before, picks it up on its next call.
+    assert_eq!(b.status(&pid("ada")).await.text(), connected_text);
+    assert!(known(&b, "ada").await);
+    assert!(!known(&b, "bo").await);
+
+    // Re-enabled with other coverage: B follows.
+    a.disable_integration(org_wide_auth::IntegrationKind::GoogleWorkspace)
+        .await
+        .unwrap();
+    a.enable_google_workspace(workspace(&server, "other.example"))
+        .await
+        .unwrap();
+    assert!(known(&b, "bo").await);
+    assert!(!known(&b, "ada").await);
+    assert_eq!(
+        b.status(&pid("ada")).await.text(),
+        "Your calendar is not connected"
+    );
+
+    // Disabled on A: B reads nobody through it any more, and asks Google
+    // nothing more.
+    a.disable_integration(org_wide_auth::IntegrationKind::GoogleWorkspace)
+        .await
+        .unwrap();
+    let asked = server.received_requests().await.unwrap().len();
+    clock.advance(3600);
+    assert!(!known(&b, "bo").await);
+    assert_eq!(
+        b.status(&pid("bo")).await.text(),
+        "Your calendar is not connected"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), asked);
+}
+
+/// The HTTP layer picks up records written on another instance before
+/// each request: a participant enrolled on A can sign in on B at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_requests_see_records_written_on_another_instance() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let clock = clock();
+    let source = Counting::new(Duration::ZERO);
+    let a = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let b = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app =
+        scheduling_assistant::http::router(b, scheduling_assistant::http::HttpConfig::default());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = reqwest::Client::new();
+    let sign_in = || {
+        http.post(format!("{base}/api/session"))
+            .json(&json!({"participant": "kai"}))
+            .send()
+    };
+    assert_eq!(sign_in().await.unwrap().status(), 404);
+    a.add_program(Program::new("coaching", "Coaching"))
+        .await
+        .unwrap();
+    a.add_participant(
+        Participant::new("kai", "Kai", "kai@example.org", "UTC"),
+        &[ProgramId::new("coaching")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(sign_in().await.unwrap().status(), 200);
+    server.abort();
+}

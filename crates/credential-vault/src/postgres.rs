@@ -165,10 +165,20 @@ impl PostgresStore {
     }
 
     /// Uses `pool` (with whatever TLS it was built with) and migrates.
+    /// The pool needs at least 2 sessions: a [record lock](SecretStore::lock)
+    /// holds one while its owner reads and writes through another.
     ///
     /// # Errors
+    /// [`StoreError::Misconfigured`] for a pool of fewer than 2 sessions,
     /// [`StoreError::Backend`], [`StoreError::SchemaTooNew`].
     pub async fn from_pool(pool: Pool) -> Result<Self, StoreError> {
+        if pool.status().max_size < 2 {
+            return Err(StoreError::Misconfigured {
+                backend: "postgres",
+                what: "the pool needs at least 2 sessions (a record lock holds one \
+                       while the vault reads and writes through another)",
+            });
+        }
         let permits = (pool.status().max_size / 2).max(1);
         let store = Self {
             pool,

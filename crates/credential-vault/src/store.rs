@@ -197,6 +197,14 @@ pub enum StoreError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// The store cannot work as configured (nothing was touched).
+    #[error("{backend} store misconfigured: {what}")]
+    Misconfigured {
+        /// `sqlite` or `postgres`.
+        backend: &'static str,
+        /// What is wrong.
+        what: &'static str,
+    },
 }
 
 /// Storage for sealed records, shared by every assistant instance that uses

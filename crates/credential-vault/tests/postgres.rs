@@ -91,6 +91,30 @@ async fn an_unreachable_server_is_a_typed_error() {
     assert!(!shown.contains("hunter2"), "{shown}");
 }
 
+#[tokio::test]
+async fn a_pool_of_one_session_is_refused() {
+    // A record lock holds a session while the vault uses another: with one
+    // session the first lock would wait for itself forever.
+    let config: tokio_postgres::Config = "postgres://u:hunter2@127.0.0.1:1/db".parse().unwrap();
+    let manager = deadpool_postgres::Manager::new(config, tokio_postgres::NoTls);
+    let pool = deadpool_postgres::Pool::builder(manager)
+        .max_size(1)
+        .build()
+        .unwrap();
+    let error = PostgresStore::from_pool(pool).await.unwrap_err();
+    assert!(
+        matches!(
+            error,
+            credential_vault::StoreError::Misconfigured {
+                backend: "postgres",
+                ..
+            }
+        ),
+        "{error:?}"
+    );
+    assert!(!format!("{error} {error:?}").contains("hunter2"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn record_locks_exclude_other_instances_until_released_or_dropped() {
     use std::time::Duration;
@@ -111,7 +135,16 @@ async fn record_locks_exclude_other_instances_until_released_or_dropped() {
     // Another owner, or another kind, is not blocked.
     let other = tokio::time::timeout(Duration::from_secs(5), b.lock(&key("bo@example.org")))
         .await
-        .expect("another record's lock is free")
+        .expect("another owner's lock is free")
+        .unwrap();
+    other.release().await;
+    let other_kind = RecordKey {
+        owner: OwnerId::new("ada@example.org").unwrap(),
+        kind: SecretKind::GoogleOauth,
+    };
+    let other = tokio::time::timeout(Duration::from_secs(5), b.lock(&other_kind))
+        .await
+        .expect("another kind's lock is free")
         .unwrap();
     other.release().await;
     // The same record waits while A holds it...

@@ -642,12 +642,10 @@ impl UserTokens {
     /// Under the account's lock: the stored access token if another
     /// instance refreshed it meanwhile, else one refresh stored by
     /// compare-and-set.
-    async fn refresh_locked(
-        &self,
-        account: &AccountId,
-        now: jiff::Timestamp,
-    ) -> Result<AccessToken, SourceError> {
+    async fn refresh_locked(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
         for _ in 0..3 {
+            // Read the clock again: waiting for the lock may have taken long.
+            let now = self.clock.now();
             let (stored, version) = self.store.load(account).await?;
             let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
             if stored.expires_at.is_some() && current.is_fresh(now, MARGIN) {
@@ -709,7 +707,7 @@ impl TokenSource for UserTokens {
         // Across instances: one refresh at a time per account (a rotated
         // refresh token used twice would fail the second time).
         let lock = self.store.lock(account).await?;
-        let result = self.refresh_locked(account, now).await;
+        let result = self.refresh_locked(account).await;
         lock.release().await;
         let token = result?;
         *held = Some(token.clone());

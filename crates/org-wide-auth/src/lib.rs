@@ -801,6 +801,20 @@ impl OrgAuth {
             .unwrap_or_default())
     }
 
+    /// Removes `kind` from this instance only, leaving its secret in the
+    /// vault: for an instance that learns another one sharing its
+    /// database disabled it (or is about to [`restore`](Self::restore)
+    /// it from newer settings). Returns the automatic connections it had
+    /// made here.
+    pub async fn forget(&self, kind: IntegrationKind) -> Vec<String> {
+        self.enabled
+            .write()
+            .await
+            .remove(&kind)
+            .map(|e| e.automatic.into_iter().collect())
+            .unwrap_or_default()
+    }
+
     /// Every enabled integration.
     pub async fn status(&self) -> Vec<IntegrationStatus> {
         self.enabled
