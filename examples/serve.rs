@@ -14,9 +14,9 @@
 //!   Bring your own key in production.
 //! - `--database postgres://user@host/db` keeps everything in PostgreSQL
 //!   instead (built with `--features postgres`; no TLS, so loopback or a
-//!   private network only). Without the flag, `DATABASE_URL` is used if
-//!   set: prefer it for a URL with a password, which the process list
-//!   would show. Start several `serve` with the same database
+//!   private network only). Without it (and without `--db`),
+//!   `DATABASE_URL` is used if set: prefer it for a URL with a password,
+//!   which the process list would show. Start several `serve` with the same database
 //!   and the same `--key` file and they share records, credentials and
 //!   busy times, each participant refreshed by one of them per TTL (see
 //!   "Running several instances" in the README).
@@ -97,6 +97,7 @@ fn parse_args() -> Result<Args, String> {
         refresh_every: Duration::from_secs(60),
         lease: Duration::from_secs(60),
     };
+    let mut db_given = false;
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -108,7 +109,10 @@ fn parse_args() -> Result<Args, String> {
                     return Err("--addr must be a loopback address (127.0.0.1)".to_owned());
                 }
             }
-            "--db" => args.db = PathBuf::from(value("--db")?),
+            "--db" => {
+                args.db = PathBuf::from(value("--db")?);
+                db_given = true;
+            }
             "--key" => args.key = Some(PathBuf::from(value("--key")?)),
             "--data" => args.data = PathBuf::from(value("--data")?),
             "--now" => {
@@ -129,6 +133,7 @@ fn parse_args() -> Result<Args, String> {
         }
     }
     if args.database.is_none()
+        && !db_given
         && let Some(url) = env("DATABASE_URL")
     {
         args.database = Some(postgres_url("DATABASE_URL", url)?);

@@ -322,11 +322,16 @@ struct Inner {
     cache: BusyCache,
     /// The store's records revision this instance last loaded.
     revision: std::sync::atomic::AtomicI64,
-    /// One reload at a time (the others then find it done).
+    /// One reload at a time (the others then find it done); also held
+    /// while an integration is enabled or disabled here, so a reload never
+    /// sees it changed in memory but not yet in the store.
     reloading: tokio::sync::Mutex<()>,
     /// The stored organisation-integration settings this instance applied,
     /// as stored text by kind (a re-enabled integration's text differs).
-    integrations: Mutex<BTreeMap<String, String>>,
+    integrations: Mutex<BTreeMap<IntegrationKind, String>>,
+    /// An integration could not be applied at the last reload: the next
+    /// sync tries again even if nothing was written since.
+    integrations_pending: std::sync::atomic::AtomicBool,
 }
 
 /// The scheduling assistant. Cheap to clone (shared state); every
@@ -487,11 +492,9 @@ impl AssistantBuilder {
                 .map(IntegrationSettings::kind)
                 .collect();
             for (settings, json) in stored_integrations(&store).await? {
-                applied.insert(integration_name(settings.kind()).to_owned(), json);
-                if enabled.contains(&settings.kind()) {
-                    continue;
+                if enabled.contains(&settings.kind()) || restore_integration(org, &settings).await {
+                    applied.insert(settings.kind(), json);
                 }
-                restore_integration(org, &settings).await;
             }
         }
         let store_for_cache = store.clone();
@@ -515,6 +518,7 @@ impl AssistantBuilder {
                 revision: std::sync::atomic::AtomicI64::new(revision),
                 reloading: tokio::sync::Mutex::new(()),
                 integrations: Mutex::new(applied),
+                integrations_pending: std::sync::atomic::AtomicBool::new(false),
             }),
         };
         assistant.sync_organisation().await;
@@ -558,12 +562,16 @@ async fn stored_integrations(
     Ok(out)
 }
 
-/// Re-enables an integration from its stored settings. A failure leaves
-/// it off (its participants show as not connected) rather than the
-/// assistant down.
-async fn restore_integration(org: &OrgAuth, settings: &IntegrationSettings) {
-    if let Err(e) = org.restore(settings).await {
-        tracing::error!(integration = ?settings.kind(), error = %e, "could not restore an organisation integration");
+/// Re-enables an integration from its stored settings; whether it worked.
+/// A failure leaves it off (its participants show as not connected)
+/// rather than the assistant down.
+async fn restore_integration(org: &OrgAuth, settings: &IntegrationSettings) -> bool {
+    match org.restore(settings).await {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!(integration = ?settings.kind(), error = %e, "could not restore an organisation integration");
+            false
+        }
     }
 }
 
@@ -1290,8 +1298,8 @@ impl Assistant {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         match stored {
-            Some(json) => applied.insert(name.to_owned(), json),
-            None => applied.remove(name),
+            Some(json) => applied.insert(kind, json),
+            None => applied.remove(&kind),
         };
         Ok(())
     }
@@ -1308,10 +1316,29 @@ impl Assistant {
         &self,
         config: GoogleWorkspace,
     ) -> Result<Vec<(ParticipantId, IntegrationKind)>, AssistantError> {
-        self.org()?.enable_google(config).await?;
-        self.save_integration(IntegrationKind::GoogleWorkspace)
+        let org = self.org()?;
+        self.sync().await;
+        let reloading = self.inner.reloading.lock().await;
+        org.enable_google(config).await?;
+        self.save_enabled(org, IntegrationKind::GoogleWorkspace)
             .await?;
+        drop(reloading);
         Ok(self.sync_organisation().await)
+    }
+
+    /// Stores an integration just enabled here; if that fails, turns it
+    /// off here too, so this instance does not cover people the others
+    /// (and a restart) do not. Called with `reloading` held.
+    async fn save_enabled(
+        &self,
+        org: &OrgAuth,
+        kind: IntegrationKind,
+    ) -> Result<(), AssistantError> {
+        let saved = self.save_integration(kind).await;
+        if saved.is_err() {
+            org.forget(kind).await;
+        }
+        saved
     }
 
     /// Enables Exchange Online (Graph application permissions) for the
@@ -1324,9 +1351,15 @@ impl Assistant {
         &self,
         config: ExchangeOnline,
     ) -> Result<Vec<(ParticipantId, IntegrationKind)>, AssistantError> {
-        self.org()?.enable_exchange_online(config).await?;
-        self.save_integration(IntegrationKind::ExchangeOnline)
+        let org = self.org()?;
+        // Picks up an on-premise integration another instance enabled,
+        // which excludes this one.
+        self.sync().await;
+        let reloading = self.inner.reloading.lock().await;
+        org.enable_exchange_online(config).await?;
+        self.save_enabled(org, IntegrationKind::ExchangeOnline)
             .await?;
+        drop(reloading);
         Ok(self.sync_organisation().await)
     }
 
@@ -1339,10 +1372,11 @@ impl Assistant {
         &self,
         scheduling_account: &str,
     ) -> Result<(), AssistantError> {
-        self.org()?
-            .enable_exchange_on_premise(scheduling_account)
-            .await?;
-        self.save_integration(IntegrationKind::ExchangeOnPremise)
+        let org = self.org()?;
+        self.sync().await;
+        let _reloading = self.inner.reloading.lock().await;
+        org.enable_exchange_on_premise(scheduling_account).await?;
+        self.save_enabled(org, IntegrationKind::ExchangeOnPremise)
             .await
     }
 
@@ -1357,8 +1391,12 @@ impl Assistant {
         &self,
         kind: IntegrationKind,
     ) -> Result<Vec<ParticipantId>, AssistantError> {
-        let emails = self.org()?.disable(kind).await?;
+        let org = self.org()?;
+        self.sync().await;
+        let reloading = self.inner.reloading.lock().await;
+        let emails = org.disable(kind).await?;
         self.save_integration(kind).await?;
+        drop(reloading);
         let affected: Vec<ParticipantId> = {
             let records = self.records();
             records
@@ -1870,61 +1908,103 @@ impl Assistant {
     pub async fn reload(&self) -> Result<bool, AssistantError> {
         use std::sync::atomic::Ordering;
         let revision = self.inner.store.revision().await?;
-        if revision == self.inner.revision.load(Ordering::Acquire) {
+        if revision == self.inner.revision.load(Ordering::Acquire)
+            && !self.inner.integrations_pending.load(Ordering::Acquire)
+        {
             return Ok(false);
         }
         // Concurrent callers wait for one reload rather than each loading
         // every record; they then find it done.
         let reloading = self.inner.reloading.lock().await;
         let revision = self.inner.store.revision().await?;
-        if revision == self.inner.revision.load(Ordering::Acquire) {
-            return Ok(false);
+        let changed = revision != self.inner.revision.load(Ordering::Acquire);
+        if changed {
+            let records = load_records(&self.inner.store, &self.inner.org_policy).await?;
+            *self.records_mut() = records;
         }
-        let records = load_records(&self.inner.store, &self.inner.org_policy).await?;
-        *self.records_mut() = records;
-        self.reload_integrations().await?;
+        let integrations_changed =
+            if changed || self.inner.integrations_pending.load(Ordering::Acquire) {
+                self.reload_integrations().await
+            } else {
+                false
+            };
         self.inner.revision.store(revision, Ordering::Release);
         drop(reloading);
-        // Covered participants added elsewhere are recorded as connected
-        // through their integration here too.
-        self.sync_organisation().await;
-        Ok(true)
+        if changed || integrations_changed {
+            // Covered participants added elsewhere are recorded as
+            // connected through their integration here too.
+            self.sync_organisation().await;
+        }
+        Ok(changed)
     }
 
     /// Applies the organisation integrations another instance enabled,
-    /// re-enabled or disabled: a disabled one stops covering anyone here
-    /// at once (its secret is already gone from the vault).
-    async fn reload_integrations(&self) -> Result<(), AssistantError> {
+    /// re-enabled or disabled; whether any changed here. A disabled one
+    /// stops covering anyone here at once (its secret is already gone
+    /// from the vault). Fails closed: when the stored settings cannot be
+    /// read, every integration applied from them is turned off here, and
+    /// it (like a restore that failed) is tried again at the next sync.
+    /// Called with `reloading` held.
+    async fn reload_integrations(&self) -> bool {
+        use std::sync::atomic::Ordering;
         let Some(org) = &self.inner.org else {
-            return Ok(());
+            return false;
         };
-        let stored = stored_integrations(&self.inner.store).await?;
+        self.inner
+            .integrations_pending
+            .store(false, Ordering::Release);
         let applied = self
             .inner
             .integrations
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
+        let (stored, unread) = match stored_integrations(&self.inner.store).await {
+            Ok(stored) => (stored, false),
+            Err(e) => {
+                tracing::error!(error = %e, "could not read the organisation integrations: turned off here until they can be read");
+                (Vec::new(), true)
+            }
+        };
+        let stored: BTreeMap<_, _> = stored
+            .into_iter()
+            .map(|(settings, json)| (settings.kind(), (settings, json)))
+            .collect();
         let mut now_applied = BTreeMap::new();
         let mut emails = Vec::new();
-        // Removals first: Exchange Online and on-premise exclude each other.
-        for settings in org.settings().await {
-            let kind = settings.kind();
-            if !stored.iter().any(|(s, _)| s.kind() == kind) {
-                emails.extend(org.forget(kind).await);
+        let mut changed = false;
+        // Removals first: Exchange Online and on-premise exclude each
+        // other. Only integrations applied from the store are removed
+        // (one an embedder enabled on its `OrgAuth` directly stays).
+        for kind in applied.keys() {
+            if !stored.contains_key(kind) {
+                emails.extend(org.forget(*kind).await);
+                changed = true;
                 tracing::info!(
-                    integration = integration_name(kind),
+                    integration = integration_name(*kind),
                     "organisation integration disabled by another instance"
                 );
             }
         }
-        for (settings, json) in stored {
-            let name = integration_name(settings.kind());
-            if applied.get(name) != Some(&json) {
-                org.forget(settings.kind()).await;
-                restore_integration(org, &settings).await;
+        for (kind, (settings, json)) in stored {
+            if applied.get(&kind) == Some(&json) {
+                now_applied.insert(kind, json);
+                continue;
             }
-            now_applied.insert(name.to_owned(), json);
+            changed = true;
+            emails.extend(org.forget(kind).await);
+            if restore_integration(org, &settings).await {
+                now_applied.insert(kind, json);
+            } else {
+                self.inner
+                    .integrations_pending
+                    .store(true, Ordering::Release);
+            }
+        }
+        if unread {
+            self.inner
+                .integrations_pending
+                .store(true, Ordering::Release);
         }
         *self
             .inner
@@ -1936,14 +2016,17 @@ impl Assistant {
             records
                 .participants
                 .values()
-                .filter(|(p, _)| emails.iter().any(|e| e.eq_ignore_ascii_case(&p.email)))
+                .filter(|(p, _)| {
+                    emails.iter().any(|e| e.eq_ignore_ascii_case(&p.email))
+                        && !records.connections.contains_key(&p.id)
+                })
                 .map(|(p, _)| p.id.clone())
                 .collect()
         };
         for p in &affected {
             self.inner.cache.forget(p).await;
         }
-        Ok(())
+        changed
     }
 
     /// On a store shared by instances, [`reload`](Self::reload) what

@@ -293,7 +293,7 @@ impl SharedCache {
         let rows = client
             .query(
                 "SELECT participant_id, source_key, account, window_start, window_end, \
-                 fetched_ms, result_json FROM assistant_busy WHERE participant_id = ANY($1)",
+                 GREATEST(fetched_ms, fetched_at * 1000), result_json FROM assistant_busy WHERE participant_id = ANY($1)",
                 &[&ids],
             )
             .await
@@ -343,7 +343,7 @@ impl SharedCache {
             .query(
                 &format!(
                     "SELECT participant_id, source_key, account, window_start, window_end, \
-                     fetched_ms, result_json FROM assistant_busy \
+                     GREATEST(fetched_ms, fetched_at * 1000), result_json FROM assistant_busy \
                      WHERE participant_id = ANY($1) \
                      AND (lease_until IS NULL OR lease_until < {DB_NOW_MS}) \
                      FOR UPDATE SKIP LOCKED"

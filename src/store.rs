@@ -65,9 +65,12 @@ const MIGRATIONS: &[&str] = &[
     "CREATE TABLE assistant_oauth_attempts (
         state_hash TEXT PRIMARY KEY, participant_id TEXT NOT NULL, provider TEXT NOT NULL,
         expires_at BIGINT NOT NULL);",
-    // 5: when busy times were fetched, in milliseconds (`fetched_at` keeps
-    // whole seconds for instances of the previous build during an upgrade).
-    "ALTER TABLE assistant_busy ADD COLUMN fetched_ms BIGINT NOT NULL DEFAULT 0;",
+    // 5: when busy times were fetched, in milliseconds. `fetched_at` keeps
+    // whole seconds for instances of the previous build during an upgrade;
+    // readers take the later of the two, so rows either build wrote stay
+    // fresh for both.
+    "ALTER TABLE assistant_busy ADD COLUMN fetched_ms BIGINT NOT NULL DEFAULT 0;
+     UPDATE assistant_busy SET fetched_ms = fetched_at * 1000;",
 ];
 
 /// The newest schema version this build knows.

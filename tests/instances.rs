@@ -945,3 +945,78 @@ async fn http_requests_see_records_written_on_another_instance() {
     assert_eq!(sign_in().await.unwrap().status(), 200);
     server.abort();
 }
+
+/// Enabling and disabling an integration on an instance that keeps
+/// reloading (another instance writes all the while, and requests keep
+/// arriving) leaves it exactly as asked, here and in the store: a reload
+/// never sees it changed in memory but not yet stored and undoes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn integrations_changed_during_reloads_stay_as_asked() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let server = mock_google_workspace().await;
+    let clock = clock();
+    let a = org_instance(&url, &clock).await;
+    let b = org_instance(&url, &clock).await;
+    a.add_program(Program::new("p", "P").with_policy_toml("scheduling_assistant = true\n"))
+        .await
+        .unwrap();
+    a.add_participant(
+        Participant::new("ada", "Ada", "ada@school.example", "UTC"),
+        &[ProgramId::new("p")],
+    )
+    .await
+    .unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn({
+        let (b, stop) = (b.clone(), stop.clone());
+        async move {
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                b.add_participant(
+                    Participant::new(format!("w{i}"), "W", format!("w{i}@else.example"), "UTC"),
+                    &[ProgramId::new("p")],
+                )
+                .await
+                .unwrap();
+                i += 1;
+            }
+            i
+        }
+    });
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (a, stop) = (a.clone(), stop.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    a.status(&pid("ada")).await;
+                }
+            })
+        })
+        .collect();
+    let connected_text = "Your calendar is connected through your organisation";
+    for _ in 0..8 {
+        a.enable_google_workspace(workspace(&server, "school.example"))
+            .await
+            .unwrap();
+        assert_eq!(a.status(&pid("ada")).await.text(), connected_text);
+        assert_eq!(b.status(&pid("ada")).await.text(), connected_text);
+        a.disable_integration(org_wide_auth::IntegrationKind::GoogleWorkspace)
+            .await
+            .unwrap();
+        for i in [&a, &b] {
+            assert_eq!(
+                i.status(&pid("ada")).await.text(),
+                "Your calendar is not connected"
+            );
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.await.unwrap();
+    for r in readers {
+        r.await.unwrap();
+    }
+    assert!(written > 8, "the other instance wrote {written} times");
+}
