@@ -1397,6 +1397,19 @@ impl Assistant {
         let emails = org.disable(kind).await?;
         self.save_integration(kind).await?;
         drop(reloading);
+        let affected = self.forget_automatic(&emails).await;
+        tracing::info!(
+            integration = integration_name(kind),
+            participants = affected.len(),
+            "organisation integration disabled"
+        );
+        Ok(affected)
+    }
+
+    /// The participants an integration had connected automatically (by
+    /// `emails`), whose cached busy times are forgotten now that it no
+    /// longer covers them.
+    async fn forget_automatic(&self, emails: &[String]) -> Vec<ParticipantId> {
         let affected: Vec<ParticipantId> = {
             let records = self.records();
             records
@@ -1412,12 +1425,7 @@ impl Assistant {
         for p in &affected {
             self.inner.cache.forget(p).await;
         }
-        tracing::info!(
-            integration = integration_name(kind),
-            participants = affected.len(),
-            "organisation integration disabled"
-        );
-        Ok(affected)
+        affected
     }
 
     /// A participant's connection status. Reads nothing from providers:
@@ -2011,21 +2019,7 @@ impl Assistant {
             .integrations
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = now_applied;
-        let affected: Vec<ParticipantId> = {
-            let records = self.records();
-            records
-                .participants
-                .values()
-                .filter(|(p, _)| {
-                    emails.iter().any(|e| e.eq_ignore_ascii_case(&p.email))
-                        && !records.connections.contains_key(&p.id)
-                })
-                .map(|(p, _)| p.id.clone())
-                .collect()
-        };
-        for p in &affected {
-            self.inner.cache.forget(p).await;
-        }
+        self.forget_automatic(&emails).await;
         changed
     }
 
