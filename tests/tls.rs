@@ -1,7 +1,9 @@
 //! TLS is rustls with certificate validation on: a server on loopback with
-//! a self-signed certificate is refused by the Google and CalDAV sources
-//! (a transport error, nothing sent past the handshake), and accepted only
-//! when its certificate is given as an extra root.
+//! a self-signed certificate is refused by the Google, Graph and CalDAV
+//! sources, by the OAuth token clients (Google, Microsoft, Google service
+//! accounts) and by the organisation integrations (a transport error,
+//! nothing sent past the handshake), and accepted only when its
+//! certificate is given as an extra root.
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 use std::sync::Arc;
@@ -9,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use availability::{
     AccountId, FreeBusyRequest, FreeBusySource, Interval, SourceErrorKind, StaticToken,
+    TokenSource as _,
 };
 use caldav_provider::{CalDavConfig, CalDavLogin, CalDavSource, Password, StaticLogins};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -28,8 +31,10 @@ impl Drop for TlsServer {
     }
 }
 
-/// An HTTPS server for `localhost` with a fresh self-signed certificate,
-/// answering every request with Google's freeBusy JSON for `a@example.org`.
+/// An HTTPS server for `localhost` with a fresh self-signed certificate.
+/// It answers a request whose path ends in `/token` with an OAuth token
+/// (RFC 6749 §5.1) and every other request with Google's freeBusy JSON
+/// for `a@example.org`.
 async fn tls_server() -> TlsServer {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
@@ -68,7 +73,13 @@ async fn tls_server() -> TlsServer {
                         break;
                     }
                 }
-                let body = r#"{"kind":"calendar#freeBusy","calendars":{"a@example.org":{"busy":[{"start":"2026-03-02T09:00:00Z","end":"2026-03-02T10:00:00Z"}]}}}"#;
+                let head = String::from_utf8_lossy(&buf[..read]);
+                let path = head.split(' ').nth(1).unwrap_or("");
+                let body = if path.split('?').next().unwrap_or("").ends_with("/token") {
+                    r#"{"access_token":"ya29.tls","expires_in":3600,"token_type":"Bearer","refresh_token":"1//tls"}"#
+                } else {
+                    r#"{"kind":"calendar#freeBusy","calendars":{"a@example.org":{"busy":[{"start":"2026-03-02T09:00:00Z","end":"2026-03-02T10:00:00Z"}]}}}"#
+                };
                 let response = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
                      Connection: close\r\n\r\n{body}",
@@ -188,4 +199,160 @@ async fn graph_refuses_a_self_signed_server_unless_its_root_is_given() {
         SourceErrorKind::Transport
     );
     assert_eq!(server.served.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn oauth_token_clients_refuse_a_self_signed_server_unless_its_root_is_given() {
+    let server = tls_server().await;
+    let served = || server.served.load(Ordering::SeqCst);
+    let now = jiff::Timestamp::from_second(1_772_409_600).unwrap();
+    let refresh = credential_vault::SecretString::new("1//old".into());
+
+    // Google's OAuth client.
+    let google = |roots: &[Vec<u8>]| {
+        let mut config =
+            google_provider::OAuthConfig::new("client", None, "http://127.0.0.1/callback")
+                .with_endpoints(
+                    format!("{}/auth", server.base),
+                    format!("{}/token", server.base),
+                    format!("{}/revoke", server.base),
+                );
+        for der in roots {
+            config = config.add_root_certificate(der.clone());
+        }
+        google_provider::GoogleOAuth::new(config).unwrap()
+    };
+    let refused = google(&[]).refresh(&refresh, now).await.unwrap_err();
+    assert_eq!(refused.kind(), SourceErrorKind::Transport, "{refused}");
+    assert!(!refused.to_string().contains("1//old"));
+    assert_eq!(served(), 0, "the refresh token never left");
+    let fresh = google(std::slice::from_ref(&server.cert))
+        .refresh(&refresh, now)
+        .await
+        .unwrap();
+    assert_eq!(fresh.access_token.secret(), "ya29.tls");
+    assert_eq!(served(), 1);
+
+    // Microsoft's.
+    let graph = |roots: &[Vec<u8>]| {
+        let mut config =
+            graph_provider::AuthConfig::new("client", graph_provider::Tenant::common())
+                .authority(server.base.clone())
+                .redirect_uri("http://127.0.0.1/callback");
+        for der in roots {
+            config = config.add_root_certificate(der.clone());
+        }
+        graph_provider::GraphOAuth::new(config).unwrap()
+    };
+    let refused = graph(&[]).refresh(&refresh, now).await.unwrap_err();
+    assert_eq!(refused.kind(), SourceErrorKind::Transport, "{refused}");
+    assert_eq!(served(), 1);
+    let fresh = graph(std::slice::from_ref(&server.cert))
+        .refresh(&refresh, now)
+        .await
+        .unwrap();
+    assert_eq!(fresh.refresh_token.unwrap().secret(), "1//tls");
+    assert_eq!(served(), 2);
+
+    // A Google service account's JWT-bearer grant.
+    let account = || {
+        Arc::new(
+            google_provider::ServiceAccount::from_json(&service_account_key())
+                .unwrap()
+                .with_token_uri(format!("{}/token", server.base)),
+        )
+    };
+    let scopes = vec![google_provider::SCOPE_FREEBUSY.to_owned()];
+    let plain = google_provider::ServiceAccountTokens::new(account(), scopes.clone()).unwrap();
+    let refused = plain
+        .token(&AccountId::new("a@example.org"))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.kind(), SourceErrorKind::Transport, "{refused}");
+    assert_eq!(served(), 2, "no assertion left");
+    let trusting = google_provider::ServiceAccountTokens::new(account(), scopes)
+        .unwrap()
+        .with_root_certificates(std::slice::from_ref(&server.cert))
+        .unwrap();
+    let token = trusting
+        .token(&AccountId::new("a@example.org"))
+        .await
+        .unwrap();
+    assert_eq!(token.secret(), "ya29.tls");
+    assert_eq!(served(), 3);
+
+    // Not DER: a typed error, not a panic.
+    assert!(matches!(
+        google_provider::GoogleOAuth::new(
+            google_provider::OAuthConfig::new("c", None, "http://127.0.0.1/cb")
+                .add_root_certificate(b"not a certificate".to_vec())
+        ),
+        Err(google_provider::OAuthError::Client(_))
+    ));
+}
+
+/// The test service account's key (org-wide-auth's fixture).
+fn service_account_key() -> credential_vault::SecretString {
+    credential_vault::SecretString::new(
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("crates/org-wide-auth/tests/test-service-account.json"),
+        )
+        .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn google_workspace_trusts_the_extra_root_for_tokens_and_api_and_after_a_restore() {
+    use org_wide_auth::{Coverage, GoogleWorkspace, OrgAuth};
+    let server = tls_server().await;
+    let served = || server.served.load(Ordering::SeqCst);
+    let vault = Arc::new(credential_vault::Vault::new(
+        Arc::new(credential_vault::MemoryStore::new()),
+        credential_vault::KeyRing::new(credential_vault::MasterKey::from_bytes(
+            credential_vault::KeyId(1),
+            [3; 32],
+        )),
+    ));
+    let clock: Arc<dyn availability::Clock> = Arc::new(availability::SystemClock);
+    let config = || {
+        GoogleWorkspace::new(
+            service_account_key(),
+            "a@example.org",
+            Coverage::domains(["example.org"]),
+        )
+        .endpoints(format!("{}/token", server.base), server.base.clone())
+    };
+    let org = OrgAuth::new(vault.clone(), clock.clone());
+    // Without the root the validation call fails at the handshake.
+    assert!(org.enable_google(config()).await.is_err());
+    assert_eq!(served(), 0);
+    org.enable_google(config().add_root_certificate(server.cert.clone()))
+        .await
+        .unwrap();
+    // The validation made a token request and a freeBusy request.
+    assert_eq!(served(), 2);
+
+    // The root is kept in the settings (base64 in JSON) and used again
+    // after a restart: restore, then a read through the integration.
+    let stored = serde_json::to_string(&org.settings().await).unwrap();
+    let settings: Vec<org_wide_auth::IntegrationSettings> = serde_json::from_str(&stored).unwrap();
+    let restarted = OrgAuth::new(vault, clock);
+    restarted.restore(&settings[0]).await.unwrap();
+    let source = restarted
+        .source(org_wide_auth::IntegrationKind::GoogleWorkspace)
+        .await
+        .unwrap();
+    let answer = source
+        .free_busy(&FreeBusyRequest::new(
+            week(),
+            [AccountId::new("a@example.org")],
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer.accounts[0].result.as_ref().unwrap().entries().len(),
+        1
+    );
+    assert_eq!(served(), 4);
 }

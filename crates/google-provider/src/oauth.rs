@@ -49,6 +49,10 @@ pub struct OAuthConfig {
     pub revoke_url: String,
     /// Default [`SCOPE_FREEBUSY`] only.
     pub scopes: Vec<String>,
+    /// Root certificates (DER) trusted for the token and revocation
+    /// endpoints besides the platform's: a private CA, or a proxy that
+    /// inspects TLS. Empty by default.
+    pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
 impl OAuthConfig {
@@ -66,7 +70,16 @@ impl OAuthConfig {
             token_url: "https://oauth2.googleapis.com/token".to_owned(),
             revoke_url: "https://oauth2.googleapis.com/revoke".to_owned(),
             scopes: vec![SCOPE_FREEBUSY.to_owned()],
+            extra_root_certificates: Vec::new(),
         }
+    }
+
+    /// Adds a root certificate (DER) to
+    /// [`extra_root_certificates`](Self::extra_root_certificates).
+    #[must_use]
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_root_certificates.push(der.into());
+        self
     }
 
     /// Uses other endpoints (a test server, another deployment).
@@ -105,6 +118,10 @@ pub enum OAuthError {
     /// The token endpoint refused or failed.
     #[error(transparent)]
     Source(#[from] SourceError),
+    /// The HTTP client could not be built (an extra root certificate that
+    /// is not DER, for one).
+    #[error("the OAuth HTTP client could not be built: {0}")]
+    Client(String),
 }
 
 /// A started authorization: send the participant to [`url`](Self::url),
@@ -152,16 +169,50 @@ pub struct GoogleOAuth {
     revoke_url: String,
 }
 
+/// Why a request to the token endpoint got no answer: `connection` when
+/// it never got through (refused, reset, TLS: a transport error), else
+/// (a timeout, an oversized answer) the endpoint is unavailable.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct HttpFailed(String);
+#[error("{message}")]
+struct HttpFailed {
+    message: String,
+    connection: bool,
+}
+
+impl HttpFailed {
+    fn sending(e: reqwest::Error) -> Self {
+        let connection = !e.is_timeout();
+        let e = e.without_url();
+        // The causes say why (a TLS certificate not trusted, say); none
+        // holds a URL or a secret.
+        let mut message = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cause = c.source();
+        }
+        Self {
+            message,
+            connection,
+        }
+    }
+
+    fn other(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            connection: false,
+        }
+    }
+}
 
 impl GoogleOAuth {
     /// Builds the client.
     ///
     /// # Errors
     ///
-    /// [`OAuthError::Url`] for a malformed endpoint.
+    /// [`OAuthError::Url`] for a malformed endpoint,
+    /// [`OAuthError::Client`] for a bad extra root certificate.
     pub fn new(config: OAuthConfig) -> Result<Self, OAuthError> {
         let url = |e: url::ParseError| OAuthError::Url(e.to_string());
         let mut client = BasicClient::new(ClientId::new(config.client_id))
@@ -172,8 +223,12 @@ impl GoogleOAuth {
         if let Some(secret) = config.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.secret().to_owned()));
         }
-        let http = crate::http::client(Duration::from_secs(10), Duration::from_secs(30))
-            .map_err(|e| OAuthError::Url(e.to_string()))?;
+        let http = crate::http::client_with_roots(
+            Duration::from_secs(10),
+            Duration::from_secs(30),
+            &config.extra_root_certificates,
+        )
+        .map_err(|e| OAuthError::Client(e.to_string()))?;
         Ok(Self {
             client,
             http,
@@ -309,17 +364,18 @@ impl GoogleOAuth {
                     .body(body)
                     .send()
                     .await
-                    .map_err(|e| HttpFailed(e.without_url().to_string()))?;
+                    .map_err(HttpFailed::sending)?;
                 let status = response.status();
                 let headers = response.headers().clone();
                 let reply = crate::http::read(response, 1024 * 1024)
                     .await
-                    .map_err(|e| HttpFailed(e.to_string()))?;
+                    .map_err(|e| HttpFailed::other(e.to_string()))?;
                 let mut out = http::Response::builder().status(status);
                 if let Some(h) = out.headers_mut() {
                     *h = headers;
                 }
-                out.body(reply.body).map_err(|e| HttpFailed(e.to_string()))
+                out.body(reply.body)
+                    .map_err(|e| HttpFailed::other(e.to_string()))
             })
         }
     }
@@ -353,9 +409,7 @@ fn tokens(
     t
 }
 
-fn token_error<E: std::error::Error + 'static>(
-    e: RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
-) -> SourceError {
+fn token_error(e: RequestTokenError<HttpFailed, oauth2::basic::BasicErrorResponse>) -> SourceError {
     match e {
         RequestTokenError::ServerResponse(r) => match r.error() {
             BasicErrorResponseType::InvalidGrant => SourceError::Unauthorized {
@@ -371,6 +425,10 @@ fn token_error<E: std::error::Error + 'static>(
             other => SourceError::InvalidResponse {
                 message: format!("the token endpoint refused: {other}"),
             },
+        },
+        RequestTokenError::Request(e) if e.connection => SourceError::Transport {
+            message: format!("the token endpoint could not be reached: {e}"),
+            source: None,
         },
         RequestTokenError::Request(e) => SourceError::Unavailable {
             message: format!("the token endpoint failed: {e}"),

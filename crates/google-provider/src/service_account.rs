@@ -198,6 +198,20 @@ impl ServiceAccountTokens {
         })
     }
 
+    /// Also trusts these root certificates (DER) for the token endpoint:
+    /// a private CA, or a proxy that inspects TLS.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::Transport`] if a certificate is not DER (the client
+    /// cannot be built).
+    pub fn with_root_certificates(mut self, roots: &[Vec<u8>]) -> Result<Self, SourceError> {
+        self.http =
+            crate::http::client_with_roots(Duration::from_secs(10), Duration::from_secs(30), roots)
+                .map_err(crate::http::transport)?;
+        Ok(self)
+    }
+
     async fn mint(&self, subject: &str) -> Result<AccessToken, SourceError> {
         let now = self.cache.now();
         let assertion = self.account.assertion(subject, &self.scopes, now)?;

@@ -63,6 +63,10 @@ pub struct AuthConfig {
     pub redirect_uri: Option<String>,
     /// The client secret of a confidential client, if any.
     pub client_secret: Option<SecretString>,
+    /// Root certificates (DER) trusted for the identity host besides the
+    /// platform's: a private CA, or a proxy that inspects TLS. Empty by
+    /// default.
+    pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
 impl AuthConfig {
@@ -74,7 +78,16 @@ impl AuthConfig {
             authority: "https://login.microsoftonline.com".to_owned(),
             redirect_uri: None,
             client_secret: None,
+            extra_root_certificates: Vec::new(),
         }
+    }
+
+    /// Adds a root certificate (DER) to
+    /// [`extra_root_certificates`](Self::extra_root_certificates).
+    #[must_use]
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_root_certificates.push(der.into());
+        self
     }
 
     /// Sets the redirect URI (delegated flow).
@@ -166,9 +179,42 @@ impl fmt::Debug for Authorization {
 
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
+/// Why a request to the token endpoint got no answer: `connection` when
+/// it never got through (refused, reset, TLS: a transport error), else
+/// (a timeout, an oversized answer) the endpoint is unavailable.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct HttpFailed(String);
+#[error("{message}")]
+struct HttpFailed {
+    message: String,
+    connection: bool,
+}
+
+impl HttpFailed {
+    fn sending(e: reqwest::Error) -> Self {
+        let connection = !e.is_timeout();
+        let e = e.without_url();
+        // The causes say why (a TLS certificate not trusted, say); none
+        // holds a URL or a secret.
+        let mut message = e.to_string();
+        let mut cause = std::error::Error::source(&e);
+        while let Some(c) = cause {
+            message.push_str(": ");
+            message.push_str(&c.to_string());
+            cause = c.source();
+        }
+        Self {
+            message,
+            connection,
+        }
+    }
+
+    fn other(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            connection: false,
+        }
+    }
+}
 
 type HttpFuture = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpFailed>> + Send>>;
 
@@ -185,7 +231,8 @@ impl GraphOAuth {
     ///
     /// # Errors
     ///
-    /// [`AuthError::Config`] for a malformed URL.
+    /// [`AuthError::Config`] for a malformed URL or an extra root
+    /// certificate that is not DER.
     pub fn new(config: AuthConfig) -> Result<Self, AuthError> {
         let bad = |e: url::ParseError| AuthError::Config(e.to_string());
         let mut client = BasicClient::new(ClientId::new(config.client_id.clone()))
@@ -199,8 +246,12 @@ impl GraphOAuth {
         if let Some(secret) = &config.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.secret().to_owned()));
         }
-        let http = crate::http::client(Duration::from_secs(10), Duration::from_secs(30))
-            .map_err(|e| AuthError::Config(e.to_string()))?;
+        let http = crate::http::client_with_roots(
+            Duration::from_secs(10),
+            Duration::from_secs(30),
+            &config.extra_root_certificates,
+        )
+        .map_err(|e| AuthError::Config(e.to_string()))?;
         Ok(Self {
             client,
             http,
@@ -333,7 +384,7 @@ impl GraphOAuth {
                     .body(body)
                     .send()
                     .await
-                    .map_err(|e| HttpFailed(e.without_url().to_string()))?;
+                    .map_err(HttpFailed::sending)?;
                 let mut out = http::Response::builder().status(response.status());
                 if let Some(h) = out.headers_mut() {
                     *h = response.headers().clone();
@@ -342,14 +393,15 @@ impl GraphOAuth {
                 while let Some(chunk) = response
                     .chunk()
                     .await
-                    .map_err(|e| HttpFailed(e.without_url().to_string()))?
+                    .map_err(|e| HttpFailed::other(e.without_url().to_string()))?
                 {
                     if bytes.len() + chunk.len() > 1024 * 1024 {
-                        return Err(HttpFailed("token answer over 1 MiB".to_owned()));
+                        return Err(HttpFailed::other("token answer over 1 MiB"));
                     }
                     bytes.extend_from_slice(&chunk);
                 }
-                out.body(bytes).map_err(|e| HttpFailed(e.to_string()))
+                out.body(bytes)
+                    .map_err(|e| HttpFailed::other(e.to_string()))
             })
         }
     }
@@ -372,9 +424,7 @@ fn tokens(response: &BasicTokenResponse, now: jiff::Timestamp) -> OAuthTokens {
     t
 }
 
-fn token_error<E: std::error::Error + 'static>(
-    e: RequestTokenError<E, oauth2::basic::BasicErrorResponse>,
-) -> SourceError {
+fn token_error(e: RequestTokenError<HttpFailed, oauth2::basic::BasicErrorResponse>) -> SourceError {
     match e {
         RequestTokenError::ServerResponse(r) => match r.error() {
             BasicErrorResponseType::InvalidGrant => SourceError::Unauthorized {
@@ -394,6 +444,10 @@ fn token_error<E: std::error::Error + 'static>(
             other => SourceError::InvalidResponse {
                 message: format!("the token endpoint refused: {other}"),
             },
+        },
+        RequestTokenError::Request(e) if e.connection => SourceError::Transport {
+            message: format!("the token endpoint could not be reached: {e}"),
+            source: None,
         },
         RequestTokenError::Request(e) => SourceError::Unavailable {
             message: format!("the token endpoint failed: {e}"),

@@ -11,14 +11,8 @@ use reqwest::header::RETRY_AFTER;
 
 use crate::wire::ErrorEnvelope;
 
-pub(crate) fn client(
-    connect: Duration,
-    total: Duration,
-) -> Result<reqwest::Client, reqwest::Error> {
-    client_with_roots(connect, total, &[])
-}
-
-/// The same, also trusting `roots` (DER) besides the platform's roots.
+/// A reqwest client with timeouts, also trusting `roots` (DER) besides
+/// the platform's roots.
 pub(crate) fn client_with_roots(
     connect: Duration,
     total: Duration,

@@ -131,6 +131,9 @@ pub struct GoogleWorkspace {
     pub api_base: Option<String>,
     /// Whose identity reads free/busy. Default [`ReadAs::EachParticipant`].
     pub read_as: ReadAs,
+    /// Root certificates (DER) trusted for the token endpoint and the API
+    /// besides the platform's: a private CA, or a proxy that inspects TLS.
+    pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for GoogleWorkspace {
@@ -156,7 +159,16 @@ impl GoogleWorkspace {
             token_uri: None,
             api_base: None,
             read_as: ReadAs::EachParticipant,
+            extra_root_certificates: Vec::new(),
         }
+    }
+
+    /// Adds a root certificate (DER) to
+    /// [`extra_root_certificates`](Self::extra_root_certificates).
+    #[must_use]
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_root_certificates.push(der.into());
+        self
     }
 
     /// Sets [`read_as`](Self::read_as).
@@ -193,6 +205,9 @@ pub struct ExchangeOnline {
     pub authority: Option<String>,
     /// The Graph base URL (default `https://graph.microsoft.com/v1.0`).
     pub graph_base: Option<String>,
+    /// Root certificates (DER) trusted for the identity host and Graph
+    /// besides the platform's: a private CA, or a proxy that inspects TLS.
+    pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
 impl fmt::Debug for ExchangeOnline {
@@ -223,7 +238,16 @@ impl ExchangeOnline {
             coverage,
             authority: None,
             graph_base: None,
+            extra_root_certificates: Vec::new(),
         }
+    }
+
+    /// Adds a root certificate (DER) to
+    /// [`extra_root_certificates`](Self::extra_root_certificates).
+    #[must_use]
+    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
+        self.extra_root_certificates.push(der.into());
+        self
     }
 
     /// Uses other endpoints (tests).
@@ -245,6 +269,9 @@ impl ExchangeOnline {
         }
         if let AppSecret::ClientSecret(secret) = &self.secret {
             config = config.client_secret(secret.clone());
+        }
+        for der in &self.extra_root_certificates {
+            config = config.add_root_certificate(der.clone());
         }
         config
     }
@@ -347,6 +374,9 @@ pub enum IntegrationSettings {
         token_uri: Option<String>,
         /// The Calendar API base URL, if not Google's.
         api_base: Option<String>,
+        /// Extra root certificates (DER; base64 in JSON).
+        #[serde(default, skip_serializing_if = "Vec::is_empty", with = "base64_ders")]
+        extra_root_certificates: Vec<Vec<u8>>,
     },
     /// See [`ExchangeOnline`].
     ExchangeOnline {
@@ -364,6 +394,9 @@ pub enum IntegrationSettings {
         authority: Option<String>,
         /// The Graph base URL, if not Microsoft's.
         graph_base: Option<String>,
+        /// Extra root certificates (DER; base64 in JSON).
+        #[serde(default, skip_serializing_if = "Vec::is_empty", with = "base64_ders")]
+        extra_root_certificates: Vec<Vec<u8>>,
     },
     /// Exchange on-premise (recorded for mutual exclusion).
     ExchangeOnPremise {
@@ -467,7 +500,9 @@ impl OrgAuth {
             Arc::new(account),
             vec![SCOPE_FREEBUSY.to_owned()],
             self.clock.clone(),
-        )?;
+        )?
+        .with_root_certificates(&config.extra_root_certificates)
+        .map_err(|e| ValidationError::BadCredentials(e.to_string()))?;
         let tokens: Arc<dyn TokenSource> = match config.read_as {
             ReadAs::SchedulingAccount => Arc::new(ViaSchedulingAccount {
                 inner: tokens,
@@ -478,6 +513,9 @@ impl OrgAuth {
         let mut google = GoogleConfig::default();
         if let Some(base) = &config.api_base {
             google = google.base_url(base.clone());
+        }
+        for der in &config.extra_root_certificates {
+            google = google.add_root_certificate(der.clone());
         }
         GoogleSource::new(tokens, google).map_err(|e| ValidationError::Unreachable(e.to_string()))
     }
@@ -507,6 +545,9 @@ impl OrgAuth {
         let mut graph = GraphConfig::default();
         if let Some(base) = &config.graph_base {
             graph = graph.base_url(base.clone());
+        }
+        for der in &config.extra_root_certificates {
+            graph = graph.add_root_certificate(der.clone());
         }
         GraphSource::new(Arc::new(tokens), graph)
             .map_err(|e| ValidationError::Unreachable(e.to_string()))
@@ -590,6 +631,7 @@ impl OrgAuth {
             via_scheduling_account: config.read_as == ReadAs::SchedulingAccount,
             token_uri: config.token_uri.clone(),
             api_base: config.api_base.clone(),
+            extra_root_certificates: config.extra_root_certificates.clone(),
         };
         self.enabled.write().await.insert(
             IntegrationKind::GoogleWorkspace,
@@ -641,6 +683,7 @@ impl OrgAuth {
             allow: config.coverage.allow.clone(),
             authority: config.authority.clone(),
             graph_base: config.graph_base.clone(),
+            extra_root_certificates: config.extra_root_certificates.clone(),
         };
         self.enabled.write().await.insert(
             IntegrationKind::ExchangeOnline,
@@ -694,6 +737,7 @@ impl OrgAuth {
                 via_scheduling_account,
                 token_uri,
                 api_base,
+                extra_root_certificates,
             } => {
                 let Credential::GoogleServiceAccount(key) =
                     secret(kind, SecretKind::GoogleServiceAccount).await?
@@ -713,6 +757,9 @@ impl OrgAuth {
                 }
                 config.token_uri.clone_from(token_uri);
                 config.api_base.clone_from(api_base);
+                config
+                    .extra_root_certificates
+                    .clone_from(extra_root_certificates);
                 let source = self.google_source(&config)?;
                 self.insert_google(config, source).await;
             }
@@ -724,6 +771,7 @@ impl OrgAuth {
                 allow,
                 authority,
                 graph_base,
+                extra_root_certificates,
             } => {
                 self.check_exclusion(kind).await?;
                 let Credential::MicrosoftAppCredentials(app) =
@@ -743,6 +791,9 @@ impl OrgAuth {
                 );
                 config.authority.clone_from(authority);
                 config.graph_base.clone_from(graph_base);
+                config
+                    .extra_root_certificates
+                    .clone_from(extra_root_certificates);
                 let source = self.graph_source(&config)?;
                 self.insert_exchange_online(config, source).await;
             }
@@ -878,5 +929,24 @@ impl OrgAuth {
             _ => SecretKind::MicrosoftAppCredentials,
         };
         matches!(self.vault.get(&owner, secret_kind).await, Ok(Some(_)))
+    }
+}
+
+/// Serde for root certificates in stored settings: each DER certificate
+/// as a standard base64 string.
+mod base64_ders {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::STANDARD;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(crate) fn serialize<S: Serializer>(ders: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(ders.iter().map(|der| STANDARD.encode(der)))
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        Vec::<String>::deserialize(d)?
+            .iter()
+            .map(|text| STANDARD.decode(text).map_err(serde::de::Error::custom))
+            .collect()
     }
 }
