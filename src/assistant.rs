@@ -1032,10 +1032,22 @@ impl Assistant {
             )
             .await
             .map_err(vault_error)?;
-        self.inner
+        if let Err(e) = self
+            .inner
             .store
             .put_attempt(&hash, participant, provider, expires_at)
-            .await?;
+            .await
+        {
+            // No row would ever expire the sealed verifier: remove it.
+            if let Ok(owner) = attempt_owner(&hash) {
+                let _ = self
+                    .inner
+                    .vault
+                    .delete(&owner, SecretKind::OauthAttempt)
+                    .await;
+            }
+            return Err(e.into());
+        }
         match self
             .inner
             .store
@@ -1077,17 +1089,15 @@ impl Assistant {
             return Ok(local.filter(|p| p.exchange.pkce_verifier().is_none()));
         };
         let owner = attempt_owner(&hash)?;
-        let verifier = self
-            .inner
-            .vault
-            .get(&owner, SecretKind::OauthAttempt)
-            .await
-            .map_err(vault_error)?;
+        let verifier = self.inner.vault.get(&owner, SecretKind::OauthAttempt).await;
+        // The row is gone, so the verifier goes too, even if reading it
+        // failed (nothing else would ever remove it).
         let _ = self
             .inner
             .vault
             .delete(&owner, SecretKind::OauthAttempt)
             .await;
+        let verifier = verifier.map_err(vault_error)?;
         if let Some(local) = local {
             return Ok(Some(local));
         }

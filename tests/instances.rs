@@ -1020,3 +1020,41 @@ async fn integrations_changed_during_reloads_stay_as_asked() {
     }
     assert!(written > 8, "the other instance wrote {written} times");
 }
+
+/// An attempt whose row cannot be written leaves no sealed verifier
+/// behind in the vault (no row would ever expire it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attempt_write_leaves_no_verifier_behind() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let server = MockServer::start().await;
+    let clock = clock();
+    let a = google_instance(&url, &clock, &server).await;
+    a.add_program(Program::new("m", "M")).await.unwrap();
+    a.add_participant(
+        Participant::new("gus", "Gus", "gus@example.org", "UTC"),
+        &[ProgramId::new("m")],
+    )
+    .await
+    .unwrap();
+    let (db, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    db.batch_execute("ALTER TABLE assistant_oauth_attempts RENAME TO attempts_gone")
+        .await
+        .unwrap();
+    assert!(
+        a.begin_connect(&Actor::participant("gus"), &pid("gus"), Provider::Google)
+            .await
+            .is_err()
+    );
+    let owners = vault(&url).await.owners().await.unwrap();
+    assert!(
+        !owners
+            .iter()
+            .any(|o| o.as_str().starts_with("oauth-attempt:")),
+        "{owners:?}"
+    );
+}
