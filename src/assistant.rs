@@ -543,8 +543,8 @@ fn busy_cache(
             lease.unwrap_or(Duration::from_secs(60)),
         ));
     }
-    let _ = (store, clock, lease);
-    BusyCache::Local(Cache::new(secs(ttl)))
+    let _ = (store, lease);
+    BusyCache::Local(Cache::new(secs(ttl), Arc::clone(clock)))
 }
 
 /// The stored organisation-integration settings, with their stored text.

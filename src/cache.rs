@@ -128,10 +128,20 @@ impl BusyCache {
 }
 
 /// Busy times in this process's memory.
-#[derive(Debug)]
 pub(crate) struct Cache {
     state: Mutex<State>,
     ttl_secs: i64,
+    /// Dates each fetch when it starts (a request may have waited for
+    /// another's flight first).
+    clock: Arc<dyn availability::Clock>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("ttl_secs", &self.ttl_secs)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Removes this request's flights when it finishes or is dropped, waking
@@ -184,10 +194,11 @@ pub(crate) fn usable_for(
 const ERROR_TTL_MS: i64 = 60_000;
 
 impl Cache {
-    pub(crate) fn new(ttl_secs: i64) -> Self {
+    pub(crate) fn new(ttl_secs: i64, clock: Arc<dyn availability::Clock>) -> Self {
         Self {
             state: Mutex::new(State::default()),
             ttl_secs: ttl_secs.max(0),
+            clock,
         }
     }
 
@@ -285,6 +296,9 @@ impl Cache {
                     participants: mine.iter().map(|t| t.participant.clone()).collect(),
                     _senders: senders,
                 };
+                // Dated now, not when the request began: in a later round
+                // it has waited for another request's flight.
+                let fetched_at = self.clock.now().as_second();
                 let fetched = fetch(&mine, fetch_window).await;
                 let mut state = self.lock();
                 for (t, result) in mine.iter().zip(fetched) {
@@ -298,7 +312,7 @@ impl Cache {
                             key: t.key,
                             account: t.account.clone(),
                             window: fetch_window,
-                            fetched_at: now,
+                            fetched_at,
                             result,
                         },
                     );

@@ -436,6 +436,45 @@ async fn busy_times_are_reused_until_the_ttl_on_the_injected_clock() {
     assert!(!get().await.unwrap().known);
 }
 
+/// A request that waited for another's fetch, which was then cancelled,
+/// fetches itself and dates the result when that fetch starts, not when
+/// the request began: it stays fresh for a whole TTL from then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fetch_after_waiting_is_dated_when_it_starts() {
+    let source = Counting::new(Duration::from_millis(600));
+    let (w, a) = world_with(&source, "").await;
+    connect(&a, "mia").await;
+    source.set(
+        "mia@example.org",
+        busy(&[(BusyKind::Busy, MONDAY + 9 * H, MONDAY + 10 * H)]),
+    );
+    let ask = || {
+        let a = a.clone();
+        tokio::spawn(async move { a.availability(&me("max"), &pid("mia"), week()).await })
+    };
+    let first = ask();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // Joins the first request's fetch at t0...
+    let second = ask();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    // ...which is cancelled 300 s later: the second fetches itself.
+    w.clock.advance(300);
+    first.abort();
+    assert!(second.await.unwrap().unwrap().known);
+    assert_eq!(source.asked("mia@example.org"), 2);
+    // 700 s after t0, 400 s after the second fetch: still fresh.
+    w.clock.advance(400);
+    a.availability(&me("max"), &pid("mia"), week())
+        .await
+        .unwrap();
+    assert_eq!(source.asked("mia@example.org"), 2);
+    w.clock.advance(200);
+    a.availability(&me("max"), &pid("mia"), week())
+        .await
+        .unwrap();
+    assert_eq!(source.asked("mia@example.org"), 3, "stale a TTL after it");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_concurrent_requests_fetch_each_participant_once() {
     let source = Counting::new(Duration::from_millis(50));
