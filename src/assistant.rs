@@ -1039,13 +1039,7 @@ impl Assistant {
             .await
         {
             // No row would ever expire the sealed verifier: remove it.
-            if let Ok(owner) = attempt_owner(&hash) {
-                let _ = self
-                    .inner
-                    .vault
-                    .delete(&owner, SecretKind::OauthAttempt)
-                    .await;
-            }
+            self.drop_attempt_verifier(&hash).await;
             return Err(e.into());
         }
         match self
@@ -1056,18 +1050,25 @@ impl Assistant {
         {
             Ok(expired) => {
                 for hash in expired {
-                    if let Ok(owner) = attempt_owner(&hash) {
-                        let _ = self
-                            .inner
-                            .vault
-                            .delete(&owner, SecretKind::OauthAttempt)
-                            .await;
-                    }
+                    self.drop_attempt_verifier(&hash).await;
                 }
             }
             Err(e) => tracing::warn!(error = %e, "could not remove expired connection attempts"),
         }
         Ok(())
+    }
+
+    /// Deletes an attempt's sealed PKCE verifier (best effort: a failure
+    /// leaves a sealed record nobody can use).
+    #[cfg(feature = "postgres")]
+    async fn drop_attempt_verifier(&self, hash: &str) {
+        if let Ok(owner) = attempt_owner(hash) {
+            let _ = self
+                .inner
+                .vault
+                .delete(&owner, SecretKind::OauthAttempt)
+                .await;
+        }
     }
 
     /// Takes the attempt for `state` out of the database (once: a second
@@ -1092,11 +1093,7 @@ impl Assistant {
         let verifier = self.inner.vault.get(&owner, SecretKind::OauthAttempt).await;
         // The row is gone, so the verifier goes too, even if reading it
         // failed (nothing else would ever remove it).
-        let _ = self
-            .inner
-            .vault
-            .delete(&owner, SecretKind::OauthAttempt)
-            .await;
+        self.drop_attempt_verifier(&hash).await;
         let verifier = verifier.map_err(vault_error)?;
         if let Some(local) = local {
             return Ok(Some(local));

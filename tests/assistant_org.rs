@@ -25,16 +25,6 @@ fn pid(s: &str) -> ParticipantId {
     ParticipantId::new(s)
 }
 
-fn key() -> SecretString {
-    SecretString::new(
-        std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("crates/org-wide-auth/tests/test-service-account.json"),
-        )
-        .unwrap(),
-    )
-}
-
 /// Google's freeBusy answer: ada busy Monday 10-11 UTC, everyone else free.
 fn free_busy(r: &Request) -> ResponseTemplate {
     let body: Value = serde_json::from_slice(&r.body).unwrap();
@@ -163,7 +153,7 @@ async fn google_workspace_connects_the_covered_participants_and_survives_a_resta
     assert_eq!(a.status(&pid("ada")).await, ConnectionStatus::NotConnected);
 
     let config = GoogleWorkspace::new(
-        key(),
+        common::service_account_key(),
         "scheduling@school.example",
         Coverage::domains(["school.example"]),
     )

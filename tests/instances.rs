@@ -774,17 +774,6 @@ async fn claims_in_different_orders_do_not_deadlock() {
     }
 }
 
-/// The test service account's key (org-wide-auth's fixture).
-fn service_account_key() -> SecretString {
-    SecretString::new(
-        std::fs::read_to_string(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("crates/org-wide-auth/tests/test-service-account.json"),
-        )
-        .unwrap(),
-    )
-}
-
 /// Google's token endpoint and freeBusy on wiremock (everyone free).
 /// https://developers.google.com/identity/protocols/oauth2/service-account#authorizingrequests
 /// https://developers.google.com/workspace/calendar/api/v3/reference/freebusy/query
@@ -830,7 +819,7 @@ async fn org_instance(url: &str, clock: &Arc<FixedClock>) -> Assistant {
 
 fn workspace(server: &MockServer, domain: &str) -> org_wide_auth::GoogleWorkspace {
     org_wide_auth::GoogleWorkspace::new(
-        service_account_key(),
+        common::service_account_key(),
         format!("scheduling@{domain}"),
         org_wide_auth::Coverage::domains([domain]),
     )

@@ -181,3 +181,14 @@ pub async fn fresh_postgres_url() -> Option<String> {
     let _ = task.await;
     Some(format!("{base}/{name}"))
 }
+
+/// The test service account's key (org-wide-auth's fixture).
+pub fn service_account_key() -> credential_vault::SecretString {
+    credential_vault::SecretString::new(
+        std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("crates/org-wide-auth/tests/test-service-account.json"),
+        )
+        .unwrap(),
+    )
+}
