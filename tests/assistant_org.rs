@@ -18,51 +18,19 @@ use scheduling_assistant::{
     ParticipantId, Program, ProgramId, Provider, SlotRequest,
 };
 use serde_json::{Value, json};
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::MockServer;
 
 fn pid(s: &str) -> ParticipantId {
     ParticipantId::new(s)
 }
 
-/// Google's freeBusy answer: ada busy Monday 10-11 UTC, everyone else free.
-fn free_busy(r: &Request) -> ResponseTemplate {
-    let body: Value = serde_json::from_slice(&r.body).unwrap();
-    let calendars: serde_json::Map<String, Value> = body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|i| {
-            let id = i["id"].as_str().unwrap().to_owned();
-            let busy = if id == "ada@school.example" {
-                json!([{"start": "2026-03-02T10:00:00Z", "end": "2026-03-02T11:00:00Z"}])
-            } else {
-                json!([])
-            };
-            (id, json!({ "busy": busy }))
-        })
-        .collect();
-    ResponseTemplate::new(200)
-        .set_body_json(json!({"kind": "calendar#freeBusy", "calendars": calendars}))
-}
-
-async fn mock_google() -> MockServer {
-    let server = MockServer::start().await;
-    // The JWT-bearer grant of a service account:
-    // https://developers.google.com/identity/protocols/oauth2/service-account#authorizingrequests
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "ya29.delegated", "expires_in": 3600, "token_type": "Bearer"
-        })))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/calendar/v3/freeBusy"))
-        .respond_with(free_busy)
-        .mount(&server)
-        .await;
-    server
+/// Google's freeBusy: ada busy Monday 10-11 UTC, everyone else free.
+fn busy_of(id: &str) -> Value {
+    if id == "ada@school.example" {
+        json!([{"start": "2026-03-02T10:00:00Z", "end": "2026-03-02T11:00:00Z"}])
+    } else {
+        json!([])
+    }
 }
 
 async fn open(world: &World, source: &Arc<Counting>) -> Assistant {
@@ -96,7 +64,7 @@ async fn requests(server: &MockServer, p: &str) -> usize {
 
 #[tokio::test]
 async fn google_workspace_connects_the_covered_participants_and_survives_a_restart() {
-    let server = mock_google().await;
+    let server = common::mock_google_workspace(busy_of).await;
     let world = World::new();
     let source = Counting::new(Duration::ZERO);
     let a = open(&world, &source).await;

@@ -774,36 +774,6 @@ async fn claims_in_different_orders_do_not_deadlock() {
     }
 }
 
-/// Google's token endpoint and freeBusy on wiremock (everyone free).
-/// https://developers.google.com/identity/protocols/oauth2/service-account#authorizingrequests
-/// https://developers.google.com/workspace/calendar/api/v3/reference/freebusy/query
-async fn mock_google_workspace() -> MockServer {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "ya29.delegated", "expires_in": 3600, "token_type": "Bearer"
-        })))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/calendar/v3/freeBusy"))
-        .respond_with(|r: &Request| {
-            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-            let calendars: serde_json::Map<String, serde_json::Value> = body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|i| (i["id"].as_str().unwrap().to_owned(), json!({"busy": []})))
-                .collect();
-            ResponseTemplate::new(200)
-                .set_body_json(json!({"kind": "calendar#freeBusy", "calendars": calendars}))
-        })
-        .mount(&server)
-        .await;
-    server
-}
-
 async fn org_instance(url: &str, clock: &Arc<FixedClock>) -> Assistant {
     let vault = vault(url).await;
     let org = Arc::new(org_wide_auth::OrgAuth::new(vault.clone(), clock.clone()));
@@ -815,6 +785,19 @@ async fn org_instance(url: &str, clock: &Arc<FixedClock>) -> Assistant {
         .build()
         .await
         .unwrap()
+}
+
+/// Two instances with organisation integrations on one database, a
+/// program "p" and Google Workspace on wiremock (everyone free).
+async fn org_instances(url: &str) -> (MockServer, Arc<FixedClock>, Assistant, Assistant) {
+    let server = common::mock_google_workspace(|_| json!([])).await;
+    let clock = clock();
+    let a = org_instance(url, &clock).await;
+    let b = org_instance(url, &clock).await;
+    a.add_program(Program::new("p", "P").with_policy_toml("scheduling_assistant = true\n"))
+        .await
+        .unwrap();
+    (server, clock, a, b)
 }
 
 fn workspace(server: &MockServer, domain: &str) -> org_wide_auth::GoogleWorkspace {
@@ -835,13 +818,7 @@ async fn integrations_enabled_or_disabled_on_one_instance_apply_on_the_others() 
     let Some(url) = common::fresh_postgres_url().await else {
         return;
     };
-    let server = mock_google_workspace().await;
-    let clock = clock();
-    let a = org_instance(&url, &clock).await;
-    let b = org_instance(&url, &clock).await;
-    a.add_program(Program::new("p", "P").with_policy_toml("scheduling_assistant = true\n"))
-        .await
-        .unwrap();
+    let (server, clock, a, b) = org_instances(&url).await;
     for (id, email) in [("ada", "ada@school.example"), ("bo", "bo@other.example")] {
         a.add_participant(
             Participant::new(id, id, email, "UTC"),
@@ -945,13 +922,7 @@ async fn integrations_changed_during_reloads_stay_as_asked() {
     let Some(url) = common::fresh_postgres_url().await else {
         return;
     };
-    let server = mock_google_workspace().await;
-    let clock = clock();
-    let a = org_instance(&url, &clock).await;
-    let b = org_instance(&url, &clock).await;
-    a.add_program(Program::new("p", "P").with_policy_toml("scheduling_assistant = true\n"))
-        .await
-        .unwrap();
+    let (server, _clock, a, b) = org_instances(&url).await;
     a.add_participant(
         Participant::new("ada", "Ada", "ada@school.example", "UTC"),
         &[ProgramId::new("p")],

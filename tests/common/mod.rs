@@ -192,3 +192,41 @@ pub fn service_account_key() -> credential_vault::SecretString {
         .unwrap(),
     )
 }
+
+/// Google Workspace on wiremock: the JWT-bearer token endpoint of a
+/// service account and freeBusy, where `busy_of(calendar id)` gives each
+/// calendar's `busy` array.
+/// https://developers.google.com/identity/protocols/oauth2/service-account#authorizingrequests
+/// https://developers.google.com/workspace/calendar/api/v3/reference/freebusy/query
+pub async fn mock_google_workspace(busy_of: fn(&str) -> serde_json::Value) -> wiremock::MockServer {
+    use serde_json::json;
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, ResponseTemplate};
+    let server = wiremock::MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29.delegated", "expires_in": 3600, "token_type": "Bearer"
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .respond_with(move |r: &wiremock::Request| {
+            let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            let calendars: serde_json::Map<String, serde_json::Value> = body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| {
+                    let id = i["id"].as_str().unwrap();
+                    (id.to_owned(), json!({ "busy": busy_of(id) }))
+                })
+                .collect();
+            ResponseTemplate::new(200)
+                .set_body_json(json!({"kind": "calendar#freeBusy", "calendars": calendars}))
+        })
+        .mount(&server)
+        .await;
+    server
+}
