@@ -10,18 +10,27 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-fn org() -> OrgAuth {
-    let vault = Vault::new(
+/// An in-memory vault (shared by the instances of a restart test).
+pub(crate) fn vault() -> Arc<Vault> {
+    Arc::new(Vault::new(
         Arc::new(MemoryStore::new()),
         KeyRing::new(MasterKey::from_bytes(KeyId(1), [7; 32])),
-    );
+    ))
+}
+
+/// An instance keeping its secrets in `vault`.
+pub(crate) fn org_on(vault: Arc<Vault>) -> OrgAuth {
     OrgAuth::new(
-        Arc::new(vault),
+        vault,
         Arc::new(FixedClock::new("2025-03-03T08:00:00Z".parse().unwrap())),
     )
 }
 
-fn key() -> SecretString {
+fn org() -> OrgAuth {
+    org_on(vault())
+}
+
+pub(crate) fn key() -> SecretString {
     SecretString::new(
         std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -40,7 +49,7 @@ fn week() -> Interval {
 }
 
 /// A Google freeBusy answer with nothing busy for every asked calendar.
-fn google_echo(r: &Request) -> ResponseTemplate {
+pub(crate) fn google_echo(r: &Request) -> ResponseTemplate {
     let body: Value = serde_json::from_slice(&r.body).unwrap();
     let calendars: serde_json::Map<String, Value> = body["items"]
         .as_array()
@@ -51,7 +60,7 @@ fn google_echo(r: &Request) -> ResponseTemplate {
     ResponseTemplate::new(200).set_body_json(json!({"calendars": calendars}))
 }
 
-fn google(server: &MockServer) -> GoogleWorkspace {
+pub(crate) fn google(server: &MockServer) -> GoogleWorkspace {
     GoogleWorkspace::new(
         key(),
         "mentoring@example.org",
@@ -217,7 +226,7 @@ async fn google_validation_explains_and_stores_nothing() {
     ));
 }
 
-fn exchange(server: &MockServer) -> ExchangeOnline {
+pub(crate) fn exchange(server: &MockServer) -> ExchangeOnline {
     ExchangeOnline::new(
         "contoso.onmicrosoft.com",
         "11111111-2222-3333-4444-555555555555",
@@ -228,7 +237,7 @@ fn exchange(server: &MockServer) -> ExchangeOnline {
     .endpoints(server.uri(), format!("{}/v1.0", server.uri()))
 }
 
-async fn graph_token(server: &MockServer) {
+pub(crate) async fn graph_token(server: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({

@@ -5,3 +5,7 @@
 /// Google Workspace and Exchange Online: validate, enable, resolve, query,
 /// disable; mutual exclusion.
 mod integrations;
+
+/// The stored `IntegrationSettings` JSON, pinned: what the enabled
+/// integrations store, and the stored rows read back and restored.
+mod settings;
