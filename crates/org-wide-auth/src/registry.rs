@@ -1,0 +1,371 @@
+//! [`OrgAuth`], the instance's enabled integrations, and
+//! [`IntegrationStatus`].
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::sync::Arc;
+
+use availability::{Clock, FreeBusyRequest, FreeBusySource, Interval};
+use credential_vault::{AppCredentials, Credential, Expect, ServiceAccountKey, Vault};
+use tokio::sync::RwLock;
+
+use crate::{
+    Coverage, ExchangeOnline, GoogleWorkspace, IntegrationKind, IntegrationSettings, OrgError,
+    ValidationError,
+};
+
+/// One integration's status.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct IntegrationStatus {
+    /// Which.
+    pub kind: IntegrationKind,
+    /// The scheduling account invitations come from.
+    pub scheduling_account: String,
+    /// Who is covered.
+    pub coverage: Coverage,
+    /// How many participants it connected automatically.
+    pub automatic_connections: usize,
+}
+
+/// An enabled integration: its stored settings (no secret), its source
+/// (none for Exchange on-premise), and the connections it made.
+struct Enabled {
+    settings: IntegrationSettings,
+    source: Option<Arc<dyn FreeBusySource>>,
+    automatic: BTreeSet<String>,
+}
+
+impl Enabled {
+    /// Whether it connects `email` (it has a source and covers them).
+    fn serves(&self, email: &str) -> bool {
+        self.source.is_some() && self.settings.coverage().is_some_and(|c| c.covers(email))
+    }
+}
+
+/// The instance's organisation integrations: enable (after one real test
+/// call), disable, status, resolution of participants, and the free/busy
+/// sources they give. Secrets live in the credential vault; enabling
+/// applies to every program of the instance.
+pub struct OrgAuth {
+    vault: Arc<Vault>,
+    clock: Arc<dyn Clock>,
+    enabled: RwLock<BTreeMap<IntegrationKind, Enabled>>,
+}
+
+impl fmt::Debug for OrgAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OrgAuth").finish_non_exhaustive()
+    }
+}
+
+impl OrgAuth {
+    /// No integrations yet; secrets go to `vault`.
+    pub fn new(vault: Arc<Vault>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            vault,
+            clock,
+            enabled: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    async fn check_exclusion(&self, requested: IntegrationKind) -> Result<(), OrgError> {
+        let Some(other) = requested.excludes() else {
+            return Ok(());
+        };
+        if self.enabled.read().await.contains_key(&other) {
+            return Err(OrgError::ExchangeConflict {
+                enabled: other,
+                requested,
+            });
+        }
+        Ok(())
+    }
+
+    /// Records an enabled integration (replacing one of its kind).
+    async fn insert(&self, settings: IntegrationSettings, source: Option<Arc<dyn FreeBusySource>>) {
+        self.enabled.write().await.insert(
+            settings.kind(),
+            Enabled {
+                settings,
+                source,
+                automatic: BTreeSet::new(),
+            },
+        );
+    }
+
+    /// Stores `kind`'s secret in the vault.
+    async fn put_secret(&self, kind: IntegrationKind, secret: &Credential) -> Result<(), OrgError> {
+        self.vault
+            .put(&kind.owner()?, secret, Expect::Any)
+            .await
+            .map_err(|e| OrgError::Vault(e.to_string()))?;
+        Ok(())
+    }
+
+    /// `kind`'s secret from the vault.
+    async fn stored_secret(&self, kind: IntegrationKind) -> Result<Credential, OrgError> {
+        self.vault
+            .get(&kind.owner()?, kind.secret_kind())
+            .await
+            .map_err(|e| OrgError::Vault(e.to_string()))?
+            .map(|stored| stored.value)
+            .ok_or_else(|| OrgError::Vault(format!("no stored secret for {kind:?}")))
+    }
+
+    /// One real call: the scheduling account's free/busy for the next
+    /// hour, through the integration's own credentials.
+    async fn probe(
+        &self,
+        source: &dyn FreeBusySource,
+        scheduling_account: &str,
+    ) -> Result<(), ValidationError> {
+        let now = self.clock.now().as_second();
+        let window = Interval::new(now, now + 3600)
+            .map_err(|e| ValidationError::Unreachable(e.to_string()))?;
+        let answer = source
+            .free_busy(&FreeBusyRequest::new(window, [scheduling_account]))
+            .await?;
+        match answer.accounts.into_iter().next().map(|a| a.result) {
+            Some(Ok(_)) => Ok(()),
+            Some(Err(e)) => Err(e.into()),
+            None => Err(ValidationError::Unreachable(
+                "the provider answered no account".to_owned(),
+            )),
+        }
+    }
+
+    /// Checks a Google Workspace integration without storing anything: the
+    /// key reads, the delegation is authorised for the free/busy scope, and
+    /// the scheduling account exists.
+    ///
+    /// # Errors
+    ///
+    /// A [`ValidationError`] with the reason.
+    pub async fn validate_google(&self, config: &GoogleWorkspace) -> Result<(), ValidationError> {
+        let source = config.source(self.clock.clone())?;
+        self.probe(&source, &config.scheduling_account).await
+    }
+
+    /// Checks an Exchange Online integration without storing anything: the
+    /// app credentials are accepted, the tenant consented, and the
+    /// scheduling account's mailbox exists.
+    ///
+    /// # Errors
+    ///
+    /// A [`ValidationError`] with the reason.
+    pub async fn validate_exchange_online(
+        &self,
+        config: &ExchangeOnline,
+    ) -> Result<(), ValidationError> {
+        let source = config.source(self.clock.clone())?;
+        self.probe(&source, &config.scheduling_account).await
+    }
+
+    /// Validates, then enables Google Workspace for every program: the key
+    /// goes to the vault.
+    ///
+    /// # Errors
+    ///
+    /// [`OrgError::Validation`] (nothing stored), or the vault's failure.
+    pub async fn enable_google(&self, config: GoogleWorkspace) -> Result<(), OrgError> {
+        let source = config.source(self.clock.clone())?;
+        self.probe(&source, &config.scheduling_account).await?;
+        let key = Credential::GoogleServiceAccount(ServiceAccountKey::new(
+            config.scheduling_account.clone(),
+            config.service_account_key.clone(),
+        ));
+        self.put_secret(IntegrationKind::GoogleWorkspace, &key)
+            .await?;
+        self.insert(config.settings(), Some(Arc::new(source))).await;
+        Ok(())
+    }
+
+    /// Validates, then enables Exchange Online for every program.
+    ///
+    /// # Errors
+    ///
+    /// [`OrgError::ExchangeConflict`] if Exchange on-premise is enabled,
+    /// [`OrgError::Validation`] (nothing stored), or the vault's failure.
+    pub async fn enable_exchange_online(&self, config: ExchangeOnline) -> Result<(), OrgError> {
+        self.check_exclusion(IntegrationKind::ExchangeOnline)
+            .await?;
+        let source = config.source(self.clock.clone())?;
+        self.probe(&source, &config.scheduling_account).await?;
+        let creds = Credential::MicrosoftAppCredentials(AppCredentials::new(
+            config.tenant.clone(),
+            config.client_id.clone(),
+            config.secret.clone(),
+        ));
+        self.put_secret(IntegrationKind::ExchangeOnline, &creds)
+            .await?;
+        self.insert(config.settings(), Some(Arc::new(source))).await;
+        Ok(())
+    }
+
+    /// The settings of every enabled integration (no secret), to store
+    /// beside the vault and [`restore`](Self::restore) after a restart.
+    pub async fn settings(&self) -> Vec<IntegrationSettings> {
+        self.enabled
+            .read()
+            .await
+            .values()
+            .map(|e| e.settings.clone())
+            .collect()
+    }
+
+    /// Re-enables an integration from stored settings and its secret in
+    /// the vault, without the validation call (it was validated when first
+    /// enabled; a revoked delegation shows up as the participants' read
+    /// errors).
+    ///
+    /// # Errors
+    ///
+    /// [`OrgError::Vault`] when the secret is missing or unreadable,
+    /// [`OrgError::ExchangeConflict`], or [`OrgError::Validation`] for
+    /// settings that no longer build a client.
+    pub async fn restore(&self, settings: &IntegrationSettings) -> Result<(), OrgError> {
+        let kind = settings.kind();
+        match settings {
+            IntegrationSettings::GoogleWorkspace(stored) => {
+                let Credential::GoogleServiceAccount(key) = self.stored_secret(kind).await? else {
+                    return Err(OrgError::Vault("unexpected secret kind".to_owned()));
+                };
+                let mut config = stored.clone();
+                config.service_account_key = key.key_json.clone();
+                let source = config.source(self.clock.clone())?;
+                self.insert(config.settings(), Some(Arc::new(source))).await;
+            }
+            IntegrationSettings::ExchangeOnline(stored) => {
+                self.check_exclusion(kind).await?;
+                let Credential::MicrosoftAppCredentials(app) = self.stored_secret(kind).await?
+                else {
+                    return Err(OrgError::Vault("unexpected secret kind".to_owned()));
+                };
+                let mut config = stored.clone();
+                config.secret = app.secret.clone();
+                let source = config.source(self.clock.clone())?;
+                self.insert(config.settings(), Some(Arc::new(source))).await;
+            }
+            IntegrationSettings::ExchangeOnPremise { scheduling_account } => {
+                self.enable_exchange_on_premise(scheduling_account.clone())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records Exchange on-premise (for mutual exclusion; its client is
+    /// not built, so it covers nobody yet).
+    ///
+    /// # Errors
+    ///
+    /// [`OrgError::ExchangeConflict`] if Exchange Online is enabled.
+    pub async fn enable_exchange_on_premise(
+        &self,
+        scheduling_account: impl Into<String>,
+    ) -> Result<(), OrgError> {
+        self.check_exclusion(IntegrationKind::ExchangeOnPremise)
+            .await?;
+        let settings = IntegrationSettings::ExchangeOnPremise {
+            scheduling_account: scheduling_account.into(),
+        };
+        self.insert(settings, None).await;
+        Ok(())
+    }
+
+    /// Disables `kind`: removes the integration, its secrets, and the
+    /// automatic connections it made, which are returned so the assistant
+    /// can drop them. Participants' own connections are untouched.
+    ///
+    /// # Errors
+    ///
+    /// The vault's failure.
+    pub async fn disable(&self, kind: IntegrationKind) -> Result<Vec<String>, OrgError> {
+        let removed = self.enabled.write().await.remove(&kind);
+        self.vault
+            .delete_owner(&kind.owner()?)
+            .await
+            .map_err(|e| OrgError::Vault(e.to_string()))?;
+        Ok(removed
+            .map(|e| e.automatic.into_iter().collect())
+            .unwrap_or_default())
+    }
+
+    /// Removes `kind` from this instance only, leaving its secret in the
+    /// vault: for an instance that learns another one sharing its
+    /// database disabled it (or is about to [`restore`](Self::restore)
+    /// it from newer settings). Returns the automatic connections it had
+    /// made here.
+    pub async fn forget(&self, kind: IntegrationKind) -> Vec<String> {
+        self.enabled
+            .write()
+            .await
+            .remove(&kind)
+            .map(|e| e.automatic.into_iter().collect())
+            .unwrap_or_default()
+    }
+
+    /// Every enabled integration.
+    pub async fn status(&self) -> Vec<IntegrationStatus> {
+        self.enabled
+            .read()
+            .await
+            .values()
+            .map(|e| IntegrationStatus {
+                kind: e.settings.kind(),
+                scheduling_account: e.settings.scheduling_account().to_owned(),
+                coverage: e.settings.coverage().cloned().unwrap_or_default(),
+                automatic_connections: e.automatic.len(),
+            })
+            .collect()
+    }
+
+    /// The integration covering `email`, if any.
+    pub async fn resolve(&self, email: &str) -> Option<IntegrationKind> {
+        self.enabled
+            .read()
+            .await
+            .values()
+            .find(|e| e.serves(email))
+            .map(|e| e.settings.kind())
+    }
+
+    /// Connects the covered participants among `emails` (those without a
+    /// connection of their own, which the caller decides) and records them
+    /// as made by their integration; returns who was connected, by which.
+    pub async fn connect_automatically(&self, emails: &[String]) -> Vec<(String, IntegrationKind)> {
+        let mut enabled = self.enabled.write().await;
+        let mut out = Vec::new();
+        for email in emails {
+            let key = email.trim().to_ascii_lowercase();
+            if let Some(e) = enabled.values_mut().find(|e| e.serves(&key)) {
+                e.automatic.insert(key);
+                out.push((email.clone(), e.settings.kind()));
+            }
+        }
+        out
+    }
+
+    /// The free/busy source of an enabled integration (its token source
+    /// impersonates, or uses app-only access, so the provider needs no
+    /// special case).
+    pub async fn source(&self, kind: IntegrationKind) -> Option<Arc<dyn FreeBusySource>> {
+        self.enabled
+            .read()
+            .await
+            .get(&kind)
+            .and_then(|e| e.source.clone())
+    }
+
+    /// Whether the vault holds `kind`'s secret (for checks and tests).
+    pub async fn has_secret(&self, kind: IntegrationKind) -> bool {
+        let Ok(owner) = kind.owner() else {
+            return false;
+        };
+        matches!(
+            self.vault.get(&owner, kind.secret_kind()).await,
+            Ok(Some(_))
+        )
+    }
+}
