@@ -1,118 +1,61 @@
-//! HTTP to Google: timeouts, a size cap, retries with backoff and jitter
-//! that honour Retry-After, and the one mapping from Google's errors to
-//! [`SourceError`].
+//! HTTP to Google through provider-http: the client, the retry loop, and
+//! Google's reading of its statuses (the rate-limit 403s).
 //! <https://developers.google.com/workspace/calendar/api/guides/errors>
 
-use std::sync::Once;
 use std::time::Duration;
 
-use availability::{RetryConfig, SourceError};
-use reqwest::header::RETRY_AFTER;
+use availability::{RetryConfig, SourceError, SourceErrorKind};
+use provider_http::{
+    ClientError, ClientOptions, Reply, Service, StatusCode, StatusError, StatusRules,
+};
 
 use crate::wire::ErrorEnvelope;
 
-pub(crate) fn install_ring_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
+/// Google, as its errors name it.
+pub(crate) const GOOGLE: Service = Service::new("Google");
+
+const USER_AGENT: &str = concat!("scheduling-assistant-google/", env!("CARGO_PKG_VERSION"));
 
 /// A reqwest client with timeouts and no redirects (OAuth endpoints must
-/// not redirect: SSRF).
-pub(crate) fn client(
-    connect: Duration,
-    total: Duration,
-) -> Result<reqwest::Client, reqwest::Error> {
-    client_with_roots(connect, total, &[])
-}
-
-/// The same, also trusting `roots` (DER) besides the platform's roots.
+/// not redirect: SSRF), also trusting `roots` (DER) besides the
+/// platform's roots.
 pub(crate) fn client_with_roots(
     connect: Duration,
     total: Duration,
     roots: &[Vec<u8>],
-) -> Result<reqwest::Client, reqwest::Error> {
-    install_ring_provider();
-    let roots = roots
-        .iter()
-        .map(|der| reqwest::Certificate::from_der(der))
-        .collect::<Result<Vec<_>, _>>()?;
-    reqwest::Client::builder()
-        .tls_certs_merge(roots)
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect)
-        .timeout(total)
-        .user_agent(concat!(
-            "scheduling-assistant-google/",
-            env!("CARGO_PKG_VERSION")
-        ))
+) -> Result<reqwest::Client, ClientError> {
+    ClientOptions::new(USER_AGENT)
+        .timeouts(connect, total)
+        .extra_roots(roots)
         .build()
 }
 
-/// A response read whole, under the cap.
-pub(crate) struct Reply {
-    pub(crate) status: u16,
-    pub(crate) body: Vec<u8>,
-    pub(crate) retry_after: Option<Duration>,
-}
+/// Google's exceptions to the common mapping: 403 `rateLimitExceeded` and
+/// `userRateLimitExceeded` are throttling (retried), 403 `quotaExceeded`
+/// is throttling that waiting does not fix (not retried).
+struct GoogleStatus<'a>(StatusCode<'a>);
 
-pub(crate) async fn read(
-    response: reqwest::Response,
-    max_body: usize,
-) -> Result<Reply, SourceError> {
-    let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get(RETRY_AFTER)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
-    let mut response = response;
-    if response
-        .content_length()
-        .is_some_and(|n| n > max_body as u64)
-    {
-        return Err(too_large(max_body));
+impl StatusRules for GoogleStatus<'_> {
+    fn message(&self, kind: SourceErrorKind, status: u16) -> String {
+        self.0.message(kind, status)
     }
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(transport)? {
-        if body.len() + chunk.len() > max_body {
-            return Err(too_large(max_body));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Ok(Reply {
-        status,
-        body,
-        retry_after,
-    })
-}
 
-fn too_large(max: usize) -> SourceError {
-    SourceError::InvalidResponse {
-        message: format!("response larger than the {max}-byte cap"),
-    }
-}
-
-pub(crate) fn transport(e: reqwest::Error) -> SourceError {
-    if e.is_timeout() {
-        return SourceError::Unavailable {
-            message: "Google did not answer in time".to_owned(),
-            retry_after: None,
+    fn exception(&self, status: u16, retry_after: Option<Duration>) -> Option<StatusError> {
+        let retry = match (status, self.0.0) {
+            (403, "rateLimitExceeded" | "userRateLimitExceeded") => true,
+            (403, "quotaExceeded") => false,
+            _ => return None,
         };
-    }
-    let e = e.without_url();
-    SourceError::Transport {
-        message: e.to_string(),
-        source: Some(std::sync::Arc::new(e)),
+        Some(StatusError::new(
+            SourceError::RateLimited { retry_after },
+            retry,
+        ))
     }
 }
 
 /// The error a non-2xx reply stands for, and whether to retry it.
-pub(crate) fn classify(reply: &Reply) -> Option<(SourceError, bool)> {
-    let status = reply.status;
-    if (200..300).contains(&status) {
+pub(crate) fn classify(reply: &Reply) -> Option<StatusError> {
+    if reply.is_success() {
         return None;
     }
     let envelope: ErrorEnvelope = serde_json::from_slice(&reply.body).unwrap_or_default();
@@ -120,36 +63,13 @@ pub(crate) fn classify(reply: &Reply) -> Option<(SourceError, bool)> {
         .error
         .errors
         .first()
-        .map(|e| e.reason.clone())
+        .map(|e| e.reason.as_str())
         .unwrap_or_default();
-    let message = if reason.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        format!("HTTP {status} {reason}")
-    };
-    let retry_after = reply.retry_after;
-    Some(match status {
-        401 => (SourceError::Unauthorized { message }, false),
-        403 if matches!(
-            reason.as_str(),
-            "rateLimitExceeded" | "userRateLimitExceeded"
-        ) =>
-        {
-            (SourceError::RateLimited { retry_after }, true)
-        }
-        403 if reason == "quotaExceeded" => (SourceError::RateLimited { retry_after }, false),
-        403 => (SourceError::Forbidden { message }, false),
-        404 => (SourceError::NotFound { message }, false),
-        429 => (SourceError::RateLimited { retry_after }, true),
-        500..=599 => (
-            SourceError::Unavailable {
-                message,
-                retry_after,
-            },
-            true,
-        ),
-        _ => (SourceError::InvalidResponse { message }, false),
-    })
+    provider_http::map_status(
+        reply.status,
+        reply.retry_after,
+        &GoogleStatus(StatusCode(reason)),
+    )
 }
 
 /// Sends what `build` makes until it succeeds, fails for good, or the
@@ -162,46 +82,32 @@ pub(crate) async fn send_with_retries<F>(
 where
     F: Fn() -> reqwest::RequestBuilder,
 {
-    let reply = send_raw_with_retries(build, retry, max_body).await?;
-    match classify(&reply) {
-        None => Ok(reply),
-        Some((error, _)) => Err(error),
-    }
+    GOOGLE.send(build, retry, max_body, classify).await
 }
 
-/// Like [`send_with_retries`], but a final non-2xx reply that is not
-/// retried is returned as is, for callers that read its body.
-pub(crate) async fn send_raw_with_retries<F>(
-    build: F,
-    retry: &RetryConfig,
-    max_body: usize,
-) -> Result<Reply, SourceError>
-where
-    F: Fn() -> reqwest::RequestBuilder,
-{
-    let mut attempt = 0;
-    loop {
-        let outcome = match build().send().await {
-            Ok(response) => read(response, max_body).await,
-            Err(e) => Err(transport(e)),
-        };
-        let error = match outcome {
-            Ok(reply) => match classify(&reply) {
-                None | Some((_, false)) => return Ok(reply),
-                Some((error, true)) => error,
-            },
-            Err(e) if e.is_transient() => e,
-            Err(e) => return Err(e),
-        };
-        if attempt >= retry.max_retries {
-            return Err(error);
-        }
-        let wait = match error.retry_after() {
-            Some(asked) if asked > retry.max_retry_after => return Err(error),
-            Some(asked) => asked.max(retry.backoff_for(attempt)),
-            None => retry.backoff_for(attempt),
-        };
-        tokio::time::sleep(wait).await;
-        attempt += 1;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reason(status: u16, reason: &str) -> Option<(SourceErrorKind, bool)> {
+        let body = format!(r#"{{"error":{{"errors":[{{"reason":"{reason}"}}]}}}}"#);
+        classify(&Reply::new(status, body, None)).map(|e| (e.error.kind(), e.retry))
+    }
+
+    #[test]
+    fn rate_limit_403s_are_throttling() {
+        use SourceErrorKind::*;
+        assert_eq!(reason(403, "rateLimitExceeded"), Some((RateLimited, true)));
+        assert_eq!(
+            reason(403, "userRateLimitExceeded"),
+            Some((RateLimited, true))
+        );
+        assert_eq!(reason(403, "quotaExceeded"), Some((RateLimited, false)));
+        assert_eq!(reason(403, "forbidden"), Some((Forbidden, false)));
+        assert_eq!(
+            reason(400, "rateLimitExceeded"),
+            Some((InvalidResponse, false))
+        );
+        assert_eq!(reason(200, "rateLimitExceeded"), None);
     }
 }

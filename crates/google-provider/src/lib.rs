@@ -3,18 +3,19 @@
 #![forbid(unsafe_code)]
 
 pub use crate::oauth::{
-    Authorization, GoogleOAuth, MemoryTokenStore, OAuthConfig, OAuthError, SCOPE_EVENTS_READONLY,
-    SCOPE_FREEBUSY, TokenStore, UserTokens,
+    GoogleOAuth, OAuthConfig, OAuthError, SCOPE_EVENTS_READONLY, SCOPE_FREEBUSY, UserTokens,
 };
 pub use crate::service_account::{KeyError, ServiceAccount, ServiceAccountTokens};
 pub use crate::source::{BuildError, GoogleConfig, GoogleSource, Mode};
 pub use availability::{AccessToken, RetryConfig, StaticToken, TokenSource};
+/// Shared with graph-provider: one `Authorization` for every provider, the
+/// token store [`UserTokens`] reads and writes, and its in-memory form.
+pub use provider_http::{Authorization, MemoryTokenStore, TokenStore};
 
 mod http;
 mod oauth;
 mod service_account;
 mod source;
-mod token;
 mod wire;
 
 /// Entry points for the fuzz targets in `fuzz/`; not part of the API.

@@ -3,26 +3,29 @@
 //! the `oauth2` crate with our reqwest client.
 //! <https://developers.google.com/identity/protocols/oauth2/web-server>
 
-use std::collections::HashMap;
-use std::fmt;
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use availability::{AccountId, Clock, SourceError, SystemClock};
-use credential_vault::{OAuthTokens, RecordLock, SecretString};
-use oauth2::basic::{BasicClient, BasicErrorResponseType};
+use credential_vault::{OAuthTokens, SecretString};
+use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    RevocationUrl, Scope, TokenResponse, TokenUrl, url,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RevocationUrl, Scope, TokenUrl,
+    url,
 };
-use tokio::sync::Mutex;
+use provider_http::{Authorization, OAuthHttp, TokenCache, TokenRefusals, TokenStore, tokens};
 
 use availability::{AccessToken, TokenSource};
 
-use crate::token::TokenCache;
+/// How Google's token endpoint refusals read.
+const REFUSALS: TokenRefusals = TokenRefusals::new(
+    "Google refused the refresh token (invalid_grant): it was revoked, expired or unused for \
+     months; the participant must reconnect",
+    "the OAuth client is not accepted",
+    "",
+);
 
 /// `https://www.googleapis.com/auth/calendar.freebusy`: availability only,
 /// the default (least privilege).
@@ -124,86 +127,15 @@ pub enum OAuthError {
     Client(String),
 }
 
-/// A started authorization: send the participant to [`url`](Self::url),
-/// keep the rest (server-side, bound to the participant) for
-/// [`GoogleOAuth::exchange`].
-#[non_exhaustive]
-pub struct Authorization {
-    /// Where to send the participant.
-    pub url: String,
-    /// The CSRF `state` sent; the callback must return it.
-    pub state: SecretString,
-    /// The PKCE verifier (RFC 7636) for the exchange.
-    pub pkce_verifier: SecretString,
-}
-
-impl Authorization {
-    /// An authorization started elsewhere (another instance of your
-    /// service, which kept `state` and the PKCE verifier sealed until the
-    /// callback), to complete with `exchange`. The URL is not needed.
-    pub fn resume(state: SecretString, pkce_verifier: SecretString) -> Self {
-        Self {
-            url: String::new(),
-            state,
-            pkce_verifier,
-        }
-    }
-}
-
-impl fmt::Debug for Authorization {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Authorization")
-            .field("url", &"[contains state]")
-            .finish_non_exhaustive()
-    }
-}
-
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointSet, EndpointSet>;
 
 /// The OAuth client for participants' Google accounts.
 #[derive(Debug)]
 pub struct GoogleOAuth {
     client: Client,
-    http: reqwest::Client,
+    http: OAuthHttp,
     scopes: Vec<String>,
     revoke_url: String,
-}
-
-/// Why a request to the token endpoint got no answer: `connection` when
-/// it never got through (refused, reset, TLS: a transport error), else
-/// (a timeout, an oversized answer) the endpoint is unavailable.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-struct HttpFailed {
-    message: String,
-    connection: bool,
-}
-
-impl HttpFailed {
-    fn sending(e: reqwest::Error) -> Self {
-        let connection = !e.is_timeout();
-        let e = e.without_url();
-        // The causes say why (a TLS certificate not trusted, say); none
-        // holds a URL or a secret.
-        let mut message = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            message.push_str(": ");
-            message.push_str(&c.to_string());
-            cause = c.source();
-        }
-        Self {
-            message,
-            connection,
-        }
-    }
-
-    fn other(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            connection: false,
-        }
-    }
 }
 
 impl GoogleOAuth {
@@ -231,7 +163,7 @@ impl GoogleOAuth {
         .map_err(|e| OAuthError::Client(e.to_string()))?;
         Ok(Self {
             client,
-            http,
+            http: OAuthHttp::new(http, REFUSALS),
             scopes: config.scopes,
             revoke_url: config.revoke_url,
         })
@@ -256,11 +188,11 @@ impl GoogleOAuth {
             request = request.add_extra_param("prompt", "consent");
         }
         let (url, state) = request.url();
-        Authorization {
-            url: url.to_string(),
-            state: SecretString::new(state.secret().clone()),
-            pkce_verifier: SecretString::new(verifier.secret().clone()),
-        }
+        Authorization::new(
+            url.to_string(),
+            SecretString::new(state.secret().clone()),
+            SecretString::new(verifier.secret().clone()),
+        )
     }
 
     /// Completes a connection: checks `returned_state` against the one
@@ -276,7 +208,7 @@ impl GoogleOAuth {
         returned_state: &str,
         code: &str,
     ) -> Result<OAuthTokens, OAuthError> {
-        if !same_secret(pending.state.secret().as_bytes(), returned_state.as_bytes()) {
+        if !pending.state_matches(returned_state) {
             return Err(OAuthError::StateMismatch);
         }
         let response = self
@@ -285,9 +217,9 @@ impl GoogleOAuth {
             .set_pkce_verifier(PkceCodeVerifier::new(
                 pending.pkce_verifier.secret().to_owned(),
             ))
-            .request_async(&self.adapter())
+            .request_async(&self.http.adapter())
             .await
-            .map_err(token_error)?;
+            .map_err(|e| self.http.token_error(e))?;
         Ok(tokens(&response, None, SystemClock.now()))
     }
 
@@ -308,9 +240,9 @@ impl GoogleOAuth {
         let response = self
             .client
             .exchange_refresh_token(&token)
-            .request_async(&self.adapter())
+            .request_async(&self.http.adapter())
             .await
-            .map_err(token_error)?;
+            .map_err(|e| self.http.token_error(e))?;
         Ok(tokens(&response, Some(refresh_token), now))
     }
 
@@ -336,180 +268,12 @@ impl GoogleOAuth {
         }
         let form = [("token", refresh_token.secret())];
         crate::http::send_with_retries(
-            || self.http.post(url.clone()).form(&form),
+            || self.http.client().post(url.clone()).form(&form),
             &availability::RetryConfig::default().max_retries(2),
             64 * 1024,
         )
         .await
         .map(|_| ())
-    }
-
-    /// oauth2's HTTP client trait over our reqwest client (redirects off,
-    /// timeouts on).
-    fn adapter(
-        &self,
-    ) -> impl Fn(
-        oauth2::HttpRequest,
-    ) -> std::pin::Pin<
-        Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpFailed>> + Send>,
-    > + use<> {
-        let http = self.http.clone();
-        move |request: oauth2::HttpRequest| {
-            let http = http.clone();
-            Box::pin(async move {
-                let (parts, body) = request.into_parts();
-                let response = http
-                    .request(parts.method, parts.uri.to_string())
-                    .headers(parts.headers)
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(HttpFailed::sending)?;
-                let status = response.status();
-                let headers = response.headers().clone();
-                let reply = crate::http::read(response, 1024 * 1024)
-                    .await
-                    .map_err(|e| HttpFailed::other(e.to_string()))?;
-                let mut out = http::Response::builder().status(status);
-                if let Some(h) = out.headers_mut() {
-                    *h = headers;
-                }
-                out.body(reply.body)
-                    .map_err(|e| HttpFailed::other(e.to_string()))
-            })
-        }
-    }
-}
-
-/// Compares without an early exit (the state is a secret).
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-fn tokens(
-    response: &oauth2::basic::BasicTokenResponse,
-    old_refresh: Option<&SecretString>,
-    now: jiff::Timestamp,
-) -> OAuthTokens {
-    let mut t = OAuthTokens::new(SecretString::new(response.access_token().secret().clone()));
-    if let Some(expires_in) = response.expires_in() {
-        let secs = i64::try_from(expires_in.as_secs()).unwrap_or(3600);
-        if let Ok(at) = jiff::Timestamp::from_second(now.as_second().saturating_add(secs)) {
-            t = t.with_expires_at(at);
-        }
-    }
-    match (response.refresh_token(), old_refresh) {
-        (Some(new), _) => t = t.with_refresh_token(SecretString::new(new.secret().clone())),
-        (None, Some(old)) => t = t.with_refresh_token(old.clone()),
-        (None, None) => {}
-    }
-    if let Some(scopes) = response.scopes() {
-        t = t.with_scopes(scopes.iter().map(|s| s.to_string()));
-    }
-    t
-}
-
-fn token_error(e: RequestTokenError<HttpFailed, oauth2::basic::BasicErrorResponse>) -> SourceError {
-    match e {
-        RequestTokenError::ServerResponse(r) => match r.error() {
-            BasicErrorResponseType::InvalidGrant => SourceError::Unauthorized {
-                message: "Google refused the refresh token (invalid_grant): it was revoked, \
-                          expired or unused for months; the participant must reconnect"
-                    .to_owned(),
-            },
-            BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
-                SourceError::Forbidden {
-                    message: format!("the OAuth client is not accepted ({})", r.error()),
-                }
-            }
-            other => SourceError::InvalidResponse {
-                message: format!("the token endpoint refused: {other}"),
-            },
-        },
-        RequestTokenError::Request(e) if e.connection => SourceError::Transport {
-            message: format!("the token endpoint could not be reached: {e}"),
-            source: None,
-        },
-        RequestTokenError::Request(e) => SourceError::Unavailable {
-            message: format!("the token endpoint failed: {e}"),
-            retry_after: None,
-        },
-        RequestTokenError::Parse(e, _) => SourceError::InvalidResponse {
-            message: format!("the token endpoint's answer is malformed: {e}"),
-        },
-        RequestTokenError::Other(e) => SourceError::InvalidResponse { message: e },
-    }
-}
-
-/// Where [`UserTokens`] keeps each participant's tokens (the assistant's
-/// credential vault, with compare-and-set).
-#[async_trait]
-pub trait TokenStore: fmt::Debug + Send + Sync + 'static {
-    /// The account's tokens.
-    ///
-    /// # Errors
-    ///
-    /// [`SourceError::Unauthorized`] when the account has none (not
-    /// connected), or the store's failure.
-    async fn load(&self, account: &AccountId) -> Result<OAuthTokens, SourceError>;
-
-    /// Stores refreshed tokens, before they are used.
-    ///
-    /// # Errors
-    ///
-    /// The store's failure.
-    async fn save(&self, account: &AccountId, tokens: &OAuthTokens) -> Result<(), SourceError>;
-
-    /// Locks the account's tokens against refreshes by other processes
-    /// sharing the store, until the lock is released or dropped.
-    /// [`UserTokens`] holds it around read, refresh and save, so that of
-    /// several instances exactly one refreshes an expired token and the
-    /// others read the tokens it saved. The default holds nothing (one
-    /// process, where [`UserTokens`]' single flight suffices).
-    ///
-    /// # Errors
-    ///
-    /// The store's failure to take the lock.
-    async fn lock(&self, account: &AccountId) -> Result<RecordLock, SourceError> {
-        let _ = account;
-        Ok(RecordLock::none())
-    }
-}
-
-/// Tokens in memory (tests, examples).
-#[derive(Debug, Default)]
-pub struct MemoryTokenStore(Mutex<HashMap<AccountId, OAuthTokens>>);
-
-impl MemoryTokenStore {
-    /// No tokens.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Puts `account`'s tokens.
-    pub async fn put(&self, account: impl Into<AccountId>, tokens: OAuthTokens) {
-        self.0.lock().await.insert(account.into(), tokens);
-    }
-
-    /// `account`'s tokens, if any.
-    pub async fn get(&self, account: &AccountId) -> Option<OAuthTokens> {
-        self.0.lock().await.get(account).cloned()
-    }
-}
-
-#[async_trait]
-impl TokenStore for MemoryTokenStore {
-    async fn load(&self, account: &AccountId) -> Result<OAuthTokens, SourceError> {
-        self.get(account)
-            .await
-            .ok_or_else(|| SourceError::Unauthorized {
-                message: format!("account {account} is not connected"),
-            })
-    }
-
-    async fn save(&self, account: &AccountId, tokens: &OAuthTokens) -> Result<(), SourceError> {
-        self.put(account.clone(), tokens.clone()).await;
-        Ok(())
     }
 }
 

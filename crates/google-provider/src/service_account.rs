@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 use availability::RetryConfig;
 use availability::{AccessToken, TokenSource};
+use provider_http::TokenCache;
 
-use crate::token::TokenCache;
 use crate::wire::TokenAnswer;
 
 /// The JWT bearer grant type (RFC 7523 §2.1).
@@ -187,8 +187,8 @@ impl ServiceAccountTokens {
         scopes: Vec<String>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SourceError> {
-        let http = crate::http::client(Duration::from_secs(10), Duration::from_secs(30))
-            .map_err(crate::http::transport)?;
+        let http =
+            crate::http::client_with_roots(Duration::from_secs(10), Duration::from_secs(30), &[])?;
         Ok(Self {
             account,
             scopes,
@@ -206,9 +206,11 @@ impl ServiceAccountTokens {
     /// [`SourceError::Transport`] if a certificate is not DER (the client
     /// cannot be built).
     pub fn with_root_certificates(mut self, roots: &[Vec<u8>]) -> Result<Self, SourceError> {
-        self.http =
-            crate::http::client_with_roots(Duration::from_secs(10), Duration::from_secs(30), roots)
-                .map_err(crate::http::transport)?;
+        self.http = crate::http::client_with_roots(
+            Duration::from_secs(10),
+            Duration::from_secs(30),
+            roots,
+        )?;
         Ok(self)
     }
 
@@ -219,13 +221,15 @@ impl ServiceAccountTokens {
             ("grant_type", JWT_BEARER),
             ("assertion", assertion.as_str()),
         ];
-        let reply = crate::http::send_raw_with_retries(
-            || self.http.post(&self.account.token_uri).form(&form),
-            &self.retry,
-            1024 * 1024,
-        )
-        .await?;
-        if !(200..300).contains(&reply.status) {
+        let reply = crate::http::GOOGLE
+            .send_raw(
+                || self.http.post(&self.account.token_uri).form(&form),
+                &self.retry,
+                1024 * 1024,
+                crate::http::classify,
+            )
+            .await?;
+        if !reply.is_success() {
             // RFC 6749 §5.2: the error code says why (400 or 401).
             let answer: Option<TokenAnswer> = serde_json::from_slice(&reply.body).ok();
             return Err(delegation_error(

@@ -5,10 +5,7 @@
 //! <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>,
 //! <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-client-creds-grant-flow>
 
-use std::collections::HashMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -16,14 +13,25 @@ use async_trait::async_trait;
 use availability::{AccessToken, AccountId, Clock, SourceError, SystemClock, TokenSource};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use credential_vault::{OAuthTokens, RecordLock, SecretString};
-use oauth2::basic::{BasicClient, BasicErrorResponseType, BasicTokenResponse};
+use credential_vault::{OAuthTokens, SecretString};
+use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RequestTokenError,
-    Scope, TokenResponse, TokenUrl, url,
+    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenUrl,
+    url,
+};
+use provider_http::{
+    Authorization, OAuthHttp, TokenCache, TokenRefusals, VersionedTokenStore, tokens,
 };
 use tokio::sync::Mutex;
+
+/// How Microsoft's token endpoint refusals read.
+const REFUSALS: TokenRefusals = TokenRefusals::new(
+    "Microsoft refused the refresh token (invalid_grant): revoked, expired or already used; the \
+     participant must reconnect",
+    "the app registration is not accepted",
+    ": check its credentials and that a tenant administrator consented",
+);
 
 /// The delegated scopes: a refresh token, and availability only.
 pub const DELEGATED_SCOPES: [&str; 2] = ["offline_access", "Calendars.ReadBasic"];
@@ -147,82 +155,13 @@ pub enum AuthError {
     Source(#[from] SourceError),
 }
 
-/// A started delegated authorization.
-#[non_exhaustive]
-pub struct Authorization {
-    /// Where to send the participant.
-    pub url: String,
-    /// The CSRF `state` sent.
-    pub state: SecretString,
-    /// The PKCE verifier for the exchange.
-    pub pkce_verifier: SecretString,
-}
-
-impl Authorization {
-    /// An authorization started elsewhere (another instance of your
-    /// service, which kept `state` and the PKCE verifier sealed until the
-    /// callback), to complete with `exchange`. The URL is not needed.
-    pub fn resume(state: SecretString, pkce_verifier: SecretString) -> Self {
-        Self {
-            url: String::new(),
-            state,
-            pkce_verifier,
-        }
-    }
-}
-
-impl fmt::Debug for Authorization {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Authorization").finish_non_exhaustive()
-    }
-}
-
 type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
-
-/// Why a request to the token endpoint got no answer: `connection` when
-/// it never got through (refused, reset, TLS: a transport error), else
-/// (a timeout, an oversized answer) the endpoint is unavailable.
-#[derive(Debug, thiserror::Error)]
-#[error("{message}")]
-struct HttpFailed {
-    message: String,
-    connection: bool,
-}
-
-impl HttpFailed {
-    fn sending(e: reqwest::Error) -> Self {
-        let connection = !e.is_timeout();
-        let e = e.without_url();
-        // The causes say why (a TLS certificate not trusted, say); none
-        // holds a URL or a secret.
-        let mut message = e.to_string();
-        let mut cause = std::error::Error::source(&e);
-        while let Some(c) = cause {
-            message.push_str(": ");
-            message.push_str(&c.to_string());
-            cause = c.source();
-        }
-        Self {
-            message,
-            connection,
-        }
-    }
-
-    fn other(message: impl Into<String>) -> Self {
-        Self {
-            message: message.into(),
-            connection: false,
-        }
-    }
-}
-
-type HttpFuture = Pin<Box<dyn Future<Output = Result<oauth2::HttpResponse, HttpFailed>> + Send>>;
 
 /// The OAuth client for Microsoft accounts.
 #[derive(Debug)]
 pub struct GraphOAuth {
     client: Client,
-    http: reqwest::Client,
+    http: OAuthHttp,
     config: AuthConfig,
 }
 
@@ -254,7 +193,7 @@ impl GraphOAuth {
         .map_err(|e| AuthError::Config(e.to_string()))?;
         Ok(Self {
             client,
-            http,
+            http: OAuthHttp::new(http, REFUSALS),
             config,
         })
     }
@@ -271,11 +210,11 @@ impl GraphOAuth {
             request = request.add_scope(Scope::new(scope.to_owned()));
         }
         let (url, state) = request.url();
-        Authorization {
-            url: url.to_string(),
-            state: SecretString::new(state.secret().clone()),
-            pkce_verifier: SecretString::new(verifier.secret().clone()),
-        }
+        Authorization::new(
+            url.to_string(),
+            SecretString::new(state.secret().clone()),
+            SecretString::new(verifier.secret().clone()),
+        )
     }
 
     /// Completes a delegated connection: the state is checked, the code
@@ -290,11 +229,7 @@ impl GraphOAuth {
         returned_state: &str,
         code: &str,
     ) -> Result<OAuthTokens, AuthError> {
-        let sent = pending.state.secret().as_bytes();
-        let back = returned_state.as_bytes();
-        let same = sent.len() == back.len()
-            && sent.iter().zip(back).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
-        if !same {
+        if !pending.state_matches(returned_state) {
             return Err(AuthError::StateMismatch);
         }
         let response = self
@@ -303,10 +238,10 @@ impl GraphOAuth {
             .set_pkce_verifier(PkceCodeVerifier::new(
                 pending.pkce_verifier.secret().to_owned(),
             ))
-            .request_async(&self.adapter())
+            .request_async(&self.http.adapter())
             .await
-            .map_err(token_error)?;
-        Ok(tokens(&response, SystemClock.now()))
+            .map_err(|e| self.http.token_error(e))?;
+        Ok(tokens(&response, None, SystemClock.now()))
     }
 
     /// New tokens from a refresh token. Microsoft rotates the refresh token
@@ -327,14 +262,10 @@ impl GraphOAuth {
             request = request.add_scope(Scope::new(scope.to_owned()));
         }
         let response = request
-            .request_async(&self.adapter())
+            .request_async(&self.http.adapter())
             .await
-            .map_err(token_error)?;
-        let mut fresh = tokens(&response, now);
-        if fresh.refresh_token.is_none() {
-            fresh.refresh_token = Some(refresh_token.clone());
-        }
-        Ok(fresh)
+            .map_err(|e| self.http.token_error(e))?;
+        Ok(tokens(&response, Some(refresh_token), now))
     }
 
     /// An app-only token (client credentials with [`APP_SCOPE`]): with the
@@ -365,98 +296,11 @@ impl GraphOAuth {
                 .add_extra_param("client_assertion", assertion.clone());
         }
         let response = request
-            .request_async(&self.adapter())
+            .request_async(&self.http.adapter())
             .await
-            .map_err(token_error)?;
-        let t = tokens(&response, now);
+            .map_err(|e| self.http.token_error(e))?;
+        let t = tokens(&response, None, now);
         Ok(AccessToken::new(t.access_token.secret(), t.expires_at))
-    }
-
-    fn adapter(&self) -> impl Fn(oauth2::HttpRequest) -> HttpFuture + use<> {
-        let http = self.http.clone();
-        move |request: oauth2::HttpRequest| -> HttpFuture {
-            let http = http.clone();
-            Box::pin(async move {
-                let (parts, body) = request.into_parts();
-                let mut response = http
-                    .request(parts.method, parts.uri.to_string())
-                    .headers(parts.headers)
-                    .body(body)
-                    .send()
-                    .await
-                    .map_err(HttpFailed::sending)?;
-                let mut out = http::Response::builder().status(response.status());
-                if let Some(h) = out.headers_mut() {
-                    *h = response.headers().clone();
-                }
-                let mut bytes = Vec::new();
-                while let Some(chunk) = response
-                    .chunk()
-                    .await
-                    .map_err(|e| HttpFailed::other(e.without_url().to_string()))?
-                {
-                    if bytes.len() + chunk.len() > 1024 * 1024 {
-                        return Err(HttpFailed::other("token answer over 1 MiB"));
-                    }
-                    bytes.extend_from_slice(&chunk);
-                }
-                out.body(bytes)
-                    .map_err(|e| HttpFailed::other(e.to_string()))
-            })
-        }
-    }
-}
-
-fn tokens(response: &BasicTokenResponse, now: jiff::Timestamp) -> OAuthTokens {
-    let mut t = OAuthTokens::new(SecretString::new(response.access_token().secret().clone()));
-    if let Some(expires_in) = response.expires_in() {
-        let secs = i64::try_from(expires_in.as_secs()).unwrap_or(3600);
-        if let Ok(at) = jiff::Timestamp::from_second(now.as_second().saturating_add(secs)) {
-            t = t.with_expires_at(at);
-        }
-    }
-    if let Some(refresh) = response.refresh_token() {
-        t = t.with_refresh_token(SecretString::new(refresh.secret().clone()));
-    }
-    if let Some(scopes) = response.scopes() {
-        t = t.with_scopes(scopes.iter().map(|s| s.to_string()));
-    }
-    t
-}
-
-fn token_error(e: RequestTokenError<HttpFailed, oauth2::basic::BasicErrorResponse>) -> SourceError {
-    match e {
-        RequestTokenError::ServerResponse(r) => match r.error() {
-            BasicErrorResponseType::InvalidGrant => SourceError::Unauthorized {
-                message: "Microsoft refused the refresh token (invalid_grant): revoked, expired \
-                          or already used; the participant must reconnect"
-                    .to_owned(),
-            },
-            BasicErrorResponseType::InvalidClient | BasicErrorResponseType::UnauthorizedClient => {
-                SourceError::Forbidden {
-                    message: format!(
-                        "the app registration is not accepted ({}): check its credentials and \
-                         that a tenant administrator consented",
-                        r.error()
-                    ),
-                }
-            }
-            other => SourceError::InvalidResponse {
-                message: format!("the token endpoint refused: {other}"),
-            },
-        },
-        RequestTokenError::Request(e) if e.connection => SourceError::Transport {
-            message: format!("the token endpoint could not be reached: {e}"),
-            source: None,
-        },
-        RequestTokenError::Request(e) => SourceError::Unavailable {
-            message: format!("the token endpoint failed: {e}"),
-            retry_after: None,
-        },
-        RequestTokenError::Parse(e, _) => SourceError::InvalidResponse {
-            message: format!("the token endpoint's answer is malformed: {e}"),
-        },
-        RequestTokenError::Other(e) => SourceError::InvalidResponse { message: e },
     }
 }
 
@@ -566,101 +410,6 @@ impl Certificate {
     }
 }
 
-/// Where delegated tokens live, with compare-and-set: Microsoft rotates
-/// the refresh token on every use, so two refreshes of one account must not
-/// overwrite each other blindly (the vault's versions do this).
-#[async_trait]
-pub trait VersionedTokenStore: fmt::Debug + Send + Sync + 'static {
-    /// The account's tokens and their version.
-    ///
-    /// # Errors
-    ///
-    /// [`SourceError::Unauthorized`] when not connected, or the store's
-    /// failure.
-    async fn load(&self, account: &AccountId) -> Result<(OAuthTokens, u64), SourceError>;
-
-    /// Stores `tokens` if the stored version is still `expected`; `Ok(false)`
-    /// when someone else stored first.
-    ///
-    /// # Errors
-    ///
-    /// The store's failure.
-    async fn replace(
-        &self,
-        account: &AccountId,
-        tokens: &OAuthTokens,
-        expected: u64,
-    ) -> Result<bool, SourceError>;
-
-    /// Locks the account's tokens against refreshes by other processes
-    /// sharing the store, until the lock is released or dropped.
-    /// [`UserTokens`] holds it around read, refresh and write, so that of
-    /// several instances exactly one refreshes an expired token and the
-    /// others read the tokens it stored. The default holds nothing (one
-    /// process, where [`UserTokens`]' own per-account lock suffices).
-    ///
-    /// # Errors
-    ///
-    /// The store's failure to take the lock.
-    async fn lock(&self, account: &AccountId) -> Result<RecordLock, SourceError> {
-        let _ = account;
-        Ok(RecordLock::none())
-    }
-}
-
-/// Versioned tokens in memory (tests, examples).
-#[derive(Debug, Default)]
-pub struct MemoryTokenStore(Mutex<HashMap<AccountId, (OAuthTokens, u64)>>);
-
-impl MemoryTokenStore {
-    /// No tokens.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Puts `account`'s tokens (a new version).
-    pub async fn put(&self, account: impl Into<AccountId>, tokens: OAuthTokens) {
-        let mut all = self.0.lock().await;
-        let entry = all.entry(account.into()).or_insert((tokens.clone(), 0));
-        *entry = (tokens, entry.1 + 1);
-    }
-
-    /// `account`'s tokens, if any.
-    pub async fn get(&self, account: &AccountId) -> Option<OAuthTokens> {
-        self.0.lock().await.get(account).map(|(t, _)| t.clone())
-    }
-}
-
-#[async_trait]
-impl VersionedTokenStore for MemoryTokenStore {
-    async fn load(&self, account: &AccountId) -> Result<(OAuthTokens, u64), SourceError> {
-        self.0
-            .lock()
-            .await
-            .get(account)
-            .cloned()
-            .ok_or_else(|| SourceError::Unauthorized {
-                message: format!("account {account} is not connected"),
-            })
-    }
-
-    async fn replace(
-        &self,
-        account: &AccountId,
-        tokens: &OAuthTokens,
-        expected: u64,
-    ) -> Result<bool, SourceError> {
-        let mut all = self.0.lock().await;
-        match all.get_mut(account) {
-            Some(entry) if entry.1 == expected => {
-                *entry = (tokens.clone(), expected + 1);
-                Ok(true)
-            }
-            _ => Ok(false),
-        }
-    }
-}
-
 /// Delegated tokens: the stored access token while good, else one refresh
 /// per account at a time whose rotated refresh token is stored by
 /// compare-and-set before the access token is used. If another instance
@@ -669,8 +418,7 @@ impl VersionedTokenStore for MemoryTokenStore {
 pub struct UserTokens {
     oauth: Arc<GraphOAuth>,
     store: Arc<dyn VersionedTokenStore>,
-    clock: Arc<dyn Clock>,
-    slots: Mutex<HashMap<AccountId, Arc<Mutex<Option<AccessToken>>>>>,
+    cache: TokenCache,
 }
 
 impl UserTokens {
@@ -688,8 +436,7 @@ impl UserTokens {
         Self {
             oauth,
             store,
-            clock,
-            slots: Mutex::new(HashMap::new()),
+            cache: TokenCache::new(clock, MARGIN),
         }
     }
 
@@ -699,7 +446,7 @@ impl UserTokens {
     async fn refresh_locked(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
         for _ in 0..3 {
             // Read the clock again: waiting for the lock may have taken long.
-            let now = self.clock.now();
+            let now = self.cache.now();
             let (stored, version) = self.store.load(account).await?;
             let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
             if stored.expires_at.is_some() && current.is_fresh(now, MARGIN) {
@@ -727,15 +474,6 @@ impl UserTokens {
             retry_after: None,
         })
     }
-
-    async fn slot(&self, account: &AccountId) -> Arc<Mutex<Option<AccessToken>>> {
-        self.slots
-            .lock()
-            .await
-            .entry(account.clone())
-            .or_default()
-            .clone()
-    }
 }
 
 const MARGIN: Duration = Duration::from_secs(120);
@@ -743,33 +481,27 @@ const MARGIN: Duration = Duration::from_secs(120);
 #[async_trait]
 impl TokenSource for UserTokens {
     async fn token(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
-        let slot = self.slot(account).await;
-        let mut held = slot.lock().await;
-        let now = self.clock.now();
-        if let Some(t) = held.as_ref()
-            && t.is_fresh(now, MARGIN)
-        {
-            return Ok(t.clone());
-        }
-        // Another instance (or an earlier run) may hold a good token.
-        let (stored, _) = self.store.load(account).await?;
-        let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
-        if stored.expires_at.is_some() && current.is_fresh(now, MARGIN) {
-            *held = Some(current.clone());
-            return Ok(current);
-        }
-        // Across instances: one refresh at a time per account (a rotated
-        // refresh token used twice would fail the second time).
-        let lock = self.store.lock(account).await?;
-        let result = self.refresh_locked(account).await;
-        lock.release().await;
-        let token = result?;
-        *held = Some(token.clone());
-        Ok(token)
+        self.cache
+            .get_or_mint(account, || async {
+                // Another instance (or an earlier run) may hold a good token.
+                let (stored, _) = self.store.load(account).await?;
+                let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
+                if stored.expires_at.is_some() && self.cache.is_fresh(&current) {
+                    return Ok(current);
+                }
+                // Across instances: one refresh at a time per account (a
+                // rotated refresh token used twice would fail the second
+                // time).
+                let lock = self.store.lock(account).await?;
+                let result = self.refresh_locked(account).await;
+                lock.release().await;
+                result
+            })
+            .await
     }
 
     async fn invalidate(&self, account: &AccountId) {
-        *self.slot(account).await.lock().await = None;
+        self.cache.invalidate(account).await;
         if let Ok((mut stored, version)) = self.store.load(account).await {
             stored.expires_at = Some(jiff::Timestamp::UNIX_EPOCH);
             let _ = self.store.replace(account, &stored, version).await;

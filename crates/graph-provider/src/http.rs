@@ -1,15 +1,22 @@
-//! HTTP to Graph: timeouts, a size cap, retries that honour Retry-After,
-//! and the one mapping from Graph's errors to [`SourceError`].
+//! HTTP to Graph through provider-http: the client, and the retry loop
+//! with Graph's error codes in messages. 401 means the token (refresh
+//! once), 403 a missing permission or consent, 404 an unknown user, 429
+//! and 503/504 throttling (retried, honouring Retry-After), other 5xx
+//! transient.
 //! <https://learn.microsoft.com/en-us/graph/throttling>,
 //! <https://learn.microsoft.com/en-us/graph/errors>
 
-use std::sync::Once;
 use std::time::Duration;
 
 use availability::{RetryConfig, SourceError};
-use reqwest::header::RETRY_AFTER;
+use provider_http::{ClientError, ClientOptions, Reply, Service, StatusCode, StatusError};
 
 use crate::wire::ErrorEnvelope;
+
+/// Graph, as its errors name it.
+const GRAPH: Service = Service::new("Microsoft Graph");
+
+const USER_AGENT: &str = concat!("scheduling-assistant-graph/", env!("CARGO_PKG_VERSION"));
 
 /// A reqwest client with timeouts, also trusting `roots` (DER) besides
 /// the platform's roots.
@@ -17,74 +24,22 @@ pub(crate) fn client_with_roots(
     connect: Duration,
     total: Duration,
     roots: &[Vec<u8>],
-) -> Result<reqwest::Client, reqwest::Error> {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-    let roots = roots
-        .iter()
-        .map(|der| reqwest::Certificate::from_der(der))
-        .collect::<Result<Vec<_>, _>>()?;
-    reqwest::Client::builder()
-        .tls_certs_merge(roots)
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(connect)
-        .timeout(total)
-        .user_agent(concat!(
-            "scheduling-assistant-graph/",
-            env!("CARGO_PKG_VERSION")
-        ))
+) -> Result<reqwest::Client, ClientError> {
+    ClientOptions::new(USER_AGENT)
+        .timeouts(connect, total)
+        .extra_roots(roots)
         .build()
 }
 
-fn transport(e: reqwest::Error) -> SourceError {
-    if e.is_timeout() {
-        return SourceError::Unavailable {
-            message: "Microsoft Graph did not answer in time".to_owned(),
-            retry_after: None,
-        };
-    }
-    let e = e.without_url();
-    SourceError::Transport {
-        message: e.to_string(),
-        source: Some(std::sync::Arc::new(e)),
-    }
-}
-
-/// Graph's status codes: 401 means the token (refresh once), 403 a missing
-/// permission or consent, 404 an unknown user, 429 and 503/504 throttling
-/// (retried, honouring Retry-After), other 5xx transient.
-fn classify(
-    status: u16,
-    body: &[u8],
-    retry_after: Option<Duration>,
-) -> Option<(SourceError, bool)> {
-    if (200..300).contains(&status) {
+/// The common mapping, with Graph's error code in the message.
+fn classify(reply: &Reply) -> Option<StatusError> {
+    if reply.is_success() {
         return None;
     }
-    let code = serde_json::from_slice::<ErrorEnvelope>(body)
+    let code = serde_json::from_slice::<ErrorEnvelope>(&reply.body)
         .map(|e| e.error.code)
         .unwrap_or_default();
-    let message = if code.is_empty() {
-        format!("HTTP {status}")
-    } else {
-        format!("HTTP {status} {code}")
-    };
-    Some(match status {
-        401 => (SourceError::Unauthorized { message }, false),
-        403 => (SourceError::Forbidden { message }, false),
-        404 => (SourceError::NotFound { message }, false),
-        429 => (SourceError::RateLimited { retry_after }, true),
-        500..=599 => (
-            SourceError::Unavailable {
-                message,
-                retry_after,
-            },
-            true,
-        ),
-        _ => (SourceError::InvalidResponse { message }, false),
-    })
+    provider_http::map_status(reply.status, reply.retry_after, &StatusCode(&code))
 }
 
 /// Sends what `build` makes, retrying throttling and server errors; the
@@ -97,65 +52,8 @@ pub(crate) async fn send<F>(
 where
     F: Fn() -> reqwest::RequestBuilder,
 {
-    let mut attempt = 0;
-    loop {
-        let error = match build().send().await {
-            Err(e) => transport(e),
-            Ok(mut response) => {
-                let status = response.status().as_u16();
-                let retry_after = response
-                    .headers()
-                    .get(RETRY_AFTER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(|v| v.trim().parse::<u64>().ok())
-                    .map(Duration::from_secs);
-                let mut body = Vec::new();
-                let mut read_error = None;
-                if response
-                    .content_length()
-                    .is_some_and(|n| n > max_body as u64)
-                {
-                    read_error = Some(too_large(max_body));
-                } else {
-                    loop {
-                        match response.chunk().await {
-                            Ok(Some(chunk)) if body.len() + chunk.len() > max_body => {
-                                read_error = Some(too_large(max_body));
-                                break;
-                            }
-                            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-                            Ok(None) => break,
-                            Err(e) => {
-                                read_error = Some(transport(e));
-                                break;
-                            }
-                        }
-                    }
-                }
-                match (read_error, classify(status, &body, retry_after)) {
-                    (Some(e), _) if !e.is_transient() => return Err(e),
-                    (Some(e), _) => e,
-                    (None, None) => return Ok(body),
-                    (None, Some((e, false))) => return Err(e),
-                    (None, Some((e, true))) => e,
-                }
-            }
-        };
-        if attempt >= retry.max_retries || !error.is_transient() {
-            return Err(error);
-        }
-        let wait = match error.retry_after() {
-            Some(asked) if asked > retry.max_retry_after => return Err(error),
-            Some(asked) => asked.max(retry.backoff_for(attempt)),
-            None => retry.backoff_for(attempt),
-        };
-        tokio::time::sleep(wait).await;
-        attempt += 1;
-    }
-}
-
-fn too_large(max: usize) -> SourceError {
-    SourceError::InvalidResponse {
-        message: format!("response larger than the {max}-byte cap"),
-    }
+    GRAPH
+        .send(build, retry, max_body, classify)
+        .await
+        .map(|reply| reply.body)
 }

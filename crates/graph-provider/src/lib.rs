@@ -5,11 +5,15 @@
 pub use availability::{AccessToken, RetryConfig, StaticToken, TokenSource};
 
 pub use crate::auth::{
-    APP_SCOPE, AppTokens, AuthConfig, AuthError, Authorization, Certificate, DELEGATED_SCOPES,
-    GraphOAuth, MemoryTokenStore, Tenant, UserTokens, VersionedTokenStore,
+    APP_SCOPE, AppTokens, AuthConfig, AuthError, Certificate, DELEGATED_SCOPES, GraphOAuth, Tenant,
+    UserTokens,
 };
 pub use crate::source::{BuildError, GraphConfig, GraphSource, Mode, ScheduleReport};
 pub use crate::working_hours::WorkingHours;
+/// Shared with google-provider: one `Authorization` for every provider, the
+/// versioned token store [`UserTokens`] reads and writes, and its
+/// in-memory form.
+pub use provider_http::{Authorization, MemoryTokenStore, VersionedTokenStore};
 
 mod auth;
 mod http;

@@ -1,0 +1,59 @@
+//! HTTP and OAuth plumbing shared by the calendar providers.
+//!
+//! # Purpose
+//!
+//! `google-provider`, `graph-provider` and `caldav-provider` each talk HTTP
+//! to a calendar service. What is the same between them (the client
+//! set-up, the size-capped read, transport errors, `Retry-After`, the
+//! mapping of statuses to `availability::SourceError`, the retry loop, the
+//! token cache and, for the two OAuth providers, the oauth2 adapter, token
+//! errors, the refresh-token rule, the token stores and `Authorization`)
+//! lives here once. Providers keep their wire types and wording.
+//!
+//! # Overview
+//!
+//! [`ClientOptions`] builds the client; [`Service`] reads ([`Reply`]),
+//! maps transport failures and retries; [`map_status`] with
+//! [`StatusRules`] maps statuses; [`TokenCache`] caches tokens. Feature
+//! `oauth`: [`OAuthHttp`], [`tokens`], [`Authorization`], [`TokenStore`],
+//! [`VersionedTokenStore`], [`MemoryTokenStore`].
+//!
+//! # Which crate does what
+//!
+//! `availability` defines the errors, retry settings and token types (no
+//! I/O); this crate does the HTTP with reqwest (rustls on ring) and oauth2;
+//! providers call it and never each other.
+//!
+//! # Crate features
+//!
+//! - `oauth`: the OAuth half (google-provider and graph-provider).
+//! - `test-support`: [`test_support`], for the providers' tests only.
+#![doc = include_str!("../README.md")]
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+pub use crate::{
+    client::{ClientError, ClientOptions, install_ring_provider},
+    reply::{Reply, Service, parse_retry_after, retry_after},
+    status::{StatusCode, StatusError, StatusRules, map_status},
+    token_cache::TokenCache,
+};
+#[cfg(feature = "oauth")]
+pub use crate::{
+    oauth::{
+        Authorization, HttpFailed, HttpFuture, OAuthHttp, TokenRefusals, kept_refresh_token, tokens,
+    },
+    store::{MemoryTokenStore, TokenStore, VersionedTokenStore},
+};
+
+mod client;
+#[cfg(feature = "oauth")]
+mod oauth;
+mod reply;
+mod retry;
+mod status;
+#[cfg(feature = "oauth")]
+mod store;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+mod token_cache;
