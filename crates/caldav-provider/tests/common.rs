@@ -1,7 +1,8 @@
 use std::path::PathBuf;
 
-use availability::{FreeBusy, Interval};
+use availability::Interval;
 use caldav_provider::ical::{BusyReport, Calendar, ExpandOptions};
+pub(crate) use provider_http::test_support::{rows, window};
 
 pub(crate) fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -26,14 +27,6 @@ pub(crate) fn peer(name: &str) -> String {
     std::fs::read_to_string(path).unwrap()
 }
 
-pub(crate) fn ts(s: &str) -> i64 {
-    s.parse::<jiff::Timestamp>().unwrap().as_second()
-}
-
-pub(crate) fn window(from: &str, to: &str) -> Interval {
-    Interval::new(ts(from), ts(to)).unwrap()
-}
-
 /// The peers' two-week window, across the US DST change of 2025-03-09.
 pub(crate) fn two_weeks() -> Interval {
     window("2025-03-03T00:00:00Z", "2025-03-17T00:00:00Z")
@@ -41,20 +34,6 @@ pub(crate) fn two_weeks() -> Interval {
 
 pub(crate) fn report(text: &str, window: Interval, options: &ExpandOptions) -> BusyReport {
     Calendar::parse(text).unwrap().busy_time(window, options)
-}
-
-/// Busy time as `(start, end, kind)` strings, in output order.
-pub(crate) fn rows(busy: &FreeBusy) -> Vec<(String, String, &'static str)> {
-    busy.entries()
-        .into_iter()
-        .map(|e| {
-            (
-                e.interval.start_jiff().to_string(),
-                e.interval.end_jiff().to_string(),
-                e.kind.as_str(),
-            )
-        })
-        .collect()
 }
 
 /// A one-event calendar around `body` (CRLF lines).

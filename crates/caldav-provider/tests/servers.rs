@@ -55,7 +55,7 @@ impl Server {
 }
 
 fn http() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    provider_http::install_ring_provider();
     reqwest::Client::new()
 }
 

@@ -3,14 +3,19 @@
 //! cap on every body, timeouts, and one place that maps statuses to
 //! [`SourceError`].
 
-use std::sync::Once;
 use std::time::Duration;
 
-use availability::SourceError;
-use reqwest::header::{HeaderMap, HeaderValue, LOCATION, RETRY_AFTER};
+use availability::{SourceError, SourceErrorKind};
+use provider_http::{ClientError, ClientOptions, Service, StatusError, StatusRules, map_status};
+use reqwest::header::LOCATION;
 use reqwest::{Method, Url};
 
 use super::Password;
+
+/// The CalDAV server, as its errors name it.
+const CALDAV: Service = Service::new("the CalDAV server");
+
+const USER_AGENT: &str = concat!("scheduling-assistant-caldav/", env!("CARGO_PKG_VERSION"));
 
 /// What one request returned.
 #[derive(Debug)]
@@ -54,36 +59,17 @@ pub(crate) struct Http {
 
 const MAX_REDIRECTS: usize = 5;
 
-fn install_ring_provider() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        // Another part of the process may have installed one already; any
-        // installed provider will do.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    });
-}
-
 impl Http {
     pub(crate) fn new(
         connect_timeout: Duration,
         timeout: Duration,
         max_body: usize,
         roots: &[Vec<u8>],
-    ) -> Result<Self, reqwest::Error> {
-        install_ring_provider();
-        let roots = roots
-            .iter()
-            .map(|der| reqwest::Certificate::from_der(der))
-            .collect::<Result<Vec<_>, _>>()?;
-        let client = reqwest::Client::builder()
-            .tls_certs_merge(roots)
-            .redirect(reqwest::redirect::Policy::none())
-            .connect_timeout(connect_timeout)
-            .timeout(timeout)
-            .user_agent(concat!(
-                "scheduling-assistant-caldav/",
-                env!("CARGO_PKG_VERSION")
-            ))
+    ) -> Result<Self, ClientError> {
+        // Redirects are off in the client: `send` follows them by hand.
+        let client = ClientOptions::new(USER_AGENT)
+            .timeouts(connect_timeout, timeout)
+            .extra_roots(roots)
             .build()?;
         Ok(Self {
             client,
@@ -126,7 +112,7 @@ impl Http {
                     .header("Content-Type", "application/xml; charset=utf-8")
                     .body(body.to_owned());
             }
-            let response = request.send().await.map_err(transport)?;
+            let response = request.send().await.map_err(|e| CALDAV.transport(e))?;
             let status = response.status().as_u16();
             if matches!(status, 301 | 302 | 303 | 307 | 308) {
                 let next = response
@@ -146,7 +132,7 @@ impl Http {
                     }
                 }
             }
-            let retry_after = retry_after(response.headers());
+            let retry_after = provider_http::retry_after(response.headers());
             let final_url = response.url().clone();
             let body = self.read_capped(response).await?;
             return Ok(Reply {
@@ -163,29 +149,12 @@ impl Http {
 
     /// Reads a body up to the cap, whatever its Content-Type says (servers
     /// send `application/octet-stream` or a doubled charset for calendars).
-    async fn read_capped(&self, mut response: reqwest::Response) -> Result<String, SourceError> {
-        if let Some(len) = response.content_length()
-            && len > self.max_body as u64
-        {
-            return Err(too_large(self.max_body));
-        }
-        let mut bytes = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(transport)? {
-            if bytes.len() + chunk.len() > self.max_body {
-                return Err(too_large(self.max_body));
-            }
-            bytes.extend_from_slice(&chunk);
-        }
+    async fn read_capped(&self, response: reqwest::Response) -> Result<String, SourceError> {
+        let bytes = CALDAV.read(response, self.max_body).await?.body;
         Ok(match String::from_utf8(bytes) {
             Ok(s) => s,
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         })
-    }
-}
-
-fn too_large(max: usize) -> SourceError {
-    SourceError::InvalidResponse {
-        message: format!("response larger than the {max}-byte cap"),
     }
 }
 
@@ -194,59 +163,85 @@ fn may_send_credentials(origin: &Url, url: &Url) -> bool {
     url.scheme() == "https" || url.host_str() == origin.host_str()
 }
 
-fn transport(e: reqwest::Error) -> SourceError {
-    if e.is_timeout() {
-        return SourceError::Unavailable {
-            message: "the CalDAV server did not answer in time".to_owned(),
-            retry_after: None,
-        };
-    }
-    // reqwest's message names the URL, never the credentials.
-    let e = e.without_url();
-    SourceError::Transport {
-        message: e.to_string(),
-        source: Some(std::sync::Arc::new(e)),
-    }
-}
+/// CalDAV's wording of the common mapping, and its exceptions: 410 Gone
+/// is not found too, 501 an unsupported request.
+struct CalDavStatus;
 
-fn retry_after(headers: &HeaderMap<HeaderValue>) -> Option<Duration> {
-    headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_secs)
+impl StatusRules for CalDavStatus {
+    fn message(&self, kind: SourceErrorKind, status: u16) -> String {
+        match kind {
+            // An Apple ID password change revokes every app-specific password.
+            SourceErrorKind::Unauthorized => {
+                "the CalDAV server refused the user name or (app-specific) password (HTTP 401)"
+                    .to_owned()
+            }
+            SourceErrorKind::Forbidden => "the CalDAV server refused access (HTTP 403)".to_owned(),
+            SourceErrorKind::NotFound => format!("no such CalDAV resource (HTTP {status})"),
+            SourceErrorKind::Unavailable => format!("the CalDAV server failed (HTTP {status})"),
+            _ => format!("unexpected HTTP {status}"),
+        }
+    }
+
+    fn exception(&self, status: u16, _retry_after: Option<Duration>) -> Option<StatusError> {
+        let error = match status {
+            410 => SourceError::NotFound {
+                message: self.message(SourceErrorKind::NotFound, status),
+            },
+            501 => SourceError::InvalidResponse {
+                message: "the CalDAV server does not support this request (HTTP 501)".to_owned(),
+            },
+            _ => return None,
+        };
+        Some(StatusError::new(error, false))
+    }
 }
 
 /// The one mapping from HTTP status to [`SourceError`] (`None`: success, or
 /// a status the caller handles, such as 207).
 pub(crate) fn status_error(status: u16, retry_after: Option<Duration>) -> Option<SourceError> {
-    Some(match status {
-        200..=299 => return None,
-        // An Apple ID password change revokes every app-specific password.
-        401 => SourceError::Unauthorized {
-            message:
-                "the CalDAV server refused the user name or (app-specific) password (HTTP 401)"
-                    .to_owned(),
-        },
-        403 => SourceError::Forbidden {
-            message: "the CalDAV server refused access (HTTP 403)".to_owned(),
-        },
-        404 | 410 => SourceError::NotFound {
-            message: format!("no such CalDAV resource (HTTP {status})"),
-        },
-        429 => SourceError::RateLimited { retry_after },
-        501 => SourceError::InvalidResponse {
-            message: "the CalDAV server does not support this request (HTTP 501)".to_owned(),
-        },
-        500..=599 => SourceError::Unavailable {
-            message: format!("the CalDAV server failed (HTTP {status})"),
-            retry_after,
-        },
-        _ => SourceError::InvalidResponse {
-            message: format!("unexpected HTTP {status}"),
-        },
-    })
+    map_status(status, retry_after, &CalDavStatus).map(|e| e.error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caldav_statuses() {
+        let message = |status| status_error(status, None).map(|e| e.to_string());
+        assert_eq!(message(207), None);
+        assert!(
+            message(401)
+                .unwrap()
+                .contains("(app-specific) password (HTTP 401)")
+        );
+        assert!(message(403).unwrap().contains("refused access (HTTP 403)"));
+        assert!(
+            message(404)
+                .unwrap()
+                .contains("no such CalDAV resource (HTTP 404)")
+        );
+        assert!(
+            message(410)
+                .unwrap()
+                .contains("no such CalDAV resource (HTTP 410)")
+        );
+        assert!(
+            message(501)
+                .unwrap()
+                .contains("does not support this request (HTTP 501)")
+        );
+        assert!(
+            message(502)
+                .unwrap()
+                .contains("the CalDAV server failed (HTTP 502)")
+        );
+        assert!(message(418).unwrap().contains("unexpected HTTP 418"));
+        let throttled = status_error(429, Some(Duration::from_secs(5))).unwrap();
+        assert_eq!(throttled.retry_after(), Some(Duration::from_secs(5)));
+        assert_eq!(
+            status_error(410, None).unwrap().kind(),
+            SourceErrorKind::NotFound
+        );
+    }
 }
