@@ -5,30 +5,16 @@
 use std::time::Duration;
 
 use availability::{RetryConfig, SourceError, SourceErrorKind};
-use provider_http::{
-    ClientError, ClientOptions, Reply, Service, StatusCode, StatusError, StatusRules,
-};
+use provider_http::{Reply, Service, StatusCode, StatusError, StatusRules};
 
 use crate::wire::ErrorEnvelope;
 
 /// Google, as its errors name it.
 pub(crate) const GOOGLE: Service = Service::new("Google");
 
-const USER_AGENT: &str = concat!("scheduling-assistant-google/", env!("CARGO_PKG_VERSION"));
-
-/// A reqwest client with timeouts and no redirects (OAuth endpoints must
-/// not redirect: SSRF), also trusting `roots` (DER) besides the
-/// platform's roots.
-pub(crate) fn client_with_roots(
-    connect: Duration,
-    total: Duration,
-    roots: &[Vec<u8>],
-) -> Result<reqwest::Client, ClientError> {
-    ClientOptions::new(USER_AGENT)
-        .timeouts(connect, total)
-        .extra_roots(roots)
-        .build()
-}
+/// The `User-Agent` of every request.
+pub(crate) const USER_AGENT: &str =
+    concat!("scheduling-assistant-google/", env!("CARGO_PKG_VERSION"));
 
 /// Google's exceptions to the common mapping: 403 `rateLimitExceeded` and
 /// `userRateLimitExceeded` are throttling (retried), 403 `quotaExceeded`

@@ -12,10 +12,11 @@ use credential_vault::{OAuthTokens, SecretString};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
-    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, RevocationUrl, Scope, TokenUrl,
-    url,
+    PkceCodeChallenge, RedirectUrl, RefreshToken, RevocationUrl, Scope, TokenUrl, url,
 };
-use provider_http::{Authorization, OAuthHttp, TokenCache, TokenRefusals, TokenStore, tokens};
+use provider_http::{
+    Authorization, ClientOptions, OAuthHttp, TokenCache, TokenRefusals, TokenStore,
+};
 
 use availability::{AccessToken, TokenSource};
 
@@ -155,12 +156,11 @@ impl GoogleOAuth {
         if let Some(secret) = config.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.secret().to_owned()));
         }
-        let http = crate::http::client_with_roots(
-            Duration::from_secs(10),
-            Duration::from_secs(30),
-            &config.extra_root_certificates,
-        )
-        .map_err(|e| OAuthError::Client(e.to_string()))?;
+        let http = ClientOptions::new(crate::http::USER_AGENT)
+            .timeouts(Duration::from_secs(10), Duration::from_secs(30))
+            .extra_roots(&config.extra_root_certificates)
+            .build()
+            .map_err(|e| OAuthError::Client(e.to_string()))?;
         Ok(Self {
             client,
             http: OAuthHttp::new(http, REFUSALS),
@@ -188,11 +188,7 @@ impl GoogleOAuth {
             request = request.add_extra_param("prompt", "consent");
         }
         let (url, state) = request.url();
-        Authorization::new(
-            url.to_string(),
-            SecretString::new(state.secret().clone()),
-            SecretString::new(verifier.secret().clone()),
-        )
+        Authorization::started(&url, &state, &verifier)
     }
 
     /// Completes a connection: checks `returned_state` against the one
@@ -211,16 +207,13 @@ impl GoogleOAuth {
         if !pending.state_matches(returned_state) {
             return Err(OAuthError::StateMismatch);
         }
-        let response = self
+        let request = self
             .client
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(PkceCodeVerifier::new(
-                pending.pkce_verifier.secret().to_owned(),
-            ))
-            .request_async(&self.http.adapter())
-            .await
-            .map_err(|e| self.http.token_error(e))?;
-        Ok(tokens(&response, None, SystemClock.now()))
+            .exchange_code(AuthorizationCode::new(code.to_owned()));
+        Ok(self
+            .http
+            .exchange_code(request, pending, SystemClock.now())
+            .await?)
     }
 
     /// New tokens from a refresh token. Google usually keeps the refresh
@@ -237,13 +230,8 @@ impl GoogleOAuth {
         now: jiff::Timestamp,
     ) -> Result<OAuthTokens, SourceError> {
         let token = RefreshToken::new(refresh_token.secret().to_owned());
-        let response = self
-            .client
-            .exchange_refresh_token(&token)
-            .request_async(&self.http.adapter())
-            .await
-            .map_err(|e| self.http.token_error(e))?;
-        Ok(tokens(&response, Some(refresh_token), now))
+        let request = self.client.exchange_refresh_token(&token);
+        self.http.refresh(request, refresh_token, now).await
     }
 
     /// Revokes a token (a refresh token revokes the whole grant), when a

@@ -19,6 +19,8 @@ use availability::RetryConfig;
 use availability::{AccessToken, TokenSource};
 use provider_http::TokenCache;
 
+use provider_http::ClientOptions;
+
 use crate::wire::TokenAnswer;
 
 /// The JWT bearer grant type (RFC 7523 §2.1).
@@ -187,8 +189,10 @@ impl ServiceAccountTokens {
         scopes: Vec<String>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SourceError> {
-        let http =
-            crate::http::client_with_roots(Duration::from_secs(10), Duration::from_secs(30), &[])?;
+        let http = ClientOptions::new(crate::http::USER_AGENT)
+            .timeouts(Duration::from_secs(10), Duration::from_secs(30))
+            .extra_roots(&[])
+            .build()?;
         Ok(Self {
             account,
             scopes,
@@ -206,11 +210,10 @@ impl ServiceAccountTokens {
     /// [`SourceError::Transport`] if a certificate is not DER (the client
     /// cannot be built).
     pub fn with_root_certificates(mut self, roots: &[Vec<u8>]) -> Result<Self, SourceError> {
-        self.http = crate::http::client_with_roots(
-            Duration::from_secs(10),
-            Duration::from_secs(30),
-            roots,
-        )?;
+        self.http = ClientOptions::new(crate::http::USER_AGENT)
+            .timeouts(Duration::from_secs(10), Duration::from_secs(30))
+            .extra_roots(roots)
+            .build()?;
         Ok(self)
     }
 

@@ -14,6 +14,8 @@ use jiff::tz::TimeZone;
 
 use availability::RetryConfig;
 
+use provider_http::ClientOptions;
+
 use crate::http::send_with_retries;
 use crate::wire::{EventTimes, EventsPage, FreeBusyAnswer, FreeBusyItem, FreeBusyQuery};
 use availability::{AccessToken, TokenSource};
@@ -183,12 +185,11 @@ impl GoogleSource {
     ///
     /// [`BuildError`] if the HTTP client cannot be built.
     pub fn new(tokens: Arc<dyn TokenSource>, config: GoogleConfig) -> Result<Self, BuildError> {
-        let http = crate::http::client_with_roots(
-            config.connect_timeout,
-            config.request_timeout,
-            &config.extra_root_certificates,
-        )
-        .map_err(|e| BuildError(e.to_string()))?;
+        let http = ClientOptions::new(crate::http::USER_AGENT)
+            .timeouts(config.connect_timeout, config.request_timeout)
+            .extra_roots(&config.extra_root_certificates)
+            .build()
+            .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {
             http,
             tokens,

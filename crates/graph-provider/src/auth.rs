@@ -17,11 +17,10 @@ use credential_vault::{OAuthTokens, SecretString};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
-    EndpointSet, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RefreshToken, Scope, TokenUrl,
-    url,
+    EndpointSet, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenUrl, url,
 };
 use provider_http::{
-    Authorization, OAuthHttp, TokenCache, TokenRefusals, VersionedTokenStore, tokens,
+    Authorization, ClientOptions, OAuthHttp, TokenCache, TokenRefusals, VersionedTokenStore, tokens,
 };
 use tokio::sync::Mutex;
 
@@ -185,12 +184,11 @@ impl GraphOAuth {
         if let Some(secret) = &config.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.secret().to_owned()));
         }
-        let http = crate::http::client_with_roots(
-            Duration::from_secs(10),
-            Duration::from_secs(30),
-            &config.extra_root_certificates,
-        )
-        .map_err(|e| AuthError::Config(e.to_string()))?;
+        let http = ClientOptions::new(crate::http::USER_AGENT)
+            .timeouts(Duration::from_secs(10), Duration::from_secs(30))
+            .extra_roots(&config.extra_root_certificates)
+            .build()
+            .map_err(|e| AuthError::Config(e.to_string()))?;
         Ok(Self {
             client,
             http: OAuthHttp::new(http, REFUSALS),
@@ -210,11 +208,7 @@ impl GraphOAuth {
             request = request.add_scope(Scope::new(scope.to_owned()));
         }
         let (url, state) = request.url();
-        Authorization::new(
-            url.to_string(),
-            SecretString::new(state.secret().clone()),
-            SecretString::new(verifier.secret().clone()),
-        )
+        Authorization::started(&url, &state, &verifier)
     }
 
     /// Completes a delegated connection: the state is checked, the code
@@ -232,16 +226,13 @@ impl GraphOAuth {
         if !pending.state_matches(returned_state) {
             return Err(AuthError::StateMismatch);
         }
-        let response = self
+        let request = self
             .client
-            .exchange_code(AuthorizationCode::new(code.to_owned()))
-            .set_pkce_verifier(PkceCodeVerifier::new(
-                pending.pkce_verifier.secret().to_owned(),
-            ))
-            .request_async(&self.http.adapter())
-            .await
-            .map_err(|e| self.http.token_error(e))?;
-        Ok(tokens(&response, None, SystemClock.now()))
+            .exchange_code(AuthorizationCode::new(code.to_owned()));
+        Ok(self
+            .http
+            .exchange_code(request, pending, SystemClock.now())
+            .await?)
     }
 
     /// New tokens from a refresh token. Microsoft rotates the refresh token
@@ -261,11 +252,7 @@ impl GraphOAuth {
         for scope in DELEGATED_SCOPES {
             request = request.add_scope(Scope::new(scope.to_owned()));
         }
-        let response = request
-            .request_async(&self.http.adapter())
-            .await
-            .map_err(|e| self.http.token_error(e))?;
-        Ok(tokens(&response, Some(refresh_token), now))
+        self.http.refresh(request, refresh_token, now).await
     }
 
     /// An app-only token (client credentials with [`APP_SCOPE`]): with the

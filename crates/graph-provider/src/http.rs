@@ -6,30 +6,17 @@
 //! <https://learn.microsoft.com/en-us/graph/throttling>,
 //! <https://learn.microsoft.com/en-us/graph/errors>
 
-use std::time::Duration;
-
 use availability::{RetryConfig, SourceError};
-use provider_http::{ClientError, ClientOptions, Reply, Service, StatusCode, StatusError};
+use provider_http::{Reply, Service, StatusCode, StatusError};
 
 use crate::wire::ErrorEnvelope;
 
 /// Graph, as its errors name it.
 const GRAPH: Service = Service::new("Microsoft Graph");
 
-const USER_AGENT: &str = concat!("scheduling-assistant-graph/", env!("CARGO_PKG_VERSION"));
-
-/// A reqwest client with timeouts, also trusting `roots` (DER) besides
-/// the platform's roots.
-pub(crate) fn client_with_roots(
-    connect: Duration,
-    total: Duration,
-    roots: &[Vec<u8>],
-) -> Result<reqwest::Client, ClientError> {
-    ClientOptions::new(USER_AGENT)
-        .timeouts(connect, total)
-        .extra_roots(roots)
-        .build()
-}
+/// The `User-Agent` of every request.
+pub(crate) const USER_AGENT: &str =
+    concat!("scheduling-assistant-graph/", env!("CARGO_PKG_VERSION"));
 
 /// The common mapping, with Graph's error code in the message.
 fn classify(reply: &Reply) -> Option<StatusError> {

@@ -14,6 +14,8 @@ use tokio::sync::{Mutex, Semaphore};
 
 use availability::RetryConfig;
 
+use provider_http::ClientOptions;
+
 use crate::http::send;
 use crate::wire::{
     DateTimeTimeZone, EventTimes, EventsPage, ScheduleAnswer, ScheduleInformation, ScheduleQuery,
@@ -172,12 +174,11 @@ impl GraphSource {
     ///
     /// [`BuildError`] if the HTTP client cannot be built.
     pub fn new(tokens: Arc<dyn TokenSource>, config: GraphConfig) -> Result<Self, BuildError> {
-        let http = crate::http::client_with_roots(
-            config.connect_timeout,
-            config.request_timeout,
-            &config.extra_root_certificates,
-        )
-        .map_err(|e| BuildError(e.to_string()))?;
+        let http = ClientOptions::new(crate::http::USER_AGENT)
+            .timeouts(config.connect_timeout, config.request_timeout)
+            .extra_roots(&config.extra_root_certificates)
+            .build()
+            .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {
             http,
             tokens,

@@ -10,7 +10,10 @@ use std::pin::Pin;
 use availability::SourceError;
 use credential_vault::{OAuthTokens, SecretString};
 use oauth2::basic::{BasicErrorResponse, BasicErrorResponseType, BasicTokenResponse};
-use oauth2::{RequestTokenError, TokenResponse};
+use oauth2::{
+    CodeTokenRequest, CsrfToken, PkceCodeVerifier, RefreshTokenRequest, RequestTokenError,
+    TokenResponse,
+};
 
 use crate::reply::Service;
 
@@ -145,6 +148,51 @@ impl OAuthHttp {
         }
     }
 
+    /// Completes a code exchange: `request` (the client's
+    /// `exchange_code`) sent with `pending`'s PKCE verifier, answered at
+    /// `now`. Check the `state` first ([`Authorization::state_matches`]).
+    ///
+    /// # Errors
+    ///
+    /// [`token_error`](Self::token_error)'s reading of a failure.
+    pub async fn exchange_code(
+        &self,
+        request: CodeTokenRequest<'_, BasicErrorResponse, BasicTokenResponse>,
+        pending: &Authorization,
+        now: jiff::Timestamp,
+    ) -> Result<OAuthTokens, SourceError> {
+        let verifier = PkceCodeVerifier::new(pending.pkce_verifier.secret().to_owned());
+        let adapter = self.adapter();
+        let response = request
+            .set_pkce_verifier(verifier)
+            .request_async(&adapter)
+            .await
+            .map_err(|e| self.token_error(e))?;
+        Ok(tokens(&response, None, now))
+    }
+
+    /// Sends a refresh `request` (the client's `exchange_refresh_token`
+    /// with `old`, plus any scopes), answered at `now`; the result keeps
+    /// `old` when no new refresh token is sent.
+    ///
+    /// # Errors
+    ///
+    /// [`token_error`](Self::token_error)'s reading of a failure
+    /// (`invalid_grant`: [`SourceError::Unauthorized`], reconnect).
+    pub async fn refresh(
+        &self,
+        request: RefreshTokenRequest<'_, BasicErrorResponse, BasicTokenResponse>,
+        old: &SecretString,
+        now: jiff::Timestamp,
+    ) -> Result<OAuthTokens, SourceError> {
+        let adapter = self.adapter();
+        let response = request
+            .request_async(&adapter)
+            .await
+            .map_err(|e| self.token_error(e))?;
+        Ok(tokens(&response, Some(old), now))
+    }
+
     /// A failed token request as a [`SourceError`]: `invalid_grant` is
     /// [`SourceError::Unauthorized`] (reconnect; never retried), a refused
     /// client [`SourceError::Forbidden`], no connection
@@ -253,6 +301,16 @@ impl Authorization {
             state,
             pkce_verifier,
         }
+    }
+
+    /// An authorization from oauth2's authorization URL, its CSRF token and
+    /// PKCE verifier.
+    pub fn started(url: &oauth2::url::Url, state: &CsrfToken, verifier: &PkceCodeVerifier) -> Self {
+        Self::new(
+            url.to_string(),
+            SecretString::new(state.secret().clone()),
+            SecretString::new(verifier.secret().clone()),
+        )
     }
 
     /// An authorization started elsewhere (another instance of your
