@@ -34,21 +34,21 @@ pub use availability;
 pub use policy_rules;
 
 mod assistant;
-mod cache;
+mod busy;
 pub mod connect;
+mod error;
 #[cfg(feature = "http")]
 pub mod http;
 mod model;
-#[cfg(feature = "postgres")]
-mod shared_cache;
 pub mod store;
 pub mod vault_adapters;
 
 pub use crate::assistant::{
-    Assistant, AssistantBuilder, AssistantError, Availability, ConnectStart, ConnectionStatus,
-    Invitees, Problem, Proposal, ProposedSlot, Refresher, SlotRequest,
+    Assistant, AssistantBuilder, Availability, ConnectStart, ConnectionStatus, Invitees, Problem,
+    Proposal, ProposedSlot, Refresher, SlotRequest,
 };
-pub use crate::cache::FetchCounts;
+pub use crate::busy::FetchCounts;
+pub use crate::error::AssistantError;
 pub use crate::model::{
     Actor, Connection, Group, GroupId, Pair, PairId, Participant, ParticipantId, Program, ProgramId,
 };

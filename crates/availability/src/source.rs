@@ -219,6 +219,47 @@ fn retry_after_text(retry_after: Option<Duration>) -> String {
 }
 
 impl SourceError {
+    /// What the source said (empty for [`RateLimited`](Self::RateLimited),
+    /// which carries only its wait): the text inside the `Display` form,
+    /// without the kind's prefix.
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Unauthorized { message }
+            | Self::Forbidden { message }
+            | Self::NotFound { message }
+            | Self::Unavailable { message, .. }
+            | Self::InvalidResponse { message }
+            | Self::Transport { message, .. } => message,
+            Self::RateLimited { .. } => "",
+        }
+    }
+
+    /// Rebuilds an error from its parts (the inverse of [`kind`](Self::kind),
+    /// [`message`](Self::message) and [`retry_after`](Self::retry_after)):
+    /// how a stored error is read back. A transport error's cause is not
+    /// kept; a wait is kept only by the kinds that carry one.
+    pub fn from_parts(
+        kind: SourceErrorKind,
+        message: String,
+        retry_after: Option<Duration>,
+    ) -> Self {
+        match kind {
+            SourceErrorKind::Unauthorized => Self::Unauthorized { message },
+            SourceErrorKind::Forbidden => Self::Forbidden { message },
+            SourceErrorKind::NotFound => Self::NotFound { message },
+            SourceErrorKind::RateLimited => Self::RateLimited { retry_after },
+            SourceErrorKind::Unavailable => Self::Unavailable {
+                message,
+                retry_after,
+            },
+            SourceErrorKind::InvalidResponse => Self::InvalidResponse { message },
+            SourceErrorKind::Transport => Self::Transport {
+                message,
+                source: None,
+            },
+        }
+    }
+
     /// The machine-readable kind.
     pub fn kind(&self) -> SourceErrorKind {
         match self {
@@ -476,5 +517,109 @@ fn merge_result(into: &mut Result<FreeBusy, SourceError>, piece: Result<FreeBusy
         (Ok(acc), Ok(fb)) => acc.merge(&fb),
         (Ok(_), Err(e)) => *into = Err(e),
         (Err(_), _) => {}
+    }
+}
+
+/// The stored form of a [`SourceError`]: `{"kind", "message",
+/// "retry_after_secs"}` (whole seconds). Unknown fields are refused.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredSourceError {
+    kind: SourceErrorKind,
+    message: String,
+    retry_after_secs: Option<u64>,
+}
+
+/// Serialises as `{"kind": "unavailable", "message": "...",
+/// "retry_after_secs": 30}`; a transport error's cause is not kept.
+impl Serialize for SourceError {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        StoredSourceError {
+            kind: self.kind(),
+            message: self.message().to_owned(),
+            retry_after_secs: self.retry_after().map(|d| d.as_secs()),
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for SourceError {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let stored = StoredSourceError::deserialize(deserializer)?;
+        Ok(Self::from_parts(
+            stored.kind,
+            stored.message,
+            stored.retry_after_secs.map(Duration::from_secs),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod stored_error_tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_round_trips_through_its_stored_json() {
+        let wait = Some(Duration::from_secs(30));
+        let errors = [
+            SourceError::Unauthorized {
+                message: "revoked".into(),
+            },
+            SourceError::Forbidden {
+                message: "no delegation".into(),
+            },
+            SourceError::NotFound {
+                message: "no calendar".into(),
+            },
+            SourceError::RateLimited { retry_after: wait },
+            SourceError::Unavailable {
+                message: "503".into(),
+                retry_after: wait,
+            },
+            SourceError::InvalidResponse {
+                message: "bad XML".into(),
+            },
+            SourceError::Transport {
+                message: "reset".into(),
+                source: None,
+            },
+        ];
+        for e in errors {
+            let json = serde_json::to_string(&e).unwrap();
+            let back: SourceError = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.kind(), e.kind(), "{json}");
+            assert_eq!(back.message(), e.message(), "{json}");
+            assert_eq!(back.retry_after(), e.retry_after(), "{json}");
+            assert_eq!(back.to_string(), e.to_string(), "{json}");
+        }
+    }
+
+    #[test]
+    fn the_stored_shape_is_pinned() {
+        let e = SourceError::Unavailable {
+            message: "503".into(),
+            retry_after: Some(Duration::from_secs(7)),
+        };
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"kind":"unavailable","message":"503","retry_after_secs":7}"#
+        );
+        let rate = SourceError::RateLimited { retry_after: None };
+        assert_eq!(
+            serde_json::to_string(&rate).unwrap(),
+            r#"{"kind":"rate_limited","message":"","retry_after_secs":null}"#
+        );
+        assert!(
+            serde_json::from_str::<SourceError>(
+                r#"{"kind":"forbidden","message":"x","retry_after_secs":null,"extra":1}"#
+            )
+            .is_err()
+        );
+        assert!(
+            serde_json::from_str::<SourceError>(
+                r#"{"kind":"melted","message":"x","retry_after_secs":null}"#
+            )
+            .is_err()
+        );
     }
 }

@@ -1,0 +1,132 @@
+//! The [`Assistant`]: one type whose `impl` is spread over this module's
+//! files by job (see ARCHITECTURE.md). This file holds the shared state.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+
+use availability::{Clock, FreeBusySource};
+use credential_vault::Vault;
+use org_wide_auth::{IntegrationKind, OrgAuth};
+use policy_rules::{PolicyLayer, ProgramPolicy, Provider};
+
+use crate::busy::BusyCache;
+use crate::connect::{CalDavValidator, OAuthConnector};
+use crate::model::{
+    Connection, Group, GroupId, Pair, PairId, Participant, ParticipantId, Program, ProgramId,
+};
+use crate::store::Store;
+
+mod access;
+mod attempts;
+mod builder;
+mod connections;
+mod organisation;
+mod reads;
+mod records;
+mod slots;
+mod status;
+mod sync;
+
+pub use builder::AssistantBuilder;
+pub use connections::ConnectStart;
+pub(crate) use connections::{PendingConnect, owner};
+pub(crate) use organisation::{integration_name, restore_integration, stored_integrations};
+pub use reads::Availability;
+pub(crate) use records::load_records;
+pub use slots::{Invitees, Problem, Proposal, ProposedSlot, SlotRequest};
+pub use status::ConnectionStatus;
+pub use sync::Refresher;
+
+#[derive(Default)]
+pub(crate) struct Records {
+    pub(crate) programs: BTreeMap<ProgramId, (Program, ProgramPolicy)>,
+    pub(crate) participants: BTreeMap<ParticipantId, (Participant, Vec<ProgramId>)>,
+    pub(crate) pairs: BTreeMap<PairId, Pair>,
+    pub(crate) groups: BTreeMap<GroupId, Group>,
+    pub(crate) connections: HashMap<ParticipantId, Connection>,
+}
+
+pub(crate) struct Inner {
+    pub(crate) store: Store,
+    pub(crate) vault: Arc<Vault>,
+    pub(crate) sources: HashMap<Provider, Arc<dyn FreeBusySource>>,
+    pub(crate) oauth: HashMap<Provider, Arc<dyn OAuthConnector>>,
+    pub(crate) caldav: Option<Arc<dyn CalDavValidator>>,
+    pub(crate) org: Option<Arc<OrgAuth>>,
+    pub(crate) org_policy: PolicyLayer,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) lookahead_secs: i64,
+    pub(crate) connect_expiry_secs: i64,
+    pub(crate) records: RwLock<Records>,
+    pub(crate) pending: Mutex<HashMap<String, PendingConnect>>,
+    pub(crate) cache: Box<dyn BusyCache>,
+    /// The store's records revision this instance last loaded.
+    pub(crate) revision: std::sync::atomic::AtomicI64,
+    /// One reload at a time (the others then find it done); also held
+    /// while an integration is enabled or disabled here, so a reload never
+    /// sees it changed in memory but not yet in the store.
+    pub(crate) reloading: tokio::sync::Mutex<()>,
+    /// The stored organisation-integration settings this instance applied,
+    /// as stored text by kind (a re-enabled integration's text differs).
+    pub(crate) integrations: Mutex<BTreeMap<IntegrationKind, String>>,
+    /// An integration could not be applied at the last reload: the next
+    /// sync tries again even if nothing was written since.
+    pub(crate) integrations_pending: std::sync::atomic::AtomicBool,
+}
+
+/// The scheduling assistant. Cheap to clone (shared state); every
+/// dependency is injected through [`Assistant::builder`].
+///
+/// Setting up programs, participants, pairs and groups is your service's
+/// job (it knows who administers what), so those methods take no
+/// [`Actor`]. Connecting, reading availability and polling do: the
+/// assistant enforces who may see and do what.
+#[derive(Clone)]
+pub struct Assistant {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Assistant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Assistant")
+            .field("store", &self.inner.store)
+            .field("providers", &self.inner.sources.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Assistant {
+    /// Starts building an assistant.
+    pub fn builder() -> AssistantBuilder {
+        AssistantBuilder::default()
+    }
+
+    pub(crate) fn records(&self) -> std::sync::RwLockReadGuard<'_, Records> {
+        self.inner
+            .records
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn records_mut(&self) -> std::sync::RwLockWriteGuard<'_, Records> {
+        self.inner
+            .records
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub(crate) fn now_secs(&self) -> i64 {
+        self.inner.clock.now().as_second()
+    }
+
+    /// The assistant's "now" (its injected clock).
+    pub fn now(&self) -> jiff::Timestamp {
+        self.inner.clock.now()
+    }
+
+    /// The store (for its path and schema version).
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+}

@@ -1,0 +1,243 @@
+//! Reading busy times: which source answers for whom, the fetch window,
+//! statuses updated from fresh answers, and a partner's availability.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use availability::{AccountId, FreeBusy, Interval, KindSet, SourceError};
+use serde::Serialize;
+
+use crate::busy::{BusyQuery, FetchCounts, SourceKey, Target};
+use crate::error::AssistantError;
+use crate::model::{Actor, Connection, ParticipantId, ProgramId};
+
+use super::Assistant;
+
+/// A participant's unavailable times as their partner sees them: times
+/// only, every blocking kind merged into "Unavailable".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Availability {
+    /// Whose.
+    pub participant: ParticipantId,
+    /// The window asked about.
+    pub window: Interval,
+    /// Whether their calendar could be read; when `false`,
+    /// [`unavailable`](Self::unavailable) is empty and means nothing.
+    pub known: bool,
+    /// The unavailable intervals, sorted, disjoint, inside the window.
+    pub unavailable: Vec<Interval>,
+    /// Why the times are unknown, if they are.
+    pub reason: Option<String>,
+}
+
+impl Assistant {
+    pub(crate) async fn target(&self, participant: &ParticipantId) -> Option<Target> {
+        let (connection, email) = {
+            let records = self.records();
+            let (p, _) = records.participants.get(participant)?;
+            (
+                records.connections.get(participant).cloned(),
+                p.email.clone(),
+            )
+        };
+        if let Some(c) = connection {
+            if c.needs_reconnect.is_some() {
+                return None;
+            }
+            let source = self.inner.sources.get(&c.provider)?;
+            return Some(Target {
+                participant: participant.clone(),
+                key: SourceKey::Personal(c.provider),
+                account: AccountId::new(c.account),
+                source: Arc::clone(source),
+            });
+        }
+        let org = self.inner.org.as_ref()?;
+        let kind = org.resolve(&email).await?;
+        let source = org.source(kind).await?;
+        Some(Target {
+            participant: participant.clone(),
+            key: SourceKey::Organisation(kind),
+            account: AccountId::new(email),
+            source,
+        })
+    }
+
+    /// The window a fetch reads: the request's, widened to the lookahead
+    /// from the start of today (UTC) so nearby requests hit the cache.
+    pub(crate) fn fetch_window(&self, window: Interval) -> Interval {
+        let now = self.now_secs();
+        let today = now - now.rem_euclid(86_400);
+        let start = window.start().min(today);
+        let end = window
+            .end()
+            .max(today.saturating_add(self.inner.lookahead_secs));
+        Interval::new(start, end).unwrap_or(window)
+    }
+
+    /// Busy times (unclipped kinds) for participants over a window: from
+    /// the cache or one batched fetch per source. `None` for participants
+    /// without a usable connection; an error for those whose read failed.
+    pub(crate) async fn busy(
+        &self,
+        participants: &[ParticipantId],
+        window: Interval,
+        force: bool,
+        wait: bool,
+    ) -> (
+        HashMap<ParticipantId, Option<Result<FreeBusy, SourceError>>>,
+        FetchCounts,
+    ) {
+        let mut out = HashMap::with_capacity(participants.len());
+        let mut targets = Vec::with_capacity(participants.len());
+        for p in participants {
+            match self.target(p).await {
+                Some(t) => targets.push(t),
+                None => {
+                    out.insert(p.clone(), None);
+                }
+            }
+        }
+        if targets.is_empty() {
+            return (out, FetchCounts::default());
+        }
+        let fetch_window = self.fetch_window(window);
+        let changed = Mutex::new(Vec::new());
+        let on_fetched = |t: &Target, result: &Result<FreeBusy, SourceError>| {
+            if let Some(c) = self.note_result(t, result) {
+                changed
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(c);
+            }
+        };
+        let (answers, counts) = self
+            .inner
+            .cache
+            .get(BusyQuery {
+                targets: &targets,
+                window,
+                fetch_window,
+                force,
+                wait,
+                on_fetched: &on_fetched,
+            })
+            .await;
+        let changed = changed.into_inner().unwrap_or_else(PoisonError::into_inner);
+        for c in changed {
+            if let Err(e) = self.inner.store.put_connection(&c).await {
+                tracing::warn!(participant = %c.participant, error = %e, "could not store the connection status");
+            }
+        }
+        for (p, r) in answers {
+            out.insert(p, Some(r));
+        }
+        (out, counts)
+    }
+
+    /// Records a fresh answer: a refused credential marks the connection
+    /// as needing reconnecting; a success clears that mark. Returns the
+    /// connection when its mark changed (to be stored).
+    pub(crate) fn note_result(
+        &self,
+        t: &Target,
+        result: &Result<FreeBusy, SourceError>,
+    ) -> Option<Connection> {
+        let SourceKey::Personal(_) = t.key else {
+            if let Err(e) = result {
+                tracing::warn!(participant = %t.participant, kind = %e.kind(), error = %e, "organisation source failed");
+            }
+            return None;
+        };
+        let mut records = self.records_mut();
+        let c = records.connections.get_mut(&t.participant)?;
+        let before = c.needs_reconnect.clone();
+        match result {
+            Err(e) if e.needs_reconnect() => {
+                tracing::warn!(participant = %t.participant, provider = %c.provider, error = %e, "calendar needs reconnecting");
+                c.needs_reconnect = Some(e.to_string());
+            }
+            Err(e) => {
+                tracing::warn!(participant = %t.participant, provider = %c.provider, kind = %e.kind(), error = %e, "calendar could not be read");
+            }
+            Ok(_) => c.needs_reconnect = None,
+        }
+        (before != c.needs_reconnect).then(|| c.clone())
+    }
+
+    /// The blocking kinds of the given programs, merged.
+    pub(crate) fn blocking(&self, programs: &[ProgramId]) -> KindSet {
+        let records = self.records();
+        let mut kinds = KindSet::EMPTY;
+        for program in programs {
+            if let Some((_, policy)) = records.programs.get(program) {
+                for k in policy.blocking().iter() {
+                    kinds.insert(k);
+                }
+            }
+        }
+        kinds
+    }
+
+    /// A partner's unavailable times in `window`: every interval their
+    /// programs' blocking kinds cover, merged into "Unavailable", times
+    /// only. A participant sees only their mentoring partners and group
+    /// members; an administrator sees anyone.
+    ///
+    /// # Errors
+    /// [`AssistantError::NotAllowed`] for a non-partner, unknown ids.
+    pub async fn availability(
+        &self,
+        actor: &Actor,
+        target: &ParticipantId,
+        window: Interval,
+    ) -> Result<Availability, AssistantError> {
+        self.sync().await;
+        self.participant(target)?;
+        let programs = match actor {
+            Actor::Participant(viewer) => {
+                self.participant(viewer)?;
+                let shared = self.shared_programs(viewer, target);
+                if shared.is_empty() && viewer != target {
+                    return Err(AssistantError::NotAllowed(format!(
+                        "{viewer} may see only their mentoring partners' and group members' \
+                         availability"
+                    )));
+                }
+                if viewer == target {
+                    self.programs_of(target)
+                } else {
+                    shared
+                }
+            }
+            Actor::Administrator { .. } => self.programs_of(target),
+        };
+        let blocking = self.blocking(&programs);
+        let (mut busy, _) = self
+            .busy(std::slice::from_ref(target), window, false, true)
+            .await;
+        Ok(match busy.remove(target).flatten() {
+            Some(Ok(fb)) => Availability {
+                participant: target.clone(),
+                window,
+                known: true,
+                unavailable: fb.unavailable(blocking).clip(window).into_vec(),
+                reason: None,
+            },
+            Some(Err(e)) => Availability {
+                participant: target.clone(),
+                window,
+                known: false,
+                unavailable: Vec::new(),
+                reason: Some(e.to_string()),
+            },
+            None => Availability {
+                participant: target.clone(),
+                window,
+                known: false,
+                unavailable: Vec::new(),
+                reason: Some(self.status(target).await.text()),
+            },
+        })
+    }
+}

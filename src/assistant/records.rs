@@ -1,0 +1,207 @@
+//! Programs, participants, pairs and groups: adding them (your service's
+//! job, so no actor) and listing them; loading them from the store.
+
+use credential_vault::OwnerId;
+use policy_rules::{PolicyLayer, ProgramPolicy};
+
+use crate::error::AssistantError;
+use crate::model::{Connection, Group, Pair, Participant, ParticipantId, Program, ProgramId};
+use crate::store::Store;
+
+use super::{Assistant, Records};
+
+/// Every stored record, with each program's policy resolved.
+pub(crate) async fn load_records(
+    store: &Store,
+    org_policy: &PolicyLayer,
+) -> Result<Records, AssistantError> {
+    let mut records = Records::default();
+    for program in store.programs().await? {
+        let policy = resolve_policy(org_policy, &program)?;
+        records
+            .programs
+            .insert(program.id.clone(), (program, policy));
+    }
+    for (p, programs) in store.participants().await? {
+        records.participants.insert(p.id.clone(), (p, programs));
+    }
+    for pair in store.pairs().await? {
+        records.pairs.insert(pair.id.clone(), pair);
+    }
+    for group in store.groups().await? {
+        records.groups.insert(group.id.clone(), group);
+    }
+    for c in store.connections().await? {
+        records.connections.insert(c.participant.clone(), c);
+    }
+    Ok(records)
+}
+
+pub(crate) fn resolve_policy(
+    org: &PolicyLayer,
+    program: &Program,
+) -> Result<ProgramPolicy, AssistantError> {
+    let layer = PolicyLayer::from_toml(&program.policy_toml)
+        .map_err(|e| AssistantError::Invalid(format!("policy of program {}: {e}", program.id)))?;
+    ProgramPolicy::resolve(org, &layer)
+        .map_err(|e| AssistantError::Invalid(format!("policy of program {}: {e}", program.id)))
+}
+
+impl Assistant {
+    /// Adds or updates a program; its policy TOML must resolve over the
+    /// organisation's.
+    ///
+    /// # Errors
+    /// [`AssistantError::Invalid`] for a bad policy, or a storage failure.
+    pub async fn add_program(&self, program: Program) -> Result<(), AssistantError> {
+        let policy = resolve_policy(&self.inner.org_policy, &program)?;
+        self.inner.store.put_program(&program).await?;
+        self.records_mut()
+            .programs
+            .insert(program.id.clone(), (program, policy));
+        Ok(())
+    }
+
+    /// Adds or updates a participant and enrols them in `programs` (added
+    /// to their existing programs). Their time zone must be an IANA name,
+    /// their email unique.
+    ///
+    /// # Errors
+    /// [`AssistantError::Invalid`], [`AssistantError::UnknownProgram`], or
+    /// a storage failure.
+    pub async fn add_participant(
+        &self,
+        participant: Participant,
+        programs: &[ProgramId],
+    ) -> Result<(), AssistantError> {
+        self.sync().await;
+        policy_rules::Zone::new(&participant.time_zone)
+            .map_err(|e| AssistantError::Invalid(format!("participant {}: {e}", participant.id)))?;
+        if !participant.email.contains('@') || OwnerId::new(&participant.email).is_err() {
+            return Err(AssistantError::Invalid(format!(
+                "participant {}: not an email address",
+                participant.id
+            )));
+        }
+        let mut all = {
+            let records = self.records();
+            for program in programs {
+                if !records.programs.contains_key(program) {
+                    return Err(AssistantError::UnknownProgram(program.clone()));
+                }
+            }
+            if records.participants.values().any(|(p, _)| {
+                p.id != participant.id && p.email.eq_ignore_ascii_case(&participant.email)
+            }) {
+                return Err(AssistantError::Invalid(format!(
+                    "another participant has the email of {}",
+                    participant.id
+                )));
+            }
+            records
+                .participants
+                .get(&participant.id)
+                .map(|(_, p)| p.clone())
+                .unwrap_or_default()
+        };
+        for p in programs {
+            if !all.contains(p) {
+                all.push(p.clone());
+            }
+        }
+        self.inner.store.put_participant(&participant, &all).await?;
+        if let Some(org) = &self.inner.org
+            && !self.records().connections.contains_key(&participant.id)
+        {
+            org.connect_automatically(std::slice::from_ref(&participant.email))
+                .await;
+        }
+        self.records_mut()
+            .participants
+            .insert(participant.id.clone(), (participant, all));
+        Ok(())
+    }
+
+    /// Adds or updates a mentoring connection; both must be in its program.
+    ///
+    /// # Errors
+    /// Unknown ids, [`AssistantError::Invalid`] when someone is not in the
+    /// program or is paired with themselves, or a storage failure.
+    pub async fn add_pair(&self, pair: Pair) -> Result<(), AssistantError> {
+        if pair.mentor == pair.mentee {
+            return Err(AssistantError::Invalid(
+                "a pair needs two participants".to_owned(),
+            ));
+        }
+        self.sync().await;
+        self.check_members(&pair.program, [&pair.mentor, &pair.mentee])?;
+        self.inner.store.put_pair(&pair).await?;
+        self.records_mut().pairs.insert(pair.id.clone(), pair);
+        Ok(())
+    }
+
+    /// Adds or updates a group; every member must be in its program.
+    ///
+    /// # Errors
+    /// As [`add_pair`](Self::add_pair).
+    pub async fn add_group(&self, group: Group) -> Result<(), AssistantError> {
+        self.sync().await;
+        self.check_members(&group.program, group.members.iter())?;
+        self.inner.store.put_group(&group).await?;
+        self.records_mut().groups.insert(group.id.clone(), group);
+        Ok(())
+    }
+
+    /// Every program.
+    pub fn programs(&self) -> Vec<Program> {
+        self.records()
+            .programs
+            .values()
+            .map(|(p, _)| p.clone())
+            .collect()
+    }
+
+    /// A program's resolved policy.
+    ///
+    /// # Errors
+    /// [`AssistantError::UnknownProgram`].
+    pub fn policy(&self, program: &ProgramId) -> Result<ProgramPolicy, AssistantError> {
+        self.records()
+            .programs
+            .get(program)
+            .map(|(_, p)| p.clone())
+            .ok_or_else(|| AssistantError::UnknownProgram(program.clone()))
+    }
+
+    /// Every participant with their programs.
+    pub fn participants(&self) -> Vec<(Participant, Vec<ProgramId>)> {
+        self.records().participants.values().cloned().collect()
+    }
+
+    /// One participant.
+    ///
+    /// # Errors
+    /// [`AssistantError::UnknownParticipant`].
+    pub fn participant(&self, id: &ParticipantId) -> Result<Participant, AssistantError> {
+        self.records()
+            .participants
+            .get(id)
+            .map(|(p, _)| p.clone())
+            .ok_or_else(|| AssistantError::UnknownParticipant(id.clone()))
+    }
+
+    /// Every pair.
+    pub fn pairs(&self) -> Vec<Pair> {
+        self.records().pairs.values().cloned().collect()
+    }
+
+    /// Every group.
+    pub fn groups(&self) -> Vec<Group> {
+        self.records().groups.values().cloned().collect()
+    }
+
+    /// The stored connection of a participant (no secret), if any.
+    pub fn connection(&self, id: &ParticipantId) -> Option<Connection> {
+        self.records().connections.get(id).cloned()
+    }
+}

@@ -1,0 +1,280 @@
+//! Mutual slots of a pair and group polls: the request, the proposal.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use availability::{Interval, IntervalSet, SlotError, find_slots};
+use serde::Serialize;
+
+use crate::busy::FetchCounts;
+use crate::error::AssistantError;
+use crate::model::{Actor, GroupId, PairId, ParticipantId, ProgramId};
+
+use super::Assistant;
+
+/// A proposed slot and who can make it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ProposedSlot {
+    /// When.
+    pub interval: Interval,
+    /// Invitees free for the whole slot.
+    pub free: Vec<ParticipantId>,
+    /// Invitees with something blocking during it.
+    pub unavailable: Vec<ParticipantId>,
+    /// Invitees whose calendar is not connected or could not be read:
+    /// never counted as free.
+    pub unknown: Vec<ParticipantId>,
+}
+
+/// Proposed slots for a meeting (a 1:1 or a group poll).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Proposal {
+    /// How many invitees.
+    pub invitees: usize,
+    /// How many of them have connected a calendar.
+    pub connected: usize,
+    /// The slots, ranked by free count (descending) then start, none
+    /// overlapping a better one.
+    pub slots: Vec<ProposedSlot>,
+    /// Invitees whose calendar could not be read this time, and why.
+    pub problems: Vec<Problem>,
+    /// "k of n invitees have connected a calendar".
+    pub connected_text: String,
+}
+
+/// An invitee whose calendar could not be read for a proposal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// Who.
+    pub participant: ParticipantId,
+    /// Why, as the provider said (never a secret).
+    pub reason: String,
+}
+
+impl Proposal {
+    /// "k of n invitees have connected a calendar".
+    pub fn connected_text(&self) -> &str {
+        &self.connected_text
+    }
+}
+
+/// What to look for: a meeting length inside a window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SlotRequest {
+    /// The meeting length (whole seconds).
+    pub duration: Duration,
+    /// Where to look (the program's bookable hours inside it).
+    pub window: Interval,
+    /// At most this many slots (default 5).
+    pub limit: usize,
+    /// At least this many invitees free; `None`: every invitee whose
+    /// calendar is known.
+    pub min_free: Option<u32>,
+}
+
+impl SlotRequest {
+    /// `duration` slots in `window`, at most 5, everyone known free.
+    pub fn new(duration: Duration, window: Interval) -> Self {
+        Self {
+            duration,
+            window,
+            limit: 5,
+            min_free: None,
+        }
+    }
+
+    /// At most `n` slots.
+    #[must_use]
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = n;
+        self
+    }
+
+    /// At least `k` invitees free.
+    #[must_use]
+    pub fn min_free(mut self, k: u32) -> Self {
+        self.min_free = Some(k);
+        self
+    }
+}
+
+/// Who a poll is for.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Invitees {
+    /// Every member of a group, under its program's policy.
+    Group(GroupId),
+    /// These participants, under this program's policy.
+    List {
+        /// The program.
+        program: ProgramId,
+        /// The invitees (each must be in the program).
+        participants: Vec<ParticipantId>,
+    },
+}
+
+impl Assistant {
+    /// The best mutual slots of a pair under its program's policy: slots
+    /// where both are free (or, with one calendar unknown, where the other
+    /// is), distinct, ranked by start.
+    ///
+    /// # Errors
+    /// [`AssistantError::NotAllowed`] unless the actor is in the pair (or
+    /// an administrator); [`AssistantError::SchedulingDisabled`];
+    /// [`AssistantError::Invalid`] for a bad duration.
+    pub async fn mutual_slots(
+        &self,
+        actor: &Actor,
+        pair: &PairId,
+        request: SlotRequest,
+    ) -> Result<Proposal, AssistantError> {
+        self.sync().await;
+        let pair = self
+            .records()
+            .pairs
+            .get(pair)
+            .cloned()
+            .ok_or_else(|| AssistantError::UnknownPair(pair.clone()))?;
+        if let Actor::Participant(p) = actor
+            && *p != pair.mentor
+            && *p != pair.mentee
+        {
+            return Err(AssistantError::NotAllowed(format!(
+                "{p} is not in pair {}",
+                pair.id
+            )));
+        }
+        self.propose(&pair.program, &[pair.mentor, pair.mentee], request, false)
+            .await
+    }
+
+    /// A group poll: `request.limit` distinct slots ranked by how many
+    /// invitees are free, then by start, each with its free, unavailable
+    /// and unknown invitees, and how many invitees have connected a
+    /// calendar. An invitee without a calendar, or whose calendar could not
+    /// be read, is unknown, never free; a provider failure never fails the
+    /// poll.
+    ///
+    /// # Errors
+    /// [`AssistantError::GroupPollsDisabled`],
+    /// [`AssistantError::NotAllowed`] for a participant outside the group
+    /// or program, unknown ids, [`AssistantError::Invalid`].
+    pub async fn poll(
+        &self,
+        actor: &Actor,
+        invitees: &Invitees,
+        request: SlotRequest,
+    ) -> Result<Proposal, AssistantError> {
+        self.sync().await;
+        let (program, people) = match invitees {
+            Invitees::Group(id) => {
+                let group = self
+                    .records()
+                    .groups
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| AssistantError::UnknownGroup(id.clone()))?;
+                if let Actor::Participant(p) = actor
+                    && !group.members.contains(p)
+                {
+                    return Err(AssistantError::NotAllowed(format!(
+                        "{p} is not in group {id}"
+                    )));
+                }
+                (group.program, group.members)
+            }
+            Invitees::List {
+                program,
+                participants,
+            } => {
+                self.check_members(program, participants.iter())?;
+                if let Actor::Participant(p) = actor
+                    && !self.programs_of(p).contains(program)
+                {
+                    return Err(AssistantError::NotAllowed(format!(
+                        "{p} is not in program {program}"
+                    )));
+                }
+                (program.clone(), participants.clone())
+            }
+        };
+        if !self.policy(&program)?.group_polls_enabled() {
+            return Err(AssistantError::GroupPollsDisabled(program));
+        }
+        self.propose(&program, &people, request, true).await
+    }
+
+    pub(crate) async fn propose(
+        &self,
+        program: &ProgramId,
+        people: &[ParticipantId],
+        request: SlotRequest,
+        rank_by_free: bool,
+    ) -> Result<Proposal, AssistantError> {
+        let policy = self.policy(program)?;
+        if !policy.scheduling_assistant_enabled() {
+            return Err(AssistantError::SchedulingDisabled(program.clone()));
+        }
+        let mut unique: Vec<ParticipantId> = Vec::with_capacity(people.len());
+        for p in people {
+            self.participant(p)?;
+            if !unique.contains(p) {
+                unique.push(p.clone());
+            }
+        }
+        let bookable = policy.bookable(request.window, self.inner.clock.now());
+        let blocking = policy.blocking();
+        let span = bookable.span();
+        let (busy, _) = match span {
+            Some(span) => self.busy(&unique, span, false, true).await,
+            None => (HashMap::new(), FetchCounts::default()),
+        };
+        let mut problems = Vec::new();
+        let mut connected = 0;
+        let mut sets: Vec<Option<IntervalSet>> = Vec::with_capacity(unique.len());
+        for p in &unique {
+            connected += usize::from(self.status(p).await.is_connected());
+            sets.push(match busy.get(p) {
+                Some(Some(Ok(fb))) => Some(fb.unavailable(blocking)),
+                Some(Some(Err(e))) => {
+                    problems.push(Problem {
+                        participant: p.clone(),
+                        reason: e.to_string(),
+                    });
+                    None
+                }
+                _ => None,
+            });
+        }
+        let known = u32::try_from(sets.iter().filter(|s| s.is_some()).count()).unwrap_or(u32::MAX);
+        let min_free = request.min_free.unwrap_or(known).max(1);
+        let query = policy
+            .slot_query(request.duration, &bookable)
+            .min_free(min_free)
+            .limit(request.limit)
+            .distinct(true);
+        let found = find_slots(&bookable, sets.iter().map(Option::as_ref), query)
+            .map_err(|e: SlotError| AssistantError::Invalid(e.to_string()))?;
+        let mut slots: Vec<ProposedSlot> = found
+            .into_iter()
+            .map(|s| ProposedSlot {
+                interval: s.interval,
+                free: s.free.iter().map(|&i| unique[i].clone()).collect(),
+                unavailable: s.unavailable.iter().map(|&i| unique[i].clone()).collect(),
+                unknown: s.unknown.iter().map(|&i| unique[i].clone()).collect(),
+            })
+            .collect();
+        if !rank_by_free {
+            slots.sort_by_key(|s| s.interval.start());
+        }
+        Ok(Proposal {
+            invitees: unique.len(),
+            connected,
+            slots,
+            problems,
+            connected_text: format!(
+                "{connected} of {} invitees have connected a calendar",
+                unique.len()
+            ),
+        })
+    }
+}

@@ -1,0 +1,121 @@
+//! A participant's connection status and its sentence.
+
+use policy_rules::Provider;
+use serde::Serialize;
+
+use crate::model::{ParticipantId, provider_name};
+
+use super::{Assistant, integration_name};
+
+/// A participant's connection status, with the sentence shown to them
+/// ([`text`](Self::text)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnectionStatus {
+    /// No calendar.
+    NotConnected,
+    /// Their own calendar is connected and was last read fine (or not yet).
+    Connected {
+        /// Which provider.
+        provider: Provider,
+        /// When it was connected (Unix seconds).
+        since: i64,
+    },
+    /// Connected automatically by the organisation's integration.
+    ThroughOrganisation {
+        /// Which integration (`google_workspace`, `exchange_online`).
+        integration: String,
+    },
+    /// The provider refused the stored credentials: reconnect.
+    NeedsReconnecting {
+        /// Which provider.
+        provider: Provider,
+        /// Why, as the provider said.
+        reason: String,
+    },
+    /// Connected, but the last read failed for a passing reason (the
+    /// provider was down or rate limiting); their times show as unknown.
+    Unreachable {
+        /// Which provider, if their own connection.
+        provider: Option<Provider>,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl ConnectionStatus {
+    /// The sentence for the participant, e.g. "Your Google calendar is
+    /// connected".
+    pub fn text(&self) -> String {
+        match self {
+            Self::NotConnected => "Your calendar is not connected".to_owned(),
+            Self::Connected { provider, .. } => {
+                format!("Your {} calendar is connected", provider_name(*provider))
+            }
+            Self::ThroughOrganisation { .. } => {
+                "Your calendar is connected through your organisation".to_owned()
+            }
+            Self::NeedsReconnecting { provider, reason } => format!(
+                "Your {} calendar needs reconnecting ({reason})",
+                provider_name(*provider)
+            ),
+            Self::Unreachable { reason, .. } => {
+                format!("Your calendar is connected but could not be read just now ({reason})")
+            }
+        }
+    }
+
+    /// Whether the participant has a usable connection (their times can be
+    /// read, now or after a passing failure).
+    pub fn is_connected(&self) -> bool {
+        matches!(
+            self,
+            Self::Connected { .. } | Self::ThroughOrganisation { .. } | Self::Unreachable { .. }
+        )
+    }
+}
+
+impl Assistant {
+    /// A participant's connection status. Reads nothing from providers:
+    /// it reflects the stored connection and the last read.
+    pub async fn status(&self, participant: &ParticipantId) -> ConnectionStatus {
+        self.sync().await;
+        let connection = self.connection(participant);
+        if let Some(c) = connection {
+            if let Some(reason) = c.needs_reconnect {
+                return ConnectionStatus::NeedsReconnecting {
+                    provider: c.provider,
+                    reason,
+                };
+            }
+            if let Some(e) = self.inner.cache.last_error(participant).await {
+                return ConnectionStatus::Unreachable {
+                    provider: Some(c.provider),
+                    reason: e.to_string(),
+                };
+            }
+            return ConnectionStatus::Connected {
+                provider: c.provider,
+                since: c.connected_at,
+            };
+        }
+        self.org_status(participant)
+            .await
+            .unwrap_or(ConnectionStatus::NotConnected)
+    }
+
+    pub(crate) async fn org_status(&self, participant: &ParticipantId) -> Option<ConnectionStatus> {
+        let org = self.inner.org.as_ref()?;
+        let email = self.participant(participant).ok()?.email;
+        let kind = org.resolve(&email).await?;
+        if let Some(e) = self.inner.cache.last_error(participant).await {
+            return Some(ConnectionStatus::Unreachable {
+                provider: None,
+                reason: e.to_string(),
+            });
+        }
+        Some(ConnectionStatus::ThroughOrganisation {
+            integration: integration_name(kind).to_owned(),
+        })
+    }
+}

@@ -1,0 +1,85 @@
+//! The OpenAPI 3.1 document: components here, each operation beside its
+//! route in `routes`.
+
+use serde_json::{Map, Value, json};
+
+use super::{COOKIE, routes};
+
+/// The parameters and responses operations share.
+pub(super) struct Refs {
+    /// The error response.
+    pub(super) error: Value,
+    /// The `{id}` path parameter.
+    pub(super) id: Value,
+    /// The `from` query parameter.
+    pub(super) from: Value,
+    /// The `to` query parameter.
+    pub(super) to: Value,
+}
+
+impl Refs {
+    pub(super) fn new() -> Self {
+        Self {
+            error: json!({"$ref": "#/components/responses/Error"}),
+            id: json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}),
+            from: json!({"name": "from", "in": "query", "required": true, "schema": {"type": "string", "format": "date-time"}}),
+            to: json!({"name": "to", "in": "query", "required": true, "schema": {"type": "string", "format": "date-time"}}),
+        }
+    }
+}
+
+/// A 200 response with a JSON body of `schema`.
+pub(super) fn ok(schema: Value) -> Value {
+    json!({"description": "OK", "content": {"application/json": {"schema": schema}}})
+}
+
+/// A reference to a component schema.
+pub(super) fn schema(name: &str) -> Value {
+    json!({"$ref": format!("#/components/schemas/{name}")})
+}
+
+/// The OpenAPI 3.1 document of the JSON API.
+pub fn openapi() -> Value {
+    let r = schema;
+    let mut paths = Map::new();
+    for route in routes::table() {
+        if let Some(operation) = route.operation {
+            let item = paths
+                .entry(route.path)
+                .or_insert_with(|| Value::Object(Map::new()));
+            if let Value::Object(item) = item {
+                item.insert(route.method.to_ascii_lowercase(), operation);
+            }
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "scheduling-assistant",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Free/busy scheduling for mentoring programs: connections, availability (times only), mutual slots and group polls. Errors are {\"error\": {\"kind\", \"message\"}}: 400 bad input, 401 no session, 403 not allowed, 404 unknown id, 409 a conflict (Exchange Online and on-premise exclude each other), 500 only for a fault of the service (its store or vault)."
+        },
+        "components": {
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": COOKIE}},
+            "responses": {"Error": {"description": "An error", "content": {"application/json": {"schema": r("Error")}}}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["kind", "message"], "properties": {"kind": {"type": "string"}, "message": {"type": "string"}}}}},
+                "Interval": {"type": "object", "required": ["start", "end"], "properties": {"start": {"type": "string", "format": "date-time"}, "end": {"type": "string", "format": "date-time"}}},
+                "Me": {"type": "object", "properties": {"participant": {"type": ["string", "null"]}, "admin": {"type": ["string", "null"]}, "on_behalf_of": {"type": ["string", "null"]}}},
+                "SignIn": {"type": "object", "additionalProperties": false, "properties": {"participant": {"type": "string"}, "admin": {"type": "string"}, "on_behalf_of": {"type": "string"}}},
+                "Program": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "time_zone": {"type": "string"}, "group_polls": {"type": "boolean"}, "scheduling_assistant": {"type": "boolean"}}},
+                "Participant": {"type": "object", "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "time_zone": {"type": "string"}, "programs": {"type": "array", "items": {"type": "string"}}}},
+                "Status": {"type": "object", "required": ["participant", "text", "status"], "properties": {"participant": {"type": "string"}, "text": {"type": "string", "examples": ["Your Google calendar is connected"]}, "status": {"type": "object", "required": ["state"], "properties": {"state": {"enum": ["not_connected", "connected", "through_organisation", "needs_reconnecting", "unreachable"]}, "provider": {"enum": ["google", "microsoft", "icloud", null]}, "reason": {"type": "string"}, "since": {"type": "integer"}, "integration": {"type": "string"}}}}},
+                "ConnectBody": {"type": "object", "additionalProperties": false, "properties": {"apple_id": {"type": "string"}, "app_password": {"type": "string", "format": "password"}}},
+                "ConnectStarted": {"type": "object", "required": ["authorization_url", "expires_at"], "properties": {"authorization_url": {"type": "string", "format": "uri"}, "expires_at": {"type": "string", "format": "date-time"}}},
+                "Availability": {"type": "object", "required": ["participant", "window", "known", "unavailable"], "properties": {"participant": {"type": "string"}, "window": r("Interval"), "known": {"type": "boolean"}, "unavailable": {"type": "array", "items": r("Interval")}, "reason": {"type": ["string", "null"]}}},
+                "Pair": {"type": "object", "properties": {"id": {"type": "string"}, "program": {"type": "string"}, "mentor": {"type": "string"}, "mentee": {"type": "string"}}},
+                "Group": {"type": "object", "properties": {"id": {"type": "string"}, "program": {"type": "string"}, "name": {"type": "string"}, "members": {"type": "array", "items": {"type": "string"}}}},
+                "PollBody": {"type": "object", "additionalProperties": false, "required": ["from", "to"], "properties": {"group": {"type": "string"}, "program": {"type": "string"}, "invitees": {"type": "array", "items": {"type": "string"}}, "duration": {"type": "string", "examples": ["30m", "1h"]}, "from": {"type": "string", "format": "date-time"}, "to": {"type": "string", "format": "date-time"}, "slots": {"type": "integer", "minimum": 1, "maximum": 50}, "min_free": {"type": "integer", "minimum": 0}}},
+                "Proposal": {"type": "object", "required": ["invitees", "connected", "connected_text", "slots", "problems"], "properties": {"invitees": {"type": "integer"}, "connected": {"type": "integer"}, "connected_text": {"type": "string", "examples": ["4 of 5 invitees have connected a calendar"]}, "slots": {"type": "array", "items": {"type": "object", "properties": {"interval": r("Interval"), "free": {"type": "array", "items": {"type": "string"}}, "unavailable": {"type": "array", "items": {"type": "string"}}, "unknown": {"type": "array", "items": {"type": "string"}}}}}, "problems": {"type": "array", "items": {"type": "object", "properties": {"participant": {"type": "string"}, "reason": {"type": "string"}}}}}}
+            }
+        },
+        "security": [{"session": []}],
+        "paths": paths,
+    })
+}

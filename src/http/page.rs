@@ -1,0 +1,498 @@
+//! The server-rendered page: sign in, connect, a partner's week, polls.
+
+use std::fmt::Write as _;
+
+use std::time::Duration;
+
+use availability::Interval;
+use axum::extract::rejection::{FormRejection, PathRejection, QueryRejection};
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::response::{Html, Redirect, Response};
+use jiff::Timestamp;
+use jiff::civil::Date;
+use jiff::tz::TimeZone;
+use policy_rules::Provider;
+use serde::Deserialize;
+
+use crate::{Actor, ConnectionStatus, GroupId, Invitees, ParticipantId, SlotRequest};
+
+use super::api::{ConnectBody, ConnectOut, connect, duration, provider};
+use super::error::{ApiError, rejected};
+use super::session::{SignIn, subject};
+use super::{App, Shared};
+
+pub(super) fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+pub(super) const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}\
+table.week{border-collapse:collapse;font-size:.8rem}\
+table.week td,table.week th{border:1px solid #ccc;padding:2px 6px;min-width:5.5rem;text-align:center}\
+td.unavailable{background:#c0392b;color:#fff}td.free{background:#eafaf1}td.closed{background:#f4f4f4}\
+.status{font-weight:bold}.error{color:#c0392b}form.inline{display:inline}\
+section{margin-bottom:1.5rem}";
+
+pub(super) fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <title>{} - scheduling-assistant</title><style>{STYLE}</style></head>\
+         <body><h1>{}</h1>{body}<p><a href=\"/\">Home</a></p></body></html>",
+        escape(title),
+        escape(title)
+    ))
+}
+
+pub(super) fn page_error(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        page(
+            "Not done",
+            &format!("<p class=\"error\" id=\"error\">{}</p>", escape(message)),
+        ),
+    )
+        .into_response()
+}
+
+pub(super) fn page_result(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(|e| page_error(e.status, &e.message))
+}
+
+pub(super) async fn page_home(State(app): App, headers: HeaderMap) -> Response {
+    let Some(actor) = app.actor(&headers) else {
+        return sign_in_page(&app).into_response();
+    };
+    page_result(home(&app, &actor).await)
+}
+
+pub(super) fn sign_in_page(app: &Shared) -> Html<String> {
+    let mut body = String::from(
+        "<p>Try the assistant as one of the demo participants (this sign-in is the \
+         example's; your service brings its own).</p><section><h2>Sign in as a participant</h2>",
+    );
+    let people = app.assistant.participants();
+    for (p, _) in &people {
+        let _ = write!(
+            body,
+            "<form class=\"inline\" method=\"post\" action=\"/session\">\
+             <input type=\"hidden\" name=\"participant\" value=\"{id}\">\
+             <button id=\"sign-in-{id}\">{name}</button></form> ",
+            id = escape(p.id.as_str()),
+            name = escape(&p.name)
+        );
+    }
+    body.push_str("</section><section><h2>Or as an administrator</h2>");
+    body.push_str("<form method=\"post\" action=\"/session\"><select name=\"admin\">");
+    for a in &app.config.admins {
+        let _ = write!(body, "<option>{}</option>", escape(a));
+    }
+    body.push_str("</select> working on behalf of <select name=\"on_behalf_of\">");
+    for (p, _) in &people {
+        let _ = write!(
+            body,
+            "<option value=\"{}\">{}</option>",
+            escape(p.id.as_str()),
+            escape(&p.name)
+        );
+    }
+    body.push_str("</select> <button id=\"sign-in-admin\">Sign in</button></form></section>");
+    page("Scheduling assistant", &body)
+}
+
+pub(super) async fn home(app: &Shared, actor: &Actor) -> Result<Response, ApiError> {
+    let mut body = String::new();
+    let who = match actor {
+        Actor::Participant(p) => app.assistant.participant(p)?.name,
+        Actor::Administrator {
+            admin,
+            on_behalf_of,
+        } => match on_behalf_of {
+            Some(p) => format!(
+                "{admin} (administrator, working on behalf of {})",
+                app.assistant.participant(p)?.name
+            ),
+            None => format!("{admin} (administrator)"),
+        },
+    };
+    let _ = write!(
+        body,
+        "<p>Signed in as <span id=\"who\">{}</span>. \
+         <form class=\"inline\" method=\"post\" action=\"/logout\"><button id=\"sign-out\">Sign out</button></form></p>",
+        escape(&who)
+    );
+    let Some(subject) = subject(actor).cloned() else {
+        body.push_str("<p>Choose a participant to work for.</p>");
+        return Ok(page("Scheduling assistant", &body).into_response());
+    };
+    let status = app.assistant.status(&subject).await;
+    let _ = write!(
+        body,
+        "<section><h2>Calendar</h2><p class=\"status\" id=\"status\">{}</p>",
+        escape(&status.text())
+    );
+    for (provider, label) in [
+        (Provider::Google, "Connect Google Calendar"),
+        (Provider::Microsoft, "Connect Microsoft 365"),
+    ] {
+        let _ = write!(
+            body,
+            "<form class=\"inline\" method=\"post\" action=\"/connect/{p}\">\
+             <button id=\"connect-{p}\">{label}</button></form> ",
+            p = provider.as_str()
+        );
+    }
+    body.push_str(
+        "<form method=\"post\" action=\"/connect/icloud\" id=\"icloud-form\"><p>iCloud: \
+         <input name=\"apple_id\" id=\"apple-id\" placeholder=\"Apple ID\" autocomplete=\"off\"> \
+         <input name=\"app_password\" id=\"app-password\" type=\"password\" \
+         placeholder=\"app-specific password\" autocomplete=\"off\"> \
+         <button id=\"connect-icloud\">Connect iCloud</button></p></form>",
+    );
+    if !matches!(status, ConnectionStatus::NotConnected) {
+        body.push_str(
+            "<form method=\"post\" action=\"/disconnect\"><button id=\"disconnect\">Disconnect</button></form>",
+        );
+    }
+    body.push_str("</section><section><h2>Mentoring</h2><ul>");
+    for pair in app.assistant.pairs() {
+        let partner = if pair.mentor == subject {
+            &pair.mentee
+        } else if pair.mentee == subject {
+            &pair.mentor
+        } else {
+            continue;
+        };
+        let name = app.assistant.participant(partner)?.name;
+        let _ = write!(
+            body,
+            "<li><a id=\"week-{id}\" href=\"/week/{id}\">{name}'s week</a></li>",
+            id = escape(partner.as_str()),
+            name = escape(&name)
+        );
+    }
+    body.push_str("</ul></section><section><h2>Group polls</h2>");
+    for group in app.assistant.groups() {
+        if !group.members.contains(&subject) {
+            continue;
+        }
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"/polls\"><input type=\"hidden\" name=\"group\" value=\"{id}\">\
+             {name}: <input name=\"duration\" value=\"60m\" size=\"4\"> from \
+             <input name=\"start\" type=\"date\" value=\"{today}\"> for 7 days \
+             <button id=\"poll-{id}\">Propose times</button></form>",
+            id = escape(group.id.as_str()),
+            name = escape(&group.name),
+            today = today(app, &subject)?
+        );
+    }
+    body.push_str("</section>");
+    Ok(page("Scheduling assistant", &body).into_response())
+}
+
+pub(super) fn zone_of(app: &Shared, id: &ParticipantId) -> Result<TimeZone, ApiError> {
+    let p = app.assistant.participant(id)?;
+    caldav_provider::ical::time_zone(&p.time_zone)
+        .ok_or_else(|| ApiError::bad(format!("unknown time zone {}", p.time_zone)))
+}
+
+pub(super) fn today(app: &Shared, viewer: &ParticipantId) -> Result<Date, ApiError> {
+    Ok(zone_of(app, viewer)?
+        .to_datetime(app.assistant.now())
+        .date())
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SignInForm {
+    participant: Option<String>,
+    admin: Option<String>,
+    on_behalf_of: Option<String>,
+}
+
+pub(super) async fn page_sign_in(
+    State(app): App,
+    form: Result<Form<SignInForm>, FormRejection>,
+) -> Response {
+    let result = (|| {
+        let Form(f) = form.map_err(rejected)?;
+        let request = SignIn {
+            participant: f.participant,
+            admin: f.admin,
+            on_behalf_of: f.on_behalf_of,
+        };
+        let (_, cookie) = app.sign_in(&request)?;
+        let mut response = Redirect::to("/").into_response();
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+        Ok(response)
+    })();
+    page_result(result)
+}
+
+pub(super) async fn page_sign_out(State(app): App, headers: HeaderMap) -> Response {
+    app.sign_out(&headers);
+    Redirect::to("/").into_response()
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct ConnectForm {
+    apple_id: Option<String>,
+    app_password: Option<String>,
+}
+
+pub(super) async fn page_connect(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    form: Result<Form<ConnectForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        let actor = app.require(&headers)?;
+        let Path(name) = path.map_err(rejected)?;
+        let provider = provider(&name)?;
+        let f = form.map(|Form(f)| f).unwrap_or_default();
+        let subject = subject(&actor)
+            .cloned()
+            .ok_or_else(|| ApiError::bad("choose a participant to work for"))?;
+        let body = ConnectBody {
+            apple_id: f.apple_id,
+            app_password: f.app_password,
+        };
+        match connect(&app, &actor, subject, provider, body).await? {
+            ConnectOut::Redirect {
+                authorization_url, ..
+            } => Ok(Redirect::to(&authorization_url).into_response()),
+            ConnectOut::Connected(_) => Ok(Redirect::to("/").into_response()),
+        }
+    }
+    .await;
+    page_result(result)
+}
+
+pub(super) async fn page_disconnect(State(app): App, headers: HeaderMap) -> Response {
+    let result = async {
+        let actor = app.require(&headers)?;
+        let subject = subject(&actor)
+            .cloned()
+            .ok_or_else(|| ApiError::bad("choose a participant to work for"))?;
+        app.assistant.disconnect(&actor, &subject).await?;
+        Ok(Redirect::to("/").into_response())
+    }
+    .await;
+    page_result(result)
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct WeekQuery {
+    start: Option<String>,
+}
+
+pub(super) fn local_second(tz: &TimeZone, date: Date, minutes: i64) -> Result<i64, ApiError> {
+    let dt = date
+        .to_datetime(jiff::civil::Time::midnight())
+        .checked_add(jiff::Span::new().minutes(minutes))
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+    tz.to_ambiguous_timestamp(dt)
+        .compatible()
+        .map(|t| t.as_second())
+        .map_err(|e| ApiError::bad(e.to_string()))
+}
+
+pub(super) async fn page_week(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<WeekQuery>, QueryRejection>,
+) -> Response {
+    let result = async {
+        let actor = app.require(&headers)?;
+        let Path(id) = path.map_err(rejected)?;
+        let Query(q) = query.map_err(rejected)?;
+        let target = ParticipantId::new(id);
+        let partner = app.assistant.participant(&target)?;
+        // The viewer's zone: the participant's own, else the partner's.
+        let viewer = subject(&actor).cloned().unwrap_or_else(|| target.clone());
+        let tz = zone_of(&app, &viewer)?;
+        let first = match q.start.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => s
+                .parse::<Date>()
+                .map_err(|e| ApiError::bad(format!("`start` is not a date: {e}")))?,
+            None => today(&app, &viewer)?,
+        };
+        let start = local_second(&tz, first, 0)?;
+        let end = local_second(&tz, first, 7 * 24 * 60)?;
+        let w = Interval::new(start, end).map_err(|e| ApiError::bad(e.to_string()))?;
+        let seen = app.assistant.availability(&actor, &target, w).await?;
+        // Hours the program does not book (weekends, nights, inside the
+        // minimum notice) are shaded: the pair's program, else the partner's.
+        let pair = app.assistant.pairs().into_iter().find(|p| {
+            (p.mentor == viewer && p.mentee == target) || (p.mentee == viewer && p.mentor == target)
+        });
+        let program = match &pair {
+            Some(p) => Some(p.program.clone()),
+            None => app
+                .assistant
+                .participants()
+                .into_iter()
+                .find(|(p, _)| p.id == target)
+                .and_then(|(_, programs)| programs.into_iter().next()),
+        };
+        let bookable = match &program {
+            Some(p) => Some(app.assistant.policy(p)?.bookable(w, app.assistant.now())),
+            None => None,
+        };
+        let mut body = format!(
+            "<p>{}'s availability, in your time zone ({}). Unavailable blocks only: \
+             nothing about what they are. Grey: outside the program's bookable hours.</p>",
+            escape(&partner.name),
+            escape(tz.iana_name().unwrap_or("UTC"))
+        );
+        if !seen.known {
+            let _ = write!(
+                body,
+                "<p class=\"error\" id=\"unknown\">Their times are unknown: {}</p>",
+                escape(seen.reason.as_deref().unwrap_or(""))
+            );
+        }
+        body.push_str("<table class=\"week\" id=\"week\"><tr><th></th>");
+        let days: Vec<Date> = (0..7)
+            .filter_map(|i| first.checked_add(jiff::Span::new().days(i)).ok())
+            .collect();
+        for d in &days {
+            let _ = write!(body, "<th>{}</th>", d.strftime("%a %d %b"));
+        }
+        body.push_str("</tr>");
+        for row in 0..28 {
+            let minutes = 7 * 60 + row * 30;
+            let _ = write!(body, "<tr><th>{:02}:{:02}</th>", minutes / 60, minutes % 60);
+            for d in &days {
+                let s = local_second(&tz, *d, minutes)?;
+                let cell = Interval::new(s, s + 1800).map_err(|e| ApiError::bad(e.to_string()))?;
+                let at = Timestamp::from_second(s).unwrap_or(Timestamp::MIN);
+                if !seen.known {
+                    let _ = write!(body, "<td class=\"closed\" data-start=\"{at}\">?</td>");
+                } else if seen.unavailable.iter().any(|u| u.overlaps(&cell)) {
+                    let _ = write!(
+                        body,
+                        "<td class=\"unavailable\" data-start=\"{at}\">Unavailable</td>"
+                    );
+                } else if bookable.as_ref().is_some_and(|b| !b.covers(&cell)) {
+                    let _ = write!(
+                        body,
+                        "<td class=\"closed\" data-start=\"{at}\" title=\"outside the program's hours\"></td>"
+                    );
+                } else {
+                    let _ = write!(body, "<td class=\"free\" data-start=\"{at}\"></td>");
+                }
+            }
+            body.push_str("</tr>");
+        }
+        body.push_str("</table>");
+        // Mutual slots, when the viewer and this partner are a pair.
+        if let Some(pair) = pair {
+            let request = SlotRequest::new(Duration::from_secs(3600), w).limit(5);
+            match app.assistant.mutual_slots(&actor, &pair.id, request).await {
+                Ok(p) => {
+                    body.push_str("<h2>Mutual one-hour slots</h2><ol id=\"slots\">");
+                    for slot in &p.slots {
+                        let _ = write!(body, "<li>{}</li>", when(&tz, slot.interval));
+                    }
+                    body.push_str("</ol>");
+                }
+                Err(e) => {
+                    let _ = write!(body, "<p class=\"error\">{}</p>", escape(&e.to_string()));
+                }
+            }
+        }
+        Ok(page(&format!("{}'s week", partner.name), &body).into_response())
+    }
+    .await;
+    page_result(result)
+}
+
+pub(super) fn when(tz: &TimeZone, interval: Interval) -> String {
+    let s = tz.to_datetime(interval.start_jiff());
+    let e = tz.to_datetime(interval.end_jiff());
+    format!("{} - {}", s.strftime("%a %d %b %H:%M"), e.strftime("%H:%M"))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct PollForm {
+    group: String,
+    duration: Option<String>,
+    start: Option<String>,
+}
+
+pub(super) async fn page_poll(
+    State(app): App,
+    headers: HeaderMap,
+    form: Result<Form<PollForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        let actor = app.require(&headers)?;
+        let Form(f) = form.map_err(rejected)?;
+        let viewer = subject(&actor)
+            .cloned()
+            .ok_or_else(|| ApiError::bad("choose a participant to work for"))?;
+        let tz = zone_of(&app, &viewer)?;
+        let first = match f.start.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => s
+                .parse::<Date>()
+                .map_err(|e| ApiError::bad(format!("`start` is not a date: {e}")))?,
+            None => today(&app, &viewer)?,
+        };
+        let w = Interval::new(
+            local_second(&tz, first, 0)?,
+            local_second(&tz, first, 7 * 1440)?,
+        )
+        .map_err(|e| ApiError::bad(e.to_string()))?;
+        let request = SlotRequest::new(duration(f.duration.as_deref())?, w)
+            .limit(5)
+            .min_free(1);
+        let poll = app
+            .assistant
+            .poll(&actor, &Invitees::Group(GroupId::new(f.group)), request)
+            .await?;
+        let mut body = format!(
+            "<p id=\"connected\">{}</p><table id=\"poll\"><tr><th>When ({})</th><th>Free</th>\
+             <th>Unavailable</th><th>Unknown</th></tr>",
+            escape(poll.connected_text()),
+            escape(tz.iana_name().unwrap_or("UTC"))
+        );
+        let names = |ids: &[ParticipantId]| {
+            ids.iter()
+                .map(|i| {
+                    app.assistant
+                        .participant(i)
+                        .map_or_else(|_| i.to_string(), |p| p.name)
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        for slot in &poll.slots {
+            let _ = write!(
+                body,
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                when(&tz, slot.interval),
+                escape(&names(&slot.free)),
+                escape(&names(&slot.unavailable)),
+                escape(&names(&slot.unknown))
+            );
+        }
+        body.push_str("</table>");
+        Ok(page("Proposed times", &body).into_response())
+    }
+    .await;
+    page_result(result)
+}

@@ -1,0 +1,166 @@
+//! Every route once: method, path (axum syntax), handler and, for the
+//! JSON API, its OpenAPI operation. The router, [`super::routes`] and the
+//! OpenAPI `paths` are all built from [`table`]; add a route here.
+
+use std::sync::Arc;
+
+use axum::extract::Json;
+use axum::routing::{MethodRouter, delete, get, post};
+use serde_json::{Value, json};
+
+use super::Shared;
+use super::api::{
+    api_availability, api_connect, api_disconnect, api_groups, api_me, api_pairs, api_participants,
+    api_poll, api_programs, api_sign_in, api_sign_out, api_slots, api_status, oauth_callback,
+};
+use super::openapi::{Refs, openapi};
+use super::page::{
+    page_connect, page_disconnect, page_home, page_poll, page_sign_in, page_sign_out, page_week,
+};
+
+/// One route.
+pub(super) struct Route {
+    /// `GET`, `POST` or `DELETE`.
+    pub(super) method: &'static str,
+    /// The path, axum syntax.
+    pub(super) path: &'static str,
+    /// Its handler.
+    pub(super) handler: MethodRouter<Arc<Shared>>,
+    /// The OpenAPI operation (JSON API routes and `/openapi.json`); `None`
+    /// for the page.
+    pub(super) operation: Option<Value>,
+}
+
+fn api(
+    method: &'static str,
+    path: &'static str,
+    handler: MethodRouter<Arc<Shared>>,
+    operation: Value,
+) -> Route {
+    Route {
+        method,
+        path,
+        handler,
+        operation: Some(operation),
+    }
+}
+
+fn page(method: &'static str, path: &'static str, handler: MethodRouter<Arc<Shared>>) -> Route {
+    Route {
+        method,
+        path,
+        handler,
+        operation: None,
+    }
+}
+
+/// The routes, in the order the page and the document list them.
+pub(super) fn table() -> Vec<Route> {
+    let Refs {
+        error,
+        id,
+        from,
+        to,
+    } = Refs::new();
+    let ok = super::openapi::ok;
+    let r = super::openapi::schema;
+    vec![
+        api(
+            "POST",
+            "/api/session",
+            post(api_sign_in),
+            json!({"summary": "Sign in as a participant, or as an administrator working on someone's behalf (sets the session cookie)", "security": [], "requestBody": {"required": true, "content": {"application/json": {"schema": r("SignIn")}}}, "responses": {"200": ok(r("Me")), "400": error, "403": error, "404": error}}),
+        ),
+        api(
+            "DELETE",
+            "/api/session",
+            delete(api_sign_out),
+            json!({"summary": "Sign out", "responses": {"204": {"description": "Signed out"}}}),
+        ),
+        api(
+            "GET",
+            "/api/me",
+            get(api_me),
+            json!({"summary": "Who the session acts as", "responses": {"200": ok(r("Me")), "401": error}}),
+        ),
+        api(
+            "GET",
+            "/api/programs",
+            get(api_programs),
+            json!({"summary": "Programs and their policy switches", "responses": {"200": ok(json!({"type": "array", "items": r("Program")})), "401": error}}),
+        ),
+        api(
+            "GET",
+            "/api/participants",
+            get(api_participants),
+            json!({"summary": "Participants (no emails)", "responses": {"200": ok(json!({"type": "array", "items": r("Participant")})), "401": error}}),
+        ),
+        api(
+            "GET",
+            "/api/participants/{id}/status",
+            get(api_status),
+            json!({"summary": "A participant's connection status and its sentence", "parameters": [id], "responses": {"200": ok(r("Status")), "401": error, "404": error}}),
+        ),
+        api(
+            "POST",
+            "/api/participants/{id}/connect/{provider}",
+            post(api_connect),
+            json!({"summary": "Connect a calendar: Google and Microsoft return the authorization URL; iCloud takes the Apple ID and app-specific password and validates them first. Only the participant may: an administrator working on their behalf gets 403 on_behalf_refused", "parameters": [id, {"name": "provider", "in": "path", "required": true, "schema": {"enum": ["google", "microsoft", "icloud"]}}], "requestBody": {"required": false, "content": {"application/json": {"schema": r("ConnectBody")}}}, "responses": {"200": ok(json!({"oneOf": [r("ConnectStarted"), r("Status")]})), "400": error, "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "DELETE",
+            "/api/participants/{id}/connection",
+            delete(api_disconnect),
+            json!({"summary": "Disconnect: deletes the credentials and cached busy times", "parameters": [id], "responses": {"200": ok(json!({"type": "object", "properties": {"disconnected": {"type": "boolean"}}})), "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "GET",
+            "/api/participants/{id}/availability",
+            get(api_availability),
+            json!({"summary": "A partner's Unavailable times in a window (times only)", "parameters": [id, from, to], "responses": {"200": ok(r("Availability")), "400": error, "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "GET",
+            "/api/pairs",
+            get(api_pairs),
+            json!({"summary": "The session's mentoring pairs", "responses": {"200": ok(json!({"type": "array", "items": r("Pair")})), "401": error}}),
+        ),
+        api(
+            "GET",
+            "/api/pairs/{id}/slots",
+            get(api_slots),
+            json!({"summary": "Mutual free slots of a pair inside its program's policy", "parameters": [id, from, to, {"name": "duration", "in": "query", "schema": {"type": "string", "default": "30m"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "default": 5}}], "responses": {"200": ok(r("Proposal")), "400": error, "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "GET",
+            "/api/groups",
+            get(api_groups),
+            json!({"summary": "The session's groups", "responses": {"200": ok(json!({"type": "array", "items": r("Group")})), "401": error}}),
+        ),
+        api(
+            "POST",
+            "/api/polls",
+            post(api_poll),
+            json!({"summary": "Create a group poll: proposed slots ranked by free invitees, with k of n connected", "requestBody": {"required": true, "content": {"application/json": {"schema": r("PollBody")}}}, "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": r("Proposal")}}}, "400": error, "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "GET",
+            "/api/oauth/callback",
+            get(oauth_callback),
+            json!({"summary": "The providers' OAuth redirect target (RFC 6749 4.1.2): completes the connection and redirects to the page", "security": [], "parameters": [{"name": "state", "in": "query", "schema": {"type": "string"}}, {"name": "code", "in": "query", "schema": {"type": "string"}}, {"name": "error", "in": "query", "schema": {"type": "string"}}], "responses": {"303": {"description": "Connected; back to the page"}, "400": {"description": "Declined, expired or refused (an HTML page)"}}}),
+        ),
+        api(
+            "GET",
+            "/openapi.json",
+            get(|| async { Json(openapi()) }),
+            json!({"summary": "This document", "security": [], "responses": {"200": ok(json!({"type": "object"}))}}),
+        ),
+        page("GET", "/", get(page_home)),
+        page("POST", "/session", post(page_sign_in)),
+        page("POST", "/logout", post(page_sign_out)),
+        page("POST", "/connect/{provider}", post(page_connect)),
+        page("POST", "/disconnect", post(page_disconnect)),
+        page("GET", "/week/{id}", get(page_week)),
+        page("POST", "/polls", post(page_poll)),
+    ]
+}

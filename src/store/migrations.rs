@@ -1,0 +1,99 @@
+//! The schema, one migration per step, and the version checks. Every
+//! table's `CREATE` is here; each table's other SQL has one owner
+//! (`records`, `attempts`, `busy`).
+
+use super::StoreError;
+
+/// The schema, one migration per step; a database records how many it has
+/// applied in `assistant_schema` and refuses to open when it is newer than
+/// this build.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: the records.
+    "CREATE TABLE assistant_programs (
+        id TEXT PRIMARY KEY, name TEXT NOT NULL, policy_toml TEXT NOT NULL);
+     CREATE TABLE assistant_participants (
+        id TEXT PRIMARY KEY, email TEXT NOT NULL UNIQUE, time_zone TEXT NOT NULL,
+        name TEXT NOT NULL);
+     CREATE TABLE assistant_memberships (
+        program_id TEXT NOT NULL REFERENCES assistant_programs(id),
+        participant_id TEXT NOT NULL REFERENCES assistant_participants(id),
+        PRIMARY KEY (program_id, participant_id));
+     CREATE TABLE assistant_pairs (
+        id TEXT PRIMARY KEY, program_id TEXT NOT NULL REFERENCES assistant_programs(id),
+        mentor TEXT NOT NULL REFERENCES assistant_participants(id),
+        mentee TEXT NOT NULL REFERENCES assistant_participants(id));
+     CREATE TABLE assistant_groups (
+        id TEXT PRIMARY KEY, program_id TEXT NOT NULL REFERENCES assistant_programs(id),
+        name TEXT NOT NULL);
+     CREATE TABLE assistant_group_members (
+        group_id TEXT NOT NULL REFERENCES assistant_groups(id),
+        position BIGINT NOT NULL,
+        participant_id TEXT NOT NULL REFERENCES assistant_participants(id),
+        PRIMARY KEY (group_id, participant_id));
+     CREATE TABLE assistant_connections (
+        participant_id TEXT PRIMARY KEY REFERENCES assistant_participants(id),
+        provider TEXT NOT NULL, account TEXT NOT NULL, connected_at BIGINT NOT NULL,
+        needs_reconnect TEXT NOT NULL);",
+    // 2: organisation integrations' settings (their secrets are in the vault).
+    "CREATE TABLE assistant_org_integrations (
+        kind TEXT PRIMARY KEY, settings_json TEXT NOT NULL);",
+    // 3: several instances on one database. Busy times shared by them, one
+    // row per participant with the refresh lease (used on PostgreSQL; see
+    // `busy`), and a revision every write of the records above
+    // bumps, so instances know when to reload them.
+    "CREATE TABLE assistant_busy (
+        participant_id TEXT PRIMARY KEY, source_key TEXT NOT NULL, account TEXT NOT NULL,
+        window_start BIGINT NOT NULL, window_end BIGINT NOT NULL,
+        fetched_at BIGINT NOT NULL, result_json TEXT NOT NULL,
+        lease_owner TEXT, lease_until BIGINT);
+     CREATE TABLE assistant_revision (id BIGINT PRIMARY KEY, revision BIGINT NOT NULL);
+     INSERT INTO assistant_revision (id, revision) VALUES (1, 0);",
+    // 4: OAuth attempts between `begin_connect` and the provider's callback,
+    // so any instance can complete them (the PKCE verifier is in the vault).
+    "CREATE TABLE assistant_oauth_attempts (
+        state_hash TEXT PRIMARY KEY, participant_id TEXT NOT NULL, provider TEXT NOT NULL,
+        expires_at BIGINT NOT NULL);",
+    // 5: when busy times were fetched, in milliseconds. `fetched_at` keeps
+    // whole seconds for instances of the previous build during an upgrade;
+    // readers take the later of the two, so rows either build wrote stay
+    // fresh for both.
+    "ALTER TABLE assistant_busy ADD COLUMN fetched_ms BIGINT NOT NULL DEFAULT 0;
+     UPDATE assistant_busy SET fetched_ms = fetched_at * 1000;",
+];
+
+/// The newest schema version this build knows.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(super) fn check_version(found: i64) -> Result<(), StoreError> {
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
+            known: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+pub(super) fn usize_of(v: i64) -> usize {
+    usize::try_from(v).unwrap_or(0)
+}
+
+pub(super) fn i64_of(v: usize) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_newer_schema_is_refused_and_conversions_saturate() {
+        assert!(check_version(SCHEMA_VERSION).is_ok());
+        assert!(matches!(
+            check_version(SCHEMA_VERSION + 1),
+            Err(StoreError::SchemaTooNew { found, known }) if found == SCHEMA_VERSION + 1 && known == SCHEMA_VERSION
+        ));
+        assert_eq!(usize_of(-1), 0);
+        assert_eq!(i64_of(usize::MAX), i64::MAX);
+    }
+}

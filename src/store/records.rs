@@ -1,0 +1,301 @@
+//! The records' tables: programs, participants and their memberships,
+//! pairs, groups and their members, connections, organisation
+//! integrations' settings. Parents and children load in one pass each.
+
+use policy_rules::Provider;
+
+use super::db::{Statement, children, int, text};
+use super::migrations::i64_of;
+use super::{Store, StoreError};
+use crate::model::{
+    Connection, Group, GroupId, Pair, PairId, Participant, ParticipantId, Program, ProgramId,
+};
+
+impl Store {
+    pub(crate) async fn put_program(&self, p: &Program) -> Result<(), StoreError> {
+        self.db
+            .transaction(vec![(
+                "INSERT INTO assistant_programs (id, name, policy_toml) VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name,
+                 policy_toml = excluded.policy_toml",
+                vec![
+                    p.id.as_str().into(),
+                    p.name.clone().into(),
+                    p.policy_toml.clone().into(),
+                ],
+            )])
+            .await
+    }
+
+    pub(crate) async fn programs(&self) -> Result<Vec<Program>, StoreError> {
+        self.db
+            .query(
+                "SELECT id, name, policy_toml FROM assistant_programs ORDER BY id",
+                vec![],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Program {
+                    id: ProgramId::new(text(r, 0)?),
+                    name: text(r, 1)?,
+                    policy_toml: text(r, 2)?,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn put_participant(
+        &self,
+        p: &Participant,
+        programs: &[ProgramId],
+    ) -> Result<(), StoreError> {
+        let mut statements: Vec<Statement> = vec![(
+            "INSERT INTO assistant_participants (id, email, time_zone, name) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (id) DO UPDATE SET email = excluded.email,
+             time_zone = excluded.time_zone, name = excluded.name",
+            vec![
+                p.id.as_str().into(),
+                p.email.clone().into(),
+                p.time_zone.clone().into(),
+                p.name.clone().into(),
+            ],
+        )];
+        for program in programs {
+            statements.push((
+                "INSERT INTO assistant_memberships (program_id, participant_id) VALUES ($1, $2)
+                 ON CONFLICT DO NOTHING",
+                vec![program.as_str().into(), p.id.as_str().into()],
+            ));
+        }
+        self.db.transaction(statements).await
+    }
+
+    pub(crate) async fn participants(
+        &self,
+    ) -> Result<Vec<(Participant, Vec<ProgramId>)>, StoreError> {
+        let people = self
+            .db
+            .query(
+                "SELECT id, email, time_zone, name FROM assistant_participants ORDER BY id",
+                vec![],
+            )
+            .await?;
+        let memberships = self
+            .db
+            .query(
+                "SELECT participant_id, program_id FROM assistant_memberships
+                 ORDER BY participant_id, program_id",
+                vec![],
+            )
+            .await?;
+        let mut memberships = children(&memberships)?;
+        people
+            .iter()
+            .map(|r| {
+                let id = text(r, 0)?;
+                let programs = memberships
+                    .remove(&id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(ProgramId::new)
+                    .collect();
+                Ok((
+                    Participant {
+                        id: ParticipantId::new(id),
+                        email: text(r, 1)?,
+                        time_zone: text(r, 2)?,
+                        name: text(r, 3)?,
+                    },
+                    programs,
+                ))
+            })
+            .collect()
+    }
+
+    pub(crate) async fn put_pair(&self, p: &Pair) -> Result<(), StoreError> {
+        self.db
+            .transaction(vec![(
+                "INSERT INTO assistant_pairs (id, program_id, mentor, mentee) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET program_id = excluded.program_id,
+                 mentor = excluded.mentor, mentee = excluded.mentee",
+                vec![
+                    p.id.as_str().into(),
+                    p.program.as_str().into(),
+                    p.mentor.as_str().into(),
+                    p.mentee.as_str().into(),
+                ],
+            )])
+            .await
+    }
+
+    pub(crate) async fn pairs(&self) -> Result<Vec<Pair>, StoreError> {
+        self.db
+            .query(
+                "SELECT id, program_id, mentor, mentee FROM assistant_pairs ORDER BY id",
+                vec![],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(Pair {
+                    id: PairId::new(text(r, 0)?),
+                    program: ProgramId::new(text(r, 1)?),
+                    mentor: ParticipantId::new(text(r, 2)?),
+                    mentee: ParticipantId::new(text(r, 3)?),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn put_group(&self, g: &Group) -> Result<(), StoreError> {
+        let mut statements: Vec<Statement> = vec![
+            (
+                "INSERT INTO assistant_groups (id, program_id, name) VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET program_id = excluded.program_id,
+                 name = excluded.name",
+                vec![
+                    g.id.as_str().into(),
+                    g.program.as_str().into(),
+                    g.name.clone().into(),
+                ],
+            ),
+            (
+                "DELETE FROM assistant_group_members WHERE group_id = $1",
+                vec![g.id.as_str().into()],
+            ),
+        ];
+        for (i, member) in g.members.iter().enumerate() {
+            statements.push((
+                "INSERT INTO assistant_group_members (group_id, position, participant_id)
+                 VALUES ($1, $2, $3)",
+                vec![
+                    g.id.as_str().into(),
+                    i64_of(i).into(),
+                    member.as_str().into(),
+                ],
+            ));
+        }
+        self.db.transaction(statements).await
+    }
+
+    pub(crate) async fn groups(&self) -> Result<Vec<Group>, StoreError> {
+        let groups = self
+            .db
+            .query(
+                "SELECT id, program_id, name FROM assistant_groups ORDER BY id",
+                vec![],
+            )
+            .await?;
+        let members = self
+            .db
+            .query(
+                "SELECT group_id, participant_id FROM assistant_group_members
+                 ORDER BY group_id, position",
+                vec![],
+            )
+            .await?;
+        let mut members = children(&members)?;
+        groups
+            .iter()
+            .map(|r| {
+                let id = text(r, 0)?;
+                let members = members
+                    .remove(&id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(ParticipantId::new)
+                    .collect();
+                Ok(Group {
+                    id: GroupId::new(id),
+                    program: ProgramId::new(text(r, 1)?),
+                    name: text(r, 2)?,
+                    members,
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn put_connection(&self, c: &Connection) -> Result<(), StoreError> {
+        self.db
+            .transaction(vec![(
+                "INSERT INTO assistant_connections
+                 (participant_id, provider, account, connected_at, needs_reconnect)
+                 VALUES ($1, $2, $3, $4, $5)
+                 ON CONFLICT (participant_id) DO UPDATE SET provider = excluded.provider,
+                 account = excluded.account, connected_at = excluded.connected_at,
+                 needs_reconnect = excluded.needs_reconnect",
+                vec![
+                    c.participant.as_str().into(),
+                    c.provider.as_str().into(),
+                    c.account.clone().into(),
+                    c.connected_at.into(),
+                    c.needs_reconnect.clone().unwrap_or_default().into(),
+                ],
+            )])
+            .await
+    }
+
+    pub(crate) async fn delete_connection(&self, p: &ParticipantId) -> Result<(), StoreError> {
+        self.db
+            .transaction(vec![(
+                "DELETE FROM assistant_connections WHERE participant_id = $1",
+                vec![p.as_str().into()],
+            )])
+            .await
+    }
+
+    pub(crate) async fn connections(&self) -> Result<Vec<Connection>, StoreError> {
+        self.db
+            .query(
+                "SELECT participant_id, provider, account, connected_at, needs_reconnect
+                 FROM assistant_connections ORDER BY participant_id",
+                vec![],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                let provider: Provider = text(r, 1)?.parse().map_err(StoreError::Corrupt)?;
+                let reason = text(r, 4)?;
+                Ok(Connection {
+                    participant: ParticipantId::new(text(r, 0)?),
+                    provider,
+                    account: text(r, 2)?,
+                    connected_at: int(r, 3)?,
+                    needs_reconnect: (!reason.is_empty()).then_some(reason),
+                })
+            })
+            .collect()
+    }
+
+    pub(crate) async fn put_integration(&self, kind: &str, json: String) -> Result<(), StoreError> {
+        self.db
+            .transaction(vec![(
+                "INSERT INTO assistant_org_integrations (kind, settings_json) VALUES ($1, $2)
+                 ON CONFLICT (kind) DO UPDATE SET settings_json = excluded.settings_json",
+                vec![kind.into(), json.into()],
+            )])
+            .await
+    }
+
+    pub(crate) async fn delete_integration(&self, kind: &str) -> Result<(), StoreError> {
+        self.db
+            .transaction(vec![(
+                "DELETE FROM assistant_org_integrations WHERE kind = $1",
+                vec![kind.into()],
+            )])
+            .await
+    }
+
+    pub(crate) async fn integrations(&self) -> Result<Vec<String>, StoreError> {
+        self.db
+            .query(
+                "SELECT settings_json FROM assistant_org_integrations ORDER BY kind",
+                vec![],
+            )
+            .await?
+            .iter()
+            .map(|r| text(r, 0))
+            .collect()
+    }
+}
