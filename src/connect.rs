@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use availability::SourceError;
 use caldav_provider::{CalDavLogin, CalDavSource};
 use credential_vault::{OAuthTokens, SecretString};
+use google_provider::Authorization;
 
 /// A started OAuth authorization: where to send the participant, and what
 /// completes it (kept by the assistant, bound to the participant, until
@@ -99,25 +100,43 @@ pub trait OAuthConnector: fmt::Debug + Send + Sync + 'static {
     }
 }
 
-/// Google's authorization (google-provider's `GoogleOAuth`: PKCE S256,
-/// `access_type=offline`, consent forced so a refresh token is returned).
-#[derive(Clone, Debug)]
-pub struct GoogleConnector(pub Arc<google_provider::GoogleOAuth>);
-
-struct GooglePending(
-    Arc<google_provider::GoogleOAuth>,
-    google_provider::Authorization,
-);
-
+/// One provider's OAuth flow, as the connectors drive it: google-provider's
+/// `GoogleOAuth` and graph-provider's `GraphOAuth` both hand out the one
+/// `Authorization` type (provider-http's), so the pending exchange and the
+/// connector are written once, over this.
 #[async_trait]
-impl PendingExchange for GooglePending {
+trait Flow: fmt::Debug + Send + Sync + 'static {
+    /// A fresh authorization (state and PKCE pair).
+    fn authorize(&self) -> Authorization;
+
+    /// Checks the state and exchanges the code.
     async fn exchange(
         &self,
+        pending: &Authorization,
+        returned_state: &str,
+        code: &str,
+    ) -> Result<OAuthTokens, ConnectFailure>;
+
+    /// Revokes at the provider (best effort; the default does nothing).
+    async fn revoke(&self, _tokens: &OAuthTokens) -> Result<(), SourceError> {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Flow for google_provider::GoogleOAuth {
+    fn authorize(&self) -> Authorization {
+        // Consent forced, so Google returns a refresh token every time.
+        Self::authorize(self, true)
+    }
+
+    async fn exchange(
+        &self,
+        pending: &Authorization,
         returned_state: &str,
         code: &str,
     ) -> Result<OAuthTokens, ConnectFailure> {
-        self.0
-            .exchange(&self.1, returned_state, code)
+        Self::exchange(self, pending, returned_state, code)
             .await
             .map_err(|e| match e {
                 google_provider::OAuthError::StateMismatch => ConnectFailure::StateMismatch,
@@ -126,57 +145,27 @@ impl PendingExchange for GooglePending {
             })
     }
 
-    fn pkce_verifier(&self) -> Option<&SecretString> {
-        Some(&self.1.pkce_verifier)
-    }
-}
-
-#[async_trait]
-impl OAuthConnector for GoogleConnector {
-    fn start(&self) -> OAuthStart {
-        let authorization = self.0.authorize(true);
-        OAuthStart {
-            url: authorization.url.clone(),
-            state: SecretString::new(authorization.state.secret().to_owned()),
-            pending: Box::new(GooglePending(Arc::clone(&self.0), authorization)),
-        }
-    }
-
-    fn resume(&self, state: &str, pkce_verifier: SecretString) -> Option<Box<dyn PendingExchange>> {
-        let authorization = google_provider::Authorization::resume(
-            SecretString::new(state.to_owned()),
-            pkce_verifier,
-        );
-        Some(Box::new(GooglePending(Arc::clone(&self.0), authorization)))
-    }
-
     async fn revoke(&self, tokens: &OAuthTokens) -> Result<(), SourceError> {
         match &tokens.refresh_token {
-            Some(refresh) => self.0.revoke(refresh).await,
+            Some(refresh) => Self::revoke(self, refresh).await,
             None => Ok(()),
         }
     }
 }
 
-/// Microsoft's delegated authorization (graph-provider's `GraphOAuth`:
-/// PKCE S256, `Calendars.ReadBasic offline_access`).
-#[derive(Clone, Debug)]
-pub struct MicrosoftConnector(pub Arc<graph_provider::GraphOAuth>);
-
-struct MicrosoftPending(
-    Arc<graph_provider::GraphOAuth>,
-    graph_provider::Authorization,
-);
-
 #[async_trait]
-impl PendingExchange for MicrosoftPending {
+impl Flow for graph_provider::GraphOAuth {
+    fn authorize(&self) -> Authorization {
+        Self::authorize(self)
+    }
+
     async fn exchange(
         &self,
+        pending: &Authorization,
         returned_state: &str,
         code: &str,
     ) -> Result<OAuthTokens, ConnectFailure> {
-        self.0
-            .exchange(&self.1, returned_state, code)
+        Self::exchange(self, pending, returned_state, code)
             .await
             .map_err(|e| match e {
                 graph_provider::AuthError::StateMismatch => ConnectFailure::StateMismatch,
@@ -184,31 +173,78 @@ impl PendingExchange for MicrosoftPending {
                 other => ConnectFailure::Config(other.to_string()),
             })
     }
+}
+
+/// An authorization waiting for its callback.
+struct Pending<F>(Arc<F>, Authorization);
+
+#[async_trait]
+impl<F: Flow> PendingExchange for Pending<F> {
+    async fn exchange(
+        &self,
+        returned_state: &str,
+        code: &str,
+    ) -> Result<OAuthTokens, ConnectFailure> {
+        self.0.exchange(&self.1, returned_state, code).await
+    }
 
     fn pkce_verifier(&self) -> Option<&SecretString> {
         Some(&self.1.pkce_verifier)
     }
 }
 
-impl OAuthConnector for MicrosoftConnector {
+fn start<F: Flow>(flow: &Arc<F>) -> OAuthStart {
+    let authorization = flow.authorize();
+    OAuthStart {
+        url: authorization.url.clone(),
+        state: SecretString::new(authorization.state.secret().to_owned()),
+        pending: Box::new(Pending(Arc::clone(flow), authorization)),
+    }
+}
+
+fn resume<F: Flow>(flow: &Arc<F>, state: &str, verifier: SecretString) -> Box<dyn PendingExchange> {
+    let authorization = Authorization::resume(SecretString::new(state.to_owned()), verifier);
+    Box::new(Pending(Arc::clone(flow), authorization))
+}
+
+/// Google's authorization (google-provider's `GoogleOAuth`: PKCE S256,
+/// `access_type=offline`, consent forced so a refresh token is returned;
+/// tokens revoked at Google on disconnect).
+#[derive(Clone, Debug)]
+pub struct GoogleConnector(pub Arc<google_provider::GoogleOAuth>);
+
+/// Microsoft's delegated authorization (graph-provider's `GraphOAuth`:
+/// PKCE S256, `Calendars.ReadBasic offline_access`).
+#[derive(Clone, Debug)]
+pub struct MicrosoftConnector(pub Arc<graph_provider::GraphOAuth>);
+
+#[async_trait]
+impl OAuthConnector for GoogleConnector {
     fn start(&self) -> OAuthStart {
-        let authorization = self.0.authorize();
-        OAuthStart {
-            url: authorization.url.clone(),
-            state: SecretString::new(authorization.state.secret().to_owned()),
-            pending: Box::new(MicrosoftPending(Arc::clone(&self.0), authorization)),
-        }
+        start(&self.0)
     }
 
     fn resume(&self, state: &str, pkce_verifier: SecretString) -> Option<Box<dyn PendingExchange>> {
-        let authorization = graph_provider::Authorization::resume(
-            SecretString::new(state.to_owned()),
-            pkce_verifier,
-        );
-        Some(Box::new(MicrosoftPending(
-            Arc::clone(&self.0),
-            authorization,
-        )))
+        Some(resume(&self.0, state, pkce_verifier))
+    }
+
+    async fn revoke(&self, tokens: &OAuthTokens) -> Result<(), SourceError> {
+        Flow::revoke(&*self.0, tokens).await
+    }
+}
+
+#[async_trait]
+impl OAuthConnector for MicrosoftConnector {
+    fn start(&self) -> OAuthStart {
+        start(&self.0)
+    }
+
+    fn resume(&self, state: &str, pkce_verifier: SecretString) -> Option<Box<dyn PendingExchange>> {
+        Some(resume(&self.0, state, pkce_verifier))
+    }
+
+    async fn revoke(&self, tokens: &OAuthTokens) -> Result<(), SourceError> {
+        Flow::revoke(&*self.0, tokens).await
     }
 }
 

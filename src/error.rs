@@ -5,7 +5,9 @@ use crate::model::{GroupId, PairId, ParticipantId, ProgramId};
 use crate::store::StoreError;
 use policy_rules::Provider;
 
-/// What went wrong, typed so a service can map it (400, 403, 404, 409).
+/// What went wrong, typed so a service can map it (400, 403, 404, 409;
+/// `http` maps it in one place, with 500 only for faults of the service:
+/// its store, its vault, its set-up).
 /// Messages never contain a secret or a calendar's content.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -63,7 +65,7 @@ pub enum AssistantError {
     /// Bad input (an unknown time zone, an invalid policy, a duplicate
     /// email, an empty window).
     #[error("invalid input: {0}")]
-    Invalid(String),
+    Invalid(#[source] InvalidInput),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -73,9 +75,85 @@ pub enum AssistantError {
     /// The vault failed (the message names owner and kind, never the
     /// secret).
     #[error("credential vault: {0}")]
-    Vault(String),
+    Vault(#[from] credential_vault::VaultError),
+    /// The assistant was built without a part it needs.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+}
+
+/// A part the builder or a call needs was not given: a fault in the
+/// embedding service's set-up, not in its users' input.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BuildError {
+    /// [`AssistantBuilder::store`](crate::AssistantBuilder::store) was not called.
+    #[error("the assistant needs a store")]
+    MissingStore,
+    /// [`AssistantBuilder::vault`](crate::AssistantBuilder::vault) was not called.
+    #[error("the assistant needs a vault")]
+    MissingVault,
+    /// An organisation integration was asked for, but the assistant was
+    /// built without [`AssistantBuilder::org_auth`](crate::AssistantBuilder::org_auth).
+    #[error("the assistant was built without org_auth")]
+    MissingOrgAuth,
+}
+
+/// Bad input: what was wrong, and the error that said so, if any (a
+/// policy's parse error, a time zone's, a slot request's).
+#[derive(Debug)]
+pub struct InvalidInput {
+    message: String,
+    cause: Option<Box<dyn std::error::Error + Send + Sync + 'static>>,
+}
+
+impl InvalidInput {
+    /// What was wrong, for people.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for InvalidInput {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.cause.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+impl AssistantError {
+    /// Bad input, described by `message`.
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(InvalidInput {
+            message: message.into(),
+            cause: None,
+        })
+    }
+
+    /// Bad input that `cause` describes.
+    pub(crate) fn invalid_cause(cause: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Invalid(InvalidInput {
+            message: cause.to_string(),
+            cause: Some(Box::new(cause)),
+        })
+    }
+
+    /// Bad input, with the error that found it: `message` then `: cause`.
+    pub(crate) fn invalid_because(
+        message: impl std::fmt::Display,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::Invalid(InvalidInput {
+            message: format!("{message}: {cause}"),
+            cause: Some(Box::new(cause)),
+        })
+    }
 }
 
 pub(crate) fn vault_error(e: credential_vault::VaultError) -> AssistantError {
-    AssistantError::Vault(e.to_string())
+    AssistantError::Vault(e)
 }

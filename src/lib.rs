@@ -48,7 +48,7 @@ pub use crate::assistant::{
     Proposal, ProposedSlot, Refresher, SlotRequest,
 };
 pub use crate::busy::FetchCounts;
-pub use crate::error::AssistantError;
+pub use crate::error::{AssistantError, BuildError, InvalidInput};
 pub use crate::model::{
     Actor, Connection, Group, GroupId, Pair, PairId, Participant, ParticipantId, Program, ProgramId,
 };

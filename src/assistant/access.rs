@@ -72,7 +72,7 @@ impl Assistant {
                 .get(m)
                 .ok_or_else(|| AssistantError::UnknownParticipant(m.clone()))?;
             if !programs.contains(program) {
-                return Err(AssistantError::Invalid(format!(
+                return Err(AssistantError::invalid(format!(
                     "{m} is not in program {program}"
                 )));
             }

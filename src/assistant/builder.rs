@@ -13,7 +13,7 @@ use policy_rules::{PolicyLayer, Provider};
 
 use crate::busy::{BusyCache, LocalCache};
 use crate::connect::{CalDavValidator, OAuthConnector};
-use crate::error::AssistantError;
+use crate::error::{AssistantError, BuildError};
 use crate::store::Store;
 
 use super::{Assistant, Inner, load_records, restore_integration, stored_integrations};
@@ -133,16 +133,17 @@ impl AssistantBuilder {
     /// Loads the stored records and builds the assistant.
     ///
     /// # Errors
-    /// [`AssistantError::Invalid`] without a store or vault, or for a
-    /// stored program whose policy no longer resolves;
+    /// [`AssistantError::Build`] without a store or vault;
+    /// [`AssistantError::Invalid`] for a stored program whose policy no
+    /// longer resolves;
     /// [`AssistantError::Store`] when loading fails.
     pub async fn build(self) -> Result<Assistant, AssistantError> {
         let store = self
             .store
-            .ok_or_else(|| AssistantError::Invalid("the assistant needs a store".to_owned()))?;
+            .ok_or(BuildError::MissingStore)?;
         let vault = self
             .vault
-            .ok_or_else(|| AssistantError::Invalid("the assistant needs a vault".to_owned()))?;
+            .ok_or(BuildError::MissingVault)?;
         let ttl = self.ttl.unwrap_or(Duration::from_secs(600));
         let revision = store.revision().await?;
         let records = load_records(&store, &self.org_policy).await?;

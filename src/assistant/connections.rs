@@ -38,7 +38,7 @@ pub(crate) fn secret_kind(provider: Provider) -> SecretKind {
 }
 
 pub(crate) fn owner(account: &str) -> Result<OwnerId, AssistantError> {
-    OwnerId::new(account).map_err(|e| AssistantError::Invalid(e.to_string()))
+    OwnerId::new(account).map_err(AssistantError::invalid_cause)
 }
 
 impl Assistant {

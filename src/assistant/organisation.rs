@@ -9,7 +9,7 @@ use org_wide_auth::{
     ExchangeOnline, GoogleWorkspace, IntegrationKind, IntegrationSettings, OrgAuth,
 };
 
-use crate::error::AssistantError;
+use crate::error::{AssistantError, BuildError};
 use crate::model::ParticipantId;
 use crate::store::{Store, StoreError};
 
@@ -82,9 +82,7 @@ impl Assistant {
     }
 
     pub(crate) fn org(&self) -> Result<&Arc<OrgAuth>, AssistantError> {
-        self.inner.org.as_ref().ok_or_else(|| {
-            AssistantError::Invalid("the assistant was built without org_auth".to_owned())
-        })
+        self.inner.org.as_ref().ok_or(AssistantError::Build(BuildError::MissingOrgAuth))
     }
 
     pub(crate) async fn save_integration(
@@ -96,7 +94,7 @@ impl Assistant {
         let stored = match org.settings().await.into_iter().find(|s| s.kind() == kind) {
             Some(settings) => {
                 let mut value = serde_json::to_value(&settings)
-                    .map_err(|e| AssistantError::Invalid(e.to_string()))?;
+                    .map_err(AssistantError::invalid_cause)?;
                 // A generation, so other instances sharing the database
                 // see a re-enabled integration (perhaps with a new secret
                 // and the same settings) as changed and restore it.

@@ -66,13 +66,7 @@ impl Assistant {
     /// The window a fetch reads: the request's, widened to the lookahead
     /// from the start of today (UTC) so nearby requests hit the cache.
     pub(crate) fn fetch_window(&self, window: Interval) -> Interval {
-        let now = self.now_secs();
-        let today = now - now.rem_euclid(86_400);
-        let start = window.start().min(today);
-        let end = window
-            .end()
-            .max(today.saturating_add(self.inner.lookahead_secs));
-        Interval::new(start, end).unwrap_or(window)
+        fetch_window(window, self.now_secs(), self.inner.lookahead_secs)
     }
 
     /// Busy times (unclipped kinds) for participants over a window: from
@@ -239,5 +233,50 @@ impl Assistant {
                 reason: Some(self.status(target).await.text()),
             },
         })
+    }
+}
+
+/// `window` widened to `[start of today (UTC), today + lookahead)` at
+/// `now`: never narrower than asked.
+fn fetch_window(window: Interval, now: i64, lookahead_secs: i64) -> Interval {
+    let today = now - now.rem_euclid(86_400);
+    let start = window.start().min(today);
+    let end = window.end().max(today.saturating_add(lookahead_secs));
+    Interval::new(start, end).unwrap_or(window)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DAY: i64 = 86_400;
+
+    fn iv(a: i64, b: i64) -> Interval {
+        Interval::new(a, b).unwrap()
+    }
+
+    #[test]
+    fn a_fetch_reads_from_the_start_of_today_to_the_lookahead() {
+        let now = 10 * DAY + 3_600 * 15; // 15:00 UTC on day 10
+        let asked = iv(11 * DAY, 12 * DAY);
+        assert_eq!(fetch_window(asked, now, 28 * DAY), iv(10 * DAY, 38 * DAY));
+    }
+
+    #[test]
+    fn a_fetch_never_reads_less_than_asked() {
+        let now = 10 * DAY;
+        // Before today, and past the lookahead: both ends kept.
+        let asked = iv(2 * DAY, 90 * DAY);
+        assert_eq!(fetch_window(asked, now, 28 * DAY), asked);
+        // A negative clock (before 1970) rounds down to its day too.
+        assert_eq!(fetch_window(iv(-10, 10), -1, DAY), iv(-DAY, 10));
+    }
+
+    #[test]
+    fn a_lookahead_past_the_last_instant_falls_back_to_the_asked_window() {
+        // Today plus `i64::MAX` seconds is no instant: the asked window is
+        // read as it is (never less than asked).
+        let asked = iv(0, 10);
+        assert_eq!(fetch_window(asked, 5 * DAY, i64::MAX), asked);
     }
 }

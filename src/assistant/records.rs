@@ -42,9 +42,9 @@ pub(crate) fn resolve_policy(
     program: &Program,
 ) -> Result<ProgramPolicy, AssistantError> {
     let layer = PolicyLayer::from_toml(&program.policy_toml)
-        .map_err(|e| AssistantError::Invalid(format!("policy of program {}: {e}", program.id)))?;
+        .map_err(|e| AssistantError::invalid_because(format_args!("policy of program {}", program.id), e))?;
     ProgramPolicy::resolve(org, &layer)
-        .map_err(|e| AssistantError::Invalid(format!("policy of program {}: {e}", program.id)))
+        .map_err(|e| AssistantError::invalid_because(format_args!("policy of program {}", program.id), e))
 }
 
 impl Assistant {
@@ -76,9 +76,9 @@ impl Assistant {
     ) -> Result<(), AssistantError> {
         self.sync().await;
         policy_rules::Zone::new(&participant.time_zone)
-            .map_err(|e| AssistantError::Invalid(format!("participant {}: {e}", participant.id)))?;
+            .map_err(|e| AssistantError::invalid(format!("participant {}: {e}", participant.id)))?;
         if !participant.email.contains('@') || OwnerId::new(&participant.email).is_err() {
-            return Err(AssistantError::Invalid(format!(
+            return Err(AssistantError::invalid(format!(
                 "participant {}: not an email address",
                 participant.id
             )));
@@ -93,7 +93,7 @@ impl Assistant {
             if records.participants.values().any(|(p, _)| {
                 p.id != participant.id && p.email.eq_ignore_ascii_case(&participant.email)
             }) {
-                return Err(AssistantError::Invalid(format!(
+                return Err(AssistantError::invalid(format!(
                     "another participant has the email of {}",
                     participant.id
                 )));
@@ -129,7 +129,7 @@ impl Assistant {
     /// program or is paired with themselves, or a storage failure.
     pub async fn add_pair(&self, pair: Pair) -> Result<(), AssistantError> {
         if pair.mentor == pair.mentee {
-            return Err(AssistantError::Invalid(
+            return Err(AssistantError::invalid(
                 "a pair needs two participants".to_owned(),
             ));
         }

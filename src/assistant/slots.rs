@@ -253,7 +253,7 @@ impl Assistant {
             .limit(request.limit)
             .distinct(true);
         let found = find_slots(&bookable, sets.iter().map(Option::as_ref), query)
-            .map_err(|e: SlotError| AssistantError::Invalid(e.to_string()))?;
+            .map_err(|e: SlotError| AssistantError::invalid_cause(e))?;
         let mut slots: Vec<ProposedSlot> = found
             .into_iter()
             .map(|s| ProposedSlot {

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
 use crate::AssistantError;
+use crate::connect::ConnectFailure;
 
 /// A JSON error response.
 #[derive(Debug)]
@@ -53,14 +54,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The one mapping of an [`AssistantError`] to a status and a kind: bad
+/// input 400, not allowed 403, unknown ids 404, a conflict 409 (Exchange
+/// Online and on-premise exclude each other), and 500 only for a fault of
+/// the service (its store, its vault, its set-up), which is logged.
 impl From<AssistantError> for ApiError {
     fn from(e: AssistantError) -> Self {
         use AssistantError as E;
+        use org_wide_auth::OrgError;
         let (status, kind) = match &e {
-            E::UnknownProgram(_) | E::UnknownParticipant(_) | E::UnknownPair(_) => {
+            E::UnknownProgram(_) | E::UnknownParticipant(_) | E::UnknownPair(_) | E::UnknownGroup(_) => {
                 (StatusCode::NOT_FOUND, "not_found")
             }
-            E::UnknownGroup(_) => (StatusCode::NOT_FOUND, "not_found"),
             E::OnBehalfRefused { .. } => (StatusCode::FORBIDDEN, "on_behalf_refused"),
             E::NotAllowed(_) => (StatusCode::FORBIDDEN, "not_allowed"),
             E::ProviderNotAllowed { .. } => (StatusCode::FORBIDDEN, "provider_not_allowed"),
@@ -68,8 +73,16 @@ impl From<AssistantError> for ApiError {
             E::SchedulingDisabled(_) => (StatusCode::FORBIDDEN, "scheduling_disabled"),
             E::ProviderNotConfigured(_) => (StatusCode::BAD_REQUEST, "provider_not_configured"),
             E::ConnectExpired => (StatusCode::BAD_REQUEST, "connect_expired"),
+            E::ConnectFailed(ConnectFailure::Config(_)) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            }
             E::ConnectFailed(_) => (StatusCode::BAD_REQUEST, "connect_failed"),
             E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            E::Organisation(OrgError::ExchangeConflict { .. }) => (StatusCode::CONFLICT, "conflict"),
+            E::Organisation(OrgError::Validation(_)) => {
+                (StatusCode::BAD_REQUEST, "validation_failed")
+            }
+            E::Organisation(OrgError::Unsupported(_)) => (StatusCode::BAD_REQUEST, "unsupported"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if status == StatusCode::INTERNAL_SERVER_ERROR {
@@ -81,4 +94,56 @@ impl From<AssistantError> for ApiError {
 
 pub(super) fn rejected(e: impl std::fmt::Display) -> ApiError {
     ApiError::bad(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use org_wide_auth::{IntegrationKind, OrgError};
+
+    use super::*;
+    use crate::error::BuildError;
+    use crate::store::StoreError;
+
+    fn mapped(e: AssistantError) -> (StatusCode, &'static str) {
+        let e = ApiError::from(e);
+        (e.status, e.kind)
+    }
+
+    #[test]
+    fn every_class_of_error_gets_its_status_and_500_only_for_our_faults() {
+        assert_eq!(mapped(AssistantError::invalid("x")), (StatusCode::BAD_REQUEST, "invalid"));
+        assert_eq!(
+            mapped(AssistantError::UnknownGroup("g".into())),
+            (StatusCode::NOT_FOUND, "not_found")
+        );
+        assert_eq!(
+            mapped(AssistantError::Organisation(OrgError::ExchangeConflict {
+                enabled: IntegrationKind::ExchangeOnline,
+                requested: IntegrationKind::ExchangeOnPremise,
+            })),
+            (StatusCode::CONFLICT, "conflict")
+        );
+        assert_eq!(
+            mapped(AssistantError::ConnectFailed(ConnectFailure::StateMismatch)),
+            (StatusCode::BAD_REQUEST, "connect_failed")
+        );
+        for ours in [
+            AssistantError::Store(StoreError::Corrupt("x".into())),
+            AssistantError::Build(BuildError::MissingStore),
+            AssistantError::ConnectFailed(ConnectFailure::Config("x".into())),
+            AssistantError::Organisation(OrgError::Vault("x".into())),
+        ] {
+            assert_eq!(mapped(ours), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
+        }
+    }
+
+    #[test]
+    fn bad_input_keeps_its_cause() {
+        use std::error::Error as _;
+        let cause = "x".parse::<i64>().unwrap_err();
+        let e = AssistantError::invalid_because("the limit", cause.clone());
+        assert_eq!(e.to_string(), format!("invalid input: the limit: {cause}"));
+        let inner = e.source().and_then(|s| s.source()).unwrap();
+        assert_eq!(inner.to_string(), cause.to_string());
+    }
 }
