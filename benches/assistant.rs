@@ -26,8 +26,8 @@ use std::time::Duration;
 use availability::{FixedClock, Interval, IntervalSet, find_slots};
 use credential_vault::{KeyId, KeyRing, MasterKey, SqliteStore, Vault};
 use criterion::{Criterion, criterion_group, criterion_main};
-use scheduling_assistant::connect::GoogleConnector;
-use scheduling_assistant::vault_adapters::VaultTokens;
+use scheduling_assistant::GoogleConnector;
+use scheduling_assistant::VaultTokens;
 use scheduling_assistant::{
     Actor, Assistant, Group, Invitees, Participant, ParticipantId, Program, Provider, SlotRequest,
     Store,

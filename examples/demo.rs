@@ -30,12 +30,11 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use availability::{FixedClock, Interval};
-use credential_vault::{KeyId, KeyRing, MasterKey, SecretString, SqliteStore, Vault};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, civil::Date};
 use scheduling_assistant::{
-    Actor, Assistant, Invitees, ParticipantId, ProgramId, Proposal, Provider, SlotRequest,
+    Actor, Assistant, FixedClock, Interval, Invitees, KeyId, KeyRing, MasterKey, ParticipantId,
+    ProgramId, ProgramPolicy, Proposal, Provider, SecretString, SlotRequest, SqliteStore, Vault,
 };
 
 #[path = "support/demo_data.rs"]
@@ -199,7 +198,7 @@ fn when(tz: &TimeZone, interval: Interval) -> String {
 fn print_grid(
     tz: &TimeZone,
     first: Date,
-    policy: &policy_rules::ProgramPolicy,
+    policy: &ProgramPolicy,
     unavailable: &[Interval],
 ) -> Result<(), String> {
     let days: Vec<Date> = (0..7)

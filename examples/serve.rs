@@ -48,12 +48,13 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use availability::{Clock, FixedClock, SystemClock};
-use credential_vault::{KeyId, KeyRing, MasterKey, SecretStore, SecretString, SqliteStore, Vault};
-use scheduling_assistant::connect::{DiscoveryValidator, GoogleConnector, MicrosoftConnector};
 use scheduling_assistant::http::{HttpConfig, router};
-use scheduling_assistant::vault_adapters::{VaultCalDavLogins, VaultTokens};
-use scheduling_assistant::{Assistant, Provider, Store};
+use scheduling_assistant::{
+    Assistant, Clock, FixedClock, KeyId, KeyRing, MasterKey, Provider, SecretStore, SecretString,
+    SqliteStore, Store, SystemClock, Vault,
+};
+use scheduling_assistant::{DiscoveryValidator, GoogleConnector, MicrosoftConnector};
+use scheduling_assistant::{VaultCalDavLogins, VaultTokens};
 
 #[path = "support/demo_data.rs"]
 mod demo_data;

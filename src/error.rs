@@ -121,7 +121,9 @@ impl std::fmt::Display for InvalidInput {
 
 impl std::error::Error for InvalidInput {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.cause.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+        self.cause
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
     }
 }
 

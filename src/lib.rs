@@ -30,27 +30,39 @@
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
-pub use availability;
-pub use policy_rules;
 
 mod assistant;
 mod busy;
-pub mod connect;
+mod connect;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
 mod model;
-pub mod store;
-pub mod vault_adapters;
+mod store;
+mod vault_adapters;
 
 pub use crate::assistant::{
     Assistant, AssistantBuilder, Availability, ConnectStart, ConnectionStatus, Invitees, Problem,
     Proposal, ProposedSlot, Refresher, SlotRequest,
 };
 pub use crate::busy::FetchCounts;
+pub use crate::connect::{
+    CalDavValidator, ConnectFailure, DiscoveryValidator, GoogleConnector, MicrosoftConnector,
+    OAuthConnector, OAuthStart, PendingExchange,
+};
 pub use crate::error::{AssistantError, BuildError, InvalidInput};
 pub use crate::model::{
     Actor, Connection, Group, GroupId, Pair, PairId, Participant, ParticipantId, Program, ProgramId,
 };
-pub use crate::store::{Store, StoreError};
-pub use policy_rules::Provider;
+pub use crate::store::{SCHEMA_VERSION, Store, StoreError};
+pub use crate::vault_adapters::{ICLOUD_CALDAV, VaultCalDavLogins, VaultTokens};
+// The member crates' types that the assistant's API takes or returns, so
+// that naming them needs no other dependency (the providers' own builders
+// stay in their crates).
+pub use availability::{Clock, FixedClock, FreeBusySource, Interval, SourceError, SystemClock};
+pub use caldav_provider::{CalDavLogin, CalDavSource};
+pub use credential_vault::{
+    KeyId, KeyRing, MasterKey, SecretStore, SecretString, SqliteStore, Vault, VaultError,
+};
+pub use org_wide_auth::{ExchangeOnline, GoogleWorkspace, IntegrationKind, OrgAuth, OrgError};
+pub use policy_rules::{PolicyLayer, ProgramPolicy, Provider};

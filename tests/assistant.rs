@@ -12,7 +12,7 @@ use availability::{BusyKind, FreeBusy, SourceError};
 use common::{Counting, H, MONDAY, Validator, World, iv, week};
 use credential_vault::SecretString;
 use google_provider::{GoogleOAuth, OAuthConfig};
-use scheduling_assistant::connect::GoogleConnector;
+use scheduling_assistant::GoogleConnector;
 use scheduling_assistant::{
     Actor, Assistant, AssistantError, ConnectionStatus, Group, Invitees, Pair, Participant,
     ParticipantId, Program, ProgramId, Provider, SlotRequest,
@@ -738,7 +738,7 @@ async fn a_restart_loses_nothing() {
     connect(&a, "mia").await;
     assert_eq!(
         a.store().schema_version().await.unwrap(),
-        scheduling_assistant::store::SCHEMA_VERSION
+        scheduling_assistant::SCHEMA_VERSION
     );
     let before = (
         a.programs(),
@@ -840,7 +840,7 @@ async fn a_newer_schema_is_refused() {
         err,
         scheduling_assistant::StoreError::SchemaTooNew {
             found: 99,
-            known: scheduling_assistant::store::SCHEMA_VERSION
+            known: scheduling_assistant::SCHEMA_VERSION
         }
     ));
 }
@@ -916,7 +916,7 @@ async fn a_restart_loses_nothing_on_postgresql() {
     drop(other);
     assert_eq!(
         a.store().schema_version().await.unwrap(),
-        scheduling_assistant::store::SCHEMA_VERSION
+        scheduling_assistant::SCHEMA_VERSION
     );
     seed(&a, r#"time_zone = "America/New_York""#).await;
     connect(&a, "mia").await;

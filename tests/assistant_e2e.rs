@@ -17,14 +17,14 @@ use availability::{Capabilities, FreeBusyRequest, FreeBusyResponse, FreeBusySour
 use caldav_provider::{CalDavLogin, CalDavSource, IcsSource};
 use common::{H, MONDAY, World, iv};
 use credential_vault::SecretString;
-use scheduling_assistant::connect::{
-    CalDavValidator, DiscoveryValidator, GoogleConnector, MicrosoftConnector,
-};
-use scheduling_assistant::vault_adapters::{VaultCalDavLogins, VaultTokens};
 use scheduling_assistant::{
     Actor, Assistant, Group, Invitees, Pair, Participant, ParticipantId, Program, ProgramId,
     Provider, SlotRequest,
 };
+use scheduling_assistant::{
+    CalDavValidator, DiscoveryValidator, GoogleConnector, MicrosoftConnector,
+};
+use scheduling_assistant::{VaultCalDavLogins, VaultTokens};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

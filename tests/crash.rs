@@ -19,7 +19,7 @@ use credential_vault::{
     Credential, Expect, KeyId, KeyRing, MasterKey, OAuthTokens, OwnerId, SecretKind, SecretString,
     SqliteStore, Vault,
 };
-use scheduling_assistant::vault_adapters::VaultTokens;
+use scheduling_assistant::VaultTokens;
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

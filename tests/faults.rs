@@ -16,12 +16,12 @@ use std::time::Duration;
 use availability::RetryConfig;
 use common::{H, MONDAY, Validator, World, iv};
 use credential_vault::SecretString;
-use scheduling_assistant::connect::{GoogleConnector, MicrosoftConnector};
-use scheduling_assistant::vault_adapters::{VaultCalDavLogins, VaultTokens};
 use scheduling_assistant::{
     Actor, Assistant, ConnectionStatus, Group, Invitees, Participant, ParticipantId, Program,
     ProgramId, Provider, SlotRequest,
 };
+use scheduling_assistant::{GoogleConnector, MicrosoftConnector};
+use scheduling_assistant::{VaultCalDavLogins, VaultTokens};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use wiremock::matchers::{method, path};

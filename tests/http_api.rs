@@ -14,7 +14,7 @@ use availability::{BusyKind, FreeBusy};
 use common::{Counting, H, MONDAY, Validator, World, iv};
 use google_provider::{GoogleOAuth, OAuthConfig};
 use reqwest::StatusCode;
-use scheduling_assistant::connect::GoogleConnector;
+use scheduling_assistant::GoogleConnector;
 use scheduling_assistant::http::{HttpConfig, openapi, router, routes};
 use scheduling_assistant::{Group, Pair, Participant, ParticipantId, Program, ProgramId, Provider};
 use serde_json::{Value, json};

@@ -20,7 +20,7 @@ use credential_vault::{
     Credential, Expect, KeyId, KeyRing, MasterKey, OAuthTokens, OwnerId, PostgresStore, SecretKind,
     SecretString, Vault,
 };
-use scheduling_assistant::vault_adapters::VaultTokens;
+use scheduling_assistant::VaultTokens;
 use scheduling_assistant::{
     Actor, Assistant, Participant, ParticipantId, Program, ProgramId, Provider, Store,
 };
@@ -609,7 +609,7 @@ async fn google_instance(url: &str, clock: &Arc<FixedClock>, server: &MockServer
         .source(Provider::Google, Arc::new(source))
         .oauth(
             Provider::Google,
-            Arc::new(scheduling_assistant::connect::GoogleConnector(oauth)),
+            Arc::new(scheduling_assistant::GoogleConnector(oauth)),
         )
         .build()
         .await

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 
 use credential_vault::{KeyId, KeyRing, MasterKey, OwnerId, PostgresStore, SecretKind, Vault};
 use google_provider::{GoogleOAuth, OAuthConfig};
-use scheduling_assistant::connect::GoogleConnector;
-use scheduling_assistant::vault_adapters::VaultTokens;
+use scheduling_assistant::GoogleConnector;
+use scheduling_assistant::VaultTokens;
 use scheduling_assistant::{Actor, Assistant, Participant, ParticipantId, Program, ProgramId};
 use scheduling_assistant::{Provider, Store};
 use serde_json::{Value, json};

@@ -13,11 +13,11 @@ use std::time::Duration;
 
 use common::{MONDAY, Validator, World, iv};
 use credential_vault::SecretString;
-use scheduling_assistant::connect::{GoogleConnector, MicrosoftConnector};
-use scheduling_assistant::vault_adapters::VaultTokens;
+use scheduling_assistant::VaultTokens;
 use scheduling_assistant::{
     Actor, Assistant, Participant, ParticipantId, Program, ProgramId, Provider,
 };
+use scheduling_assistant::{GoogleConnector, MicrosoftConnector};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};

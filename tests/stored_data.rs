@@ -12,7 +12,7 @@ use credential_vault::{
     Credential, KeyId, KeyRing, MasterKey, OwnerId, SecretKind, SqliteStore, Vault,
 };
 use org_wide_auth::{IntegrationKind, OrgAuth};
-use scheduling_assistant::store::SCHEMA_VERSION;
+use scheduling_assistant::SCHEMA_VERSION;
 use scheduling_assistant::{
     Actor, Assistant, ConnectionStatus, ParticipantId, ProgramId, Provider, Store,
 };

@@ -13,7 +13,7 @@ use credential_vault::{
     SecretKind, SecretString, Vault,
 };
 use graph_provider::{AuthConfig, GraphOAuth, Tenant, UserTokens, VersionedTokenStore};
-use scheduling_assistant::vault_adapters::{VaultCalDavLogins, VaultTokens};
+use scheduling_assistant::{VaultCalDavLogins, VaultTokens};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, method};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use availability::SourceError;
 use caldav_provider::{CalDavLogin, IcsSource};
-use scheduling_assistant::connect::CalDavValidator;
+use scheduling_assistant::CalDavValidator;
 use scheduling_assistant::{
     Assistant, Group, Pair, Participant, ParticipantId, Program, ProgramId,
 };

@@ -138,12 +138,8 @@ impl AssistantBuilder {
     /// longer resolves;
     /// [`AssistantError::Store`] when loading fails.
     pub async fn build(self) -> Result<Assistant, AssistantError> {
-        let store = self
-            .store
-            .ok_or(BuildError::MissingStore)?;
-        let vault = self
-            .vault
-            .ok_or(BuildError::MissingVault)?;
+        let store = self.store.ok_or(BuildError::MissingStore)?;
+        let vault = self.vault.ok_or(BuildError::MissingVault)?;
         let ttl = self.ttl.unwrap_or(Duration::from_secs(600));
         let revision = store.revision().await?;
         let records = load_records(&store, &self.org_policy).await?;

@@ -31,7 +31,7 @@ mod sync;
 pub use builder::AssistantBuilder;
 pub use connections::ConnectStart;
 pub(crate) use connections::{PendingConnect, owner};
-pub(crate) use organisation::{integration_name, restore_integration, stored_integrations};
+pub(crate) use organisation::{restore_integration, stored_integrations};
 pub use reads::Availability;
 pub(crate) use records::load_records;
 pub use slots::{Invitees, Problem, Proposal, ProposedSlot, SlotRequest};

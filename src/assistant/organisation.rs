@@ -37,17 +37,9 @@ pub(crate) async fn restore_integration(org: &OrgAuth, settings: &IntegrationSet
     match org.restore(settings).await {
         Ok(()) => true,
         Err(e) => {
-            tracing::error!(integration = ?settings.kind(), error = %e, "could not restore an organisation integration");
+            tracing::error!(integration = settings.kind().as_str(), error = %e, "could not restore an organisation integration");
             false
         }
-    }
-}
-
-pub(crate) fn integration_name(kind: IntegrationKind) -> &'static str {
-    match kind {
-        IntegrationKind::GoogleWorkspace => "google_workspace",
-        IntegrationKind::ExchangeOnline => "exchange_online",
-        _ => "exchange_on_premise",
     }
 }
 
@@ -82,7 +74,10 @@ impl Assistant {
     }
 
     pub(crate) fn org(&self) -> Result<&Arc<OrgAuth>, AssistantError> {
-        self.inner.org.as_ref().ok_or(AssistantError::Build(BuildError::MissingOrgAuth))
+        self.inner
+            .org
+            .as_ref()
+            .ok_or(AssistantError::Build(BuildError::MissingOrgAuth))
     }
 
     pub(crate) async fn save_integration(
@@ -90,11 +85,11 @@ impl Assistant {
         kind: IntegrationKind,
     ) -> Result<(), AssistantError> {
         let org = self.org()?;
-        let name = integration_name(kind);
+        let name = kind.as_str();
         let stored = match org.settings().await.into_iter().find(|s| s.kind() == kind) {
             Some(settings) => {
-                let mut value = serde_json::to_value(&settings)
-                    .map_err(AssistantError::invalid_cause)?;
+                let mut value =
+                    serde_json::to_value(&settings).map_err(AssistantError::invalid_cause)?;
                 // A generation, so other instances sharing the database
                 // see a re-enabled integration (perhaps with a new secret
                 // and the same settings) as changed and restore it.
@@ -225,7 +220,7 @@ impl Assistant {
         drop(reloading);
         let affected = self.forget_automatic(&emails).await;
         tracing::info!(
-            integration = integration_name(kind),
+            integration = kind.as_str(),
             participants = affected.len(),
             "organisation integration disabled"
         );
@@ -297,7 +292,7 @@ impl Assistant {
                 emails.extend(org.forget(*kind).await);
                 changed = true;
                 tracing::info!(
-                    integration = integration_name(*kind),
+                    integration = kind.as_str(),
                     "organisation integration disabled by another instance"
                 );
             }

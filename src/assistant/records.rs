@@ -41,10 +41,12 @@ pub(crate) fn resolve_policy(
     org: &PolicyLayer,
     program: &Program,
 ) -> Result<ProgramPolicy, AssistantError> {
-    let layer = PolicyLayer::from_toml(&program.policy_toml)
-        .map_err(|e| AssistantError::invalid_because(format_args!("policy of program {}", program.id), e))?;
-    ProgramPolicy::resolve(org, &layer)
-        .map_err(|e| AssistantError::invalid_because(format_args!("policy of program {}", program.id), e))
+    let layer = PolicyLayer::from_toml(&program.policy_toml).map_err(|e| {
+        AssistantError::invalid_because(format_args!("policy of program {}", program.id), e)
+    })?;
+    ProgramPolicy::resolve(org, &layer).map_err(|e| {
+        AssistantError::invalid_because(format_args!("policy of program {}", program.id), e)
+    })
 }
 
 impl Assistant {

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::model::{ParticipantId, provider_name};
 
-use super::{Assistant, integration_name};
+use super::{Assistant};
 
 /// A participant's connection status, with the sentence shown to them
 /// ([`text`](Self::text)).
@@ -115,7 +115,7 @@ impl Assistant {
             });
         }
         Some(ConnectionStatus::ThroughOrganisation {
-            integration: integration_name(kind).to_owned(),
+            integration: kind.as_str().to_owned(),
         })
     }
 }

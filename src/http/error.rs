@@ -63,9 +63,10 @@ impl From<AssistantError> for ApiError {
         use AssistantError as E;
         use org_wide_auth::OrgError;
         let (status, kind) = match &e {
-            E::UnknownProgram(_) | E::UnknownParticipant(_) | E::UnknownPair(_) | E::UnknownGroup(_) => {
-                (StatusCode::NOT_FOUND, "not_found")
-            }
+            E::UnknownProgram(_)
+            | E::UnknownParticipant(_)
+            | E::UnknownPair(_)
+            | E::UnknownGroup(_) => (StatusCode::NOT_FOUND, "not_found"),
             E::OnBehalfRefused { .. } => (StatusCode::FORBIDDEN, "on_behalf_refused"),
             E::NotAllowed(_) => (StatusCode::FORBIDDEN, "not_allowed"),
             E::ProviderNotAllowed { .. } => (StatusCode::FORBIDDEN, "provider_not_allowed"),
@@ -78,7 +79,9 @@ impl From<AssistantError> for ApiError {
             }
             E::ConnectFailed(_) => (StatusCode::BAD_REQUEST, "connect_failed"),
             E::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
-            E::Organisation(OrgError::ExchangeConflict { .. }) => (StatusCode::CONFLICT, "conflict"),
+            E::Organisation(OrgError::ExchangeConflict { .. }) => {
+                (StatusCode::CONFLICT, "conflict")
+            }
             E::Organisation(OrgError::Validation(_)) => {
                 (StatusCode::BAD_REQUEST, "validation_failed")
             }
@@ -111,7 +114,10 @@ mod tests {
 
     #[test]
     fn every_class_of_error_gets_its_status_and_500_only_for_our_faults() {
-        assert_eq!(mapped(AssistantError::invalid("x")), (StatusCode::BAD_REQUEST, "invalid"));
+        assert_eq!(
+            mapped(AssistantError::invalid("x")),
+            (StatusCode::BAD_REQUEST, "invalid")
+        );
         assert_eq!(
             mapped(AssistantError::UnknownGroup("g".into())),
             (StatusCode::NOT_FOUND, "not_found")
@@ -133,7 +139,10 @@ mod tests {
             AssistantError::ConnectFailed(ConnectFailure::Config("x".into())),
             AssistantError::Organisation(OrgError::Vault("x".into())),
         ] {
-            assert_eq!(mapped(ours), (StatusCode::INTERNAL_SERVER_ERROR, "internal"));
+            assert_eq!(
+                mapped(ours),
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal")
+            );
         }
     }
 

@@ -14,7 +14,7 @@ use availability::{
 };
 use caldav_provider::CalDavLogin;
 use credential_vault::{KeyId, KeyRing, MasterKey, SqliteStore, Vault};
-use scheduling_assistant::connect::CalDavValidator;
+use scheduling_assistant::CalDavValidator;
 use scheduling_assistant::{Assistant, AssistantBuilder, Store};
 
 pub const H: i64 = 3600;
