@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::model::{ParticipantId, provider_name};
 
-use super::{Assistant};
+use super::Assistant;
 
 /// A participant's connection status, with the sentence shown to them
 /// ([`text`](Self::text)).

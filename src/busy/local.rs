@@ -8,7 +8,10 @@ use async_trait::async_trait;
 use availability::{AccountId, Clock, FreeBusy, Interval, SourceError};
 
 use super::flight::Flights;
-use super::{Answers, BusyCache, BusyQuery, FetchCounts, SourceKey, Target, clip, fetch, not_in_time, usable_for, };
+use super::{
+    Answers, BusyCache, BusyQuery, FetchCounts, SourceKey, Target, clip, fetch, not_in_time,
+    usable_for,
+};
 use crate::model::ParticipantId;
 
 /// A participant's last answer.

@@ -32,7 +32,9 @@ use async_trait::async_trait;
 use availability::{Clock, Interval, SourceError};
 
 use super::flight::Flights;
-use super::{Answers, BusyCache, BusyQuery, FetchCounts, Target, clip, fetch, not_in_time, usable_for, };
+use super::{
+    Answers, BusyCache, BusyQuery, FetchCounts, Target, clip, fetch, not_in_time, usable_for,
+};
 use crate::model::ParticipantId;
 use crate::store::busy::{BusyRow, BusyTable, BusyTableError, BusyWrite};
 
