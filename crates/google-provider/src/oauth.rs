@@ -156,8 +156,8 @@ impl GoogleOAuth {
         if let Some(secret) = config.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.secret().to_owned()));
         }
+        // The token endpoints' timeouts: 10 s to connect, 30 s a request.
         let http = ClientOptions::new(crate::http::USER_AGENT)
-            .timeouts(Duration::from_secs(10), Duration::from_secs(30))
             .extra_roots(&config.extra_root_certificates)
             .build()
             .map_err(|e| OAuthError::Client(e.to_string()))?;
@@ -204,16 +204,13 @@ impl GoogleOAuth {
         returned_state: &str,
         code: &str,
     ) -> Result<OAuthTokens, OAuthError> {
-        if !pending.state_matches(returned_state) {
-            return Err(OAuthError::StateMismatch);
-        }
         let request = self
             .client
             .exchange_code(AuthorizationCode::new(code.to_owned()));
-        Ok(self
-            .http
-            .exchange_code(request, pending, SystemClock.now())
-            .await?)
+        let (mismatch, now) = (OAuthError::StateMismatch, SystemClock.now());
+        self.http
+            .exchange_code(request, pending, returned_state, mismatch, now)
+            .await
     }
 
     /// New tokens from a refresh token. Google usually keeps the refresh

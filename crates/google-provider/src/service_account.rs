@@ -1,6 +1,6 @@
 //! A service account with domain-wide delegation reads every participant's
 //! calendar by impersonating them: the JWT bearer grant of RFC 7523,
-//! signed RS256 with ring.
+//! signed RS256 ([`Rs256Key`]).
 //! <https://developers.google.com/identity/protocols/oauth2/service-account#delegatingauthority>
 
 use std::fmt;
@@ -8,18 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use availability::{AccountId, Clock, SourceError, SystemClock};
-use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use availability::{
+    AccessToken, AccountId, Clock, RetryConfig, SourceError, SystemClock, TokenSource,
+};
 use credential_vault::SecretString;
-use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
+use provider_http::{ClientOptions, Rs256Key, TokenCache};
 use serde::Deserialize;
-
-use availability::RetryConfig;
-use availability::{AccessToken, TokenSource};
-use provider_http::TokenCache;
-
-use provider_http::ClientOptions;
 
 use crate::wire::TokenAnswer;
 
@@ -55,7 +49,7 @@ pub struct ServiceAccount {
     client_email: String,
     key_id: Option<String>,
     token_uri: String,
-    key: RsaKeyPair,
+    key: Rs256Key,
 }
 
 impl fmt::Debug for ServiceAccount {
@@ -78,8 +72,7 @@ impl ServiceAccount {
     pub fn from_json(json: &SecretString) -> Result<Self, KeyError> {
         let file: KeyFile = serde_json::from_str(json.secret())
             .map_err(|e| KeyError::Json(format!("line {}, column {}", e.line(), e.column())))?;
-        let der = pem_body(&file.private_key).ok_or(KeyError::PrivateKey)?;
-        let key = RsaKeyPair::from_pkcs8(&der).map_err(|_| KeyError::PrivateKey)?;
+        let key = Rs256Key::from_pkcs8_pem(&file.private_key).map_err(|_| KeyError::PrivateKey)?;
         Ok(Self {
             client_email: file.client_email,
             key_id: file.private_key_id,
@@ -115,8 +108,8 @@ impl ServiceAccount {
         now: jiff::Timestamp,
     ) -> Result<String, SourceError> {
         let header = match &self.key_id {
-            Some(kid) => serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid}),
-            None => serde_json::json!({"alg": "RS256", "typ": "JWT"}),
+            Some(kid) => serde_json::json!({"kid": kid}),
+            None => serde_json::json!({}),
         };
         let iat = now.as_second();
         let claims = serde_json::json!({
@@ -127,32 +120,12 @@ impl ServiceAccount {
             "exp": iat + LIFETIME_SECS,
             "sub": subject,
         });
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let mut signature = vec![0; self.key.public().modulus_len()];
         self.key
-            .sign(
-                &RSA_PKCS1_SHA256,
-                &ring::rand::SystemRandom::new(),
-                input.as_bytes(),
-                &mut signature,
-            )
+            .sign(&header, &claims)
             .map_err(|_| SourceError::InvalidResponse {
                 message: "could not sign the service-account assertion".to_owned(),
-            })?;
-        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+            })
     }
-}
-
-/// The DER inside `-----BEGIN PRIVATE KEY-----` ... `-----END ...-----`.
-fn pem_body(pem: &str) -> Option<Vec<u8>> {
-    let start = pem.find("-----BEGIN PRIVATE KEY-----")? + "-----BEGIN PRIVATE KEY-----".len();
-    let end = pem[start..].find("-----END PRIVATE KEY-----")? + start;
-    let b64: String = pem[start..end].split_whitespace().collect();
-    STANDARD.decode(b64).ok()
 }
 
 /// Tokens that impersonate each participant (the account id is their
@@ -189,10 +162,7 @@ impl ServiceAccountTokens {
         scopes: Vec<String>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SourceError> {
-        let http = ClientOptions::new(crate::http::USER_AGENT)
-            .timeouts(Duration::from_secs(10), Duration::from_secs(30))
-            .extra_roots(&[])
-            .build()?;
+        let http = ClientOptions::new(crate::http::USER_AGENT).build()?;
         Ok(Self {
             account,
             scopes,
@@ -211,7 +181,6 @@ impl ServiceAccountTokens {
     /// cannot be built).
     pub fn with_root_certificates(mut self, roots: &[Vec<u8>]) -> Result<Self, SourceError> {
         self.http = ClientOptions::new(crate::http::USER_AGENT)
-            .timeouts(Duration::from_secs(10), Duration::from_secs(30))
             .extra_roots(roots)
             .build()?;
         Ok(self)

@@ -13,8 +13,7 @@ use futures_util::StreamExt as _;
 use jiff::tz::TimeZone;
 
 use availability::RetryConfig;
-
-use provider_http::ClientOptions;
+use provider_http::HttpSettings;
 
 use crate::http::send_with_retries;
 use crate::wire::{EventTimes, EventsPage, FreeBusyAnswer, FreeBusyItem, FreeBusyQuery};
@@ -56,18 +55,12 @@ pub struct GoogleConfig {
     pub max_window: Duration,
     /// Requests in flight at once. Default 4.
     pub concurrency: usize,
-    /// Retries. Default [`RetryConfig::default`].
+    /// Retries of the API's requests. Default [`RetryConfig::default`].
     pub retry: RetryConfig,
-    /// Time to connect. Default 10 s.
-    pub connect_timeout: Duration,
-    /// Time for one request. Default 30 s.
-    pub request_timeout: Duration,
-    /// The largest response read. Default 16 MiB.
-    pub max_response_bytes: usize,
-    /// Certificates (DER) trusted as roots besides the platform's, for a
-    /// test double or a proxy with a private CA. Default none: TLS is
-    /// verified against the platform's roots only.
-    pub extra_root_certificates: Vec<Vec<u8>>,
+    /// Timeouts (10 s to connect, 30 s a request), the response cap
+    /// (16 MiB) and extra roots (none). The config dereferences to it:
+    /// `config.request_timeout` is `config.http.request_timeout`.
+    pub http: HttpSettings,
     /// The zone of all-day events in events mode when the account has none
     /// of its own. Default UTC.
     pub default_zone: TimeZone,
@@ -84,24 +77,22 @@ impl Default for GoogleConfig {
             max_window: Duration::from_secs(60 * 86_400),
             concurrency: 4,
             retry: RetryConfig::default(),
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_response_bytes: 16 * 1024 * 1024,
-            extra_root_certificates: Vec::new(),
+            http: HttpSettings::default(),
             default_zone: TimeZone::UTC,
             account_zones: HashMap::new(),
         }
     }
 }
 
-impl GoogleConfig {
-    /// Sets [`base_url`](Self::base_url).
-    #[must_use]
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into().trim_end_matches('/').to_owned();
-        self
-    }
+provider_http::config_setters!(GoogleConfig {
+    base_url,
+    retry,
+    request_timeout,
+    add_root_certificate,
+    max_response_bytes,
+});
 
+impl GoogleConfig {
     /// Sets [`mode`](Self::mode).
     #[must_use]
     pub fn mode(mut self, mode: Mode) -> Self {
@@ -109,38 +100,10 @@ impl GoogleConfig {
         self
     }
 
-    /// Sets [`retry`](Self::retry).
-    #[must_use]
-    pub fn retry(mut self, retry: RetryConfig) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Sets [`request_timeout`](Self::request_timeout).
-    #[must_use]
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
     /// Sets [`concurrency`](Self::concurrency).
     #[must_use]
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
-        self
-    }
-
-    /// Adds a root certificate (DER) to [`extra_root_certificates`](Self::extra_root_certificates).
-    #[must_use]
-    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
-        self.extra_root_certificates.push(der.into());
-        self
-    }
-
-    /// Sets [`max_response_bytes`](Self::max_response_bytes).
-    #[must_use]
-    pub fn max_response_bytes(mut self, n: usize) -> Self {
-        self.max_response_bytes = n;
         self
     }
 
@@ -185,10 +148,9 @@ impl GoogleSource {
     ///
     /// [`BuildError`] if the HTTP client cannot be built.
     pub fn new(tokens: Arc<dyn TokenSource>, config: GoogleConfig) -> Result<Self, BuildError> {
-        let http = ClientOptions::new(crate::http::USER_AGENT)
-            .timeouts(config.connect_timeout, config.request_timeout)
-            .extra_roots(&config.extra_root_certificates)
-            .build()
+        let http = config
+            .http
+            .client(crate::http::USER_AGENT)
             .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {
             http,
@@ -226,7 +188,7 @@ impl GoogleSource {
         let reply = send_with_retries(
             || self.http.post(&url).bearer_auth(token.secret()).json(&body),
             &self.config.retry,
-            self.config.max_response_bytes,
+            self.config.http.max_response_bytes,
         )
         .await?;
         serde_json::from_slice(&reply.body).map_err(|e| SourceError::InvalidResponse {
@@ -358,7 +320,7 @@ impl GoogleSource {
                         .query(&query)
                 },
                 &self.config.retry,
-                self.config.max_response_bytes,
+                self.config.http.max_response_bytes,
             )
             .await;
             let reply = match reply {

@@ -20,7 +20,8 @@ use oauth2::{
     EndpointSet, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenUrl, url,
 };
 use provider_http::{
-    Authorization, ClientOptions, OAuthHttp, TokenCache, TokenRefusals, VersionedTokenStore, tokens,
+    Authorization, ClientOptions, OAuthHttp, Rs256Key, Rs256KeyError, TokenCache, TokenRefusals,
+    VersionedTokenStore, tokens,
 };
 use tokio::sync::Mutex;
 
@@ -184,8 +185,8 @@ impl GraphOAuth {
         if let Some(secret) = &config.client_secret {
             client = client.set_client_secret(ClientSecret::new(secret.secret().to_owned()));
         }
+        // The identity host's timeouts: 10 s to connect, 30 s a request.
         let http = ClientOptions::new(crate::http::USER_AGENT)
-            .timeouts(Duration::from_secs(10), Duration::from_secs(30))
             .extra_roots(&config.extra_root_certificates)
             .build()
             .map_err(|e| AuthError::Config(e.to_string()))?;
@@ -223,16 +224,17 @@ impl GraphOAuth {
         returned_state: &str,
         code: &str,
     ) -> Result<OAuthTokens, AuthError> {
-        if !pending.state_matches(returned_state) {
-            return Err(AuthError::StateMismatch);
-        }
-        let request = self
-            .client
-            .exchange_code(AuthorizationCode::new(code.to_owned()));
-        Ok(self
-            .http
-            .exchange_code(request, pending, SystemClock.now())
-            .await?)
+        let code = AuthorizationCode::new(code.to_owned());
+        let now = SystemClock.now();
+        self.http
+            .exchange_code(
+                self.client.exchange_code(code),
+                pending,
+                returned_state,
+                AuthError::StateMismatch,
+                now,
+            )
+            .await
     }
 
     /// New tokens from a refresh token. Microsoft rotates the refresh token
@@ -294,7 +296,7 @@ impl GraphOAuth {
 /// A certificate credential: the private key (PKCS#8 DER, RSA) and the
 /// certificate (DER) whose SHA-1 thumbprint names it (`x5t`).
 pub struct Certificate {
-    key: ring::signature::RsaKeyPair,
+    key: Rs256Key,
     thumbprint: String,
 }
 
@@ -314,8 +316,7 @@ impl Certificate {
     ///
     /// [`AuthError::Config`] if the key is not a PKCS#8 RSA key.
     pub fn from_der(pkcs8_key: &[u8], certificate: &[u8]) -> Result<Self, AuthError> {
-        let key = ring::signature::RsaKeyPair::from_pkcs8(pkcs8_key)
-            .map_err(|_| AuthError::Config("the key is not a PKCS#8 RSA key".to_owned()))?;
+        let key = Rs256Key::from_pkcs8_der(pkcs8_key).map_err(key_error)?;
         let sha1 = ring::digest::digest(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY, certificate);
         Ok(Self {
             key,
@@ -333,20 +334,7 @@ impl Certificate {
     /// thumbprint that is not 40 hex digits.
     pub fn from_pem(private_key_pem: &str, thumbprint_hex: &str) -> Result<Self, AuthError> {
         let bad = |what: &str| AuthError::Config(what.to_owned());
-        let start = private_key_pem
-            .find("-----BEGIN PRIVATE KEY-----")
-            .ok_or_else(|| bad("the key is not a PKCS#8 PEM"))?
-            + "-----BEGIN PRIVATE KEY-----".len();
-        let end = private_key_pem[start..]
-            .find("-----END PRIVATE KEY-----")
-            .ok_or_else(|| bad("the key is not a PKCS#8 PEM"))?
-            + start;
-        let b64: String = private_key_pem[start..end].split_whitespace().collect();
-        let der = base64::engine::general_purpose::STANDARD
-            .decode(b64)
-            .map_err(|_| bad("the key is not a PKCS#8 PEM"))?;
-        let key = ring::signature::RsaKeyPair::from_pkcs8(&der)
-            .map_err(|_| bad("the key is not a PKCS#8 RSA key"))?;
+        let key = Rs256Key::from_pkcs8_pem(private_key_pem).map_err(key_error)?;
         let hex = thumbprint_hex.trim().replace(':', "");
         if hex.len() != 40 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(bad("the thumbprint is not 40 hex digits"));
@@ -368,7 +356,7 @@ impl Certificate {
         aud: &str,
         now: jiff::Timestamp,
     ) -> Result<String, SourceError> {
-        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "x5t": self.thumbprint});
+        let header = serde_json::json!({"x5t": self.thumbprint});
         let iat = now.as_second();
         let mut jti = [0u8; 16];
         let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut jti);
@@ -377,24 +365,18 @@ impl Certificate {
             "iat": iat, "nbf": iat, "exp": iat + 600,
             "jti": URL_SAFE_NO_PAD.encode(jti),
         });
-        let input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(header.to_string()),
-            URL_SAFE_NO_PAD.encode(claims.to_string())
-        );
-        let mut signature = vec![0; self.key.public().modulus_len()];
         self.key
-            .sign(
-                &ring::signature::RSA_PKCS1_SHA256,
-                &ring::rand::SystemRandom::new(),
-                input.as_bytes(),
-                &mut signature,
-            )
+            .sign(&header, &claims)
             .map_err(|_| SourceError::InvalidResponse {
                 message: "could not sign the client assertion".to_owned(),
-            })?;
-        Ok(format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+            })
     }
+}
+
+/// A refused key in the wording of [`Certificate`]'s errors ("the key is
+/// not a PKCS#8 PEM", "... RSA key").
+fn key_error(e: Rs256KeyError) -> AuthError {
+    AuthError::Config(e.to_string())
 }
 
 /// Delegated tokens: the stored access token while good, else one refresh

@@ -13,8 +13,7 @@ use futures_util::StreamExt as _;
 use tokio::sync::{Mutex, Semaphore};
 
 use availability::RetryConfig;
-
-use provider_http::ClientOptions;
+use provider_http::HttpSettings;
 
 use crate::http::send;
 use crate::wire::{
@@ -57,18 +56,13 @@ pub struct GraphConfig {
     pub per_mailbox_concurrency: usize,
     /// Requests in flight at once overall. Default 8.
     pub concurrency: usize,
-    /// Retries. Default [`RetryConfig::default`].
+    /// Retries of throttled and failed requests. Default
+    /// [`RetryConfig::default`].
     pub retry: RetryConfig,
-    /// Time to connect. Default 10 s.
-    pub connect_timeout: Duration,
-    /// Time for one request. Default 30 s.
-    pub request_timeout: Duration,
-    /// The largest response read. Default 16 MiB.
-    pub max_response_bytes: usize,
-    /// Certificates (DER) trusted as roots besides the platform's, for a
-    /// test double or a proxy with a private CA. Default none: TLS is
-    /// verified against the platform's roots only.
-    pub extra_root_certificates: Vec<Vec<u8>>,
+    /// Timeouts, the response cap and extra roots, at
+    /// [`HttpSettings`]' defaults. Read and written through the config too
+    /// (it dereferences to them): `config.max_response_bytes`.
+    pub http: HttpSettings,
 }
 
 impl Default for GraphConfig {
@@ -81,57 +75,27 @@ impl Default for GraphConfig {
             per_mailbox_concurrency: 4,
             concurrency: 8,
             retry: RetryConfig::default(),
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_response_bytes: 16 * 1024 * 1024,
-            extra_root_certificates: Vec::new(),
+            http: HttpSettings::default(),
         }
     }
 }
 
 impl GraphConfig {
-    /// Sets [`base_url`](Self::base_url).
-    #[must_use]
-    pub fn base_url(mut self, url: impl Into<String>) -> Self {
-        self.base_url = url.into().trim_end_matches('/').to_owned();
-        self
-    }
-
     /// Sets [`mode`](Self::mode).
     #[must_use]
     pub fn mode(mut self, mode: Mode) -> Self {
         self.mode = mode;
         self
     }
-
-    /// Sets [`retry`](Self::retry).
-    #[must_use]
-    pub fn retry(mut self, retry: RetryConfig) -> Self {
-        self.retry = retry;
-        self
-    }
-
-    /// Sets [`request_timeout`](Self::request_timeout).
-    #[must_use]
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// Adds a root certificate (DER) to [`extra_root_certificates`](Self::extra_root_certificates).
-    #[must_use]
-    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
-        self.extra_root_certificates.push(der.into());
-        self
-    }
-
-    /// Sets [`max_response_bytes`](Self::max_response_bytes).
-    #[must_use]
-    pub fn max_response_bytes(mut self, n: usize) -> Self {
-        self.max_response_bytes = n;
-        self
-    }
 }
+
+provider_http::config_setters!(GraphConfig {
+    base_url,
+    retry,
+    request_timeout,
+    add_root_certificate,
+    max_response_bytes,
+});
 
 /// The client could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -174,10 +138,9 @@ impl GraphSource {
     ///
     /// [`BuildError`] if the HTTP client cannot be built.
     pub fn new(tokens: Arc<dyn TokenSource>, config: GraphConfig) -> Result<Self, BuildError> {
-        let http = ClientOptions::new(crate::http::USER_AGENT)
-            .timeouts(config.connect_timeout, config.request_timeout)
-            .extra_roots(&config.extra_root_certificates)
-            .build()
+        let http = config
+            .http
+            .client(crate::http::USER_AGENT)
             .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {
             http,
@@ -266,7 +229,7 @@ impl GraphSource {
                     .json(&body)
             },
             &self.config.retry,
-            self.config.max_response_bytes,
+            self.config.http.max_response_bytes,
         )
         .await?;
         serde_json::from_slice(&reply).map_err(|e| SourceError::InvalidResponse {
@@ -397,7 +360,7 @@ impl GraphSource {
                         .header("Prefer", "outlook.timezone=\"UTC\"")
                 },
                 &self.config.retry,
-                self.config.max_response_bytes,
+                self.config.http.max_response_bytes,
             )
             .await;
             let body = match reply {

@@ -12,11 +12,13 @@
 //!
 //! # Overview
 //!
-//! [`ClientOptions`] builds the client; [`Service`] reads ([`Reply`]),
+//! [`ClientOptions`] builds the client, from a config's [`HttpSettings`]
+//! (whose setters [`config_setters!`] writes); [`Service`] reads ([`Reply`]),
 //! maps transport failures and retries; [`map_status`] with
 //! [`StatusRules`] maps statuses; [`TokenCache`] caches tokens. Feature
 //! `oauth`: [`OAuthHttp`], [`tokens`], [`Authorization`], [`TokenStore`],
-//! [`VersionedTokenStore`], [`MemoryTokenStore`].
+//! [`VersionedTokenStore`], [`MemoryTokenStore`]. Feature `jwt`:
+//! [`Rs256Key`].
 //!
 //! # Which crate does what
 //!
@@ -27,14 +29,19 @@
 //! # Crate features
 //!
 //! - `oauth`: the OAuth half (google-provider and graph-provider).
+//! - `jwt`: [`Rs256Key`], RS256 JWTs (google-provider's service account,
+//!   graph-provider's certificate credential).
 //! - `test-support`: [`test_support`], for the providers' tests only.
 #![doc = include_str!("../README.md")]
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "jwt")]
+pub use crate::jwt::{Rs256Key, Rs256KeyError, SignError};
 pub use crate::{
     client::{ClientError, ClientOptions, install_ring_provider},
     reply::{Reply, Service, parse_retry_after, retry_after},
+    settings::HttpSettings,
     status::{StatusCode, StatusError, StatusRules, map_status},
     token_cache::TokenCache,
 };
@@ -47,13 +54,22 @@ pub use crate::{
 };
 
 mod client;
+#[cfg(feature = "jwt")]
+mod jwt;
 #[cfg(feature = "oauth")]
 mod oauth;
 mod reply;
 mod retry;
+mod settings;
 mod status;
 #[cfg(feature = "oauth")]
 mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod token_cache;
+
+/// What [`config_setters!`] names from the crates it is used in; not API.
+#[doc(hidden)]
+pub mod __private {
+    pub use availability::RetryConfig;
+}

@@ -148,19 +148,26 @@ impl OAuthHttp {
         }
     }
 
-    /// Completes a code exchange: `request` (the client's
-    /// `exchange_code`) sent with `pending`'s PKCE verifier, answered at
-    /// `now`. Check the `state` first ([`Authorization::state_matches`]).
+    /// Completes a code exchange: checks `returned_state` against the
+    /// `state` `pending` sent (a forged or stale callback is `mismatch`,
+    /// refused before any request), then sends `request` (the client's
+    /// `exchange_code`) with `pending`'s PKCE verifier, answered at `now`.
     ///
     /// # Errors
     ///
-    /// [`token_error`](Self::token_error)'s reading of a failure.
-    pub async fn exchange_code(
+    /// `mismatch`, or [`token_error`](Self::token_error)'s reading of a
+    /// failure.
+    pub async fn exchange_code<E: From<SourceError>>(
         &self,
         request: CodeTokenRequest<'_, BasicErrorResponse, BasicTokenResponse>,
         pending: &Authorization,
+        returned_state: &str,
+        mismatch: E,
         now: jiff::Timestamp,
-    ) -> Result<OAuthTokens, SourceError> {
+    ) -> Result<OAuthTokens, E> {
+        if !pending.state_matches(returned_state) {
+            return Err(mismatch);
+        }
         let verifier = PkceCodeVerifier::new(pending.pkce_verifier.secret().to_owned());
         let adapter = self.adapter();
         let response = request

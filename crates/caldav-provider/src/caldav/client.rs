@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use availability::{SourceError, SourceErrorKind};
-use provider_http::{ClientError, ClientOptions, Service, StatusError, StatusRules, map_status};
+use provider_http::{ClientError, HttpSettings, Service, StatusError, StatusRules, map_status};
 use reqwest::header::LOCATION;
 use reqwest::{Method, Url};
 
@@ -60,21 +60,12 @@ pub(crate) struct Http {
 const MAX_REDIRECTS: usize = 5;
 
 impl Http {
-    pub(crate) fn new(
-        connect_timeout: Duration,
-        timeout: Duration,
-        max_body: usize,
-        roots: &[Vec<u8>],
-    ) -> Result<Self, ClientError> {
+    pub(crate) fn new(settings: &HttpSettings) -> Result<Self, ClientError> {
         // Redirects are off in the client: `send` follows them by hand.
-        let client = ClientOptions::new(USER_AGENT)
-            .timeouts(connect_timeout, timeout)
-            .extra_roots(roots)
-            .build()?;
         Ok(Self {
-            client,
-            max_body,
-            timeout,
+            client: settings.client(USER_AGENT)?,
+            max_body: settings.max_response_bytes,
+            timeout: settings.request_timeout,
         })
     }
 

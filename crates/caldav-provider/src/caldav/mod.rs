@@ -4,7 +4,6 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
-use std::time::Duration;
 
 use async_trait::async_trait;
 use availability::{
@@ -12,6 +11,7 @@ use availability::{
     FreeBusySource, Interval, KindSet, SourceError,
 };
 use jiff::tz::TimeZone;
+use provider_http::HttpSettings;
 use reqwest::Url;
 use tokio::sync::Mutex;
 use zeroize::Zeroizing;
@@ -154,32 +154,24 @@ pub enum Strategy {
 pub struct CalDavConfig {
     /// Events or the server's free/busy. Default [`Strategy::Auto`].
     pub strategy: Strategy,
-    /// Time to connect. Default 10 s.
-    pub connect_timeout: Duration,
-    /// Time for one whole request, body included. Default 30 s.
-    pub request_timeout: Duration,
-    /// The largest response body read. Default 32 MiB.
-    pub max_response_bytes: usize,
+    /// Timeouts (10 s to connect, 30 s a whole request), the response cap
+    /// (32 MiB: calendars are bigger than JSON answers) and extra roots
+    /// (for a server with a private CA; none by default). The config
+    /// dereferences to it: `config.request_timeout` reads as before.
+    pub http: HttpSettings,
     /// Accounts asked at once. Default 8.
     pub concurrency: usize,
     /// Bounds on recurrence expansion.
     pub expand: ExpandOptions,
-    /// Certificates (DER) trusted as roots besides the platform's, for a
-    /// server with a private CA. Default none: TLS is verified against the
-    /// platform's roots only.
-    pub extra_root_certificates: Vec<Vec<u8>>,
 }
 
 impl Default for CalDavConfig {
     fn default() -> Self {
         Self {
             strategy: Strategy::Auto,
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(30),
-            max_response_bytes: 32 * 1024 * 1024,
+            http: HttpSettings::with_max_response_bytes(32 * 1024 * 1024),
             concurrency: 8,
             expand: ExpandOptions::default(),
-            extra_root_certificates: Vec::new(),
         }
     }
 }
@@ -191,28 +183,13 @@ impl CalDavConfig {
         self.strategy = strategy;
         self
     }
-
-    /// Sets [`request_timeout`](Self::request_timeout).
-    #[must_use]
-    pub fn request_timeout(mut self, timeout: Duration) -> Self {
-        self.request_timeout = timeout;
-        self
-    }
-
-    /// Adds a root certificate (DER) to [`extra_root_certificates`](Self::extra_root_certificates).
-    #[must_use]
-    pub fn add_root_certificate(mut self, der: impl Into<Vec<u8>>) -> Self {
-        self.extra_root_certificates.push(der.into());
-        self
-    }
-
-    /// Sets [`max_response_bytes`](Self::max_response_bytes).
-    #[must_use]
-    pub fn max_response_bytes(mut self, max: usize) -> Self {
-        self.max_response_bytes = max;
-        self
-    }
 }
+
+provider_http::config_setters!(CalDavConfig {
+    request_timeout,
+    add_root_certificate,
+    max_response_bytes,
+});
 
 /// The client could not be built (the TLS setup failed).
 #[derive(Debug, thiserror::Error)]
@@ -335,13 +312,7 @@ impl CalDavSource {
         logins: Arc<dyn CalDavLogins>,
         config: CalDavConfig,
     ) -> Result<Self, BuildError> {
-        let http = Http::new(
-            config.connect_timeout,
-            config.request_timeout,
-            config.max_response_bytes,
-            &config.extra_root_certificates,
-        )
-        .map_err(|e| BuildError(e.to_string()))?;
+        let http = Http::new(&config.http).map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {
             http,
             logins,
