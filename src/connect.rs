@@ -218,35 +218,32 @@ pub struct GoogleConnector(pub Arc<google_provider::GoogleOAuth>);
 #[derive(Clone, Debug)]
 pub struct MicrosoftConnector(pub Arc<graph_provider::GraphOAuth>);
 
-#[async_trait]
-impl OAuthConnector for GoogleConnector {
-    fn start(&self) -> OAuthStart {
-        start(&self.0)
-    }
+/// Both connectors are the same over their `Flow`.
+macro_rules! flow_connector {
+    ($connector:ident) => {
+        #[async_trait]
+        impl OAuthConnector for $connector {
+            fn start(&self) -> OAuthStart {
+                start(&self.0)
+            }
 
-    fn resume(&self, state: &str, pkce_verifier: SecretString) -> Option<Box<dyn PendingExchange>> {
-        Some(resume(&self.0, state, pkce_verifier))
-    }
+            fn resume(
+                &self,
+                state: &str,
+                pkce_verifier: SecretString,
+            ) -> Option<Box<dyn PendingExchange>> {
+                Some(resume(&self.0, state, pkce_verifier))
+            }
 
-    async fn revoke(&self, tokens: &OAuthTokens) -> Result<(), SourceError> {
-        Flow::revoke(&*self.0, tokens).await
-    }
+            async fn revoke(&self, tokens: &OAuthTokens) -> Result<(), SourceError> {
+                Flow::revoke(&*self.0, tokens).await
+            }
+        }
+    };
 }
 
-#[async_trait]
-impl OAuthConnector for MicrosoftConnector {
-    fn start(&self) -> OAuthStart {
-        start(&self.0)
-    }
-
-    fn resume(&self, state: &str, pkce_verifier: SecretString) -> Option<Box<dyn PendingExchange>> {
-        Some(resume(&self.0, state, pkce_verifier))
-    }
-
-    async fn revoke(&self, tokens: &OAuthTokens) -> Result<(), SourceError> {
-        Flow::revoke(&*self.0, tokens).await
-    }
-}
+flow_connector!(GoogleConnector);
+flow_connector!(MicrosoftConnector);
 
 /// Checks an Apple ID and app-specific password before anything is stored.
 #[async_trait]

@@ -80,7 +80,7 @@ pub(crate) struct Inner {
 ///
 /// Setting up programs, participants, pairs and groups is your service's
 /// job (it knows who administers what), so those methods take no
-/// [`Actor`]. Connecting, reading availability and polling do: the
+/// [`Actor`](crate::Actor). Connecting, reading availability and polling do: the
 /// assistant enforces who may see and do what.
 #[derive(Clone)]
 pub struct Assistant {

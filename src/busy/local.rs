@@ -74,14 +74,8 @@ impl LocalCache {
 #[async_trait]
 impl BusyCache for LocalCache {
     async fn get(&self, query: BusyQuery<'_>) -> (Answers, FetchCounts) {
-        let BusyQuery {
-            targets,
-            window,
-            fetch_window,
-            mut force,
-            wait: _,
-            on_fetched,
-        } = query;
+        let (targets, window, fetch_window) = (query.targets, query.window, query.fetch_window);
+        let mut force = query.force;
         let now = self.clock.now().as_second();
         let mut answers = HashMap::with_capacity(targets.len());
         let mut counts = FetchCounts::default();
@@ -113,7 +107,7 @@ impl BusyCache for LocalCache {
                 let fetched = fetch(&boarding.mine, fetch_window).await;
                 let mut entries = self.entries();
                 for (t, result) in boarding.mine.iter().zip(fetched) {
-                    on_fetched(t, &result);
+                    (query.on_fetched)(t, &result);
                     counts.fetched += 1;
                     counts.failed += usize::from(result.is_err());
                     answers.insert(t.participant.clone(), clip(&result, window));

@@ -190,14 +190,9 @@ impl BusyCache for SharedCache {
     /// for (up to the lease plus ten seconds); without it (background
     /// refreshes), only what this instance could lease is fetched.
     async fn get(&self, query: BusyQuery<'_>) -> (Answers, FetchCounts) {
-        let BusyQuery {
-            targets,
-            window,
-            fetch_window,
-            mut force,
-            wait,
-            on_fetched,
-        } = query;
+        let (targets, window, fetch_window) = (query.targets, query.window, query.fetch_window);
+        let mut force = query.force;
+        let wait = query.wait;
         let mut answers: Answers = HashMap::with_capacity(targets.len());
         let mut counts = FetchCounts::default();
         let deadline = tokio::time::Instant::now()
@@ -296,7 +291,7 @@ impl BusyCache for SharedCache {
                                 Ok(_) => lease.claim = None,
                             }
                             for (t, result) in ours.iter().zip(fetched.iter()) {
-                                on_fetched(t, result);
+                                (query.on_fetched)(t, result);
                                 counts.fetched += 1;
                                 counts.failed += usize::from(result.is_err());
                                 answers.insert(t.participant.clone(), clip(result, window));

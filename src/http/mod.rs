@@ -3,7 +3,7 @@
 //! (feature `http`, on by default; the `serve` example runs it).
 //!
 //! - The JSON API lives under `/api/`; its OpenAPI 3.1 document is served
-//!   at `/openapi.json` ([`openapi`]) and [`routes`] lists every route, from
+//!   at `/openapi.json` ([`openapi()`]) and [`routes()`] lists every route, from
 //!   the one table (`routes.rs`) the router and the document are built
 //!   from.
 //! - The page (`/`, `/week/{id}`, form posts) needs no JavaScript: sign in,
@@ -84,7 +84,7 @@ pub(crate) struct Shared {
 
 pub(crate) type App = State<Arc<Shared>>;
 
-/// Every route: method and path (axum syntax). [`openapi`] documents the
+/// Every route: method and path (axum syntax). [`openapi()`] documents the
 /// `/api/` ones and `/openapi.json`; the rest are the page.
 pub fn routes() -> Vec<(&'static str, &'static str)> {
     routes::table()

@@ -1,5 +1,5 @@
 //! Every route once: method, path (axum syntax), handler and, for the
-//! JSON API, its OpenAPI operation. The router, [`super::routes`] and the
+//! JSON API, its OpenAPI operation. The router, [`super::routes()`] and the
 //! OpenAPI `paths` are all built from [`table`]; add a route here.
 
 use std::sync::Arc;
