@@ -1,13 +1,12 @@
 use std::sync::Arc;
 
-use credential_vault::SecretString;
 use google_provider::{GoogleConfig, GoogleSource, StaticToken, TokenSource};
-pub(crate) use provider_http::test_support::{quick_retries, rows, ts, window};
+pub(crate) use provider_http::test_support::{
+    account_error, answer_always, answer_once, assert_fails_once, assert_over_the_cap, clock,
+    first_json_body, form, one_day, one_slow_refresh, quick_retries, requests_seen, row, rows,
+    secret, store_with, token_endpoint, tokens, ts, verify_rs256, window,
+};
 use wiremock::MockServer;
-
-pub(crate) fn secret(s: &str) -> SecretString {
-    SecretString::new(s.to_owned())
-}
 
 pub(crate) fn config(server: &MockServer) -> GoogleConfig {
     GoogleConfig::default()

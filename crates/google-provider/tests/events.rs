@@ -6,7 +6,7 @@ use serde_json::json;
 use wiremock::matchers::{method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::{config, rows, source, window};
+use crate::common::{config, row, rows, source, window};
 
 /// Events mode asks for times and statuses only, pages through the
 /// answer, and applies the product's busy rules: all-day events block even
@@ -63,19 +63,18 @@ async fn events_mode_reads_times_only_and_blocks_all_day_events() {
         ))
         .await
         .unwrap();
-    let r = |s: &str, e: &str, k: &'static str| (s.to_owned(), e.to_owned(), k);
     assert_eq!(
         rows(answer.accounts[0].result.as_ref().unwrap()),
         vec![
             // The all-day day in the participant's zone (Berlin, UTC+1).
-            r("2025-03-03T23:00:00Z", "2025-03-04T23:00:00Z", "busy"),
-            r("2025-03-05T08:00:00Z", "2025-03-05T09:00:00Z", "busy"),
-            r(
+            row("2025-03-03T23:00:00Z", "2025-03-04T23:00:00Z", "busy"),
+            row("2025-03-05T08:00:00Z", "2025-03-05T09:00:00Z", "busy"),
+            row(
                 "2025-03-06T00:00:00Z",
                 "2025-03-07T00:00:00Z",
                 "out_of_office"
             ),
-            r("2025-03-07T09:00:00Z", "2025-03-07T10:00:00Z", "tentative"),
+            row("2025-03-07T09:00:00Z", "2025-03-07T10:00:00Z", "tentative"),
         ]
     );
 }

@@ -3,11 +3,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use availability::{FreeBusyRequest, FreeBusySource, SourceErrorKind};
+use google_provider::{RetryConfig, StaticToken};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{config, rows, source, static_source, window};
+use crate::common::{
+    account_error, answer_always, answer_once, assert_fails_once, assert_over_the_cap, config,
+    first_json_body, one_day, requests_seen, row, rows, source, static_source, ts, window,
+};
 
 /// Answers a freeBusy query like Google: one hour busy at 09:00 UTC on
 /// the first day of the asked range for every calendar, except ids
@@ -58,17 +62,11 @@ async fn the_request_is_the_documented_shape() {
         ))
         .await
         .unwrap();
-    let sent: Value =
-        serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
-    insta::assert_json_snapshot!("freebusy_request", sent);
+    insta::assert_json_snapshot!("freebusy_request", first_json_body(&server).await);
     // The rest of the batch succeeds despite per-calendar errors.
     assert_eq!(
         rows(answer.accounts[0].result.as_ref().unwrap()),
-        vec![(
-            "2025-03-03T09:00:00Z".to_owned(),
-            "2025-03-03T10:00:00Z".to_owned(),
-            "busy"
-        )]
+        vec![row("2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z", "busy")]
     );
     let kind = |i: usize| answer.accounts[i].result.as_ref().unwrap_err().kind();
     assert_eq!(kind(1), SourceErrorKind::NotFound);
@@ -103,14 +101,14 @@ async fn a_thousand_participants_go_out_fifty_to_a_request_per_piece() {
         ))
         .await
         .unwrap();
-    let requests = server.received_requests().await.unwrap();
+    let requests = requests_seen(&server).await;
     assert_eq!(requests.len(), 40);
     let mut sizes: Vec<usize> = requests
         .iter()
         .map(|r| {
             let body: Value = serde_json::from_slice(&r.body).unwrap();
-            let span = crate::common::ts(body["timeMax"].as_str().unwrap())
-                - crate::common::ts(body["timeMin"].as_str().unwrap());
+            let span =
+                ts(body["timeMax"].as_str().unwrap()) - ts(body["timeMin"].as_str().unwrap());
             assert!(span <= 60 * 86_400, "{span}");
             assert_eq!(body["calendarExpansionMax"], 50);
             body["items"].as_array().unwrap().len()
@@ -131,38 +129,32 @@ async fn a_thousand_participants_go_out_fifty_to_a_request_per_piece() {
 #[tokio::test]
 async fn rate_limits_and_server_errors_are_retried_honouring_retry_after() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(403).set_body_json(json!({
-            "error": {"code": 403, "message": "Rate Limit Exceeded",
-                      "errors": [{"domain": "usageLimits", "reason": "userRateLimitExceeded"}]}
-        })))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
+    answer_once(
+        &server,
+        ResponseTemplate::new(429).insert_header("Retry-After", "1"),
+    )
+    .await;
+    let rate_limited = json!({
+        "error": {"code": 403, "message": "Rate Limit Exceeded",
+                  "errors": [{"domain": "usageLimits", "reason": "userRateLimitExceeded"}]}
+    });
+    answer_once(
+        &server,
+        ResponseTemplate::new(403).set_body_json(rate_limited),
+    )
+    .await;
+    answer_once(&server, ResponseTemplate::new(503)).await;
     Mock::given(method("POST"))
         .respond_with(echo)
         .mount(&server)
         .await;
     let started = std::time::Instant::now();
     let answer = static_source(&server)
-        .free_busy(&FreeBusyRequest::new(
-            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
-            ["ana@example.org"],
-        ))
+        .free_busy(&one_day(["ana@example.org"]))
         .await
         .unwrap();
     assert!(answer.accounts[0].result.is_ok());
-    assert_eq!(server.received_requests().await.unwrap().len(), 4);
+    assert_eq!(requests_seen(&server).await.len(), 4);
     assert!(
         started.elapsed() >= Duration::from_secs(1),
         "Retry-After was honoured"
@@ -194,66 +186,38 @@ async fn other_failures_are_typed_and_not_retried() {
         ),
     ];
     for (template, kind) in cases {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(template)
-            .expect(1)
-            .mount(&server)
-            .await;
-        let answer = static_source(&server)
-            .free_busy(&FreeBusyRequest::new(
-                window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
-                ["ana@example.org"],
-            ))
-            .await
-            .unwrap();
-        let err = answer.accounts[0].result.as_ref().unwrap_err();
-        assert_eq!(err.kind(), kind, "{err}");
-        assert!(!err.to_string().contains("shared-token"));
+        assert_fails_once(
+            template,
+            kind,
+            static_source,
+            "ana@example.org",
+            "shared-token",
+        )
+        .await;
     }
 }
 
 #[tokio::test]
 async fn a_slow_server_times_out_and_a_huge_answer_is_refused() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(10)))
-        .mount(&server)
-        .await;
+    answer_always(
+        &server,
+        ResponseTemplate::new(200).set_delay(Duration::from_secs(10)),
+    )
+    .await;
     let slow = source(
-        Arc::new(google_provider::StaticToken::new("t")),
+        Arc::new(StaticToken::new("t")),
         config(&server)
             .request_timeout(Duration::from_millis(200))
-            .retry(google_provider::RetryConfig::none()),
+            .retry(RetryConfig::none()),
     );
-    let answer = slow
-        .free_busy(&FreeBusyRequest::new(
-            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
-            ["ana@example.org"],
-        ))
-        .await
-        .unwrap();
     assert_eq!(
-        answer.accounts[0].result.as_ref().unwrap_err().kind(),
+        account_error(&slow, "ana@example.org").await.kind(),
         SourceErrorKind::Unavailable
     );
-    let big = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(" ".repeat(100_000)))
-        .mount(&big)
-        .await;
-    let capped = source(
-        Arc::new(google_provider::StaticToken::new("t")),
-        config(&big).max_response_bytes(10_000),
-    );
-    let answer = capped
-        .free_busy(&FreeBusyRequest::new(
-            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
-            ["ana@example.org"],
-        ))
-        .await
-        .unwrap();
-    let err = answer.accounts[0].result.as_ref().unwrap_err();
-    assert_eq!(err.kind(), SourceErrorKind::InvalidResponse);
-    assert!(err.to_string().contains("cap"), "{err}");
+    let capped = |big: &MockServer| {
+        let config = config(big).max_response_bytes(10_000);
+        source(Arc::new(StaticToken::new("t")), config)
+    };
+    assert_over_the_cap(100_000, capped, "ana@example.org").await;
 }

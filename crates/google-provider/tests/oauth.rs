@@ -1,15 +1,15 @@
 use std::sync::Arc;
 
-use availability::{AccountId, FixedClock, FreeBusyRequest, FreeBusySource, SourceErrorKind};
-use credential_vault::OAuthTokens;
-use google_provider::{
-    GoogleOAuth, MemoryTokenStore, OAuthConfig, OAuthError, TokenSource, UserTokens,
-};
+use availability::{AccountId, FreeBusySource, SourceErrorKind};
+use google_provider::{GoogleOAuth, OAuthConfig, OAuthError, TokenSource, UserTokens};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::common::{config, secret, source, window};
+use crate::common::{
+    clock, config, one_day, one_slow_refresh, row, rows, secret, source, store_with,
+    token_endpoint, tokens,
+};
 
 fn oauth(server: &MockServer) -> GoogleOAuth {
     GoogleOAuth::new(
@@ -109,29 +109,18 @@ async fn the_code_flow_end_to_end() {
         .unwrap();
 }
 
-fn clock() -> Arc<FixedClock> {
-    Arc::new(FixedClock::new(
-        "2025-03-03T08:00:00Z".parse::<jiff::Timestamp>().unwrap(),
-    ))
-}
-
 /// An expired token, many concurrent queries: exactly one refresh, the
 /// new tokens stored before use, every query answered.
 #[tokio::test]
 async fn concurrent_queries_cause_exactly_one_refresh() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .and(body_string_contains("grant_type=refresh_token"))
-        .and(body_string_contains("refresh_token=1%2F%2Frefresh"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_delay(std::time::Duration::from_millis(100))
-                .set_body_json(json!({"access_token": "ya29.fresh", "expires_in": 3599, "token_type": "Bearer"})),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
+    one_slow_refresh(
+        &server,
+        "/token",
+        "1//refresh",
+        json!({"access_token": "ya29.fresh", "expires_in": 3599, "token_type": "Bearer"}),
+    )
+    .await;
     Mock::given(method("POST"))
         .and(path("/calendar/v3/freeBusy"))
         .and(header("authorization", "Bearer ya29.fresh"))
@@ -140,11 +129,8 @@ async fn concurrent_queries_cause_exactly_one_refresh() {
         })))
         .mount(&server)
         .await;
-    let store = Arc::new(MemoryTokenStore::new());
-    let expired = OAuthTokens::new(secret("ya29.old"))
-        .with_expires_at("2025-03-03T07:00:00Z".parse().unwrap())
-        .with_refresh_token(secret("1//refresh"));
-    store.put("ana@example.org", expired).await;
+    let expired = tokens("ya29.old", "2025-03-03T07:00:00Z", "1//refresh");
+    let store = store_with("ana@example.org", expired).await;
     let tokens = Arc::new(UserTokens::with_clock(
         Arc::new(oauth(&server)),
         store.clone(),
@@ -155,12 +141,7 @@ async fn concurrent_queries_cause_exactly_one_refresh() {
     for _ in 0..20 {
         let source = source.clone();
         tasks.push(tokio::spawn(async move {
-            source
-                .free_busy(&FreeBusyRequest::new(
-                    window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
-                    ["ana@example.org"],
-                ))
-                .await
+            source.free_busy(&one_day(["ana@example.org"])).await
         }));
     }
     for task in tasks {
@@ -186,14 +167,8 @@ async fn a_401_refreshes_once_then_succeeds() {
         .expect(1)
         .mount(&server)
         .await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "access_token": "ya29.new", "expires_in": 3599, "token_type": "Bearer"
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let answer = json!({"access_token": "ya29.new", "expires_in": 3599, "token_type": "Bearer"});
+    token_endpoint(&server, Some("/token"), 200, answer, 1).await;
     Mock::given(method("POST"))
         .and(path("/calendar/v3/freeBusy"))
         .and(header("authorization", "Bearer ya29.new"))
@@ -204,34 +179,20 @@ async fn a_401_refreshes_once_then_succeeds() {
         .expect(1)
         .mount(&server)
         .await;
-    let store = Arc::new(MemoryTokenStore::new());
-    store
-        .put(
-            "ana@example.org",
-            OAuthTokens::new(secret("ya29.revoked-early"))
-                .with_expires_at("2025-03-03T09:00:00Z".parse().unwrap())
-                .with_refresh_token(secret("1//refresh")),
-        )
-        .await;
+    let early = tokens("ya29.revoked-early", "2025-03-03T09:00:00Z", "1//refresh");
+    let store = store_with("ana@example.org", early).await;
     let tokens = Arc::new(UserTokens::with_clock(
         Arc::new(oauth(&server)),
         store,
         clock(),
     ));
     let answer = source(tokens, config(&server))
-        .free_busy(&FreeBusyRequest::new(
-            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
-            ["ana@example.org"],
-        ))
+        .free_busy(&one_day(["ana@example.org"]))
         .await
         .unwrap();
     assert_eq!(
-        crate::common::rows(answer.accounts[0].result.as_ref().unwrap()),
-        vec![(
-            "2025-03-03T08:00:00Z".to_owned(),
-            "2025-03-03T09:00:00Z".to_owned(),
-            "busy"
-        )]
+        rows(answer.accounts[0].result.as_ref().unwrap()),
+        vec![row("2025-03-03T08:00:00Z", "2025-03-03T09:00:00Z", "busy")]
     );
 }
 
@@ -239,23 +200,12 @@ async fn a_401_refreshes_once_then_succeeds() {
 #[tokio::test]
 async fn invalid_grant_means_reconnect_and_is_not_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "error": "invalid_grant", "error_description": "Token has been expired or revoked."
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let store = Arc::new(MemoryTokenStore::new());
-    store
-        .put(
-            "ana@example.org",
-            OAuthTokens::new(secret("ya29.old"))
-                .with_expires_at("2025-03-03T07:00:00Z".parse().unwrap())
-                .with_refresh_token(secret("1//revoked")),
-        )
-        .await;
+    let refusal = json!({
+        "error": "invalid_grant", "error_description": "Token has been expired or revoked."
+    });
+    token_endpoint(&server, Some("/token"), 400, refusal, 1).await;
+    let revoked = tokens("ya29.old", "2025-03-03T07:00:00Z", "1//revoked");
+    let store = store_with("ana@example.org", revoked).await;
     let tokens = UserTokens::with_clock(Arc::new(oauth(&server)), store, clock());
     let err = tokens
         .token(&AccountId::new("ana@example.org"))
@@ -277,21 +227,9 @@ async fn invalid_grant_means_reconnect_and_is_not_retried() {
 #[tokio::test]
 async fn a_good_stored_token_is_used_without_refreshing() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/token"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(0)
-        .mount(&server)
-        .await;
-    let store = Arc::new(MemoryTokenStore::new());
-    store
-        .put(
-            "ana@example.org",
-            OAuthTokens::new(secret("ya29.good"))
-                .with_expires_at("2025-03-03T09:00:00Z".parse().unwrap())
-                .with_refresh_token(secret("1//refresh")),
-        )
-        .await;
+    token_endpoint(&server, Some("/token"), 500, json!({}), 0).await;
+    let good = tokens("ya29.good", "2025-03-03T09:00:00Z", "1//refresh");
+    let store = store_with("ana@example.org", good).await;
     let tokens = UserTokens::with_clock(Arc::new(oauth(&server)), store, clock());
     let token = tokens
         .token(&AccountId::new("ana@example.org"))

@@ -1,14 +1,12 @@
 use std::sync::Arc;
 
 use availability::{AccountId, FixedClock, FreeBusyRequest, FreeBusySource, SourceErrorKind};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use google_provider::{ServiceAccount, ServiceAccountTokens, TokenSource};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{config, secret, source, window};
+use crate::common::{config, form, requests_seen, secret, source, token_endpoint, window};
 
 fn key_json() -> String {
     std::fs::read_to_string(
@@ -40,27 +38,10 @@ fn clock() -> Arc<FixedClock> {
     Arc::new(FixedClock::new(jiff::Timestamp::from_second(NOW).unwrap()))
 }
 
-/// Verifies the assertion with the public key and returns its claims.
+/// Verifies the assertion with the service account's public key and
+/// returns its header and claims.
 fn verify(assertion: &str) -> (Value, Value) {
-    let parts: Vec<&str> = assertion.split('.').collect();
-    assert_eq!(parts.len(), 3);
-    let key = ring::signature::UnparsedPublicKey::new(
-        &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-        public_key(),
-    );
-    let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
-    key.verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
-        .expect("the signature verifies with the service account's public key");
-    let decode =
-        |p: &str| serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(p).unwrap()).unwrap();
-    (decode(parts[0]), decode(parts[1]))
-}
-
-fn form_value(request: &Request, name: &str) -> String {
-    url::form_urlencoded::parse(&request.body)
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.into_owned())
-        .unwrap()
+    crate::common::verify_rs256(assertion, &public_key())
 }
 
 /// Impersonation: the JWT bearer grant (RFC 7523) with the documented
@@ -74,7 +55,7 @@ async fn delegated_tokens_per_subject_with_a_verified_jwt() {
             "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer",
         ))
         .respond_with(|r: &Request| {
-            let (_, claims) = verify(&form_value(r, "assertion"));
+            let (_, claims) = verify(&form(r)["assertion"]);
             let sub = claims["sub"].as_str().unwrap().to_owned();
             ResponseTemplate::new(200).set_body_json(json!({
                 "access_token": format!("token-for-{sub}"), "expires_in": 3600, "token_type": "Bearer"
@@ -114,10 +95,8 @@ async fn delegated_tokens_per_subject_with_a_verified_jwt() {
         assert!(answer.accounts.iter().all(|a| a.result.is_ok()));
     }
     // Each subject has its own token, so each went in its own request.
-    let api_calls = server
-        .received_requests()
+    let api_calls = requests_seen(&server)
         .await
-        .unwrap()
         .iter()
         .filter(|r| r.url.path() == "/calendar/v3/freeBusy")
         .count();
@@ -159,14 +138,10 @@ async fn delegation_refusals_are_distinct_and_explained() {
         ("invalid_grant", SourceErrorKind::NotFound, "does not exist"),
     ] {
         let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .and(path("/token"))
-            .respond_with(ResponseTemplate::new(401).set_body_json(json!({
-                "error": error, "error_description": "Client is unauthorized to retrieve access tokens using this method"
-            })))
-            .expect(1)
-            .mount(&server)
-            .await;
+        let refusal = json!({
+            "error": error, "error_description": "Client is unauthorized to retrieve access tokens using this method"
+        });
+        token_endpoint(&server, Some("/token"), 401, refusal, 1).await;
         let tokens = ServiceAccountTokens::with_clock(
             account(&server),
             vec![google_provider::SCOPE_FREEBUSY.to_owned()],

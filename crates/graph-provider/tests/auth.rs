@@ -2,21 +2,22 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use availability::{AccountId, FixedClock, SourceError, SourceErrorKind, TokenSource};
+use availability::{AccountId, SourceError, SourceErrorKind, TokenSource};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use credential_vault::{OAuthTokens, SecretString};
+use credential_vault::OAuthTokens;
 use graph_provider::{
     AppTokens, AuthConfig, Certificate, GraphOAuth, MemoryTokenStore, Tenant, UserTokens,
     VersionedTokenStore,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-fn secret(s: &str) -> SecretString {
-    SecretString::new(s.to_owned())
-}
+use crate::common::{
+    clock, form, one_slow_refresh, requests_seen, secret, store_with, token_endpoint, tokens,
+    verify_rs256,
+};
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(
@@ -35,14 +36,6 @@ fn oauth(server: &MockServer, tenant: Tenant) -> GraphOAuth {
             .client_secret(secret("app-secret")),
     )
     .unwrap()
-}
-
-fn clock() -> Arc<FixedClock> {
-    Arc::new(FixedClock::new("2025-03-03T08:00:00Z".parse().unwrap()))
-}
-
-fn form(r: &Request) -> std::collections::HashMap<String, String> {
-    url::form_urlencoded::parse(&r.body).into_owned().collect()
 }
 
 #[tokio::test]
@@ -74,7 +67,7 @@ async fn delegated_code_flow_asks_offline_access_calendars_readbasic_with_pkce()
         .await
         .unwrap();
     assert_eq!(tokens.refresh_token.unwrap().secret(), "M.R3_first");
-    let sent = form(&server.received_requests().await.unwrap()[0]);
+    let sent = form(&requests_seen(&server).await[0]);
     assert_eq!(sent["code_verifier"], pending.pkce_verifier.secret());
 }
 
@@ -84,30 +77,13 @@ async fn delegated_code_flow_asks_offline_access_calendars_readbasic_with_pkce()
 #[tokio::test]
 async fn one_refresh_for_many_callers_and_the_rotated_token_is_stored() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/common/oauth2/v2.0/token"))
-        .and(body_string_contains("grant_type=refresh_token"))
-        .and(body_string_contains("refresh_token=M.R3_old"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_delay(std::time::Duration::from_millis(100))
-                .set_body_json(json!({
-                    "token_type": "Bearer", "expires_in": 3599,
-                    "access_token": "eyJ.new", "refresh_token": "M.R3_rotated"
-                })),
-        )
-        .expect(1)
-        .mount(&server)
-        .await;
-    let store = Arc::new(MemoryTokenStore::new());
-    store
-        .put(
-            "adele@contoso.com",
-            OAuthTokens::new(secret("eyJ.old"))
-                .with_expires_at("2025-03-03T07:00:00Z".parse().unwrap())
-                .with_refresh_token(secret("M.R3_old")),
-        )
-        .await;
+    let rotated = json!({
+        "token_type": "Bearer", "expires_in": 3599,
+        "access_token": "eyJ.new", "refresh_token": "M.R3_rotated"
+    });
+    one_slow_refresh(&server, "/common/oauth2/v2.0/token", "M.R3_old", rotated).await;
+    let old = tokens("eyJ.old", "2025-03-03T07:00:00Z", "M.R3_old");
+    let store = store_with("adele@contoso.com", old).await;
     let tokens = Arc::new(UserTokens::with_clock(
         Arc::new(oauth(&server, Tenant::common())),
         store.clone(),
@@ -152,14 +128,8 @@ impl VersionedTokenStore for RacedStore {
         expected: u64,
     ) -> Result<bool, SourceError> {
         if self.raced.fetch_add(1, Ordering::SeqCst) == 0 {
-            self.inner
-                .put(
-                    account.clone(),
-                    OAuthTokens::new(secret("eyJ.theirs"))
-                        .with_expires_at("2025-03-03T09:00:00Z".parse().unwrap())
-                        .with_refresh_token(secret("M.R3_theirs")),
-                )
-                .await;
+            let theirs = crate::common::tokens("eyJ.theirs", "2025-03-03T09:00:00Z", "M.R3_theirs");
+            self.inner.put(account.clone(), theirs).await;
         }
         self.inner.replace(account, tokens, expected).await
     }
@@ -168,27 +138,17 @@ impl VersionedTokenStore for RacedStore {
 #[tokio::test]
 async fn a_lost_compare_and_set_uses_the_winners_tokens() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "token_type": "Bearer", "expires_in": 3599,
-            "access_token": "eyJ.ours", "refresh_token": "M.R3_ours"
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
+    let ours = json!({
+        "token_type": "Bearer", "expires_in": 3599,
+        "access_token": "eyJ.ours", "refresh_token": "M.R3_ours"
+    });
+    token_endpoint(&server, None, 200, ours, 1).await;
     let store = Arc::new(RacedStore {
         inner: MemoryTokenStore::new(),
         raced: AtomicUsize::new(0),
     });
-    store
-        .inner
-        .put(
-            "adele@contoso.com",
-            OAuthTokens::new(secret("eyJ.old"))
-                .with_expires_at("2025-03-03T07:00:00Z".parse().unwrap())
-                .with_refresh_token(secret("M.R3_old")),
-        )
-        .await;
+    let old = tokens("eyJ.old", "2025-03-03T07:00:00Z", "M.R3_old");
+    store.inner.put("adele@contoso.com", old).await;
     let tokens = UserTokens::with_clock(
         Arc::new(oauth(&server, Tenant::common())),
         store.clone(),
@@ -210,22 +170,12 @@ async fn a_lost_compare_and_set_uses_the_winners_tokens() {
 #[tokio::test]
 async fn invalid_grant_means_reconnect() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(400).set_body_json(json!({
-            "error": "invalid_grant", "error_description": "AADSTS70008: The refresh token has expired"
-        })))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let store = Arc::new(MemoryTokenStore::new());
-    store
-        .put(
-            "adele@contoso.com",
-            OAuthTokens::new(secret("eyJ.old"))
-                .with_expires_at("2025-03-03T07:00:00Z".parse().unwrap())
-                .with_refresh_token(secret("M.R3_dead")),
-        )
-        .await;
+    let refusal = json!({
+        "error": "invalid_grant", "error_description": "AADSTS70008: The refresh token has expired"
+    });
+    token_endpoint(&server, None, 400, refusal, 1).await;
+    let dead = tokens("eyJ.old", "2025-03-03T07:00:00Z", "M.R3_dead");
+    let store = store_with("adele@contoso.com", dead).await;
     let tokens = UserTokens::with_clock(Arc::new(oauth(&server, Tenant::common())), store, clock());
     let err = tokens
         .token(&AccountId::new("adele@contoso.com"))
@@ -288,20 +238,8 @@ async fn app_only_with_a_certificate_sends_a_verifiable_assertion() {
                 "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
             );
             assert!(!f.contains_key("client_secret"));
-            let parts: Vec<&str> = f["client_assertion"].split('.').collect();
-            let key = ring::signature::UnparsedPublicKey::new(
-                &ring::signature::RSA_PKCS1_2048_8192_SHA256,
-                fixture("test-app-public.der"),
-            );
-            key.verify(
-                format!("{}.{}", parts[0], parts[1]).as_bytes(),
-                &URL_SAFE_NO_PAD.decode(parts[2]).unwrap(),
-            )
-            .unwrap();
-            let header: Value =
-                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[0]).unwrap()).unwrap();
-            let claims: Value =
-                serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).unwrap()).unwrap();
+            let (header, claims) =
+                verify_rs256(&f["client_assertion"], &fixture("test-app-public.der"));
             let thumb = ring::digest::digest(
                 &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
                 &fixture("test-app-cert.der"),

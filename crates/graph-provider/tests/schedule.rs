@@ -1,11 +1,17 @@
+use std::sync::Arc;
 use std::time::Duration;
 
-use availability::{AccountId, FreeBusyRequest, FreeBusySource, SourceErrorKind};
+use availability::{
+    AccountId, FreeBusyRequest, FreeBusySource, RetryConfig, SourceErrorKind, StaticToken,
+};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use crate::common::{row, rows, static_source, window};
+use crate::common::{
+    answer_always, answer_once, assert_fails_once, assert_over_the_cap, config, first_json_body,
+    one_day, requests_seen, row, rows, source, static_source, window,
+};
 
 /// The documented response shape, with capitalised statuses, a subject and
 /// location that must be dropped, a `customTimeZone` and an unknown
@@ -87,9 +93,7 @@ async fn get_schedule_shape_statuses_working_hours_and_errors() {
     let reports = source
         .schedules(&ids, window("2025-03-03T00:00:00Z", "2025-03-10T00:00:00Z"))
         .await;
-    let sent: Value =
-        serde_json::from_slice(&server.received_requests().await.unwrap()[0].body).unwrap();
-    insta::assert_json_snapshot!("getschedule_request", sent);
+    insta::assert_json_snapshot!("getschedule_request", first_json_body(&server).await);
     let adele = reports[0].1.as_ref().unwrap();
     assert_eq!(
         rows(&adele.busy),
@@ -155,7 +159,7 @@ async fn batches_of_twenty_and_windows_under_62_days() {
         ))
         .await
         .unwrap();
-    let requests = server.received_requests().await.unwrap();
+    let requests = requests_seen(&server).await;
     assert_eq!(requests.len(), 6);
     for r in &requests {
         let body: Value = serde_json::from_slice(&r.body).unwrap();
@@ -176,27 +180,14 @@ async fn batches_of_twenty_and_windows_under_62_days() {
 #[tokio::test]
 async fn throttling_is_retried_and_failures_are_typed() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(429).insert_header("Retry-After", "1"))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"value": [
-            {"scheduleId": "adele@contoso.com", "scheduleItems": []}]})))
-        .mount(&server)
-        .await;
+    let throttled = ResponseTemplate::new(429).insert_header("Retry-After", "1");
+    answer_once(&server, throttled).await;
+    answer_once(&server, ResponseTemplate::new(503)).await;
+    let empty = json!({"value": [{"scheduleId": "adele@contoso.com", "scheduleItems": []}]});
+    answer_always(&server, ResponseTemplate::new(200).set_body_json(empty)).await;
     let started = std::time::Instant::now();
     let answer = static_source(&server)
-        .free_busy(&FreeBusyRequest::new(
-            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
-            ["adele@contoso.com"],
-        ))
+        .free_busy(&one_day(["adele@contoso.com"]))
         .await
         .unwrap();
     assert!(answer.accounts[0].result.is_ok());
@@ -217,27 +208,13 @@ async fn throttling_is_retried_and_failures_are_typed() {
             SourceErrorKind::Unavailable,
         ),
     ] {
-        let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(template)
-            .mount(&server)
-            .await;
-        let source = crate::common::source(
-            std::sync::Arc::new(availability::StaticToken::new("app-token")),
-            crate::common::config(&server)
+        let impatient = |server: &MockServer| {
+            let config = config(server)
                 .request_timeout(Duration::from_millis(300))
-                .retry(availability::RetryConfig::none()),
-        );
-        let answer = source
-            .free_busy(&FreeBusyRequest::new(
-                window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
-                ["adele@contoso.com"],
-            ))
-            .await
-            .unwrap();
-        let err = answer.accounts[0].result.as_ref().unwrap_err();
-        assert_eq!(err.kind(), kind, "{err}");
-        assert!(!err.to_string().contains("app-token"));
+                .retry(RetryConfig::none());
+            source(Arc::new(StaticToken::new("app-token")), config)
+        };
+        assert_fails_once(template, kind, impatient, "adele@contoso.com", "app-token").await;
     }
 }
 
@@ -256,18 +233,13 @@ async fn at_most_four_requests_per_mailbox_at_once() {
         )
         .mount(&server)
         .await;
-    let source = std::sync::Arc::new(static_source(&server));
+    let source = Arc::new(static_source(&server));
     let started = std::time::Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let source = source.clone();
         tasks.push(tokio::spawn(async move {
-            source
-                .free_busy(&FreeBusyRequest::new(
-                    window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
-                    ["adele@contoso.com"],
-                ))
-                .await
+            source.free_busy(&one_day(["adele@contoso.com"])).await
         }));
     }
     for t in tasks {
@@ -282,23 +254,9 @@ async fn at_most_four_requests_per_mailbox_at_once() {
 
 #[tokio::test]
 async fn a_huge_answer_is_refused() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_string(" ".repeat(50_000)))
-        .mount(&server)
-        .await;
-    let source = crate::common::source(
-        std::sync::Arc::new(availability::StaticToken::new("app-token")),
-        crate::common::config(&server).max_response_bytes(10_000),
-    );
-    let answer = source
-        .free_busy(&FreeBusyRequest::new(
-            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
-            ["adele@contoso.com"],
-        ))
-        .await
-        .unwrap();
-    let err = answer.accounts[0].result.as_ref().unwrap_err();
-    assert_eq!(err.kind(), SourceErrorKind::InvalidResponse);
-    assert!(err.to_string().contains("cap"), "{err}");
+    let capped = |server: &MockServer| {
+        let config = config(server).max_response_bytes(10_000);
+        source(Arc::new(StaticToken::new("app-token")), config)
+    };
+    assert_over_the_cap(50_000, capped, "adele@contoso.com").await;
 }
