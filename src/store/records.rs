@@ -299,3 +299,94 @@ impl Store {
             .collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open_sqlite(dir.path().join("s.sqlite3")).await.unwrap();
+        (dir, store)
+    }
+
+    fn person(id: &str) -> Participant {
+        Participant::new(id, id.to_uppercase(), format!("{id}@example.org"), "Europe/Paris")
+    }
+
+    #[tokio::test]
+    async fn every_record_reads_back_as_written() {
+        let (_dir, s) = store().await;
+        let spring = Program::new("spring", "Spring").with_policy_toml("group_polls = true");
+        s.put_program(&spring).await.unwrap();
+        s.put_program(&Program::new("autumn", "Autumn")).await.unwrap();
+        let programs = s.programs().await.unwrap();
+        assert_eq!(programs.len(), 2);
+        assert_eq!((programs[1].id.as_str(), programs[1].policy_toml.as_str()), ("spring", "group_polls = true"));
+
+        // Memberships accumulate per participant, in program order.
+        s.put_participant(&person("zoe"), &[ProgramId::new("spring")]).await.unwrap();
+        s.put_participant(&person("al"), &[ProgramId::new("spring"), ProgramId::new("autumn")])
+            .await
+            .unwrap();
+        let people = s.participants().await.unwrap();
+        let ids: Vec<(&str, Vec<&str>)> = people
+            .iter()
+            .map(|(p, programs)| (p.id.as_str(), programs.iter().map(ProgramId::as_str).collect()))
+            .collect();
+        assert_eq!(ids, [("al", vec!["autumn", "spring"]), ("zoe", vec!["spring"])]);
+        assert_eq!(people[0].0, person("al"));
+
+        let pair = Pair {
+            id: PairId::new("al-zoe"),
+            program: ProgramId::new("spring"),
+            mentor: ParticipantId::new("al"),
+            mentee: ParticipantId::new("zoe"),
+        };
+        s.put_pair(&pair).await.unwrap();
+        assert_eq!(s.pairs().await.unwrap(), [pair]);
+
+        // Members keep their order; rewriting a group replaces them.
+        let mut group = Group {
+            id: GroupId::new("circle"),
+            program: ProgramId::new("spring"),
+            name: "Circle".into(),
+            members: vec![ParticipantId::new("zoe"), ParticipantId::new("al")],
+        };
+        s.put_group(&group).await.unwrap();
+        assert_eq!(s.groups().await.unwrap(), [group.clone()]);
+        group.members = vec![ParticipantId::new("al")];
+        s.put_group(&group).await.unwrap();
+        assert_eq!(s.groups().await.unwrap(), [group]);
+
+        // A connection, its needs-reconnect reason, and its removal.
+        let mut c = Connection {
+            participant: ParticipantId::new("al"),
+            provider: Provider::Google,
+            account: "al@example.org".into(),
+            connected_at: 1_772_409_600,
+            needs_reconnect: None,
+        };
+        s.put_connection(&c).await.unwrap();
+        assert_eq!(s.connections().await.unwrap(), [c.clone()]);
+        c.needs_reconnect = Some("revoked".into());
+        s.put_connection(&c).await.unwrap();
+        assert_eq!(s.connections().await.unwrap(), [c]);
+        s.delete_connection(&ParticipantId::new("al")).await.unwrap();
+        assert!(s.connections().await.unwrap().is_empty());
+
+        s.put_integration("exchange_on_premise", "{}".into()).await.unwrap();
+        assert_eq!(s.integrations().await.unwrap(), ["{}"]);
+        s.delete_integration("exchange_on_premise").await.unwrap();
+        assert!(s.integrations().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn every_write_bumps_the_revision() {
+        let (_dir, s) = store().await;
+        let before = s.revision().await.unwrap();
+        s.put_program(&Program::new("p", "P")).await.unwrap();
+        s.put_participant(&person("a"), &[ProgramId::new("p")]).await.unwrap();
+        assert_eq!(s.revision().await.unwrap(), before + 2);
+    }
+}
