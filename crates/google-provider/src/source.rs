@@ -7,13 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use availability::{
     AccountFreeBusy, AccountId, BusyKind, Capabilities, FreeBusy, FreeBusyRequest,
-    FreeBusyResponse, FreeBusySource, Interval, KindSet, SourceError, batch_by_token,
+    FreeBusyResponse, FreeBusySource, Interval, KindSet, SourceError,
 };
 use futures_util::StreamExt as _;
 use jiff::tz::TimeZone;
 
 use availability::RetryConfig;
-use provider_http::HttpSettings;
+use provider_http::{HttpSettings, RefreshOnce, by_shared_token};
 
 use crate::http::send_with_retries;
 use crate::wire::{EventTimes, EventsPage, FreeBusyAnswer, FreeBusyItem, FreeBusyQuery};
@@ -205,24 +205,19 @@ impl GoogleSource {
         let Some(first) = ids.first() else {
             return results;
         };
-        let mut token = match self.tokens.token(first).await {
+        let mut token = match RefreshOnce::new(&*self.tokens, first).await {
             Ok(t) => t,
             Err(e) => {
-                return ids.into_iter().map(|id| (id, Err(e.clone()))).collect();
+                return ids.iter().map(|id| (id.clone(), Err(e.clone()))).collect();
             }
         };
+        let batch = ids.as_slice();
         for piece in self.pieces(window) {
-            let mut answer = self.query(&token, &ids, piece).await;
-            if matches!(answer, Err(SourceError::Unauthorized { .. })) {
-                self.tokens.invalidate(first).await;
-                match self.tokens.token(first).await {
-                    Ok(t) => {
-                        token = t;
-                        answer = self.query(&token, &ids, piece).await;
-                    }
-                    Err(e) => answer = Err(e),
-                }
-            }
+            // Each piece may refresh the token once.
+            token.allow_refresh();
+            let answer = token
+                .send(|t| async move { self.query(&t, batch, piece).await })
+                .await;
             match answer {
                 Err(e) => {
                     for id in &ids {
@@ -282,7 +277,8 @@ impl GoogleSource {
             .get(id)
             .unwrap_or(&self.config.default_zone)
             .clone();
-        let mut token = self.tokens.token(id).await?;
+        // One refresh on 401 for all the pages.
+        let mut token = RefreshOnce::new(&*self.tokens, id).await?;
         let mut busy = FreeBusy::new();
         let mut url = reqwest::Url::parse(&self.config.base_url).map_err(|e| {
             SourceError::InvalidResponse {
@@ -296,7 +292,7 @@ impl GoogleSource {
             .pop_if_empty()
             .extend(["calendar", "v3", "calendars", id.as_str(), "events"]);
         let mut page_token: Option<String> = None;
-        let mut refreshed = false;
+        let url = &url;
         loop {
             let mut query: Vec<(&str, String)> = vec![
                 ("timeMin", rfc3339(window.start())),
@@ -312,26 +308,22 @@ impl GoogleSource {
             if let Some(p) = &page_token {
                 query.push(("pageToken", p.clone()));
             }
-            let reply = send_with_retries(
-                || {
-                    self.http
-                        .get(url.clone())
-                        .bearer_auth(token.secret())
-                        .query(&query)
-                },
-                &self.config.retry,
-                self.config.http.max_response_bytes,
-            )
-            .await;
-            let reply = match reply {
-                Err(SourceError::Unauthorized { .. }) if !refreshed => {
-                    refreshed = true;
-                    self.tokens.invalidate(id).await;
-                    token = self.tokens.token(id).await?;
-                    continue;
-                }
-                other => other?,
-            };
+            let query = &query;
+            let reply = token
+                .send(|token| async move {
+                    send_with_retries(
+                        || {
+                            self.http
+                                .get(url.clone())
+                                .bearer_auth(token.secret())
+                                .query(query)
+                        },
+                        &self.config.retry,
+                        self.config.http.max_response_bytes,
+                    )
+                    .await
+                })
+                .await?;
             let page: EventsPage =
                 serde_json::from_slice(&reply.body).map_err(|e| SourceError::InvalidResponse {
                     message: format!("Google's events answer is not the documented JSON: {e}"),
@@ -352,26 +344,14 @@ impl GoogleSource {
     async fn free_busy_mode(&self, request: &FreeBusyRequest) -> Results {
         // Group accounts by the token they use: one shared token batches 50
         // calendars to a request; tokens of their own go one by one.
-        let tokens = futures_util::stream::iter(request.accounts.clone())
-            .map(|id| async move {
-                let token = self.tokens.token(&id).await;
-                (id, token)
-            })
-            .buffered(self.config.concurrency.max(1))
-            .collect::<Vec<_>>()
-            .await;
-        let (batches, failed) =
-            batch_by_token(tokens, self.config.max_calendars_per_request.clamp(1, 50));
-        let mut results: Results = failed.into_iter().map(|(id, e)| (id, Err(e))).collect();
-        let answers = futures_util::stream::iter(batches)
-            .map(|ids| self.batch(ids, request.window))
-            .buffer_unordered(self.config.concurrency.max(1))
-            .collect::<Vec<_>>()
-            .await;
-        for answer in answers {
-            results.extend(answer);
-        }
-        results
+        by_shared_token(
+            &*self.tokens,
+            &request.accounts,
+            self.config.concurrency,
+            self.config.max_calendars_per_request.clamp(1, 50),
+            |ids| self.batch(ids, request.window),
+        )
+        .await
     }
 }
 

@@ -7,13 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use availability::{
     AccessToken, AccountFreeBusy, AccountId, BusyKind, Capabilities, FreeBusy, FreeBusyRequest,
-    FreeBusyResponse, FreeBusySource, Interval, KindSet, SourceError, TokenSource, batch_by_token,
+    FreeBusyResponse, FreeBusySource, Interval, KindSet, SourceError, TokenSource,
 };
 use futures_util::StreamExt as _;
 use tokio::sync::{Mutex, Semaphore};
 
 use availability::RetryConfig;
-use provider_http::HttpSettings;
+use provider_http::{HttpSettings, RefreshOnce, by_shared_token};
 
 use crate::http::send;
 use crate::wire::{
@@ -257,22 +257,17 @@ impl GraphSource {
         let Some(first) = ids.first() else {
             return results;
         };
-        let mut token = match self.tokens.token(first).await {
+        let mut token = match RefreshOnce::new(&*self.tokens, first).await {
             Ok(t) => t,
-            Err(e) => return ids.into_iter().map(|id| (id, Err(e.clone()))).collect(),
+            Err(e) => return ids.iter().map(|id| (id.clone(), Err(e.clone()))).collect(),
         };
+        let schedules = ids.as_slice();
         for piece in self.pieces(window) {
-            let mut answer = self.get_schedule(&token, &ids, piece).await;
-            if matches!(answer, Err(SourceError::Unauthorized { .. })) {
-                self.tokens.invalidate(first).await;
-                answer = match self.tokens.token(first).await {
-                    Ok(t) => {
-                        token = t;
-                        self.get_schedule(&token, &ids, piece).await
-                    }
-                    Err(e) => Err(e),
-                };
-            }
+            // A 401 refreshes the token once a piece.
+            token.allow_refresh();
+            let answer = token
+                .send(|t| async move { self.get_schedule(&t, schedules, piece).await })
+                .await;
             let answer = match answer {
                 Ok(a) => a,
                 Err(e) => {
@@ -307,26 +302,15 @@ impl GraphSource {
     }
 
     async fn get_schedule_mode(&self, accounts: &[AccountId], window: Interval) -> Results {
-        let tokens = futures_util::stream::iter(accounts.to_vec())
-            .map(|id| async move {
-                let t = self.tokens.token(&id).await;
-                (id, t)
-            })
-            .buffered(self.config.concurrency.max(1))
-            .collect::<Vec<_>>()
-            .await;
-        let (batches, failed) =
-            batch_by_token(tokens, self.config.max_schedules_per_request.clamp(1, 20));
-        let mut results: Results = failed.into_iter().map(|(id, e)| (id, Err(e))).collect();
-        let answers = futures_util::stream::iter(batches)
-            .map(|ids| self.batch(ids, window))
-            .buffer_unordered(self.config.concurrency.max(1))
-            .collect::<Vec<_>>()
-            .await;
-        for answer in answers {
-            results.extend(answer);
-        }
-        results
+        // Mailboxes sharing a token go 20 to a getSchedule request.
+        by_shared_token(
+            &*self.tokens,
+            accounts,
+            self.config.concurrency,
+            self.config.max_schedules_per_request.clamp(1, 20),
+            |ids| self.batch(ids, window),
+        )
+        .await
     }
 
     /// Personal accounts: every page of `/me/calendarView`.
@@ -335,7 +319,8 @@ impl GraphSource {
         id: &AccountId,
         window: Interval,
     ) -> Result<ScheduleReport, SourceError> {
-        let mut token = self.tokens.token(id).await?;
+        // One refresh on 401 for all the pages.
+        let mut token = RefreshOnce::new(&*self.tokens, id).await?;
         let mut url = self.url()?;
         url.path_segments_mut()
             .map_err(|()| bad_base())?
@@ -348,31 +333,25 @@ impl GraphSource {
             .append_pair("$top", "999");
         let mut next = Some(url);
         let mut busy = FreeBusy::new();
-        let mut refreshed = false;
         let gate = self.mailbox(id.as_str()).await;
         while let Some(page_url) = next.take() {
             let _permit = gate.acquire().await;
-            let reply = send(
-                || {
-                    self.http
-                        .get(page_url.clone())
-                        .bearer_auth(token.secret())
-                        .header("Prefer", "outlook.timezone=\"UTC\"")
-                },
-                &self.config.retry,
-                self.config.http.max_response_bytes,
-            )
-            .await;
-            let body = match reply {
-                Err(SourceError::Unauthorized { .. }) if !refreshed => {
-                    refreshed = true;
-                    self.tokens.invalidate(id).await;
-                    token = self.tokens.token(id).await?;
-                    next = Some(page_url);
-                    continue;
-                }
-                other => other?,
-            };
+            let page_url = &page_url;
+            let body = token
+                .send(|token| async move {
+                    send(
+                        || {
+                            self.http
+                                .get(page_url.clone())
+                                .bearer_auth(token.secret())
+                                .header("Prefer", "outlook.timezone=\"UTC\"")
+                        },
+                        &self.config.retry,
+                        self.config.http.max_response_bytes,
+                    )
+                    .await
+                })
+                .await?;
             let page: EventsPage =
                 serde_json::from_slice(&body).map_err(|e| SourceError::InvalidResponse {
                     message: format!("Graph's calendarView answer is not the documented JSON: {e}"),

@@ -15,7 +15,9 @@
 //! [`ClientOptions`] builds the client, from a config's [`HttpSettings`]
 //! (whose setters [`config_setters!`] writes); [`Service`] reads ([`Reply`]),
 //! maps transport failures and retries; [`map_status`] with
-//! [`StatusRules`] maps statuses; [`TokenCache`] caches tokens. Feature
+//! [`StatusRules`] maps statuses; [`TokenCache`] caches tokens;
+//! [`by_shared_token`] batches accounts by token and [`RefreshOnce`]
+//! refreshes a refused one. Feature
 //! `oauth`: [`OAuthHttp`], [`tokens`], [`Authorization`], [`TokenStore`],
 //! [`VersionedTokenStore`], [`MemoryTokenStore`]. Feature `jwt`:
 //! [`Rs256Key`].
@@ -39,6 +41,7 @@
 #[cfg(feature = "jwt")]
 pub use crate::jwt::{Rs256Key, Rs256KeyError, SignError};
 pub use crate::{
+    bearer::{ByAccount, RefreshOnce, by_shared_token},
     client::{ClientError, ClientOptions, install_ring_provider},
     reply::{Reply, Service, parse_retry_after, retry_after},
     settings::HttpSettings,
@@ -53,6 +56,7 @@ pub use crate::{
     store::{MemoryTokenStore, TokenStore, VersionedTokenStore},
 };
 
+mod bearer;
 mod client;
 #[cfg(feature = "jwt")]
 mod jwt;
