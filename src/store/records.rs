@@ -306,12 +306,19 @@ mod tests {
 
     async fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open_sqlite(dir.path().join("s.sqlite3")).await.unwrap();
+        let store = Store::open_sqlite(dir.path().join("s.sqlite3"))
+            .await
+            .unwrap();
         (dir, store)
     }
 
     fn person(id: &str) -> Participant {
-        Participant::new(id, id.to_uppercase(), format!("{id}@example.org"), "Europe/Paris")
+        Participant::new(
+            id,
+            id.to_uppercase(),
+            format!("{id}@example.org"),
+            "Europe/Paris",
+        )
     }
 
     #[tokio::test]
@@ -319,22 +326,40 @@ mod tests {
         let (_dir, s) = store().await;
         let spring = Program::new("spring", "Spring").with_policy_toml("group_polls = true");
         s.put_program(&spring).await.unwrap();
-        s.put_program(&Program::new("autumn", "Autumn")).await.unwrap();
-        let programs = s.programs().await.unwrap();
-        assert_eq!(programs.len(), 2);
-        assert_eq!((programs[1].id.as_str(), programs[1].policy_toml.as_str()), ("spring", "group_polls = true"));
-
-        // Memberships accumulate per participant, in program order.
-        s.put_participant(&person("zoe"), &[ProgramId::new("spring")]).await.unwrap();
-        s.put_participant(&person("al"), &[ProgramId::new("spring"), ProgramId::new("autumn")])
+        s.put_program(&Program::new("autumn", "Autumn"))
             .await
             .unwrap();
+        let programs = s.programs().await.unwrap();
+        assert_eq!(programs.len(), 2);
+        assert_eq!(
+            (programs[1].id.as_str(), programs[1].policy_toml.as_str()),
+            ("spring", "group_polls = true")
+        );
+
+        // Memberships accumulate per participant, in program order.
+        s.put_participant(&person("zoe"), &[ProgramId::new("spring")])
+            .await
+            .unwrap();
+        s.put_participant(
+            &person("al"),
+            &[ProgramId::new("spring"), ProgramId::new("autumn")],
+        )
+        .await
+        .unwrap();
         let people = s.participants().await.unwrap();
         let ids: Vec<(&str, Vec<&str>)> = people
             .iter()
-            .map(|(p, programs)| (p.id.as_str(), programs.iter().map(ProgramId::as_str).collect()))
+            .map(|(p, programs)| {
+                (
+                    p.id.as_str(),
+                    programs.iter().map(ProgramId::as_str).collect(),
+                )
+            })
             .collect();
-        assert_eq!(ids, [("al", vec!["autumn", "spring"]), ("zoe", vec!["spring"])]);
+        assert_eq!(
+            ids,
+            [("al", vec!["autumn", "spring"]), ("zoe", vec!["spring"])]
+        );
         assert_eq!(people[0].0, person("al"));
 
         let pair = Pair {
@@ -372,10 +397,14 @@ mod tests {
         c.needs_reconnect = Some("revoked".into());
         s.put_connection(&c).await.unwrap();
         assert_eq!(s.connections().await.unwrap(), [c]);
-        s.delete_connection(&ParticipantId::new("al")).await.unwrap();
+        s.delete_connection(&ParticipantId::new("al"))
+            .await
+            .unwrap();
         assert!(s.connections().await.unwrap().is_empty());
 
-        s.put_integration("exchange_on_premise", "{}".into()).await.unwrap();
+        s.put_integration("exchange_on_premise", "{}".into())
+            .await
+            .unwrap();
         assert_eq!(s.integrations().await.unwrap(), ["{}"]);
         s.delete_integration("exchange_on_premise").await.unwrap();
         assert!(s.integrations().await.unwrap().is_empty());
@@ -386,7 +415,9 @@ mod tests {
         let (_dir, s) = store().await;
         let before = s.revision().await.unwrap();
         s.put_program(&Program::new("p", "P")).await.unwrap();
-        s.put_participant(&person("a"), &[ProgramId::new("p")]).await.unwrap();
+        s.put_participant(&person("a"), &[ProgramId::new("p")])
+            .await
+            .unwrap();
         assert_eq!(s.revision().await.unwrap(), before + 2);
     }
 }
