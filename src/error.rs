@@ -1,4 +1,8 @@
 //! The assistant's typed errors.
+//!
+//! Each message includes its cause's text (what statuses and the HTTP
+//! layer show people), and `source()` gives the typed cause to programs;
+//! a printer of the whole chain (anyhow's `{:#}`) shows that text twice.
 
 use crate::connect::ConnectFailure;
 use crate::model::{GroupId, PairId, ParticipantId, ProgramId};
@@ -64,8 +68,8 @@ pub enum AssistantError {
     ConnectFailed(#[from] ConnectFailure),
     /// Bad input (an unknown time zone, an invalid policy, a duplicate
     /// email, an empty window).
-    #[error("invalid input: {0}")]
-    Invalid(#[source] InvalidInput),
+    #[error(transparent)]
+    Invalid(InvalidInput),
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -115,7 +119,7 @@ impl InvalidInput {
 
 impl std::fmt::Display for InvalidInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
+        write!(f, "invalid input: {}", self.message)
     }
 }
 

@@ -152,7 +152,7 @@ mod tests {
         let cause = "x".parse::<i64>().unwrap_err();
         let e = AssistantError::invalid_because("the limit", cause.clone());
         assert_eq!(e.to_string(), format!("invalid input: the limit: {cause}"));
-        let inner = e.source().and_then(|s| s.source()).unwrap();
+        let inner = e.source().unwrap();
         assert_eq!(inner.to_string(), cause.to_string());
     }
 }

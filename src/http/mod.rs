@@ -16,8 +16,10 @@
 //!   authenticate people your way and map them to an [`Actor`].
 //! - Errors are JSON `{"error": {"kind": "...", "message": "..."}}`: bad
 //!   input 400, no session 401, not allowed 403 (the work-on-behalf refusal
-//!   included), unknown ids 404. Input never causes a 500; a 500 means the
-//!   store or vault failed.
+//!   included), unknown ids 404, a conflict 409 (Exchange Online and
+//!   on-premise exclude each other). Input never causes a 500; a 500 means
+//!   a fault of the service: its store, its vault or its set-up (a
+//!   misconfigured OAuth connector). `error.rs` maps every error, once.
 
 //!
 //! Files: `routes` (the table: method, path, handler, OpenAPI operation),

@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document: components here, each operation beside its
 //! route in `routes`.
 
+use std::sync::LazyLock;
+
 use serde_json::{Map, Value, json};
 
 use super::{COOKIE, routes};
@@ -40,6 +42,11 @@ pub(super) fn schema(name: &str) -> Value {
 
 /// The OpenAPI 3.1 document of the JSON API.
 pub fn openapi() -> Value {
+    static DOCUMENT: LazyLock<Value> = LazyLock::new(document);
+    DOCUMENT.clone()
+}
+
+fn document() -> Value {
     let r = schema;
     let mut paths = Map::new();
     for route in routes::table() {

@@ -147,7 +147,7 @@ pub(super) fn table() -> Vec<Route> {
             "GET",
             "/api/oauth/callback",
             get(oauth_callback),
-            json!({"summary": "The providers' OAuth redirect target (RFC 6749 4.1.2): completes the connection and redirects to the page", "security": [], "parameters": [{"name": "state", "in": "query", "schema": {"type": "string"}}, {"name": "code", "in": "query", "schema": {"type": "string"}}, {"name": "error", "in": "query", "schema": {"type": "string"}}], "responses": {"303": {"description": "Connected; back to the page"}, "400": {"description": "Declined, expired or refused (an HTML page)"}}}),
+            json!({"summary": "The providers' OAuth redirect target (RFC 6749 4.1.2): completes the connection and redirects to the page", "security": [], "parameters": [{"name": "state", "in": "query", "schema": {"type": "string"}}, {"name": "code", "in": "query", "schema": {"type": "string"}}, {"name": "error", "in": "query", "schema": {"type": "string"}}], "responses": {"303": {"description": "Connected; back to the page"}, "400": {"description": "Declined, expired or refused (an HTML page)"}, "500": {"description": "The service is misconfigured (an HTML page)"}}}),
         ),
         api(
             "GET",

@@ -7,18 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use availability::{AccountId, Clock, SourceError, SystemClock};
+use availability::{Clock, SourceError, SystemClock};
 use credential_vault::{OAuthTokens, SecretString};
 use oauth2::basic::BasicClient;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
     PkceCodeChallenge, RedirectUrl, RefreshToken, RevocationUrl, Scope, TokenUrl, url,
 };
-use provider_http::{
-    Authorization, ClientOptions, OAuthHttp, TokenCache, TokenRefusals, TokenStore,
-};
-
-use availability::{AccessToken, TokenSource};
+use provider_http::{Authorization, ClientOptions, OAuthHttp, TokenRefusals, TokenStore};
 
 /// How Google's token endpoint refusals read.
 const REFUSALS: TokenRefusals = TokenRefusals::new(
@@ -264,90 +260,20 @@ impl GoogleOAuth {
 
 /// Participants' own tokens: the stored access token while it is good,
 /// else one refresh (single flight per account: concurrent queries wait
-/// for it), stored before use.
-#[derive(Debug)]
-pub struct UserTokens {
-    oauth: Arc<GoogleOAuth>,
-    store: Arc<dyn TokenStore>,
-    cache: TokenCache,
-}
-
-impl UserTokens {
-    /// Tokens from `store`, refreshed through `oauth`, on the system clock.
-    pub fn new(oauth: Arc<GoogleOAuth>, store: Arc<dyn TokenStore>) -> Self {
-        Self::with_clock(oauth, store, Arc::new(SystemClock))
-    }
-
-    /// The same with an injected clock.
-    pub fn with_clock(
-        oauth: Arc<GoogleOAuth>,
-        store: Arc<dyn TokenStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            oauth,
-            store,
-            cache: TokenCache::new(clock, Duration::from_secs(60)),
-        }
-    }
-}
-
-impl UserTokens {
-    /// Under the account's lock: the stored access token if another
-    /// instance refreshed it meanwhile, else one refresh, saved before use.
-    async fn refresh_locked(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
-        let stored = self.store.load(account).await?;
-        let now = self.cache.now();
-        let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
-        if stored.expires_at.is_some() && current.is_fresh(now, Duration::from_secs(60)) {
-            return Ok(current);
-        }
-        let refresh = stored
-            .refresh_token
-            .as_ref()
-            .ok_or_else(|| SourceError::Unauthorized {
-                message: "no refresh token stored; the participant must reconnect".to_owned(),
-            })?;
-        let fresh = self.oauth.refresh(refresh, now).await?;
-        self.store.save(account, &fresh).await?;
-        Ok(AccessToken::new(
-            fresh.access_token.secret(),
-            fresh.expires_at,
-        ))
-    }
-}
+/// for it), stored before use. provider-http's `UserTokens` over
+/// [`GoogleOAuth`] and a plain [`TokenStore`].
+pub type UserTokens = provider_http::UserTokens<GoogleOAuth>;
 
 #[async_trait]
-impl TokenSource for UserTokens {
-    async fn token(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
-        self.cache
-            .get_or_mint(account, || async {
-                // Another instance (or an earlier run) may hold a good token.
-                let stored = self.store.load(account).await?;
-                let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
-                if stored.expires_at.is_some()
-                    && current.is_fresh(self.cache.now(), Duration::from_secs(60))
-                {
-                    return Ok(current);
-                }
-                // Across instances: one refresh at a time per account.
-                let lock = self.store.lock(account).await?;
-                let result = self.refresh_locked(account).await;
-                lock.release().await;
-                result
-            })
-            .await
-    }
+impl provider_http::Refresh for GoogleOAuth {
+    type Store = Arc<dyn TokenStore>;
+    const MARGIN: Duration = Duration::from_secs(60);
 
-    async fn invalidate(&self, account: &AccountId) {
-        self.cache.invalidate(account).await;
-        // The stored access token was refused too: make the next load
-        // refresh by marking it expired.
-        if let Ok(mut stored) = self.store.load(account).await
-            && stored.refresh_token.is_some()
-        {
-            stored.expires_at = Some(jiff::Timestamp::UNIX_EPOCH);
-            let _ = self.store.save(account, &stored).await;
-        }
+    async fn refresh(
+        &self,
+        refresh_token: &SecretString,
+        now: jiff::Timestamp,
+    ) -> Result<OAuthTokens, SourceError> {
+        Self::refresh(self, refresh_token, now).await
     }
 }

@@ -20,7 +20,7 @@ use oauth2::{
     EndpointSet, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenUrl, url,
 };
 use provider_http::{
-    Authorization, ClientOptions, OAuthHttp, Rs256Key, Rs256KeyError, TokenCache, TokenRefusals,
+    Authorization, ClientOptions, OAuthHttp, Rs256Key, Rs256KeyError, TokenRefusals,
     VersionedTokenStore, tokens,
 };
 use tokio::sync::Mutex;
@@ -383,98 +383,21 @@ fn key_error(e: Rs256KeyError) -> AuthError {
 /// per account at a time whose rotated refresh token is stored by
 /// compare-and-set before the access token is used. If another instance
 /// refreshed first (the compare fails), its newer tokens are used.
-#[derive(Debug)]
-pub struct UserTokens {
-    oauth: Arc<GraphOAuth>,
-    store: Arc<dyn VersionedTokenStore>,
-    cache: TokenCache,
-}
-
-impl UserTokens {
-    /// Tokens from `store`, refreshed through `oauth`.
-    pub fn new(oauth: Arc<GraphOAuth>, store: Arc<dyn VersionedTokenStore>) -> Self {
-        Self::with_clock(oauth, store, Arc::new(SystemClock))
-    }
-
-    /// The same with an injected clock.
-    pub fn with_clock(
-        oauth: Arc<GraphOAuth>,
-        store: Arc<dyn VersionedTokenStore>,
-        clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self {
-            oauth,
-            store,
-            cache: TokenCache::new(clock, MARGIN),
-        }
-    }
-
-    /// Under the account's lock: the stored access token if another
-    /// instance refreshed it meanwhile, else one refresh stored by
-    /// compare-and-set.
-    async fn refresh_locked(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
-        for _ in 0..3 {
-            // Read the clock again: waiting for the lock may have taken long.
-            let now = self.cache.now();
-            let (stored, version) = self.store.load(account).await?;
-            let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
-            if stored.expires_at.is_some() && current.is_fresh(now, MARGIN) {
-                return Ok(current);
-            }
-            let refresh =
-                stored
-                    .refresh_token
-                    .as_ref()
-                    .ok_or_else(|| SourceError::Unauthorized {
-                        message: "no refresh token stored; the participant must reconnect"
-                            .to_owned(),
-                    })?;
-            let fresh = self.oauth.refresh(refresh, now).await?;
-            if self.store.replace(account, &fresh, version).await? {
-                return Ok(AccessToken::new(
-                    fresh.access_token.secret(),
-                    fresh.expires_at,
-                ));
-            }
-            // Another writer stored newer tokens first: read them.
-        }
-        Err(SourceError::Unavailable {
-            message: "the stored tokens kept changing during refresh".to_owned(),
-            retry_after: None,
-        })
-    }
-}
-
-const MARGIN: Duration = Duration::from_secs(120);
+/// provider-http's `UserTokens` over [`GraphOAuth`] and a
+/// [`VersionedTokenStore`].
+pub type UserTokens = provider_http::UserTokens<GraphOAuth>;
 
 #[async_trait]
-impl TokenSource for UserTokens {
-    async fn token(&self, account: &AccountId) -> Result<AccessToken, SourceError> {
-        self.cache
-            .get_or_mint(account, || async {
-                // Another instance (or an earlier run) may hold a good token.
-                let (stored, _) = self.store.load(account).await?;
-                let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
-                if stored.expires_at.is_some() && self.cache.is_fresh(&current) {
-                    return Ok(current);
-                }
-                // Across instances: one refresh at a time per account (a
-                // rotated refresh token used twice would fail the second
-                // time).
-                let lock = self.store.lock(account).await?;
-                let result = self.refresh_locked(account).await;
-                lock.release().await;
-                result
-            })
-            .await
-    }
+impl provider_http::Refresh for GraphOAuth {
+    type Store = Arc<dyn VersionedTokenStore>;
+    const MARGIN: Duration = Duration::from_secs(120);
 
-    async fn invalidate(&self, account: &AccountId) {
-        self.cache.invalidate(account).await;
-        if let Ok((mut stored, version)) = self.store.load(account).await {
-            stored.expires_at = Some(jiff::Timestamp::UNIX_EPOCH);
-            let _ = self.store.replace(account, &stored, version).await;
-        }
+    async fn refresh(
+        &self,
+        refresh_token: &SecretString,
+        now: jiff::Timestamp,
+    ) -> Result<OAuthTokens, SourceError> {
+        Self::refresh(self, refresh_token, now).await
     }
 }
 

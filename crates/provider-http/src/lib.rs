@@ -54,6 +54,7 @@ pub use crate::{
         Authorization, HttpFailed, HttpFuture, OAuthHttp, TokenRefusals, kept_refresh_token, tokens,
     },
     store::{MemoryTokenStore, TokenStore, VersionedTokenStore},
+    user_tokens::{Refresh, Tokens, UserTokens},
 };
 
 mod bearer;
@@ -71,6 +72,8 @@ mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod token_cache;
+#[cfg(feature = "oauth")]
+mod user_tokens;
 
 /// What [`config_setters!`] names from the crates it is used in; not API.
 #[doc(hidden)]
