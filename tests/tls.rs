@@ -14,6 +14,7 @@ use availability::{
     TokenSource as _,
 };
 use caldav_provider::{CalDavConfig, CalDavLogin, CalDavSource, Password, StaticLogins};
+use google_provider::Refresh as _;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 

@@ -6,11 +6,12 @@ pub use crate::oauth::{
     GoogleOAuth, OAuthConfig, OAuthError, SCOPE_EVENTS_READONLY, SCOPE_FREEBUSY, UserTokens,
 };
 pub use crate::service_account::{KeyError, ServiceAccount, ServiceAccountTokens};
-pub use crate::source::{BuildError, GoogleConfig, GoogleSource, Mode};
+pub use crate::source::{GoogleConfig, GoogleSource, Mode};
 pub use availability::{AccessToken, RetryConfig, StaticToken, TokenSource};
+pub use provider_http::BuildError;
 /// Shared with graph-provider: one `Authorization` for every provider, the
 /// token store [`UserTokens`] reads and writes, and its in-memory form.
-pub use provider_http::{Authorization, MemoryTokenStore, TokenStore};
+pub use provider_http::{Authorization, MemoryTokenStore, Refresh, TokenStore};
 
 mod http;
 mod oauth;

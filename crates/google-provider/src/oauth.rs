@@ -9,7 +9,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use availability::{Clock, SourceError, SystemClock};
 use credential_vault::{OAuthTokens, SecretString};
-use oauth2::basic::BasicClient;
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
     PkceCodeChallenge, RedirectUrl, RefreshToken, RevocationUrl, Scope, TokenUrl, url,
@@ -209,24 +209,6 @@ impl GoogleOAuth {
             .await
     }
 
-    /// New tokens from a refresh token. Google usually keeps the refresh
-    /// token; if it sends a new one, the result carries it.
-    ///
-    /// # Errors
-    ///
-    /// [`SourceError::Unauthorized`] for `invalid_grant` (revoked, expired
-    /// or unused for months): the participant must reconnect; never
-    /// retried.
-    pub async fn refresh(
-        &self,
-        refresh_token: &SecretString,
-        now: jiff::Timestamp,
-    ) -> Result<OAuthTokens, SourceError> {
-        let token = RefreshToken::new(refresh_token.secret().to_owned());
-        let request = self.client.exchange_refresh_token(&token);
-        self.http.refresh(request, refresh_token, now).await
-    }
-
     /// Revokes a token (a refresh token revokes the whole grant), when a
     /// participant disconnects: RFC 7009 `POST token=...` to the revocation
     /// endpoint. (By hand: oauth2 refuses a non-HTTPS revocation URL, which
@@ -269,11 +251,17 @@ impl provider_http::Refresh for GoogleOAuth {
     type Store = Arc<dyn TokenStore>;
     const MARGIN: Duration = Duration::from_secs(60);
 
-    async fn refresh(
-        &self,
-        refresh_token: &SecretString,
-        now: jiff::Timestamp,
-    ) -> Result<OAuthTokens, SourceError> {
-        Self::refresh(self, refresh_token, now).await
+    fn oauth_http(&self) -> &OAuthHttp {
+        &self.http
+    }
+
+    /// Google usually keeps the refresh token; if it sends a new one, the
+    /// result carries it. `invalid_grant` (revoked, expired or unused for
+    /// months) means the participant must reconnect.
+    fn refresh_request<'a>(
+        &'a self,
+        token: &'a RefreshToken,
+    ) -> oauth2::RefreshTokenRequest<'a, BasicErrorResponse, BasicTokenResponse> {
+        self.client.exchange_refresh_token(token)
     }
 }

@@ -13,7 +13,8 @@ use futures_util::StreamExt as _;
 use jiff::tz::TimeZone;
 
 use availability::RetryConfig;
-use provider_http::{HttpSettings, RefreshOnce, by_shared_token};
+
+use provider_http::{BuildError, HttpSettings, RefreshOnce, by_shared_token};
 
 use crate::http::send_with_retries;
 use crate::wire::{EventTimes, EventsPage, FreeBusyAnswer, FreeBusyItem, FreeBusyQuery};
@@ -134,11 +135,6 @@ pub struct GoogleSource {
     config: GoogleConfig,
 }
 
-/// The client could not be built.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot build the Google HTTP client: {0}")]
-pub struct BuildError(String);
-
 type Results = HashMap<AccountId, Result<FreeBusy, SourceError>>;
 
 impl GoogleSource {
@@ -148,12 +144,10 @@ impl GoogleSource {
     ///
     /// [`BuildError`] if the HTTP client cannot be built.
     pub fn new(tokens: Arc<dyn TokenSource>, config: GoogleConfig) -> Result<Self, BuildError> {
-        let http = config
-            .http
-            .client(crate::http::USER_AGENT)
-            .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {
-            http,
+            http: config
+                .http
+                .source_client("Google", crate::http::USER_AGENT)?,
             tokens,
             config,
         })

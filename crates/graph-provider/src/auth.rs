@@ -14,7 +14,7 @@ use availability::{AccessToken, AccountId, Clock, SourceError, SystemClock, Toke
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use credential_vault::{OAuthTokens, SecretString};
-use oauth2::basic::BasicClient;
+use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
     EndpointSet, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenUrl, url,
@@ -237,26 +237,6 @@ impl GraphOAuth {
             .await
     }
 
-    /// New tokens from a refresh token. Microsoft rotates the refresh token
-    /// on every use: the result carries the new one, which must be stored
-    /// before the access token is used.
-    ///
-    /// # Errors
-    ///
-    /// [`SourceError::Unauthorized`] for `invalid_grant`: reconnect.
-    pub async fn refresh(
-        &self,
-        refresh_token: &SecretString,
-        now: jiff::Timestamp,
-    ) -> Result<OAuthTokens, SourceError> {
-        let old = RefreshToken::new(refresh_token.secret().to_owned());
-        let mut request = self.client.exchange_refresh_token(&old);
-        for scope in DELEGATED_SCOPES {
-            request = request.add_scope(Scope::new(scope.to_owned()));
-        }
-        self.http.refresh(request, refresh_token, now).await
-    }
-
     /// An app-only token (client credentials with [`APP_SCOPE`]): with the
     /// client secret, or with a certificate's signed client assertion.
     ///
@@ -392,12 +372,20 @@ impl provider_http::Refresh for GraphOAuth {
     type Store = Arc<dyn VersionedTokenStore>;
     const MARGIN: Duration = Duration::from_secs(120);
 
-    async fn refresh(
-        &self,
-        refresh_token: &SecretString,
-        now: jiff::Timestamp,
-    ) -> Result<OAuthTokens, SourceError> {
-        Self::refresh(self, refresh_token, now).await
+    fn oauth_http(&self) -> &OAuthHttp {
+        &self.http
+    }
+
+    /// Microsoft rotates the refresh token on every use: the result carries
+    /// the new one, which must be stored before the access token is used.
+    fn refresh_request<'a>(
+        &'a self,
+        token: &'a RefreshToken,
+    ) -> oauth2::RefreshTokenRequest<'a, BasicErrorResponse, BasicTokenResponse> {
+        DELEGATED_SCOPES.iter().fold(
+            self.client.exchange_refresh_token(token),
+            |request, scope| request.add_scope(Scope::new((*scope).to_owned())),
+        )
     }
 }
 

@@ -8,12 +8,13 @@ pub use crate::auth::{
     APP_SCOPE, AppTokens, AuthConfig, AuthError, Certificate, DELEGATED_SCOPES, GraphOAuth, Tenant,
     UserTokens,
 };
-pub use crate::source::{BuildError, GraphConfig, GraphSource, Mode, ScheduleReport};
+pub use crate::source::{GraphConfig, GraphSource, Mode, ScheduleReport};
 pub use crate::working_hours::WorkingHours;
+pub use provider_http::BuildError;
 /// Shared with google-provider: one `Authorization` for every provider, the
 /// versioned token store [`UserTokens`] reads and writes, and its
 /// in-memory form.
-pub use provider_http::{Authorization, MemoryTokenStore, VersionedTokenStore};
+pub use provider_http::{Authorization, MemoryTokenStore, Refresh, VersionedTokenStore};
 
 mod auth;
 mod http;

@@ -13,7 +13,8 @@ use futures_util::StreamExt as _;
 use tokio::sync::{Mutex, Semaphore};
 
 use availability::RetryConfig;
-use provider_http::{HttpSettings, RefreshOnce, by_shared_token};
+
+use provider_http::{BuildError, HttpSettings, RefreshOnce, by_shared_token};
 
 use crate::http::send;
 use crate::wire::{
@@ -97,11 +98,6 @@ provider_http::config_setters!(GraphConfig {
     max_response_bytes,
 });
 
-/// The client could not be built.
-#[derive(Debug, thiserror::Error)]
-#[error("cannot build the Graph HTTP client: {0}")]
-pub struct BuildError(String);
-
 /// One account's answer with its working hours, when Graph sent them.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
@@ -138,12 +134,10 @@ impl GraphSource {
     ///
     /// [`BuildError`] if the HTTP client cannot be built.
     pub fn new(tokens: Arc<dyn TokenSource>, config: GraphConfig) -> Result<Self, BuildError> {
-        let http = config
-            .http
-            .client(crate::http::USER_AGENT)
-            .map_err(|e| BuildError(e.to_string()))?;
         Ok(Self {
-            http,
+            http: config
+                .http
+                .source_client("Graph", crate::http::USER_AGENT)?,
             tokens,
             config,
             mailboxes: Mutex::new(HashMap::new()),

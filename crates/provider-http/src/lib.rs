@@ -44,7 +44,7 @@ pub use crate::{
     bearer::{ByAccount, RefreshOnce, by_shared_token},
     client::{ClientError, ClientOptions, install_ring_provider},
     reply::{Reply, Service, parse_retry_after, retry_after},
-    settings::HttpSettings,
+    settings::{BuildError, HttpSettings},
     status::{StatusCode, StatusError, StatusRules, map_status},
     token_cache::TokenCache,
 };

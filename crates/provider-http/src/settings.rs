@@ -56,6 +56,32 @@ impl HttpSettings {
             .extra_roots(&self.extra_root_certificates)
             .build()
     }
+
+    /// [`client`](Self::client) for a provider's source: a failure names
+    /// the `service` ("Google", "Graph", "CalDAV").
+    ///
+    /// # Errors
+    ///
+    /// [`BuildError`] if a root is not DER or the client cannot be built.
+    pub fn source_client(
+        &self,
+        service: &'static str,
+        user_agent: &str,
+    ) -> Result<reqwest::Client, BuildError> {
+        self.client(user_agent).map_err(|e| BuildError {
+            service,
+            message: e.to_string(),
+        })
+    }
+}
+
+/// A provider's source could not be built: its HTTP client (the TLS set-up,
+/// an extra root) failed.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the {service} HTTP client: {message}")]
+pub struct BuildError {
+    service: &'static str,
+    message: String,
 }
 
 /// Writes a provider config's shared setters, and its `Deref` to the

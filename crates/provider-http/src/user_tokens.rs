@@ -11,10 +11,15 @@ use async_trait::async_trait;
 use availability::{AccessToken, AccountId, Clock, SourceError, SystemClock, TokenSource};
 use credential_vault::{OAuthTokens, RecordLock, SecretString};
 
-use crate::{TokenCache, TokenStore, VersionedTokenStore};
+use oauth2::basic::{BasicErrorResponse, BasicTokenResponse};
+use oauth2::{RefreshToken, RefreshTokenRequest};
 
-/// What refreshes an account's tokens at its provider (google-provider's
-/// `GoogleOAuth`, graph-provider's `GraphOAuth`).
+use crate::{OAuthHttp, TokenCache, TokenStore, VersionedTokenStore};
+
+/// A provider's refresh flow (google-provider's `GoogleOAuth`,
+/// graph-provider's `GraphOAuth`): the provider builds the request with
+/// its oauth2 client; sending it and reading the answer (the kept refresh
+/// token, the refusals' wording) is [`OAuthHttp::refresh`]'s.
 #[async_trait]
 pub trait Refresh: fmt::Debug + Send + Sync + 'static {
     /// The store the provider keeps its participants' tokens in: a plain
@@ -25,17 +30,31 @@ pub trait Refresh: fmt::Debug + Send + Sync + 'static {
     /// How long before expiry an access token is refreshed.
     const MARGIN: Duration;
 
-    /// New tokens for `refresh_token`, dated from `now`.
+    /// The provider's token-endpoint client.
+    fn oauth_http(&self) -> &OAuthHttp;
+
+    /// The refresh request for `token` (with the provider's scopes).
+    fn refresh_request<'a>(
+        &'a self,
+        token: &'a RefreshToken,
+    ) -> RefreshTokenRequest<'a, BasicErrorResponse, BasicTokenResponse>;
+
+    /// New tokens for `refresh_token`, dated from `now`: the result keeps
+    /// the old refresh token unless the provider sent a new one.
     ///
     /// # Errors
     ///
     /// The token endpoint's refusal ([`SourceError::Unauthorized`] for a
-    /// revoked grant) or failure.
+    /// revoked grant: reconnect, never retried) or failure.
     async fn refresh(
         &self,
         refresh_token: &SecretString,
         now: jiff::Timestamp,
-    ) -> Result<OAuthTokens, SourceError>;
+    ) -> Result<OAuthTokens, SourceError> {
+        let token = RefreshToken::new(refresh_token.secret().to_owned());
+        let request = self.refresh_request(&token);
+        self.oauth_http().refresh(request, refresh_token, now).await
+    }
 }
 
 /// Where the tokens live: a plain store (a refresh overwrites), or a

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use availability::{SourceError, SourceErrorKind};
-use provider_http::{ClientError, HttpSettings, Service, StatusError, StatusRules, map_status};
+use provider_http::{BuildError, HttpSettings, Service, StatusError, StatusRules, map_status};
 use reqwest::header::LOCATION;
 use reqwest::{Method, Url};
 
@@ -60,10 +60,10 @@ pub(crate) struct Http {
 const MAX_REDIRECTS: usize = 5;
 
 impl Http {
-    pub(crate) fn new(settings: &HttpSettings) -> Result<Self, ClientError> {
+    pub(crate) fn new(settings: &HttpSettings) -> Result<Self, BuildError> {
         // Redirects are off in the client: `send` follows them by hand.
         Ok(Self {
-            client: settings.client(USER_AGENT)?,
+            client: settings.source_client("CalDAV", USER_AGENT)?,
             max_body: settings.max_response_bytes,
             timeout: settings.request_timeout,
         })

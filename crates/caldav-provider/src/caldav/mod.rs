@@ -191,10 +191,8 @@ provider_http::config_setters!(CalDavConfig {
     max_response_bytes,
 });
 
-/// The client could not be built (the TLS setup failed).
-#[derive(Debug, thiserror::Error)]
-#[error("cannot build the CalDAV HTTP client: {0}")]
-pub struct BuildError(String);
+/// The client could not be built (the TLS setup failed): provider-http's.
+pub use provider_http::BuildError;
 
 /// A calendar collection found by discovery.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -312,7 +310,7 @@ impl CalDavSource {
         logins: Arc<dyn CalDavLogins>,
         config: CalDavConfig,
     ) -> Result<Self, BuildError> {
-        let http = Http::new(&config.http).map_err(|e| BuildError(e.to_string()))?;
+        let http = Http::new(&config.http)?;
         Ok(Self {
             http,
             logins,
