@@ -19,7 +19,8 @@
 //! [`by_shared_token`] batches accounts by token and [`RefreshOnce`]
 //! refreshes a refused one. Feature
 //! `oauth`: [`OAuthHttp`], [`tokens`], [`Authorization`], [`TokenStore`],
-//! [`VersionedTokenStore`], [`MemoryTokenStore`]. Feature `jwt`:
+//! [`VersionedTokenStore`], [`MemoryTokenStore`], [`UserTokens`] over a
+//! provider's [`Refresh`] flow. Feature `jwt`:
 //! [`Rs256Key`].
 //!
 //! # Which crate does what
