@@ -163,9 +163,18 @@ async fn run(data: &Path) -> Result<(), String> {
         )
         .await
         .map_err(|e| err(&e))?;
-    println!("\nTop mutual one-hour slots for Maya and Theo (London time)");
+    // Each slot in both partners' own time: the program's days and hours
+    // apply in each one's zone, so Maya is never offered a time outside
+    // 08:00-18:00 in New York.
+    let maya = assistant.participant(&p("maya")).map_err(|e| err(&e))?;
+    let maya_tz = TimeZone::get(&maya.time_zone).map_err(|e| err(&e))?;
+    println!("\nTop mutual one-hour slots for Maya and Theo (London time, and Maya's in New York)");
     for slot in &mutual.slots {
-        println!("  {}", when(&tz, slot.interval));
+        println!(
+            "  {}   (Maya: {})",
+            when(&tz, slot.interval),
+            when(&maya_tz, slot.interval)
+        );
     }
 
     let poll = assistant

@@ -67,13 +67,35 @@ fn the_demo_shows_statuses_the_partners_week_slots_and_a_poll() {
     // The client call 15:00-16:30 UTC on Thursday.
     assert_eq!(row(&out, "16:00")[0], "##");
     assert_eq!(row(&out, "16:30")[0], ".");
-    // Mutual slots start after the 1 h notice and Theo's library shift.
+    // Mutual slots lie inside both partners' own working day: the first is
+    // 08:00 in New York (13:00 in London while New York is on EST, before
+    // Sunday 8 March), after the 1 h notice and Theo's library shift.
     assert!(out.contains(
-        "Top mutual one-hour slots for Maya and Theo (London time)\n  Thu 05 Mar 11:00 - 12:00\n"
+        "Top mutual one-hour slots for Maya and Theo (London time, and Maya's in New York)\n  \
+         Thu 05 Mar 13:00 - 14:00   (Maya: Thu 05 Mar 08:00 - 09:00)\n"
     ));
+    let mutual: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Top mutual"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert_eq!(mutual.len(), 5, "{out}");
+    for line in mutual {
+        // "(Maya: Thu 05 Mar 08:00 - 09:00)": never before 08:00 or after
+        // 18:00 her time.
+        let hers = line.rsplit_once("(Maya: ").unwrap().1.trim_end_matches(')');
+        let (from, to) = hers[hers.len() - 13..].split_once(" - ").unwrap();
+        assert!(
+            ("08:00"..="17:00").contains(&from) && ("09:00"..="18:00").contains(&to),
+            "{line}"
+        );
+    }
     assert!(out.contains("4 of 5 invitees have connected a calendar"));
+    // Chen is in Singapore (UTC+8): the circle's shared day is 08:00-10:00
+    // in London, 16:00-18:00 in Singapore.
     assert!(out.contains(
-        "Thu 05 Mar 12:00 - 13:00   free: ana, ben, chen, dara     unavailable: -            unknown: eli"
+        "Fri 06 Mar 08:00 - 09:00   free: ana, ben, chen, dara     unavailable: -            unknown: eli"
     ));
     // No title, location or description of any shipped calendar.
     for entry in std::fs::read_dir(data()).unwrap() {

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use availability::{Interval, IntervalSet, SlotError, find_slots};
+use policy_rules::{HoursIn, ProgramPolicy, Zone};
 use serde::Serialize;
 
 use crate::busy::FetchCounts;
@@ -221,9 +222,19 @@ impl Assistant {
                 unique.push(p.clone());
             }
         }
-        let bookable = policy.bookable(request.window, self.inner.clock.now());
+        let zones = self.zones_of(&unique, &policy);
+        let bookable = bookable_for(&policy, request.window, self.inner.clock.now(), &zones);
         let blocking = policy.blocking();
-        let span = bookable.span();
+        let (before, after) = buffers(&policy);
+        // Busy time just outside the bookable span still reaches into it
+        // through the buffers: read that far.
+        let span = bookable.span().and_then(|span| {
+            Interval::new(
+                span.start().saturating_sub(after).max(Interval::MIN_SECOND),
+                span.end().saturating_add(before).min(Interval::MAX_SECOND),
+            )
+            .ok()
+        });
         let (busy, _) = match span {
             Some(span) => self.busy(&unique, span, false, true).await,
             None => (HashMap::new(), FetchCounts::default()),
@@ -234,7 +245,7 @@ impl Assistant {
         for p in &unique {
             connected += usize::from(self.status(p).await.is_connected());
             sets.push(match busy.get(p) {
-                Some(Some(Ok(fb))) => Some(fb.unavailable(blocking)),
+                Some(Some(Ok(fb))) => Some(fb.unavailable(blocking).widen(before, after)),
                 Some(Some(Err(e))) => {
                     problems.push(Problem {
                         participant: p.clone(),
@@ -276,5 +287,131 @@ impl Assistant {
                 unique.len()
             ),
         })
+    }
+
+    /// The zones the invitees' hours are read in: each one's own (their
+    /// profile's IANA name, checked when they were added; the program's if
+    /// a stored one no longer parses), or only the program's with
+    /// `hours_in = "program"`. Without repeats.
+    fn zones_of(&self, invitees: &[ParticipantId], policy: &ProgramPolicy) -> Vec<Zone> {
+        if policy.hours_in() == HoursIn::Program {
+            return vec![policy.time_zone().clone()];
+        }
+        let records = self.records();
+        let mut zones: Vec<Zone> = Vec::new();
+        for id in invitees {
+            let Some((p, _)) = records.participants.get(id) else {
+                continue;
+            };
+            let zone = Zone::new(&p.time_zone).unwrap_or_else(|e| {
+                tracing::warn!(participant = %id, error = %e, "stored time zone unreadable: the program's is used");
+                policy.time_zone().clone()
+            });
+            if !zones.iter().any(|z| z.name() == zone.name()) {
+                zones.push(zone);
+            }
+        }
+        zones
+    }
+}
+
+/// The policy's buffers in seconds: before and after every busy interval.
+fn buffers(policy: &ProgramPolicy) -> (i64, i64) {
+    let secs = |d: policy_rules::PolicyDuration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
+    (secs(policy.buffer_before()), secs(policy.buffer_after()))
+}
+
+/// The instants a meeting of these invitees may take place in `window`:
+/// inside the program's days and hours read in every zone of `zones`
+/// (each invitee's own, or the program's alone), within its notice and
+/// horizon. With no zone, the program's.
+fn bookable_for(
+    policy: &ProgramPolicy,
+    window: Interval,
+    now: jiff::Timestamp,
+    zones: &[Zone],
+) -> IntervalSet {
+    let Some((first, rest)) = zones.split_first() else {
+        return policy.bookable(window, now);
+    };
+    rest.iter()
+        .fold(policy.bookable_in(window, now, first), |bookable, zone| {
+            if bookable.is_empty() {
+                bookable
+            } else {
+                bookable.intersection(&policy.bookable_in(window, now, zone))
+            }
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::Timestamp;
+    use jiff::tz::TimeZone;
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const ZONES: [&str; 6] = [
+        "America/New_York",
+        "Europe/London",
+        "Asia/Kolkata",
+        "Australia/Lord_Howe",
+        "Pacific/Chatham",
+        "UTC",
+    ];
+
+    /// Whether `second` lies in the policy's working day in `zone`: an
+    /// allowed weekday and a local time in `[day_start, day_end)`.
+    fn in_local_day(policy: &ProgramPolicy, zone: &str, second: i64) -> bool {
+        let tz = TimeZone::get(zone).unwrap();
+        let local = tz.to_datetime(Timestamp::from_second(second).unwrap());
+        let minutes = i64::from(local.hour()) * 60 + i64::from(local.minute());
+        let start = i64::from(policy.day_start().minutes());
+        let end = i64::from(policy.day_end().minutes());
+        policy.days().contains(local.weekday()) && start <= minutes && minutes < end
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Every bookable instant lies in every invitee's own working day,
+        /// and every instant in all of them is bookable (sampled each 15
+        /// minutes over a week from a random day of 2026).
+        #[test]
+        fn bookable_is_exactly_every_invitees_local_day(
+            picks in prop::collection::vec(0usize..ZONES.len(), 1..4),
+            day in 0i64..365,
+        ) {
+            let policy = ProgramPolicy::from_toml("time_zone = \"Europe/London\"").unwrap();
+            let names: Vec<&str> = picks.iter().map(|&i| ZONES[i]).collect();
+            let zones: Vec<Zone> = names.iter().map(|n| Zone::new(n).unwrap()).collect();
+            let start = 1_767_225_600 + day * 86_400; // 1 January 2026, 00:00Z
+            let window = Interval::new(start, start + 7 * 86_400).unwrap();
+            let bookable = bookable_for(&policy, window, Timestamp::from_second(start).unwrap(), &zones);
+            let mut t = start;
+            while t < start + 7 * 86_400 {
+                let everyone = names.iter().all(|z| in_local_day(&policy, z, t));
+                prop_assert_eq!(bookable.contains(t), everyone, "{} in {:?}", t, names);
+                t += 900;
+            }
+        }
+    }
+
+    #[test]
+    fn hours_in_program_reads_the_programs_zone_only() {
+        let policy = ProgramPolicy::from_toml("time_zone = \"Europe/London\"").unwrap();
+        let window = Interval::new(1_773_014_400, 1_773_100_800).unwrap(); // Mon 9 March 2026
+        let now = Timestamp::from_second(1_773_014_400 - 86_400).unwrap();
+        let london = bookable_for(&policy, window, now, &[policy.time_zone().clone()]);
+        assert_eq!(london, policy.bookable(window, now));
+        assert_eq!(bookable_for(&policy, window, now, &[]), london);
+        let ny = Zone::new("America/New_York").unwrap();
+        let both = bookable_for(&policy, window, now, &[policy.time_zone().clone(), ny]);
+        // 12:00-18:00 London is 08:00-14:00 New York (EDT, before the UK's
+        // clocks change on 29 March).
+        assert_eq!(
+            both.as_slice(),
+            &[Interval::new(1_773_057_600, 1_773_079_200).unwrap()]
+        );
     }
 }

@@ -281,6 +281,44 @@ impl IntervalSet {
         Self { ivs }
     }
 
+    /// Every interval widened by `before` seconds at its start and `after`
+    /// at its end (negative values count as zero), saturating at the
+    /// supported range; intervals that now touch or overlap merge. A busy
+    /// set widened this way keeps a margin around every meeting (a
+    /// policy's `buffer_before` / `buffer_after`).
+    ///
+    /// # Example
+    ///
+    /// ```
+    /// use availability::{Interval, IntervalSet};
+    ///
+    /// let busy = IntervalSet::from_unsorted([Interval::new(100, 200)?, Interval::new(260, 300)?]);
+    /// let kept = busy.widen(30, 30);
+    /// assert_eq!(kept.as_slice(), &[Interval::new(70, 330)?]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn widen(&self, before: i64, after: i64) -> Self {
+        let (before, after) = (before.max(0), after.max(0));
+        if before == 0 && after == 0 {
+            return self.clone();
+        }
+        // Widening keeps the starts in order, so one coalescing pass over
+        // the sorted intervals suffices.
+        let mut ivs: Vec<Interval> = Vec::with_capacity(self.ivs.len());
+        for iv in &self.ivs {
+            let widened = Interval {
+                start: iv.start.saturating_sub(before).max(Interval::MIN_SECOND),
+                end: iv.end.saturating_add(after).min(Interval::MAX_SECOND),
+            };
+            match ivs.last_mut() {
+                Some(last) if widened.start <= last.end => last.end = last.end.max(widened.end),
+                _ => ivs.push(widened),
+            }
+        }
+        Self { ivs }
+    }
+
     /// Consumes the set, returning its sorted, disjoint, coalesced intervals.
     pub fn into_vec(self) -> Vec<Interval> {
         self.ivs

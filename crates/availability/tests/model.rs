@@ -566,3 +566,22 @@ proptest! {
         prop_assert_eq!(got, naive_merge(ivs));
     }
 }
+
+proptest! {
+    /// `widen` against the model: a second is in the widened set exactly
+    /// when some interval, grown by `before` and `after`, holds it
+    /// (checked inside a domain shrunk by the widest margin, so the
+    /// model's edges cannot hide a second).
+    #[test]
+    fn widen_matches_the_model(ivs in intervals(), before in 0i64..6, after in 0i64..6) {
+        let set = IntervalSet::from_unsorted(ivs.clone());
+        let widened = set.widen(before, after);
+        assert_invariants(&widened);
+        for t in LO + 6..HI - 6 {
+            let expected = ivs.iter().any(|iv| iv.start() - before <= t && t < iv.end() + after);
+            prop_assert_eq!(widened.contains(t), expected, "t = {}", t);
+        }
+        // Nothing is lost: the widened set covers the original.
+        prop_assert!(set.difference(&widened).is_empty());
+    }
+}

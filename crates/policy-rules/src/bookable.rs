@@ -7,8 +7,8 @@ use jiff::Timestamp;
 use jiff::civil::{Date, DateTime};
 use jiff::tz::AmbiguousOffset;
 
-use crate::ProgramPolicy;
 use crate::values::TimeOfDay;
+use crate::{ProgramPolicy, Zone};
 
 /// The widest shift of local time any zone has had (Antarctica/Troll: 2 h),
 /// with a margin: how far a grid scan must reach beyond a window.
@@ -53,6 +53,33 @@ impl ProgramPolicy {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn bookable(&self, window: Interval, now: Timestamp) -> IntervalSet {
+        self.bookable_in(window, now, self.time_zone())
+    }
+
+    /// As [`bookable`](Self::bookable), with the days and hours read in
+    /// `zone` (a participant's own) instead of the program's: the instants
+    /// in `window` whose local date in `zone` is an allowed weekday and
+    /// whose local time there lies in `[day_start, day_end)`, within the
+    /// notice and horizon. With `hours_in = "participant"` the assistant
+    /// proposes only slots inside every invitee's `bookable_in` their zone.
+    ///
+    /// # Example: a London program and a New York participant
+    ///
+    /// ```
+    /// use availability::Interval;
+    /// use policy_rules::{ProgramPolicy, Zone};
+    ///
+    /// let policy = ProgramPolicy::from_toml(r#"time_zone = "Europe/London""#)?;
+    /// let at = |s: &str| -> Result<i64, jiff::Error> { Ok(s.parse::<jiff::Timestamp>()?.as_second()) };
+    /// // Monday 9 March 2026: New York is on EDT (-4), London on GMT.
+    /// let monday = Interval::new(at("2026-03-09T00:00:00Z")?, at("2026-03-10T00:00:00Z")?)?;
+    /// let new_york = Zone::new("America/New_York")?;
+    /// let hers = policy.bookable_in(monday, "2026-03-01T00:00:00Z".parse()?, &new_york);
+    /// // 08:00-18:00 in New York is 12:00-22:00 UTC.
+    /// assert_eq!(hers.as_slice(), &[Interval::new(at("2026-03-09T12:00:00Z")?, at("2026-03-09T22:00:00Z")?)?]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn bookable_in(&self, window: Interval, now: Timestamp, zone: &Zone) -> IntervalSet {
         let now = now.as_second();
         let lo = window
             .start()
@@ -63,7 +90,7 @@ impl ProgramPolicy {
         let Ok(limits) = Interval::new(lo, hi) else {
             return IntervalSet::new();
         };
-        let tz = self.time_zone().tz();
+        let tz = zone.tz();
         // The local dates that can reach into the limits, with a day of
         // margin on each side for zones far from UTC.
         let (Some(first), Some(last)) = (local_date(tz, lo), local_date(tz, hi)) else {

@@ -4,7 +4,10 @@
 
 pub use crate::{
     policy::{PolicyError, PolicyLayer, ProgramPolicy},
-    values::{PolicyDuration, Provider, Providers, TimeOfDay, Weekdays, Zone, day_name, parse_day},
+    values::{
+        HoursIn, PolicyDuration, Provider, Providers, TimeOfDay, Weekdays, Zone, day_name,
+        parse_day,
+    },
 };
 /// Re-exported so callers can name days without depending on jiff.
 pub use jiff::civil::Weekday;

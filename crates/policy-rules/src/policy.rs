@@ -9,7 +9,7 @@ use availability::KindSet;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::values::{PolicyDuration, Providers, TimeOfDay, Weekdays, Zone};
+use crate::values::{HoursIn, PolicyDuration, Providers, TimeOfDay, Weekdays, Zone};
 
 /// Why a policy could not be read or resolved. Never a panic.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -89,6 +89,9 @@ struct RawLayer {
     providers: Option<Spanned<Providers>>,
     scheduling_assistant: Option<Spanned<bool>>,
     group_polls: Option<Spanned<bool>>,
+    hours_in: Option<Spanned<HoursIn>>,
+    buffer_before: Option<Spanned<PolicyDuration>>,
+    buffer_after: Option<Spanned<PolicyDuration>>,
 }
 
 macro_rules! layer {
@@ -179,6 +182,12 @@ layer! {
     scheduling_assistant, with_scheduling_assistant: bool;
     /// Whether group polls are enabled (`group_polls`, default `false`: an administrator turns them on).
     group_polls, with_group_polls: bool;
+    /// Whose local day `days`, `day_start` and `day_end` are read in (`hours_in`, `"participant"` (the default) or `"program"`).
+    hours_in, with_hours_in: HoursIn;
+    /// A margin kept free before every busy interval (`buffer_before`, default `"0m"`).
+    buffer_before, with_buffer_before: PolicyDuration;
+    /// A margin kept free after every busy interval (`buffer_after`, default `"0m"`).
+    buffer_after, with_buffer_after: PolicyDuration;
 }
 
 impl PolicyLayer {
@@ -244,12 +253,16 @@ pub struct ProgramPolicy {
     providers: Providers,
     scheduling_assistant: bool,
     group_polls: bool,
+    hours_in: HoursIn,
+    buffer_before: PolicyDuration,
+    buffer_after: PolicyDuration,
 }
 
 impl Default for ProgramPolicy {
     /// The defaults of DESIGN.md: UTC, Monday to Friday, 08:00-18:00, no
     /// notice, 90 days ahead, 30-minute steps, busy/tentative/out of office
-    /// block, every provider, assistant and polls off.
+    /// block, every provider, assistant and polls off; hours in each
+    /// participant's zone, no buffers.
     fn default() -> Self {
         Self {
             time_zone: Zone::utc(),
@@ -263,6 +276,9 @@ impl Default for ProgramPolicy {
             providers: Providers::ALL,
             scheduling_assistant: false,
             group_polls: false,
+            hours_in: HoursIn::Participant,
+            buffer_before: PolicyDuration::from_secs(0),
+            buffer_after: PolicyDuration::from_secs(0),
         }
     }
 }
@@ -291,6 +307,9 @@ impl ProgramPolicy {
             providers: layer.providers.unwrap_or(d.providers),
             scheduling_assistant: layer.scheduling_assistant.unwrap_or(d.scheduling_assistant),
             group_polls: layer.group_polls.unwrap_or(d.group_polls),
+            hours_in: layer.hours_in.unwrap_or(d.hours_in),
+            buffer_before: layer.buffer_before.unwrap_or(d.buffer_before),
+            buffer_after: layer.buffer_after.unwrap_or(d.buffer_after),
         };
         let invalid = |key: &'static str, message: String| PolicyError::Invalid {
             key,
@@ -330,6 +349,14 @@ impl ProgramPolicy {
                 "slot_step",
                 "the slot step must be at most one day".to_owned(),
             ));
+        }
+        for (key, buffer) in [
+            ("buffer_before", policy.buffer_before),
+            ("buffer_after", policy.buffer_after),
+        ] {
+            if buffer.as_secs() > 86_400 {
+                return Err(invalid(key, "a buffer must be at most one day".to_owned()));
+            }
         }
         if policy.days.is_empty() {
             return Err(invalid(
@@ -404,6 +431,21 @@ impl ProgramPolicy {
         self.group_polls
     }
 
+    /// Whose local day the hours are read in (`hours_in`).
+    pub fn hours_in(&self) -> HoursIn {
+        self.hours_in
+    }
+
+    /// The margin kept free before every busy interval (`buffer_before`).
+    pub fn buffer_before(&self) -> PolicyDuration {
+        self.buffer_before
+    }
+
+    /// The margin kept free after every busy interval (`buffer_after`).
+    pub fn buffer_after(&self) -> PolicyDuration {
+        self.buffer_after
+    }
+
     /// The policy as TOML, every key written (it reads back to an equal
     /// policy).
     pub fn to_toml(&self) -> String {
@@ -425,6 +467,9 @@ impl fmt::Debug for ProgramPolicy {
             .field("providers", &self.providers)
             .field("scheduling_assistant", &self.scheduling_assistant)
             .field("group_polls", &self.group_polls)
+            .field("hours_in", &self.hours_in)
+            .field("buffer_before", &self.buffer_before)
+            .field("buffer_after", &self.buffer_after)
             .finish()
     }
 }

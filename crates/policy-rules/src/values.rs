@@ -559,3 +559,17 @@ mod tests {
         assert_eq!(Zone::new("UTC").unwrap().name(), "UTC");
     }
 }
+
+/// Whose local day a program's `days`, `day_start` and `day_end` are read
+/// in (`hours_in`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HoursIn {
+    /// Each participant's own zone (the default): a slot is proposed only
+    /// if it lies inside every invitee's local working day.
+    #[default]
+    Participant,
+    /// The program's `time_zone` for everyone (the behaviour before
+    /// participants' zones were used).
+    Program,
+}

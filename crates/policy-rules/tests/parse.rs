@@ -139,3 +139,30 @@ fn invalid_combinations_are_typed_errors() {
         assert!(err.to_string().contains(key));
     }
 }
+
+#[test]
+fn hours_in_and_buffers_are_read_defaulted_and_bounded() {
+    use policy_rules::HoursIn;
+    let default = ProgramPolicy::from_toml("").unwrap();
+    assert_eq!(default.hours_in(), HoursIn::Participant);
+    assert_eq!(default.buffer_before().as_secs(), 0);
+    let set = ProgramPolicy::from_toml(
+        "hours_in = \"program\"\nbuffer_before = \"15m\"\nbuffer_after = \"10m\"",
+    )
+    .unwrap();
+    assert_eq!(set.hours_in(), HoursIn::Program);
+    assert_eq!(
+        (set.buffer_before().as_secs(), set.buffer_after().as_secs()),
+        (900, 600)
+    );
+    // Written back, it reads the same.
+    assert_eq!(ProgramPolicy::from_toml(&set.to_toml()).unwrap(), set);
+    let bad = ProgramPolicy::from_toml("hours_in = \"mine\"")
+        .unwrap_err()
+        .to_string();
+    assert!(bad.contains("hours_in"), "{bad}");
+    let long = ProgramPolicy::from_toml("buffer_after = \"2d\"")
+        .unwrap_err()
+        .to_string();
+    assert!(long.contains("buffer_after"), "{long}");
+}
