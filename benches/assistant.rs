@@ -17,6 +17,10 @@
 //!   token per request, so 100 requests, 4 in flight) and parses them.
 //! - `assistant/floor_find_slots_100x4w`: the same slot search on the
 //!   same sets with `availability::find_slots` alone, the floor.
+//! - `assistant/poll_100x4w_10zones/warm`: the warm poll once the same 100
+//!   invitees live in 10 zones (New York to Nairobi), each one's working
+//!   day read in their own zone; against `poll_100x4w/warm` (one zone),
+//!   the cost of everyone's own hours.
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::hint::black_box;
@@ -38,6 +42,19 @@ use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 /// Monday 2 March 2026, 00:00 UTC.
 const MONDAY: i64 = 1_772_409_600;
 const INVITEES: usize = 100;
+/// Ten zones whose 08:00-18:00 days share 13:00-15:00 UTC in March.
+const ZONES: [&str; 10] = [
+    "America/New_York",
+    "America/Toronto",
+    "Atlantic/Azores",
+    "Europe/London",
+    "Europe/Lisbon",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Europe/Athens",
+    "Africa/Lagos",
+    "Africa/Nairobi",
+];
 
 /// Busy times for a calendar: about three meetings each weekday, from a
 /// hash of the id so every run and both variants see the same data.
@@ -283,6 +300,32 @@ fn assistant(c: &mut Criterion) {
                 .distinct(true);
             find_slots(&bookable, sets.iter().map(Some), black_box(query)).unwrap()
         })
+    });
+
+    // The same invitees moved into 10 zones (their calendars unchanged).
+    rt.block_on(async {
+        for i in 0..INVITEES {
+            let id = ParticipantId::new(format!("p{i:03}"));
+            let zone = ZONES[i % ZONES.len()];
+            s.warm
+                .add_participant(
+                    Participant::new(id.clone(), id.as_str(), format!("{id}@example.org"), zone),
+                    &["p".into()],
+                )
+                .await
+                .unwrap();
+        }
+    });
+    let zoned = rt
+        .block_on(s.warm.poll(&actor, &invitees, request()))
+        .unwrap();
+    assert!(
+        !zoned.slots.is_empty(),
+        "10 zones still share two hours a day"
+    );
+    assert_ne!(zoned.slots, warm_answer.slots);
+    group.bench_function("poll_100x4w_10zones/warm", |b| {
+        b.iter(|| rt.block_on(s.warm.poll(&actor, &invitees, black_box(request()))))
     });
     group.finish();
 }
