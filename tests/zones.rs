@@ -252,7 +252,8 @@ const ZONES: [&str; 6] = [
 ];
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(24))]
+    // Failures are reported, never written into the source tree.
+        #![proptest_config(ProptestConfig { cases: 24, failure_persistence: None, ..ProptestConfig::default() })]
     /// Every proposed slot lies inside each invitee's local working day
     /// and outside every known invitee's busy time widened by the buffers.
     #[test]

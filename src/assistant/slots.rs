@@ -373,7 +373,8 @@ mod tests {
     }
 
     proptest! {
-        #![proptest_config(ProptestConfig::with_cases(64))]
+        // Failures are reported, never written into the source tree.
+        #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
         /// Every bookable instant lies in every invitee's own working day,
         /// and every instant in all of them is bookable (sampled each 15
         /// minutes over a week from a random day of 2026).
