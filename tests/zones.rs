@@ -324,3 +324,53 @@ async fn a_group_with_no_common_hours_gets_no_slot() {
     assert!(proposal.slots.is_empty(), "{:?}", proposal.slots);
     assert_eq!(proposal.invitees, 2);
 }
+
+/// A participant's own account that is gone (not found) or no longer
+/// shared (forbidden) needs reconnecting, with the reason, instead of
+/// "could not be read just now" for ever; reconnecting clears it.
+#[tokio::test]
+async fn a_gone_or_unshared_own_calendar_needs_reconnecting() {
+    use availability::SourceError;
+    use scheduling_assistant::ConnectionStatus;
+    let now = at("2026-03-01T00:00:00Z");
+    let people = [("ana", "Europe/London"), ("ben", "Europe/London")];
+    let (_w, a, calendars) = world("", &people, now).await;
+    calendars.fail(
+        "ana@example.org",
+        SourceError::NotFound {
+            message: "no such calendar".into(),
+        },
+    );
+    calendars.fail(
+        "ben@example.org",
+        SourceError::Forbidden {
+            message: "the calendar is no longer shared".into(),
+        },
+    );
+    let window = iv(at("2026-03-02T00:00:00Z"), at("2026-03-03T00:00:00Z"));
+    let poll = all_slots(&a, &["ana", "ben"], window, 1).await;
+    assert_eq!(poll.problems.len(), 2);
+    for (id, why) in [("ana", "no such calendar"), ("ben", "no longer shared")] {
+        match a.status(&pid(id)).await {
+            ConnectionStatus::NeedsReconnecting { provider, reason } => {
+                assert_eq!(provider, Provider::Icloud);
+                assert!(reason.contains(why), "{id}: {reason}");
+            }
+            other => panic!("{id}: {other:?}"),
+        }
+    }
+    // Reconnecting (the calendar shared again) clears it.
+    calendars.insert("ana@example.org", FreeBusy::default());
+    a.connect_icloud(
+        &Actor::participant("ana"),
+        &pid("ana"),
+        "ana@icloud.com",
+        SecretString::new("abcd-efgh-ijkl-mnop".into()),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(
+        a.status(&pid("ana")).await,
+        ConnectionStatus::Connected { .. }
+    ));
+}

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use availability::{AccountId, FreeBusy, Interval, KindSet, SourceError};
+use availability::{AccountId, FreeBusy, Interval, KindSet, SourceError, SourceErrorKind};
 use serde::Serialize;
 
 use crate::busy::{BusyQuery, FetchCounts, SourceKey, Target};
@@ -147,7 +147,17 @@ impl Assistant {
         let c = records.connections.get_mut(&t.participant)?;
         let before = c.needs_reconnect.clone();
         match result {
-            Err(e) if e.needs_reconnect() => {
+            // Refused credentials, and on the participant's own token an
+            // account that is gone (not found) or no longer shared
+            // (forbidden): only reconnecting helps, so say so rather than
+            // "could not be read just now" for ever.
+            Err(e)
+                if e.needs_reconnect()
+                    || matches!(
+                        e.kind(),
+                        SourceErrorKind::NotFound | SourceErrorKind::Forbidden
+                    ) =>
+            {
                 tracing::warn!(participant = %t.participant, provider = %c.provider, error = %e, "calendar needs reconnecting");
                 c.needs_reconnect = Some(e.to_string());
             }
