@@ -2,15 +2,19 @@
 //! contract of DESIGN.md.
 //!
 //! ```text
-//! cargo run --release --example find-time -- --participant NAME=PATH.ics ... [--policy FILE.toml] \
+//! cargo run --release --example find-time -- --participant NAME=PATH.ics[@ZONE] ... [--policy FILE.toml] \
 //!     --duration 30m --from RFC3339 --to RFC3339 [--min-free K] [--limit N] \
 //!     [--now RFC3339] [--step 15m] [--distinct]
 //! ```
 //!
 //! Prints `{"invitees":n,"connected":c,"slots":[{"start":"…Z","end":"…Z",
 //! "free":[…],"unavailable":[…],"unknown":[…]}]}`. A participant given as
-//! `NAME=-` has no connected calendar (unknown, never free). Floating times
-//! and all-day dates are read in the policy's zone. A candidate start is an
+//! `NAME=-` has no connected calendar (unknown, never free). `@ZONE` (an
+//! IANA name, optional, also after `-`) gives that participant's own zone:
+//! the policy's days and hours then also apply in it, and floating times
+//! and all-day dates in their calendar are read in it; without it they are
+//! read in the policy's zone, and with no zone at all the semantics are
+//! exactly those below. A candidate start is an
 //! instant whose local time in the policy zone is a whole multiple of the
 //! step after local midnight; the slot lies inside one bookable window of
 //! the policy and inside `--from/--to`. Slots with at least K free (default:
@@ -28,12 +32,20 @@ use jiff::Timestamp;
 use policy_rules::{PolicyDuration, PolicyLayer, ProgramPolicy};
 use serde::Serialize;
 
-const USAGE: &str = "usage: find-time --participant NAME=PATH.ics... [--policy FILE.toml] \
+const USAGE: &str = "usage: find-time --participant NAME=PATH.ics[@ZONE]... [--policy FILE.toml] \
                      --duration 30m --from RFC3339 --to RFC3339 [--min-free K] [--limit N] \
                      [--now RFC3339] [--step 15m] [--distinct]";
 
+/// One `--participant`: a name, a calendar file (none for `-`), and their
+/// own zone, if given.
+struct Invitee {
+    name: String,
+    path: Option<String>,
+    zone: Option<policy_rules::Zone>,
+}
+
 struct Args {
-    participants: Vec<(String, Option<String>)>,
+    participants: Vec<Invitee>,
     policy: ProgramPolicy,
     duration: Duration,
     window: Interval,
@@ -48,6 +60,20 @@ fn duration(flag: &str, v: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|e| format!("{flag} {v:?} is not a duration such as 30m: {e}"))?;
     Ok(Duration::from_secs(d.as_secs()))
+}
+
+/// Splits `PATH.ics@ZONE` at its last `@` when what follows names an IANA
+/// zone (a path may hold an `@` of its own: then it is all path, if that
+/// file exists).
+fn path_and_zone(value: &str) -> Result<(&str, Option<policy_rules::Zone>), String> {
+    let Some((path, zone)) = value.rsplit_once('@') else {
+        return Ok((value, None));
+    };
+    match policy_rules::Zone::new(zone) {
+        Ok(zone) => Ok((path, Some(zone))),
+        Err(_) if std::path::Path::new(value).exists() => Ok((value, None)),
+        Err(e) => Err(format!("--participant {value:?}: {e}")),
+    }
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
@@ -69,8 +95,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                 if name.is_empty() {
                     return Err(format!("--participant {v:?} has no name"));
                 }
+                let (path, zone) = path_and_zone(path)?;
                 let path = (path != "-").then(|| path.to_owned());
-                participants.push((name.to_owned(), path));
+                participants.push(Invitee {
+                    name: name.to_owned(),
+                    path,
+                    zone,
+                });
             }
             "--policy" => policy_file = Some(value("--policy")?),
             "--duration" => dur = Some(duration("--duration", &value("--duration")?)?),
@@ -155,15 +186,23 @@ struct Out {
 }
 
 fn run(args: Args) -> Result<String, String> {
-    let zone = time_zone(args.policy.time_zone().name())
-        .ok_or_else(|| format!("unknown zone {}", args.policy.time_zone().name()))?;
-    let options = ExpandOptions::new(zone);
+    let expand_in = |zone: &policy_rules::Zone| {
+        time_zone(zone.name())
+            .map(ExpandOptions::new)
+            .ok_or_else(|| format!("unknown zone {}", zone.name()))
+    };
+    let program_options = expand_in(args.policy.time_zone())?;
     let blocking = args.policy.blocking();
     let mut unavailable: Vec<Option<IntervalSet>> = Vec::new();
-    for (name, path) in &args.participants {
+    for Invitee { name, path, zone } in &args.participants {
         let Some(path) = path else {
             unavailable.push(None);
             continue;
+        };
+        // Floating times and all-day dates in the participant's own zone.
+        let options = match zone {
+            Some(zone) => expand_in(zone)?,
+            None => program_options.clone(),
         };
         let bytes = std::fs::read(path).map_err(|e| format!("{name}: cannot read {path}: {e}"))?;
         let calendar = Calendar::parse_bytes(&bytes).map_err(|e| format!("{name}: {path}: {e}"))?;
@@ -174,7 +213,17 @@ fn run(args: Args) -> Result<String, String> {
         unavailable.push(Some(report.busy.unavailable(blocking)));
     }
     let connected = unavailable.iter().filter(|u| u.is_some()).count();
-    let bookable = args.policy.bookable(args.window, args.now);
+    // The policy's days and hours, and also in each zone given.
+    let bookable = args
+        .participants
+        .iter()
+        .filter_map(|p| p.zone.as_ref())
+        .fold(
+            args.policy.bookable(args.window, args.now),
+            |bookable, zone| {
+                bookable.intersection(&args.policy.bookable_in(args.window, args.now, zone))
+            },
+        );
     let min_free = args
         .min_free
         .unwrap_or_else(|| u32::try_from(connected).unwrap_or(u32::MAX));
@@ -188,7 +237,7 @@ fn run(args: Args) -> Result<String, String> {
         .map_err(|e| e.to_string())?;
     let names = |ids: &[usize]| -> Vec<String> {
         ids.iter()
-            .filter_map(|&i| args.participants.get(i).map(|(n, _)| n.clone()))
+            .filter_map(|&i| args.participants.get(i).map(|p| p.name.clone()))
             .collect()
     };
     let out = Out {

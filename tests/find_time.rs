@@ -188,3 +188,85 @@ fn bad_arguments_and_input_exit_2_with_one_line() {
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     }
 }
+
+/// `NAME=PATH.ics@ZONE`: the policy's hours also apply in that
+/// participant's zone, and their floating times are read in it. Thursday
+/// 13 March 2025, a London policy (GMT) and a New York participant (EDT,
+/// -4): together 12:00Z-18:00Z. Her floating 12:00-13:00 is 16:00Z-17:00Z
+/// in New York (it would be 12:00Z in London).
+#[test]
+fn a_participant_zone_narrows_the_hours_and_reads_floating_times_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("policy.toml");
+    std::fs::write(&policy, "time_zone = \"Europe/London\"\n").unwrap();
+    let maya = format!("maya={}@America/New_York", fixture("09-floating.ics"));
+    let args = [
+        "--participant",
+        &maya,
+        "--participant",
+        "theo=-@Europe/London",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--duration",
+        "60m",
+        "--from",
+        "2025-03-13T00:00:00Z",
+        "--to",
+        "2025-03-14T00:00:00Z",
+        "--now",
+        "2025-03-01T00:00:00Z",
+        "--min-free",
+        "1",
+        "--limit",
+        "50",
+    ];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let slots = v["slots"].as_array().unwrap();
+    let start = |s: &serde_json::Value| s["start"].as_str().unwrap().to_owned();
+    let starts: Vec<String> = slots.iter().map(start).collect();
+    // Inside both days: nothing before 12:00Z (08:00 New York), nothing
+    // ending after 18:00Z (18:00 London).
+    assert!(
+        starts.iter().all(|s| s.as_str() >= "2025-03-13T12:00:00Z"),
+        "{starts:?}"
+    );
+    assert!(
+        starts.iter().all(|s| s.as_str() <= "2025-03-13T17:00:00Z"),
+        "{starts:?}"
+    );
+    assert!(starts.contains(&"2025-03-13T12:00:00Z".to_owned()));
+    // Maya is busy 16:00Z-17:00Z (12:00 her time): no slot touches it;
+    // at 12:00Z (08:00 hers) she is free.
+    for busy in [
+        "2025-03-13T15:30:00Z",
+        "2025-03-13T16:00:00Z",
+        "2025-03-13T16:30:00Z",
+    ] {
+        assert!(!starts.contains(&busy.to_owned()), "{busy}: {starts:?}");
+    }
+    for free in ["2025-03-13T15:00:00Z", "2025-03-13T17:00:00Z"] {
+        assert!(starts.contains(&free.to_owned()), "{free}: {starts:?}");
+    }
+    // Without zones, the old reading: London hours from 08:00Z, and the
+    // floating hour read in London (12:00Z-13:00Z).
+    let plain = format!("maya={}", fixture("09-floating.ics"));
+    let (code, out, _) = run(&[&["--participant", &plain][..], &args[4..]].concat());
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let starts: Vec<String> = v["slots"].as_array().unwrap().iter().map(start).collect();
+    assert_eq!(starts[0], "2025-03-13T08:00:00Z");
+    assert!(
+        !starts.contains(&"2025-03-13T12:00:00Z".to_owned()),
+        "{starts:?}"
+    );
+    assert!(
+        starts.contains(&"2025-03-13T16:00:00Z".to_owned()),
+        "{starts:?}"
+    );
+    // A zone that is no zone is refused with one line.
+    let (code, _, err) = run(&[&["--participant", "x=-@Mars/Olympus"][..], &args[4..]].concat());
+    assert_eq!(code, 2);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+}
