@@ -270,6 +270,20 @@ async fn the_page_connects_a_participant_and_shows_the_partners_week() {
     let html = c.source().await.unwrap();
     assert!(!html.contains("stand-up") && !html.contains("Client call"));
     assert!(c.find(Locator::Css("#slots li")).await.is_ok());
+    // Each mutual slot in Theo's time and Maya's own: never outside
+    // 08:00-18:00 in New York.
+    let theirs = c.find_all(Locator::Css("#slots li .theirs")).await.unwrap();
+    assert!(!theirs.is_empty());
+    for slot in theirs {
+        let text = slot.text().await.unwrap();
+        assert!(text.contains("for Maya"), "{text}");
+        let hours: Vec<&str> = text
+            .split(' ')
+            .filter(|w| w.len() == 5 && w.as_bytes()[2] == b':')
+            .collect();
+        assert_eq!(hours.len(), 2, "{text}");
+        assert!(hours[0] >= "08:00" && hours[1] <= "18:00", "{text}");
+    }
 
     let png = c.screenshot().await.unwrap();
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");

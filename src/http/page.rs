@@ -404,9 +404,21 @@ pub(super) async fn page_week(
             let request = SlotRequest::new(Duration::from_secs(3600), w).limit(5);
             match app.assistant.mutual_slots(&actor, &pair.id, request).await {
                 Ok(p) => {
-                    body.push_str("<h2>Mutual one-hour slots</h2><ol id=\"slots\">");
+                    // Each slot in the viewer's time and the partner's own.
+                    let theirs = zone_of(&app, &target)?;
+                    let _ = write!(
+                        body,
+                        "<h2>Mutual one-hour slots</h2><p>Your time, then {}'s.</p><ol id=\"slots\">",
+                        escape(&partner.name)
+                    );
                     for slot in &p.slots {
-                        let _ = write!(body, "<li>{}</li>", when(&tz, slot.interval));
+                        let _ = write!(
+                            body,
+                            "<li><span class=\"mine\">{}</span> <span class=\"theirs\">({} for {})</span></li>",
+                            when(&tz, slot.interval),
+                            when(&theirs, slot.interval),
+                            escape(&partner.name)
+                        );
                     }
                     body.push_str("</ol>");
                 }
