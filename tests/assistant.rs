@@ -851,6 +851,10 @@ async fn the_background_refresher_refreshes_stale_participants() {
     let (w, a) = world_with(&source, "").await;
     connect(&a, "mia").await;
     connect(&a, "max").await;
+    // Their calendars exist (empty): a calendar that is not found needs
+    // reconnecting and is no longer refreshed.
+    source.set("mia@example.org", FreeBusy::default());
+    source.set("max@example.org", FreeBusy::default());
     let refresher = a.spawn_refresher(Duration::from_secs(60));
     // The first tick fires at once: both are fetched.
     tokio::time::sleep(Duration::from_secs(1)).await;
