@@ -65,4 +65,4 @@ pub use credential_vault::{
     KeyId, KeyRing, MasterKey, SecretStore, SecretString, SqliteStore, Vault, VaultError,
 };
 pub use org_wide_auth::{ExchangeOnline, GoogleWorkspace, IntegrationKind, OrgAuth, OrgError};
-pub use policy_rules::{PolicyLayer, ProgramPolicy, Provider};
+pub use policy_rules::{Day, HoursRange, ParticipantHours, PolicyLayer, ProgramPolicy, Provider};

@@ -532,3 +532,46 @@ async fn the_openapi_document_matches_the_routes() {
         assert!(status.as_u16() < 500, "{method} {p}: {status} {body}");
     }
 }
+
+#[tokio::test]
+async fn own_hours_are_set_and_read_over_http_by_the_participant_only() {
+    let server = start().await;
+    let mut mia = Client::new(&server);
+    mia.sign_in(json!({"participant": "mia"})).await;
+    let hours = json!({"weekly": {"mon": [{"start": "09:00", "end": "12:00"}]}, "dates": {"2026-03-13": []}});
+    let (status, body) = mia
+        .send("PUT", "/api/participants/mia/hours", Some(hours.clone()))
+        .await;
+    assert_eq!((status, &body), (StatusCode::OK, &hours));
+    let (status, body) = mia.send("GET", "/api/participants/mia/hours", None).await;
+    assert_eq!((status, &body), (StatusCode::OK, &hours));
+    // A range that ends before it starts, an unknown day, another
+    // participant's hours: refused, never a 500.
+    let (status, body) = mia
+        .send(
+            "PUT",
+            "/api/participants/mia/hours",
+            Some(json!({"weekly": {"tue": [{"start": "12:00", "end": "09:00"}]}})),
+        )
+        .await;
+    assert_eq!((status, kind(&body)), (StatusCode::BAD_REQUEST, "invalid"));
+    let (status, _) = mia
+        .send(
+            "PUT",
+            "/api/participants/mia/hours",
+            Some(json!({"weekly": {"someday": []}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let mut max = Client::new(&server);
+    max.sign_in(json!({"participant": "max"})).await;
+    let (status, body) = max
+        .send("PUT", "/api/participants/mia/hours", Some(json!({})))
+        .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::FORBIDDEN, "not_allowed")
+    );
+    let (_, body) = mia.send("GET", "/api/participants/mia/hours", None).await;
+    assert_eq!(body, hours, "unchanged");
+}

@@ -56,11 +56,14 @@ async fn open_copy(
 async fn a_store_written_by_the_previous_build_loads_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let (a, calendars, org, vault) = open_copy(dir.path()).await;
-    assert_eq!(a.store().schema_version().await.unwrap(), 5);
+    // Written at schema version 5, migrated on open to this build's.
+    assert_eq!(a.store().schema_version().await.unwrap(), SCHEMA_VERSION);
     assert_eq!(
-        SCHEMA_VERSION, 5,
-        "a new migration needs a new fixture beside this one"
+        SCHEMA_VERSION, 6,
+        "a new migration: add a fixture written by the build before it"
     );
+    // Nobody had own hours then.
+    assert!(a.own_hours(&pid("maya")).unwrap().is_unrestricted());
 
     // Programs and their policies.
     let programs: Vec<(String, String)> = a

@@ -374,3 +374,102 @@ async fn a_gone_or_unshared_own_calendar_needs_reconnecting() {
         ConnectionStatus::Connected { .. }
     ));
 }
+
+/// A participant's own hours narrow what they are offered, in their zone:
+/// weekly ranges, a day off, different hours on one date; kept across a
+/// restart; set by the participant or an administrator, never by another
+/// participant.
+#[tokio::test]
+async fn own_hours_narrow_every_proposal_and_are_kept() {
+    use scheduling_assistant::{AssistantError, Day, HoursRange, ParticipantHours};
+    let now = at("2026-03-01T00:00:00Z");
+    let people = [("maya", "America/New_York"), ("theo", "Europe/London")];
+    let (w, a, calendars) = world("", &people, now).await;
+    let t = |s: &str| s.parse().unwrap();
+    let mut hours = ParticipantHours::default();
+    // Maya: Mondays 09:00-10:00 her time only; Tuesday 10 March off;
+    // Wednesday 11 March 13:00-14:00 instead of the whole day.
+    hours.weekly.insert(
+        Day(jiff::civil::Weekday::Monday),
+        vec![HoursRange::new(t("09:00"), t("10:00"))],
+    );
+    hours.dates.insert("2026-03-10".parse().unwrap(), vec![]);
+    hours.dates.insert(
+        "2026-03-11".parse().unwrap(),
+        vec![HoursRange::new(t("13:00"), t("14:00"))],
+    );
+    // Theo may not set Maya's hours; Maya and an administrator may.
+    assert!(matches!(
+        a.set_own_hours(&Actor::participant("theo"), &pid("maya"), hours.clone())
+            .await,
+        Err(AssistantError::NotAllowed(_))
+    ));
+    a.set_own_hours(&Actor::participant("maya"), &pid("maya"), hours.clone())
+        .await
+        .unwrap();
+    let admin = Actor::Administrator {
+        admin: "coordinator".into(),
+        on_behalf_of: None,
+    };
+    a.set_own_hours(&admin, &pid("maya"), hours.clone())
+        .await
+        .unwrap();
+    let bad = ParticipantHours {
+        dates: [(
+            "2026-03-12".parse().unwrap(),
+            vec![HoursRange::new(t("12:00"), t("11:00"))],
+        )]
+        .into(),
+        ..ParticipantHours::default()
+    };
+    assert!(matches!(
+        a.set_own_hours(&Actor::participant("maya"), &pid("maya"), bad)
+            .await,
+        Err(AssistantError::Invalid(_))
+    ));
+
+    let window = iv(at("2026-03-09T00:00:00Z"), at("2026-03-12T00:00:00Z"));
+    let starts = |p: &Proposal| {
+        p.slots
+            .iter()
+            .map(|s| s.interval.start())
+            .collect::<Vec<_>>()
+    };
+    let proposal = all_slots(&a, &["theo", "maya"], window, 1).await;
+    // Monday 09:00-10:00 New York (13:00Z), Wednesday 13:00 New York
+    // (17:00Z, 17:00-18:00 London); nothing on Tuesday.
+    assert_eq!(
+        starts(&proposal),
+        [at("2026-03-09T13:00:00Z"), at("2026-03-11T17:00:00Z")]
+    );
+
+    // Kept across a restart (same file), and removable.
+    drop(a);
+    let a = w
+        .builder()
+        .await
+        .source(Provider::Icloud, calendars.clone())
+        .caldav_validator(Arc::new(Validator(None)))
+        .build()
+        .await
+        .unwrap();
+    assert_eq!(a.own_hours(&pid("maya")).unwrap(), hours);
+    assert_eq!(
+        starts(&all_slots(&a, &["theo", "maya"], window, 1).await).len(),
+        2
+    );
+    a.set_own_hours(
+        &Actor::participant("maya"),
+        &pid("maya"),
+        ParticipantHours::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        all_slots(&a, &["theo", "maya"], window, 1)
+            .await
+            .slots
+            .len()
+            > 2
+    );
+}

@@ -21,6 +21,7 @@ mod access;
 mod attempts;
 mod builder;
 mod connections;
+mod hours;
 mod organisation;
 mod reads;
 mod records;
@@ -45,6 +46,8 @@ pub(crate) struct Records {
     pub(crate) pairs: BTreeMap<PairId, Pair>,
     pub(crate) groups: BTreeMap<GroupId, Group>,
     pub(crate) connections: HashMap<ParticipantId, Connection>,
+    /// Participants' own hours (only those who narrowed theirs).
+    pub(crate) hours: HashMap<ParticipantId, policy_rules::ParticipantHours>,
 }
 
 pub(crate) struct Inner {

@@ -6,7 +6,7 @@ use policy_rules::{PolicyLayer, ProgramPolicy};
 
 use crate::error::AssistantError;
 use crate::model::{Connection, Group, Pair, Participant, ParticipantId, Program, ProgramId};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 use super::{Assistant, Records};
 
@@ -33,6 +33,11 @@ pub(crate) async fn load_records(
     }
     for c in store.connections().await? {
         records.connections.insert(c.participant.clone(), c);
+    }
+    for (p, json) in store.hours().await? {
+        let hours: policy_rules::ParticipantHours = serde_json::from_str(&json)
+            .map_err(|e| StoreError::Corrupt(format!("own hours of {p}: {e}")))?;
+        records.hours.insert(p, hours);
     }
     Ok(records)
 }

@@ -224,6 +224,7 @@ impl Assistant {
         }
         let zones = self.zones_of(&unique, &policy);
         let bookable = bookable_for(&policy, request.window, self.inner.clock.now(), &zones);
+        let bookable = self.within_own_hours(bookable, &unique, &policy, request.window);
         let blocking = policy.blocking();
         let (before, after) = buffers(&policy);
         // Busy time just outside the bookable span still reaches into it
@@ -286,6 +287,29 @@ impl Assistant {
                 "{connected} of {} invitees have connected a calendar",
                 unique.len()
             ),
+        })
+    }
+
+    /// `bookable` narrowed by every invitee's own hours (those who set
+    /// some), each read in the invitee's zone.
+    fn within_own_hours(
+        &self,
+        bookable: IntervalSet,
+        invitees: &[ParticipantId],
+        policy: &ProgramPolicy,
+        window: Interval,
+    ) -> IntervalSet {
+        let records = self.records();
+        invitees.iter().fold(bookable, |bookable, id| {
+            let Some(hours) = records.hours.get(id) else {
+                return bookable;
+            };
+            let zone = records
+                .participants
+                .get(id)
+                .and_then(|(p, _)| Zone::new(&p.time_zone).ok())
+                .unwrap_or_else(|| policy.time_zone().clone());
+            bookable.intersection(&hours.windows(window, &zone))
         })
     }
 

@@ -14,8 +14,8 @@ use policy_rules::{PolicyDuration, Provider};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Actor, Availability, ConnectionStatus, GroupId, Invitees, PairId, ParticipantId, ProgramId,
-    Proposal, SlotRequest,
+    Actor, Availability, ConnectionStatus, GroupId, Invitees, PairId, ParticipantHours,
+    ParticipantId, ProgramId, Proposal, SlotRequest,
 };
 
 use super::error::{ApiError, rejected};
@@ -124,6 +124,33 @@ pub(super) async fn api_status(
     app.require(&headers)?;
     let Path(id) = path.map_err(rejected)?;
     Ok(Json(status_out(&app, ParticipantId::new(id)).await?))
+}
+
+/// `GET /api/participants/{id}/hours`: a participant's own hours.
+pub(super) async fn api_hours(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<ParticipantHours>, ApiError> {
+    app.require(&headers)?;
+    let Path(id) = path.map_err(rejected)?;
+    Ok(Json(app.assistant.own_hours(&ParticipantId::new(id))?))
+}
+
+/// `PUT /api/participants/{id}/hours`: sets them (the participant or an
+/// administrator).
+pub(super) async fn api_set_hours(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<ParticipantHours>, JsonRejection>,
+) -> Result<Json<ParticipantHours>, ApiError> {
+    let actor = app.require(&headers)?;
+    let Path(id) = path.map_err(rejected)?;
+    let Json(hours) = body.map_err(rejected)?;
+    let id = ParticipantId::new(id);
+    app.assistant.set_own_hours(&actor, &id, hours).await?;
+    Ok(Json(app.assistant.own_hours(&id)?))
 }
 
 /// `POST /api/participants/{id}/connect/{provider}` body (iCloud only).

@@ -59,7 +59,7 @@ fn document() -> Value {
             }
         }
     }
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "scheduling-assistant",
@@ -88,5 +88,11 @@ fn document() -> Value {
         },
         "security": [{"session": []}],
         "paths": paths,
-    })
+    });
+    // Added apart: one `json!` of every schema would pass the macro's
+    // recursion limit.
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["Hours"] = json!({"type": "object", "additionalProperties": false, "properties": {"weekly": {"type": "object", "description": "Per weekday (mon..sun), the local ranges kept; a weekday not listed keeps the program's hours", "additionalProperties": {"type": "array", "items": r("HoursRange")}}, "dates": {"type": "object", "description": "Per date (YYYY-MM-DD), ranges replacing that day's; an empty list is a day off", "additionalProperties": {"type": "array", "items": r("HoursRange")}}}});
+    schemas["HoursRange"] = json!({"type": "object", "additionalProperties": false, "required": ["start", "end"], "properties": {"start": {"type": "string", "examples": ["09:00"]}, "end": {"type": "string", "examples": ["12:30"]}}});
+    doc
 }

@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use axum::extract::Json;
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use serde_json::{Value, json};
 
 use super::Shared;
 use super::api::{
-    api_availability, api_connect, api_disconnect, api_groups, api_me, api_pairs, api_participants,
-    api_poll, api_programs, api_sign_in, api_sign_out, api_slots, api_status, oauth_callback,
+    api_availability, api_connect, api_disconnect, api_groups, api_hours, api_me, api_pairs,
+    api_participants, api_poll, api_programs, api_set_hours, api_sign_in, api_sign_out, api_slots,
+    api_status, oauth_callback,
 };
 use super::openapi::{Refs, openapi};
 use super::page::{
@@ -94,6 +95,18 @@ pub(super) fn table() -> Vec<Route> {
             "/api/participants",
             get(api_participants),
             json!({"summary": "Participants (no emails)", "responses": {"200": ok(json!({"type": "array", "items": r("Participant")})), "401": error}}),
+        ),
+        api(
+            "GET",
+            "/api/participants/{id}/hours",
+            get(api_hours),
+            json!({"summary": "A participant's own hours: narrower weekly hours and date overrides in their zone, inside the program's", "parameters": [id], "responses": {"200": ok(r("Hours")), "401": error, "404": error}}),
+        ),
+        api(
+            "PUT",
+            "/api/participants/{id}/hours",
+            put(api_set_hours),
+            json!({"summary": "Set a participant's own hours (the participant or an administrator; an empty object removes them)", "parameters": [id], "requestBody": {"required": true, "content": {"application/json": {"schema": r("Hours")}}}, "responses": {"200": ok(r("Hours")), "400": error, "401": error, "403": error, "404": error}}),
         ),
         api(
             "GET",

@@ -59,6 +59,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // fresh for both.
     "ALTER TABLE assistant_busy ADD COLUMN fetched_ms BIGINT NOT NULL DEFAULT 0;
      UPDATE assistant_busy SET fetched_ms = fetched_at * 1000;",
+    // 6: a participant's own hours (narrower weekly hours, date overrides)
+    // as `policy_rules::ParticipantHours` JSON.
+    "CREATE TABLE assistant_participant_hours (
+        participant_id TEXT PRIMARY KEY REFERENCES assistant_participants(id),
+        hours_json TEXT NOT NULL);",
 ];
 
 /// The newest schema version this build knows.

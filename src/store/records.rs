@@ -268,6 +268,40 @@ impl Store {
             .collect()
     }
 
+    /// Stores a participant's own hours (JSON), or removes them (`None`).
+    pub(crate) async fn put_hours(
+        &self,
+        participant: &ParticipantId,
+        json: Option<String>,
+    ) -> Result<(), StoreError> {
+        let statement = match json {
+            Some(json) => (
+                "INSERT INTO assistant_participant_hours (participant_id, hours_json) VALUES ($1, $2)
+                 ON CONFLICT (participant_id) DO UPDATE SET hours_json = excluded.hours_json",
+                vec![participant.as_str().into(), json.into()],
+            ),
+            None => (
+                "DELETE FROM assistant_participant_hours WHERE participant_id = $1",
+                vec![participant.as_str().into()],
+            ),
+        };
+        self.db.transaction(vec![statement]).await
+    }
+
+    /// Every participant's own hours (JSON).
+    pub(crate) async fn hours(&self) -> Result<Vec<(ParticipantId, String)>, StoreError> {
+        self.db
+            .query(
+                "SELECT participant_id, hours_json FROM assistant_participant_hours
+                 ORDER BY participant_id",
+                vec![],
+            )
+            .await?
+            .iter()
+            .map(|r| Ok((ParticipantId::new(text(r, 0)?), text(r, 1)?)))
+            .collect()
+    }
+
     pub(crate) async fn put_integration(&self, kind: &str, json: String) -> Result<(), StoreError> {
         self.db
             .transaction(vec![(

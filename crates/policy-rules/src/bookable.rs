@@ -185,7 +185,7 @@ impl ProgramPolicy {
 }
 
 /// The local date at `second`, if it is representable.
-fn local_date(tz: &jiff::tz::TimeZone, second: i64) -> Option<Date> {
+pub(crate) fn local_date(tz: &jiff::tz::TimeZone, second: i64) -> Option<Date> {
     let second = second.clamp(Interval::MIN_SECOND, Interval::MAX_SECOND);
     Timestamp::from_second(second)
         .ok()
@@ -195,7 +195,7 @@ fn local_date(tz: &jiff::tz::TimeZone, second: i64) -> Option<Date> {
 /// Pushes the instants of `date` whose local time lies in `[start, end)`:
 /// for each stretch of constant UTC offset around the date, the civil range
 /// shifted by that offset and cut to the stretch.
-fn local_range(
+pub(crate) fn local_range(
     tz: &jiff::tz::TimeZone,
     date: Date,
     start: TimeOfDay,

@@ -3,6 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub use crate::{
+    hours::{Day, HoursRange, ParticipantHours},
     policy::{PolicyError, PolicyLayer, ProgramPolicy},
     values::{
         HoursIn, PolicyDuration, Provider, Providers, TimeOfDay, Weekdays, Zone, day_name,
@@ -13,5 +14,6 @@ pub use crate::{
 pub use jiff::civil::Weekday;
 
 mod bookable;
+mod hours;
 mod policy;
 mod values;
