@@ -575,3 +575,41 @@ async fn own_hours_are_set_and_read_over_http_by_the_participant_only() {
     let (_, body) = mia.send("GET", "/api/participants/mia/hours", None).await;
     assert_eq!(body, hours, "unchanged");
 }
+
+#[tokio::test]
+async fn the_page_edits_own_hours_through_its_form() {
+    let server = start().await;
+    let mut mia = Client::new(&server);
+    mia.sign_in(json!({"participant": "mia"})).await;
+    let post = |body: &'static str| {
+        mia.http
+            .post(format!("{}/hours", mia.base))
+            .header("cookie", mia.cookie.clone().unwrap())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+    };
+    let response = post("mon=09%3A00-12%3A00%2C+14%3A00-17%3A00&tue=&off=2026-03-13")
+        .await
+        .unwrap();
+    assert!(response.status().is_redirection(), "{}", response.status());
+    let (_, hours) = mia.send("GET", "/api/participants/mia/hours", None).await;
+    assert_eq!(
+        hours,
+        json!({"weekly": {"mon": [{"start": "09:00", "end": "12:00"}, {"start": "14:00", "end": "17:00"}]},
+               "dates": {"2026-03-13": []}})
+    );
+    // The home page shows them back in the form.
+    let (_, page) = mia.send("GET", "/", None).await;
+    let page = page.as_str().unwrap().to_owned();
+    assert!(
+        page.contains("value=\"09:00-12:00, 14:00-17:00\""),
+        "{page}"
+    );
+    assert!(page.contains("value=\"2026-03-13\""), "{page}");
+    // Nonsense is a 400 page, and changes nothing.
+    let response = post("mon=nine-ish").await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let (_, after) = mia.send("GET", "/api/participants/mia/hours", None).await;
+    assert_eq!(after, hours);
+}

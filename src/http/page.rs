@@ -11,9 +11,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::IntoResponse;
 use axum::response::{Html, Redirect, Response};
 use jiff::Timestamp;
-use jiff::civil::Date;
+use jiff::civil::{Date, Weekday};
 use jiff::tz::TimeZone;
-use policy_rules::Provider;
+use policy_rules::{Day, HoursRange, Provider, TimeOfDay};
 use serde::Deserialize;
 
 use crate::{Actor, ConnectionStatus, GroupId, Invitees, ParticipantId, SlotRequest};
@@ -165,7 +165,9 @@ pub(super) async fn home(app: &Shared, actor: &Actor) -> Result<Response, ApiErr
             "<form method=\"post\" action=\"/disconnect\"><button id=\"disconnect\">Disconnect</button></form>",
         );
     }
-    body.push_str("</section><section><h2>Mentoring</h2><ul>");
+    body.push_str("</section>");
+    hours_section(app, &subject, &mut body)?;
+    body.push_str("<section><h2>Mentoring</h2><ul>");
     for pair in app.assistant.pairs() {
         let partner = if pair.mentor == subject {
             &pair.mentee
@@ -287,6 +289,145 @@ pub(super) async fn page_disconnect(State(app): App, headers: HeaderMap) -> Resp
             .cloned()
             .ok_or_else(|| ApiError::bad("choose a participant to work for"))?;
         app.assistant.disconnect(&actor, &subject).await?;
+        Ok(Redirect::to("/").into_response())
+    }
+    .await;
+    page_result(result)
+}
+
+/// The weekdays the hours form shows, with their field names.
+const FORM_DAYS: [(Weekday, &str, &str); 7] = [
+    (Weekday::Monday, "mon", "Monday"),
+    (Weekday::Tuesday, "tue", "Tuesday"),
+    (Weekday::Wednesday, "wed", "Wednesday"),
+    (Weekday::Thursday, "thu", "Thursday"),
+    (Weekday::Friday, "fri", "Friday"),
+    (Weekday::Saturday, "sat", "Saturday"),
+    (Weekday::Sunday, "sun", "Sunday"),
+];
+
+/// `09:00-12:00, 14:00-17:30` for a list of ranges.
+fn ranges_text(ranges: &[HoursRange]) -> String {
+    ranges
+        .iter()
+        .map(|r| format!("{}-{}", r.start, r.end))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Reads `09:00-12:00, 14:00-17:30`.
+fn parse_ranges(what: &str, text: &str) -> Result<Vec<HoursRange>, ApiError> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|piece| !piece.is_empty())
+        .map(|piece| {
+            let (start, end) = piece
+                .split_once('-')
+                .ok_or_else(|| ApiError::bad(format!("{what}: {piece:?} is not HH:MM-HH:MM")))?;
+            let time = |t: &str| {
+                t.trim()
+                    .parse::<TimeOfDay>()
+                    .map_err(|e| ApiError::bad(format!("{what}: {e}")))
+            };
+            Ok(HoursRange::new(time(start)?, time(end)?))
+        })
+        .collect()
+}
+
+/// "Your hours": the participant's own weekly hours and days off, in
+/// their zone, as a form (empty fields keep the program's hours).
+fn hours_section(app: &Shared, subject: &ParticipantId, body: &mut String) -> Result<(), ApiError> {
+    let hours = app.assistant.own_hours(subject)?;
+    let zone = app.assistant.participant(subject)?.time_zone;
+    let _ = write!(
+        body,
+        "<section><h2>Your hours</h2><p>In your time zone ({}), inside the program's days and \
+         hours. Leave a day empty to keep the program's hours.</p>\
+         <form method=\"post\" action=\"/hours\" id=\"hours-form\"><table>",
+        escape(&zone)
+    );
+    for (day, field, label) in FORM_DAYS {
+        let current = hours
+            .weekly
+            .get(&Day(day))
+            .map(|r| ranges_text(r))
+            .unwrap_or_default();
+        let _ = write!(
+            body,
+            "<tr><td>{label}</td><td><input name=\"{field}\" id=\"hours-{field}\" value=\"{}\" \
+             placeholder=\"09:00-12:00, 14:00-17:00\"></td></tr>",
+            escape(&current)
+        );
+    }
+    let off: Vec<String> = hours
+        .dates
+        .iter()
+        .filter(|(_, ranges)| ranges.is_empty())
+        .map(|(date, _)| date.to_string())
+        .collect();
+    let _ = write!(
+        body,
+        "<tr><td>Days off</td><td><input name=\"off\" id=\"hours-off\" value=\"{}\" \
+         placeholder=\"2026-03-13, 2026-03-20\"></td></tr></table>\
+         <button id=\"save-hours\">Save my hours</button></form></section>",
+        escape(&off.join(", "))
+    );
+    Ok(())
+}
+
+/// The hours form: one field a weekday, and the days off.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct HoursForm {
+    #[serde(default)]
+    mon: String,
+    #[serde(default)]
+    tue: String,
+    #[serde(default)]
+    wed: String,
+    #[serde(default)]
+    thu: String,
+    #[serde(default)]
+    fri: String,
+    #[serde(default)]
+    sat: String,
+    #[serde(default)]
+    sun: String,
+    #[serde(default)]
+    off: String,
+}
+
+/// `POST /hours`: saves the signed-in participant's own hours. Dates with
+/// other hours than their weekday's, set through the API, are kept.
+pub(super) async fn page_hours(
+    State(app): App,
+    headers: HeaderMap,
+    form: Result<Form<HoursForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        let actor = app.require(&headers)?;
+        let subject = subject(&actor)
+            .cloned()
+            .ok_or_else(|| ApiError::bad("choose a participant to work for"))?;
+        let Form(f) = form.map_err(rejected)?;
+        let mut hours = app.assistant.own_hours(&subject)?;
+        hours.weekly.clear();
+        for ((day, _, label), text) in FORM_DAYS
+            .iter()
+            .zip([&f.mon, &f.tue, &f.wed, &f.thu, &f.fri, &f.sat, &f.sun])
+        {
+            let ranges = parse_ranges(label, text)?;
+            if !ranges.is_empty() {
+                hours.weekly.insert(Day(*day), ranges);
+            }
+        }
+        hours.dates.retain(|_, ranges| !ranges.is_empty());
+        for date in f.off.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+            let date: Date = date
+                .parse()
+                .map_err(|e| ApiError::bad(format!("days off: {date:?} is not a date: {e}")))?;
+            hours.dates.insert(date, Vec::new());
+        }
+        app.assistant.set_own_hours(&actor, &subject, hours).await?;
         Ok(Redirect::to("/").into_response())
     }
     .await;

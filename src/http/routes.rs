@@ -16,7 +16,8 @@ use super::api::{
 };
 use super::openapi::{Refs, openapi};
 use super::page::{
-    page_connect, page_disconnect, page_home, page_poll, page_sign_in, page_sign_out, page_week,
+    page_connect, page_disconnect, page_home, page_hours, page_poll, page_sign_in, page_sign_out,
+    page_week,
 };
 
 /// One route.
@@ -173,6 +174,7 @@ pub(super) fn table() -> Vec<Route> {
         page("POST", "/logout", post(page_sign_out)),
         page("POST", "/connect/{provider}", post(page_connect)),
         page("POST", "/disconnect", post(page_disconnect)),
+        page("POST", "/hours", post(page_hours)),
         page("GET", "/week/{id}", get(page_week)),
         page("POST", "/polls", post(page_poll)),
     ]
