@@ -54,7 +54,7 @@ use scheduling_assistant::{
     SqliteStore, Store, SystemClock, Vault,
 };
 use scheduling_assistant::{DiscoveryValidator, GoogleConnector, MicrosoftConnector};
-use scheduling_assistant::{VaultCalDavLogins, VaultTokens};
+use scheduling_assistant::{ParticipantZones, VaultCalDavLogins, VaultTokens};
 
 #[path = "support/demo_data.rs"]
 mod demo_data;
@@ -192,10 +192,16 @@ async fn run(args: Args) -> Result<(), String> {
 
     match &args.icloud_server {
         Some(server) => {
-            let logins = Arc::new(VaultCalDavLogins::for_server(vault.clone(), server.clone()));
+            // Each participant's floating times are read in their own zone.
+            let zones = ParticipantZones::new();
+            let logins = Arc::new(
+                VaultCalDavLogins::for_server(vault.clone(), server.clone())
+                    .with_zones(zones.clone()),
+            );
             let source =
                 Arc::new(caldav_provider::CalDavSource::new(logins).map_err(|e| e.to_string())?);
             builder = builder
+                .participant_zones(zones)
                 .source(Provider::Icloud, source.clone())
                 .caldav_validator(Arc::new(DiscoveryValidator::new(source, server.clone())));
         }

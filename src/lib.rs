@@ -55,7 +55,7 @@ pub use crate::model::{
     Actor, Connection, Group, GroupId, Pair, PairId, Participant, ParticipantId, Program, ProgramId,
 };
 pub use crate::store::{SCHEMA_VERSION, Store, StoreError};
-pub use crate::vault_adapters::{ICLOUD_CALDAV, VaultCalDavLogins, VaultTokens};
+pub use crate::vault_adapters::{ICLOUD_CALDAV, ParticipantZones, VaultCalDavLogins, VaultTokens};
 // The member crates' types that the assistant's API takes or returns, so
 // that naming them needs no other dependency (the providers' own builders
 // stay in their crates).

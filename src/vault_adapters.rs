@@ -15,6 +15,8 @@
 
 use std::sync::Arc;
 
+use jiff::tz::TimeZone;
+
 use async_trait::async_trait;
 use availability::{AccountId, SourceError};
 use caldav_provider::{CalDavLogin, CalDavLogins, Password};
@@ -152,12 +154,66 @@ impl graph_provider::VersionedTokenStore for VaultTokens {
     }
 }
 
+/// Each participant's own IANA zone, by the account their calendar is read
+/// as: filled by the assistant it is given to
+/// ([`AssistantBuilder::participant_zones`](crate::AssistantBuilder::participant_zones))
+/// and kept current as participants are added, changed and reloaded; read
+/// by [`VaultCalDavLogins::with_zones`], so floating times and all-day
+/// dates in a calendar that declares no zone are read in its owner's.
+/// Cheap to clone (shared).
+#[derive(Clone, Debug, Default)]
+pub struct ParticipantZones(Arc<std::sync::RwLock<std::collections::HashMap<String, TimeZone>>>);
+
+impl ParticipantZones {
+    /// An empty book.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The zone of the participant whose calendar is read as `account`.
+    pub fn get(&self, account: &str) -> Option<TimeZone> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&account.to_ascii_lowercase())
+            .cloned()
+    }
+
+    /// Sets one participant's zone (`None`: forgets the account).
+    pub(crate) fn set(&self, account: &str, zone: Option<&str>) {
+        let mut map = self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match zone.and_then(|z| TimeZone::get(z).ok()) {
+            Some(tz) => map.insert(account.to_ascii_lowercase(), tz),
+            None => map.remove(&account.to_ascii_lowercase()),
+        };
+    }
+
+    /// Replaces every entry with `entries` (account, IANA name); names that
+    /// are no zone are left out.
+    pub(crate) fn replace_all<'a>(&self, entries: impl IntoIterator<Item = (&'a str, &'a str)>) {
+        let map = entries
+            .into_iter()
+            .filter_map(|(account, zone)| {
+                Some((account.to_ascii_lowercase(), TimeZone::get(zone).ok()?))
+            })
+            .collect();
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = map;
+    }
+}
+
 /// Apple IDs and app-specific passwords in the vault, for one CalDAV
 /// server.
 #[derive(Clone, Debug)]
 pub struct VaultCalDavLogins {
     vault: Arc<Vault>,
     server: String,
+    zones: Option<ParticipantZones>,
 }
 
 impl VaultCalDavLogins {
@@ -171,7 +227,17 @@ impl VaultCalDavLogins {
         Self {
             vault,
             server: server.into(),
+            zones: None,
         }
+    }
+
+    /// Gives each login its participant's zone from `zones` (the book the
+    /// assistant keeps): their floating times and all-day dates are then
+    /// read in it when their calendar declares none.
+    #[must_use]
+    pub fn with_zones(mut self, zones: ParticipantZones) -> Self {
+        self.zones = Some(zones);
+        self
     }
 }
 
@@ -185,11 +251,19 @@ impl CalDavLogins for VaultCalDavLogins {
             .map_err(vault_error)?
             .ok_or_else(|| not_connected(account))?;
         match stored.value {
-            Credential::AppleAppPassword(app) => Ok(CalDavLogin::new(
-                self.server.clone(),
-                app.apple_id.clone(),
-                Password::new(app.password.secret()),
-            )),
+            Credential::AppleAppPassword(app) => {
+                let login = CalDavLogin::new(
+                    self.server.clone(),
+                    app.apple_id.clone(),
+                    Password::new(app.password.secret()),
+                );
+                Ok(
+                    match self.zones.as_ref().and_then(|z| z.get(account.as_str())) {
+                        Some(zone) => login.with_zone(zone),
+                        None => login,
+                    },
+                )
+            }
             _ => Err(not_connected(account)),
         }
     }

@@ -34,6 +34,7 @@ pub struct AssistantBuilder {
     lease: Option<Duration>,
     lookahead: Option<Duration>,
     connect_expiry: Option<Duration>,
+    zones: Option<crate::vault_adapters::ParticipantZones>,
 }
 
 impl fmt::Debug for AssistantBuilder {
@@ -130,6 +131,15 @@ impl AssistantBuilder {
         self
     }
 
+    /// A zone book to keep current with every participant's zone (give the
+    /// same book to [`VaultCalDavLogins::with_zones`](crate::VaultCalDavLogins::with_zones),
+    /// so floating times and all-day dates in an iCloud calendar without a
+    /// declared zone are read in its owner's).
+    pub fn participant_zones(mut self, zones: crate::vault_adapters::ParticipantZones) -> Self {
+        self.zones = Some(zones);
+        self
+    }
+
     /// Loads the stored records and builds the assistant.
     ///
     /// # Errors
@@ -179,8 +189,10 @@ impl AssistantBuilder {
                 reloading: tokio::sync::Mutex::new(()),
                 integrations: Mutex::new(applied),
                 integrations_pending: std::sync::atomic::AtomicBool::new(false),
+                zones: self.zones,
             }),
         };
+        assistant.publish_zones();
         assistant.sync_organisation().await;
         Ok(assistant)
     }

@@ -52,6 +52,8 @@ pub(crate) struct Records {
 
 pub(crate) struct Inner {
     pub(crate) store: Store,
+    /// The zone book the embedder's CalDAV logins read, if given.
+    pub(crate) zones: Option<crate::vault_adapters::ParticipantZones>,
     pub(crate) vault: Arc<Vault>,
     pub(crate) sources: HashMap<Provider, Arc<dyn FreeBusySource>>,
     pub(crate) oauth: HashMap<Provider, Arc<dyn OAuthConnector>>,
@@ -121,6 +123,19 @@ impl Assistant {
 
     pub(crate) fn now_secs(&self) -> i64 {
         self.inner.clock.now().as_second()
+    }
+
+    /// Writes every participant's zone into the zone book, if there is one.
+    pub(crate) fn publish_zones(&self) {
+        if let Some(zones) = &self.inner.zones {
+            let records = self.records();
+            zones.replace_all(
+                records
+                    .participants
+                    .values()
+                    .map(|(p, _)| (p.email.as_str(), p.time_zone.as_str())),
+            );
+        }
     }
 
     /// The assistant's "now" (its injected clock).

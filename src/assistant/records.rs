@@ -123,6 +123,14 @@ impl Assistant {
             org.connect_automatically(std::slice::from_ref(&participant.email))
                 .await;
         }
+        if let Some(zones) = &self.inner.zones {
+            if let Some((old, _)) = self.records().participants.get(&participant.id)
+                && !old.email.eq_ignore_ascii_case(&participant.email)
+            {
+                zones.set(&old.email, None);
+            }
+            zones.set(&participant.email, Some(&participant.time_zone));
+        }
         self.records_mut()
             .participants
             .insert(participant.id.clone(), (participant, all));

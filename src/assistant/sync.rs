@@ -59,6 +59,7 @@ impl Assistant {
         if changed {
             let records = load_records(&self.inner.store, &self.inner.org_policy).await?;
             *self.records_mut() = records;
+            self.publish_zones();
         }
         let integrations_changed =
             if changed || self.inner.integrations_pending.load(Ordering::Acquire) {
