@@ -78,7 +78,11 @@ async fn connect(a: &Assistant, who: &str) {
         )
         .await
         .unwrap();
-    assert_eq!(status.text(), "Your iCloud calendar is connected");
+    // The participant who connected sees which account they connected.
+    assert_eq!(
+        status.text(),
+        format!("Your iCloud calendar ({who}@icloud.com) is connected")
+    );
 }
 
 async fn world_with(source: &Arc<Counting>, policy: &str) -> (World, Assistant) {

@@ -222,7 +222,13 @@ async fn the_page_connects_a_participant_and_shows_the_partners_week() {
     sign_in(&c, &base, "maya").await;
     text_is(&c, "#status", "Your calendar is not connected").await;
     connect_icloud(&c, "maya@example.org").await;
-    text_is(&c, "#status", "Your iCloud calendar is connected").await;
+    // She sees which account she connected.
+    text_is(
+        &c,
+        "#status",
+        "Your iCloud calendar (maya@example.org) is connected",
+    )
+    .await;
 
     // Theo, her mentee, opens her week (in his zone, London).
     sign_in(&c, &base, "theo").await;

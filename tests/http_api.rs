@@ -226,11 +226,20 @@ async fn a_participant_connects_sees_a_partner_and_polls_over_http() {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["text"], "Your iCloud calendar is connected");
+    assert_eq!(
+        body["text"],
+        "Your iCloud calendar (mia@icloud.com) is connected"
+    );
+    assert_eq!(body["status"]["account"], "mia@icloud.com");
     assert!(!body.to_string().contains("abcd-efgh"));
 
     let mut max = Client::new(&server);
     max.sign_in(json!({"participant": "max"})).await;
+    // Her partner sees that she is connected, not which account.
+    let (status, hers) = max.send("GET", "/api/participants/mia/status", None).await;
+    assert_eq!(status, StatusCode::OK, "{hers}");
+    assert_eq!(hers["text"], "Your iCloud calendar is connected");
+    assert!(!hers.to_string().contains("mia@icloud.com"), "{hers}");
     let (status, seen) = max
         .send(
             "GET",

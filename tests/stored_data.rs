@@ -149,8 +149,21 @@ async fn a_store_written_by_the_previous_build_loads_unchanged() {
         (Provider::Icloud, "maya@example.org", MONDAY)
     );
     assert!(
-        matches!(a.status(&pid("maya")).await, ConnectionStatus::Connected { provider: Provider::Icloud, since } if since == MONDAY)
+        matches!(a.status(&pid("maya")).await, ConnectionStatus::Connected { provider: Provider::Icloud, since, account: None } if since == MONDAY)
     );
+    // Maya sees which account she connected (her Apple ID, sealed in the
+    // vault); her partner does not.
+    let own = a
+        .status_for(&Actor::participant("maya"), &pid("maya"))
+        .await;
+    assert_eq!(
+        own.text(),
+        "Your iCloud calendar (maya@icloud.com) is connected"
+    );
+    let partner = a
+        .status_for(&Actor::participant("theo"), &pid("maya"))
+        .await;
+    assert_eq!(partner.text(), "Your iCloud calendar is connected");
     match a.status(&pid("theo")).await {
         ConnectionStatus::NeedsReconnecting { provider, reason } => {
             assert_eq!(provider, Provider::Icloud);

@@ -207,7 +207,8 @@ async fn oauth_token_clients_refuse_a_self_signed_server_unless_its_root_is_give
     let server = tls_server().await;
     let served = || server.served.load(Ordering::SeqCst);
     let now = jiff::Timestamp::from_second(1_772_409_600).unwrap();
-    let refresh = credential_vault::SecretString::new("1//old".into());
+    let refresh = credential_vault::OAuthTokens::new("expired".into())
+        .with_refresh_token(credential_vault::SecretString::new("1//old".into()));
 
     // Google's OAuth client.
     let google = |roots: &[Vec<u8>]| {

@@ -244,7 +244,11 @@ impl Assistant {
         }
         self.inner.cache.forget(&participant.id).await;
         tracing::info!(participant = %participant.id, provider = %provider, "calendar connected");
-        Ok(self.status(&participant.id).await)
+        // Only the participant connects their own calendar: they see which
+        // account they connected.
+        Ok(self
+            .status_for(&Actor::Participant(participant.id.clone()), &participant.id)
+            .await)
     }
 
     pub(crate) async fn delete_secret(&self, c: &Connection) -> Result<(), AssistantError> {

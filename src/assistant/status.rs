@@ -3,7 +3,9 @@
 use policy_rules::Provider;
 use serde::Serialize;
 
-use crate::model::{ParticipantId, provider_name};
+use crate::assistant::connections::secret_kind;
+use crate::assistant::owner;
+use crate::model::{Actor, ParticipantId, provider_name};
 
 use super::Assistant;
 
@@ -20,6 +22,14 @@ pub enum ConnectionStatus {
         provider: Provider,
         /// When it was connected (Unix seconds).
         since: i64,
+        /// The address of the account that consented (Google's verified
+        /// email, Microsoft's sign-in address, the Apple ID), shown only to
+        /// the participant and administrators
+        /// ([`status_for`](Assistant::status_for)); `None` to anyone else,
+        /// and for connections made before accounts were learned until
+        /// their next refresh or reconnect.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        account: Option<String>,
     },
     /// Connected automatically by the organisation's integration.
     ThroughOrganisation {
@@ -44,11 +54,19 @@ pub enum ConnectionStatus {
 }
 
 impl ConnectionStatus {
-    /// The sentence for the participant, e.g. "Your Google calendar is
-    /// connected".
+    /// The sentence for the participant, e.g. "Your Google calendar
+    /// (theo.r@gmail.com) is connected".
     pub fn text(&self) -> String {
         match self {
             Self::NotConnected => "Your calendar is not connected".to_owned(),
+            Self::Connected {
+                provider,
+                account: Some(account),
+                ..
+            } => format!(
+                "Your {} calendar ({account}) is connected",
+                provider_name(*provider)
+            ),
             Self::Connected { provider, .. } => {
                 format!("Your {} calendar is connected", provider_name(*provider))
             }
@@ -76,8 +94,43 @@ impl ConnectionStatus {
 }
 
 impl Assistant {
+    /// A participant's connection status as `actor` may see it: the
+    /// participant themselves and administrators also see which account is
+    /// connected ([`ConnectionStatus::Connected`]'s `account`, read from
+    /// the vault, where it is sealed with the tokens); anyone else sees
+    /// [`status`](Self::status).
+    pub async fn status_for(&self, actor: &Actor, participant: &ParticipantId) -> ConnectionStatus {
+        let mut status = self.status(participant).await;
+        let may_see = match actor {
+            Actor::Participant(p) => p == participant,
+            Actor::Administrator { .. } => true,
+        };
+        if may_see && let ConnectionStatus::Connected { account, .. } = &mut status {
+            *account = self.connected_address(participant).await;
+        }
+        status
+    }
+
+    /// The address of the account behind the participant's own
+    /// connection, from the vault: what the ID token named (OAuth) or the
+    /// Apple ID (iCloud).
+    pub(crate) async fn connected_address(&self, participant: &ParticipantId) -> Option<String> {
+        let c = self.connection(participant)?;
+        let stored = self
+            .inner
+            .vault
+            .get(&owner(&c.account).ok()?, secret_kind(c.provider))
+            .await
+            .ok()??;
+        match &stored.value {
+            credential_vault::Credential::AppleAppPassword(p) => Some(p.apple_id.clone()),
+            other => other.as_oauth()?.account.as_ref()?.address.clone(),
+        }
+    }
+
     /// A participant's connection status. Reads nothing from providers:
-    /// it reflects the stored connection and the last read.
+    /// it reflects the stored connection and the last read. Never names
+    /// the connected account (see [`status_for`](Self::status_for)).
     pub async fn status(&self, participant: &ParticipantId) -> ConnectionStatus {
         self.sync().await;
         let connection = self.connection(participant);
@@ -97,6 +150,7 @@ impl Assistant {
             return ConnectionStatus::Connected {
                 provider: c.provider,
                 since: c.connected_at,
+                account: None,
             };
         }
         self.org_status(participant)

@@ -106,9 +106,13 @@ pub(super) struct StatusOut {
     status: ConnectionStatus,
 }
 
-pub(super) async fn status_out(app: &Shared, id: ParticipantId) -> Result<StatusOut, ApiError> {
+pub(super) async fn status_out(
+    app: &Shared,
+    actor: &Actor,
+    id: ParticipantId,
+) -> Result<StatusOut, ApiError> {
     app.assistant.participant(&id)?;
-    let status = app.assistant.status(&id).await;
+    let status = app.assistant.status_for(actor, &id).await;
     Ok(StatusOut {
         participant: id,
         text: status.text(),
@@ -121,9 +125,11 @@ pub(super) async fn api_status(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<StatusOut>, ApiError> {
-    app.require(&headers)?;
+    let actor = app.require(&headers)?;
     let Path(id) = path.map_err(rejected)?;
-    Ok(Json(status_out(&app, ParticipantId::new(id)).await?))
+    Ok(Json(
+        status_out(&app, &actor, ParticipantId::new(id)).await?,
+    ))
 }
 
 /// `GET /api/participants/{id}/hours`: a participant's own hours.
@@ -193,7 +199,7 @@ pub(super) async fn connect(
         app.assistant
             .connect_icloud(actor, &id, apple_id.trim(), SecretString::new(password))
             .await?;
-        return Ok(ConnectOut::Connected(status_out(app, id).await?));
+        return Ok(ConnectOut::Connected(status_out(app, actor, id).await?));
     }
     let start = app.assistant.begin_connect(actor, &id, provider).await?;
     Ok(ConnectOut::Redirect {

@@ -136,7 +136,7 @@ pub(super) async fn home(app: &Shared, actor: &Actor) -> Result<Response, ApiErr
         body.push_str("<p>Choose a participant to work for.</p>");
         return Ok(page("Scheduling assistant", &body).into_response());
     };
-    let status = app.assistant.status(&subject).await;
+    let status = app.assistant.status_for(actor, &subject).await;
     let _ = write!(
         body,
         "<section><h2>Calendar</h2><p class=\"status\" id=\"status\">{}</p>",

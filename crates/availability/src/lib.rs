@@ -14,7 +14,7 @@ pub use crate::{
         AccountFreeBusy, AccountId, Capabilities, ErrorSource, FreeBusyRequest, FreeBusyResponse,
         FreeBusySource, FreeBusySourceExt, SourceError, SourceErrorKind,
     },
-    token::{AccessToken, RetryConfig, StaticToken, TokenSource, batch_by_token},
+    token::{AccessToken, ConnectedAccount, RetryConfig, StaticToken, TokenSource, batch_by_token},
     windows_zones::windows_zone_to_iana,
 };
 

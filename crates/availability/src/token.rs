@@ -10,12 +10,62 @@ use jiff::Timestamp;
 
 use crate::{AccountId, SourceError};
 
+/// The account that consented to a participant's own OAuth token, as its
+/// ID token named it (OpenID Connect Core 1.0 §2): who the token reads.
+///
+/// Not a secret, but personal data: `Debug` shows the subject and tenant,
+/// never the address; show the address only to the participant and their
+/// administrators.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct ConnectedAccount {
+    /// The account's stable id at its provider: Google's `sub`,
+    /// Microsoft's `oid` (unique within [`tenant`](Self::tenant)).
+    pub subject: String,
+    /// The directory (tenant) id, for Microsoft accounts (`tid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// The account's address: Google's verified `email`; Microsoft's
+    /// `email`, else `preferred_username`. `None` when the ID token gave
+    /// none that may be relied on (an unverified Google email).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+}
+
+impl ConnectedAccount {
+    /// An account with its stable id, tenant (if any) and address (if any).
+    pub fn new(
+        subject: impl Into<String>,
+        tenant: Option<String>,
+        address: Option<String>,
+    ) -> Self {
+        Self {
+            subject: subject.into(),
+            tenant,
+            address,
+        }
+    }
+}
+
+impl fmt::Debug for ConnectedAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectedAccount")
+            .field("subject", &self.subject)
+            .field("tenant", &self.tenant)
+            .field("address", &self.address.as_ref().map(|_| "[personal]"))
+            .finish()
+    }
+}
+
 /// A bearer access token: `[redacted]` in `Debug`, no `Display`, read only
-/// through [`secret`](Self::secret).
+/// through [`secret`](Self::secret). A participant's own token also says
+/// which account consented ([`account`](Self::account)), so a provider
+/// reads that account's calendar rather than the name it was asked about.
 #[derive(Clone)]
 pub struct AccessToken {
     secret: Arc<str>,
     expires_at: Option<Timestamp>,
+    account: Option<Arc<ConnectedAccount>>,
 }
 
 impl AccessToken {
@@ -24,7 +74,31 @@ impl AccessToken {
         Self {
             secret: secret.into(),
             expires_at,
+            account: None,
         }
+    }
+
+    /// The same token, saying which account consented to it.
+    #[must_use]
+    pub fn with_account(mut self, account: ConnectedAccount) -> Self {
+        self.account = Some(Arc::new(account));
+        self
+    }
+
+    /// The account that consented, when known (a participant's own token
+    /// whose ID token was read); `None` for app-only and impersonating
+    /// tokens, and for connections made before accounts were learned.
+    pub fn account(&self) -> Option<&ConnectedAccount> {
+        self.account.as_deref()
+    }
+
+    /// The calendar address this token reads for `requested`: the
+    /// consenting account's own address if known, else `requested` itself
+    /// (a directory address an organisation token may read).
+    pub fn reads<'a>(&'a self, requested: &'a AccountId) -> &'a str {
+        self.account()
+            .and_then(|a| a.address.as_deref())
+            .unwrap_or(requested.as_str())
     }
 
     /// The token itself.
@@ -55,6 +129,7 @@ impl fmt::Debug for AccessToken {
         f.debug_struct("AccessToken")
             .field("secret", &"[redacted]")
             .field("expires_at", &self.expires_at)
+            .field("account", &self.account)
             .finish()
     }
 }
@@ -113,7 +188,8 @@ impl TokenSource for StaticToken {
 /// Groups accounts by the token they use and cuts each group into batches
 /// of at most `per` (at least 1): accounts sharing a token (an app-only
 /// token, a scheduling account's) can go in one request, accounts with
-/// tokens of their own go alone. Groups keep the order their first account
+/// tokens of their own go alone, and so does every token that names its
+/// consenting account (it reads that account, whatever it is asked). Groups keep the order their first account
 /// was asked in, and accounts keep request order within a group; accounts
 /// whose token could not be had come back with their error.
 ///
@@ -142,6 +218,7 @@ pub fn batch_by_token(
     for (id, token) in tokens {
         match token {
             Err(e) => failed.push((id, e)),
+            Ok(t) if t.account.is_some() => groups.push(vec![id]),
             Ok(t) => {
                 let slot = *index.entry(t.secret.clone()).or_insert_with(|| {
                     groups.push(Vec::new());
@@ -238,6 +315,38 @@ impl RetryConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_naming_its_account_reads_that_account_and_goes_alone() {
+        let theo = ConnectedAccount::new("1234", None, Some("theo.r@gmail.com".to_owned()));
+        let own = AccessToken::new("same", None).with_account(theo.clone());
+        let enrolled = AccountId::new("theo@school.edu");
+        assert_eq!(own.reads(&enrolled), "theo.r@gmail.com");
+        assert_eq!(own.account(), Some(&theo));
+        let plain = AccessToken::new("same", None);
+        assert_eq!(plain.reads(&enrolled), "theo@school.edu");
+        // Even a secret equal to another account's never joins its batch.
+        let (batches, _) = batch_by_token(
+            vec![
+                (AccountId::new("a"), Ok(plain.clone())),
+                (enrolled.clone(), Ok(own.clone())),
+                (AccountId::new("b"), Ok(plain)),
+            ],
+            50,
+        );
+        assert_eq!(
+            batches,
+            vec![
+                vec![AccountId::new("a"), AccountId::new("b")],
+                vec![enrolled]
+            ]
+        );
+        let shown = format!("{own:?}");
+        assert!(shown.contains("1234") && !shown.contains("theo.r") && !shown.contains("same"));
+        // Old stored shapes (no tenant, no address) still read.
+        let back: ConnectedAccount = serde_json::from_str(r#"{"subject":"1234"}"#).unwrap();
+        assert_eq!(back, ConnectedAccount::new("1234", None, None));
+    }
 
     #[test]
     fn backoff_is_jittered_below_a_doubling_capped_ceiling() {

@@ -220,6 +220,11 @@ pub struct OAuthTokens {
     pub refresh_token: Option<SecretString>,
     /// The scopes granted (as the token endpoint reported them).
     pub scopes: Vec<String>,
+    /// The account that consented, from the ID token (`None` in tokens
+    /// stored before it was learned). Sealed with the tokens: the address
+    /// is personal data.
+    #[serde(default)]
+    pub account: Option<availability::ConnectedAccount>,
 }
 
 impl OAuthTokens {
@@ -230,7 +235,15 @@ impl OAuthTokens {
             expires_at: None,
             refresh_token: None,
             scopes: Vec::new(),
+            account: None,
         }
+    }
+
+    /// Sets the account that consented.
+    #[must_use]
+    pub fn with_account(mut self, account: availability::ConnectedAccount) -> Self {
+        self.account = Some(account);
+        self
     }
 
     /// Sets the access token's expiry.
@@ -393,6 +406,7 @@ impl Credential {
                 expires_at: t.expires_at,
                 refresh_token: t.refresh_token.as_ref().map(SecretString::secret),
                 scopes: &t.scopes,
+                account: t.account.as_ref(),
             },
             Self::AppleAppPassword(p) => WireOut::AppPassword {
                 apple_id: &p.apple_id,
@@ -490,6 +504,8 @@ enum WireOut<'a> {
         #[serde(skip_serializing_if = "Option::is_none")]
         refresh_token: Option<&'a str>,
         scopes: &'a [String],
+        #[serde(skip_serializing_if = "Option::is_none")]
+        account: Option<&'a availability::ConnectedAccount>,
     },
     AppPassword {
         apple_id: &'a str,
@@ -545,6 +561,13 @@ mod tests {
                     .with_scopes(["https://www.googleapis.com/auth/calendar.freebusy"]),
             ),
             Credential::MicrosoftOauth(OAuthTokens::new("eyJ0eXAi".into())),
+            Credential::MicrosoftOauth(OAuthTokens::new("eyJ0eXAi".into()).with_account(
+                availability::ConnectedAccount::new(
+                    "oid-1",
+                    Some("9188040d-6c67-4c5b-b112-36a304b66dad".to_owned()),
+                    Some("theo.r@outlook.com".to_owned()),
+                ),
+            )),
             Credential::AppleAppPassword(AppPassword::new(
                 "someone@icloud.com",
                 "abcd-efgh-ijkl-mnop".into(),
@@ -581,6 +604,19 @@ mod tests {
     }
 
     #[test]
+    fn tokens_sealed_before_accounts_were_learned_still_open() {
+        // The plaintext main wrote before `account` existed.
+        let old = br#"{"t":"oauth","access_token":"a","refresh_token":"r","scopes":["s"]}"#;
+        let back = Credential::decode(SecretKind::GoogleOauth, old).unwrap();
+        let tokens = back.as_oauth().unwrap();
+        assert_eq!(tokens.account, None);
+        assert_eq!(tokens.refresh_token.as_ref().unwrap().secret(), "r");
+        // And tokens without an account are written as before.
+        let again = String::from_utf8(back.encode().to_vec()).unwrap();
+        assert!(!again.contains("account"), "{again}");
+    }
+
+    #[test]
     fn decode_refuses_a_payload_of_another_kind() {
         let google = &samples()[0];
         let bytes = google.encode();
@@ -600,6 +636,7 @@ mod tests {
                 "abcd-efgh",
                 "PRIVATE KEY",
                 "s3cr3t",
+                "theo.r@",
             ] {
                 assert!(!shown.contains(secret), "{shown} leaks {secret}");
             }

@@ -3,7 +3,8 @@
 #![forbid(unsafe_code)]
 
 pub use crate::oauth::{
-    GoogleOAuth, OAuthConfig, OAuthError, SCOPE_EVENTS_READONLY, SCOPE_FREEBUSY, UserTokens,
+    GoogleOAuth, OAuthConfig, OAuthError, SCOPE_EMAIL, SCOPE_EVENTS_READONLY, SCOPE_FREEBUSY,
+    SCOPE_OPENID, UserTokens,
 };
 pub use crate::service_account::{KeyError, ServiceAccount, ServiceAccountTokens};
 pub use crate::source::{GoogleConfig, GoogleSource, Mode};

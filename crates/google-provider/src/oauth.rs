@@ -9,12 +9,15 @@ use std::time::Duration;
 use async_trait::async_trait;
 use availability::{Clock, SourceError, SystemClock};
 use credential_vault::{OAuthTokens, SecretString};
-use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
+use oauth2::basic::BasicErrorResponse;
 use oauth2::{
     AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet, EndpointSet,
     PkceCodeChallenge, RedirectUrl, RefreshToken, RevocationUrl, Scope, TokenUrl, url,
 };
-use provider_http::{Authorization, ClientOptions, OAuthHttp, TokenRefusals, TokenStore};
+use provider_http::{
+    Authorization, ClientOptions, IdTokenRule, OAuthClient, OAuthHttp, TokenAnswer, TokenRefusals,
+    TokenStore,
+};
 
 /// How Google's token endpoint refusals read.
 const REFUSALS: TokenRefusals = TokenRefusals::new(
@@ -27,6 +30,12 @@ const REFUSALS: TokenRefusals = TokenRefusals::new(
 /// `https://www.googleapis.com/auth/calendar.freebusy`: availability only,
 /// the default (least privilege).
 pub const SCOPE_FREEBUSY: &str = "https://www.googleapis.com/auth/calendar.freebusy";
+/// `openid`: the token endpoint then returns an ID token naming the
+/// account that consented (its `sub`), so that account's calendar is read.
+pub const SCOPE_OPENID: &str = "openid";
+/// `email`: the ID token then carries that account's address and whether
+/// Google verified it. Neither scope reads a calendar.
+pub const SCOPE_EMAIL: &str = "email";
 /// `https://www.googleapis.com/auth/calendar.events.readonly`: needed by
 /// the opt-in events mode ([`Mode::Events`](crate::Mode::Events)).
 pub const SCOPE_EVENTS_READONLY: &str = "https://www.googleapis.com/auth/calendar.events.readonly";
@@ -47,7 +56,8 @@ pub struct OAuthConfig {
     pub token_url: String,
     /// Default `https://oauth2.googleapis.com/revoke`.
     pub revoke_url: String,
-    /// Default [`SCOPE_FREEBUSY`] only.
+    /// Default [`SCOPE_FREEBUSY`], [`SCOPE_OPENID`] and [`SCOPE_EMAIL`]:
+    /// availability, and who consented (no scope that reads events).
     pub scopes: Vec<String>,
     /// Root certificates (DER) trusted for the token and revocation
     /// endpoints besides the platform's: a private CA, or a proxy that
@@ -56,7 +66,7 @@ pub struct OAuthConfig {
 }
 
 impl OAuthConfig {
-    /// Google's endpoints and the free/busy scope.
+    /// Google's endpoints and the free/busy and identity scopes.
     pub fn new(
         client_id: impl Into<String>,
         client_secret: Option<SecretString>,
@@ -69,7 +79,11 @@ impl OAuthConfig {
             auth_url: "https://accounts.google.com/o/oauth2/v2/auth".to_owned(),
             token_url: "https://oauth2.googleapis.com/token".to_owned(),
             revoke_url: "https://oauth2.googleapis.com/revoke".to_owned(),
-            scopes: vec![SCOPE_FREEBUSY.to_owned()],
+            scopes: vec![
+                SCOPE_FREEBUSY.to_owned(),
+                SCOPE_OPENID.to_owned(),
+                SCOPE_EMAIL.to_owned(),
+            ],
             extra_root_certificates: Vec::new(),
         }
     }
@@ -124,7 +138,7 @@ pub enum OAuthError {
     Client(String),
 }
 
-type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointSet, EndpointSet>;
+type Client = OAuthClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointSet, EndpointSet>;
 
 /// The OAuth client for participants' Google accounts.
 #[derive(Debug)]
@@ -144,7 +158,8 @@ impl GoogleOAuth {
     /// [`OAuthError::Client`] for a bad extra root certificate.
     pub fn new(config: OAuthConfig) -> Result<Self, OAuthError> {
         let url = |e: url::ParseError| OAuthError::Url(e.to_string());
-        let mut client = BasicClient::new(ClientId::new(config.client_id))
+        let rule = IdTokenRule::google(config.client_id.clone());
+        let mut client = OAuthClient::new(ClientId::new(config.client_id))
             .set_auth_uri(AuthUrl::new(config.auth_url).map_err(url)?)
             .set_token_uri(TokenUrl::new(config.token_url).map_err(url)?)
             .set_revocation_url(RevocationUrl::new(config.revoke_url.clone()).map_err(url)?)
@@ -159,7 +174,7 @@ impl GoogleOAuth {
             .map_err(|e| OAuthError::Client(e.to_string()))?;
         Ok(Self {
             client,
-            http: OAuthHttp::new(http, REFUSALS),
+            http: OAuthHttp::new(http, REFUSALS).with_id_tokens(rule),
             scopes: config.scopes,
             revoke_url: config.revoke_url,
         })
@@ -188,12 +203,15 @@ impl GoogleOAuth {
     }
 
     /// Completes a connection: checks `returned_state` against the one
-    /// sent, then exchanges `code` with the PKCE verifier.
+    /// sent, then exchanges `code` with the PKCE verifier. The tokens name
+    /// the account that consented ([`OAuthTokens::account`]) when the
+    /// answer carries an ID token (the `openid` scope was asked for).
     ///
     /// # Errors
     ///
     /// [`OAuthError::StateMismatch`], or the token endpoint's refusal
-    /// (`invalid_grant`: the code was used or expired).
+    /// (`invalid_grant`: the code was used or expired), or an ID token that
+    /// is not Google's for this client ([`SourceError::InvalidResponse`]).
     pub async fn exchange(
         &self,
         pending: &Authorization,
@@ -261,7 +279,7 @@ impl provider_http::Refresh for GoogleOAuth {
     fn refresh_request<'a>(
         &'a self,
         token: &'a RefreshToken,
-    ) -> oauth2::RefreshTokenRequest<'a, BasicErrorResponse, BasicTokenResponse> {
+    ) -> oauth2::RefreshTokenRequest<'a, BasicErrorResponse, TokenAnswer> {
         self.client.exchange_refresh_token(token)
     }
 }

@@ -161,11 +161,12 @@ impl GoogleSource {
         )
     }
 
-    /// One `freebusy.query` for `ids` over `piece` with `token`.
+    /// One `freebusy.query` for the calendars `ids` over `piece` with
+    /// `token`.
     async fn query(
         &self,
         token: &AccessToken,
-        ids: &[AccountId],
+        ids: &[String],
         piece: Interval,
     ) -> Result<FreeBusyAnswer, SourceError> {
         let body = FreeBusyQuery {
@@ -173,10 +174,7 @@ impl GoogleSource {
             time_max: rfc3339(piece.end()),
             time_zone: "UTC",
             calendar_expansion_max: self.config.max_calendars_per_request.min(50),
-            items: ids
-                .iter()
-                .map(|id| FreeBusyItem { id: id.as_str() })
-                .collect(),
+            items: ids.iter().map(|id| FreeBusyItem { id }).collect(),
         };
         let url = format!("{}/calendar/v3/freeBusy", self.config.base_url);
         let reply = send_with_retries(
@@ -205,7 +203,14 @@ impl GoogleSource {
                 return ids.iter().map(|id| (id.clone(), Err(e.clone()))).collect();
             }
         };
-        let batch = ids.as_slice();
+        // The calendar each account is read at: a participant's own token
+        // reads the account that consented to it (its ID token's verified
+        // address), whatever address they were enrolled with.
+        let calendars: Vec<String> = ids
+            .iter()
+            .map(|id| token.token().reads(id).to_owned())
+            .collect();
+        let batch = calendars.as_slice();
         for piece in self.pieces(window) {
             // Each piece may refresh the token once.
             token.allow_refresh();
@@ -220,8 +225,8 @@ impl GoogleSource {
                     return results;
                 }
                 Ok(answer) => {
-                    for id in &ids {
-                        let entry = answer.calendars.get(id.as_str());
+                    for (id, calendar) in ids.iter().zip(&calendars) {
+                        let entry = answer.calendars.get(calendar.as_str());
                         let outcome = match entry {
                             None => Err(SourceError::InvalidResponse {
                                 message: format!("Google's answer has no entry for {id}"),
@@ -273,6 +278,7 @@ impl GoogleSource {
             .clone();
         // One refresh on 401 for all the pages.
         let mut token = RefreshOnce::new(&*self.tokens, id).await?;
+        let calendar = token.token().reads(id).to_owned();
         let mut busy = FreeBusy::new();
         let mut url = reqwest::Url::parse(&self.config.base_url).map_err(|e| {
             SourceError::InvalidResponse {
@@ -284,7 +290,7 @@ impl GoogleSource {
                 message: "bad base URL".to_owned(),
             })?
             .pop_if_empty()
-            .extend(["calendar", "v3", "calendars", id.as_str(), "events"]);
+            .extend(["calendar", "v3", "calendars", &calendar, "events"]);
         let mut page_token: Option<String> = None;
         let url = &url;
         loop {

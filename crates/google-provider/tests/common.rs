@@ -3,8 +3,8 @@ use std::sync::Arc;
 use google_provider::{GoogleConfig, GoogleSource, StaticToken, TokenSource};
 pub(crate) use provider_http::test_support::{
     account_error, answer_always, answer_once, assert_fails_once, assert_over_the_cap, clock,
-    first_json_body, form, one_day, one_slow_refresh, quick_retries, requests_seen, row, rows,
-    secret, store_with, token_endpoint, tokens, ts, verify_rs256, window,
+    first_json_body, form, google_id_token, one_day, one_slow_refresh, quick_retries,
+    requests_seen, row, rows, secret, store_with, token_endpoint, tokens, ts, verify_rs256, window,
 };
 use wiremock::MockServer;
 

@@ -7,8 +7,8 @@ use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 use crate::common::{
-    clock, config, one_day, one_slow_refresh, row, rows, secret, source, store_with,
-    token_endpoint, tokens,
+    clock, config, google_id_token, one_day, one_slow_refresh, requests_seen, row, rows, secret,
+    source, store_with, token_endpoint, tokens,
 };
 
 fn oauth(server: &MockServer) -> GoogleOAuth {
@@ -52,7 +52,11 @@ async fn the_code_flow_end_to_end() {
         q["redirect_uri"],
         "https://assistant.example/oauth/google/callback"
     );
-    assert_eq!(q["scope"], google_provider::SCOPE_FREEBUSY);
+    // Availability and who consented: no scope that reads events.
+    assert_eq!(
+        q["scope"],
+        format!("{} openid email", google_provider::SCOPE_FREEBUSY)
+    );
     assert_eq!(q["access_type"], "offline");
     assert_eq!(q["prompt"], "consent");
     assert_eq!(q["code_challenge_method"], "S256");
@@ -68,9 +72,15 @@ async fn the_code_flow_end_to_end() {
             "code_verifier={}",
             pending.pkce_verifier.secret()
         )))
+        // Google's token answer with the ID token `openid` asks for.
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "access_token": "ya29.first", "expires_in": 3599, "token_type": "Bearer",
-            "refresh_token": "1//refresh", "scope": google_provider::SCOPE_FREEBUSY
+            "refresh_token": "1//refresh", "scope": google_provider::SCOPE_FREEBUSY,
+            "id_token": google_id_token(
+                "client-123.apps.googleusercontent.com",
+                "110169484474386276334",
+                "theo.r@gmail.com",
+            ),
         })))
         .expect(1)
         .mount(&server)
@@ -95,6 +105,9 @@ async fn the_code_flow_end_to_end() {
         tokens.scopes,
         vec![google_provider::SCOPE_FREEBUSY.to_owned()]
     );
+    let account = tokens.account.as_ref().unwrap();
+    assert_eq!(account.subject, "110169484474386276334");
+    assert_eq!(account.address.as_deref(), Some("theo.r@gmail.com"));
 
     Mock::given(method("POST"))
         .and(path("/revoke"))
@@ -237,4 +250,91 @@ async fn a_good_stored_token_is_used_without_refreshing() {
         .unwrap();
     assert_eq!(token.secret(), "ya29.good");
     assert!(!format!("{token:?}").contains("ya29"));
+}
+
+/// A participant enrolled as one address who consented with another: the
+/// ID token names the consenting account, and freeBusy asks for *its*
+/// calendar with its own token (never the enrolled address, which the
+/// token might see as somebody else's). An ID token for another client is
+/// refused, and the exchange with it.
+#[tokio::test]
+async fn the_consenting_accounts_calendar_is_read() {
+    let server = MockServer::start().await;
+    let oauth = Arc::new(oauth(&server));
+    let pending = oauth.authorize(true);
+    token_endpoint(
+        &server,
+        Some("/token"),
+        200,
+        json!({
+            "access_token": "ya29.theo", "expires_in": 3599, "token_type": "Bearer",
+            "refresh_token": "1//theo",
+            "id_token": google_id_token(
+                "client-123.apps.googleusercontent.com", "sub-theo", "theo.r@gmail.com"),
+        }),
+        1,
+    )
+    .await;
+    let connected = oauth
+        .exchange(&pending, pending.state.secret(), "code")
+        .await
+        .unwrap();
+    let store = store_with("theo@school.edu", connected).await;
+    let tokens = Arc::new(UserTokens::with_clock(oauth.clone(), store, clock()));
+    // freebusy.query as documented: items by calendar id, answered by id.
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .and(header("authorization", "Bearer ya29.theo"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "kind": "calendar#freeBusy",
+            "calendars": {"theo.r@gmail.com": {"busy": [
+                {"start": "2025-03-03T10:00:00Z", "end": "2025-03-03T11:00:00Z"}
+            ]}}
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = source(tokens, config(&server));
+    let answer = source
+        .free_busy(&one_day(["theo@school.edu"]))
+        .await
+        .unwrap();
+    let busy = answer.accounts[0].result.as_ref().unwrap();
+    assert_eq!(
+        rows(busy),
+        vec![row("2025-03-03T10:00:00Z", "2025-03-03T11:00:00Z", "busy")]
+    );
+    let seen = requests_seen(&server).await;
+    let asked = seen
+        .iter()
+        .find(|r| r.url.path() == "/calendar/v3/freeBusy")
+        .unwrap();
+    let asked: serde_json::Value = serde_json::from_slice(&asked.body).unwrap();
+    assert_eq!(asked["items"], json!([{"id": "theo.r@gmail.com"}]));
+
+    // An ID token minted for another client names nobody we may trust.
+    let server = MockServer::start().await;
+    let oauth = oauth_for(&server);
+    let pending = oauth.authorize(true);
+    token_endpoint(
+        &server,
+        Some("/token"),
+        200,
+        json!({
+            "access_token": "ya29.x", "token_type": "Bearer",
+            "id_token": google_id_token("another-client", "sub-x", "x@gmail.com"),
+        }),
+        1,
+    )
+    .await;
+    let err = oauth
+        .exchange(&pending, pending.state.secret(), "code")
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("another client"), "{err}");
+    assert!(!err.to_string().contains("x@gmail.com"), "{err}");
+}
+
+fn oauth_for(server: &MockServer) -> GoogleOAuth {
+    oauth(server)
 }

@@ -1,5 +1,7 @@
 //! Microsoft identity platform: delegated OAuth (authorization code + PKCE,
-//! `offline_access Calendars.ReadBasic`) with refresh-token rotation, and
+//! `openid profile email offline_access Calendars.ReadBasic`) with
+//! refresh-token rotation and the consenting account read from the ID
+//! token, and
 //! app-only client credentials (secret or certificate) for org-wide
 //! authorisation.
 //! <https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-auth-code-flow>,
@@ -14,14 +16,14 @@ use availability::{AccessToken, AccountId, Clock, SourceError, SystemClock, Toke
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use credential_vault::{OAuthTokens, SecretString};
-use oauth2::basic::{BasicClient, BasicErrorResponse, BasicTokenResponse};
+use oauth2::basic::BasicErrorResponse;
 use oauth2::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, EndpointNotSet,
     EndpointSet, PkceCodeChallenge, RedirectUrl, RefreshToken, Scope, TokenUrl, url,
 };
 use provider_http::{
-    Authorization, ClientOptions, OAuthHttp, Rs256Key, Rs256KeyError, TokenRefusals,
-    VersionedTokenStore, tokens,
+    Authorization, ClientOptions, IdTokenRule, OAuthClient, OAuthHttp, Rs256Key, Rs256KeyError,
+    TokenAnswer, TokenRefusals, VersionedTokenStore, tokens,
 };
 use tokio::sync::Mutex;
 
@@ -33,8 +35,24 @@ const REFUSALS: TokenRefusals = TokenRefusals::new(
     ": check its credentials and that a tenant administrator consented",
 );
 
-/// The delegated scopes: a refresh token, and availability only.
-pub const DELEGATED_SCOPES: [&str; 2] = ["offline_access", "Calendars.ReadBasic"];
+/// The delegated scopes: who consented (`openid` for the ID token with
+/// `oid` and `tid`, `profile` for `preferred_username`, `email` for the
+/// optional `email` claim), a refresh token, and availability only
+/// (`Calendars.ReadBasic`, the least privileged for getSchedule and
+/// calendarView). None reads an event's subject or body.
+pub const DELEGATED_SCOPES: [&str; 5] = [
+    "openid",
+    "profile",
+    "email",
+    "offline_access",
+    "Calendars.ReadBasic",
+];
+
+/// The tenant id of personal Microsoft accounts (outlook.com, hotmail.com):
+/// an ID token whose `tid` is this names an account that getSchedule does
+/// not serve, so [`Mode::Auto`](crate::Mode::Auto) reads it through
+/// calendarView (Microsoft identity platform, "ID token claims reference").
+pub const CONSUMER_TENANT: &str = "9188040d-6c67-4c5b-b112-36a304b66dad";
 /// The app-only scope: every application permission consented.
 pub const APP_SCOPE: &str = "https://graph.microsoft.com/.default";
 
@@ -155,7 +173,7 @@ pub enum AuthError {
     Source(#[from] SourceError),
 }
 
-type Client = BasicClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
+type Client = OAuthClient<EndpointSet, EndpointNotSet, EndpointNotSet, EndpointNotSet, EndpointSet>;
 
 /// The OAuth client for Microsoft accounts.
 #[derive(Debug)]
@@ -174,7 +192,7 @@ impl GraphOAuth {
     /// certificate that is not DER.
     pub fn new(config: AuthConfig) -> Result<Self, AuthError> {
         let bad = |e: url::ParseError| AuthError::Config(e.to_string());
-        let mut client = BasicClient::new(ClientId::new(config.client_id.clone()))
+        let mut client = OAuthClient::new(ClientId::new(config.client_id.clone()))
             .set_auth_uri(AuthUrl::new(config.endpoint("authorize")).map_err(bad)?)
             .set_token_uri(TokenUrl::new(config.endpoint("token")).map_err(bad)?)
             // Microsoft takes client credentials in the body.
@@ -192,13 +210,14 @@ impl GraphOAuth {
             .map_err(|e| AuthError::Config(e.to_string()))?;
         Ok(Self {
             client,
-            http: OAuthHttp::new(http, REFUSALS),
+            http: OAuthHttp::new(http, REFUSALS)
+                .with_id_tokens(IdTokenRule::microsoft(config.client_id.clone())),
             config,
         })
     }
 
     /// Starts a delegated connection: PKCE S256, a random state, and the
-    /// scopes `offline_access Calendars.ReadBasic`.
+    /// [`DELEGATED_SCOPES`].
     pub fn authorize(&self) -> Authorization {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = self
@@ -213,11 +232,14 @@ impl GraphOAuth {
     }
 
     /// Completes a delegated connection: the state is checked, the code
-    /// exchanged with the verifier.
+    /// exchanged with the verifier. The tokens name the account that
+    /// consented ([`OAuthTokens::account`]: `oid`, `tid` and its address)
+    /// from the answer's ID token.
     ///
     /// # Errors
     ///
-    /// [`AuthError::StateMismatch`], or the token endpoint's refusal.
+    /// [`AuthError::StateMismatch`], the token endpoint's refusal, or an ID
+    /// token not issued by its tenant for this app.
     pub async fn exchange(
         &self,
         pending: &Authorization,
@@ -378,10 +400,13 @@ impl provider_http::Refresh for GraphOAuth {
 
     /// Microsoft rotates the refresh token on every use: the result carries
     /// the new one, which must be stored before the access token is used.
+    /// The request asks for `openid` too, so the answer's ID token names
+    /// the account (a connection made before accounts were learned learns
+    /// it here).
     fn refresh_request<'a>(
         &'a self,
         token: &'a RefreshToken,
-    ) -> oauth2::RefreshTokenRequest<'a, BasicErrorResponse, BasicTokenResponse> {
+    ) -> oauth2::RefreshTokenRequest<'a, BasicErrorResponse, TokenAnswer> {
         DELEGATED_SCOPES.iter().fold(
             self.client.exchange_refresh_token(token),
             |request, scope| request.add_scope(Scope::new((*scope).to_owned())),

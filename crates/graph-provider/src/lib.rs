@@ -5,8 +5,8 @@
 pub use availability::{AccessToken, RetryConfig, StaticToken, TokenSource};
 
 pub use crate::auth::{
-    APP_SCOPE, AppTokens, AuthConfig, AuthError, Certificate, DELEGATED_SCOPES, GraphOAuth, Tenant,
-    UserTokens,
+    APP_SCOPE, AppTokens, AuthConfig, AuthError, CONSUMER_TENANT, Certificate, DELEGATED_SCOPES,
+    GraphOAuth, Tenant, UserTokens,
 };
 pub use crate::source::{GraphConfig, GraphSource, Mode, ScheduleReport};
 pub use crate::working_hours::WorkingHours;

@@ -26,9 +26,15 @@ use crate::working_hours::WorkingHours;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Mode {
-    /// Work and school accounts: `POST /users/{id}/calendar/getSchedule`,
-    /// up to 20 schedules a request (the default).
+    /// Each account as its token says (the default): a participant's own
+    /// token whose ID token names a personal account (tenant
+    /// [`CONSUMER_TENANT`](crate::CONSUMER_TENANT)) is read through
+    /// calendarView, every other account through getSchedule. One source
+    /// then serves work, school and personal accounts alike.
     #[default]
+    Auto,
+    /// Work and school accounts: `POST /users/{id}/calendar/getSchedule`,
+    /// up to 20 schedules a request.
     GetSchedule,
     /// Personal Microsoft accounts (outlook.com), which getSchedule does
     /// not support: `GET /me/calendarView` with
@@ -45,7 +51,7 @@ pub struct GraphConfig {
     /// path `/users/{first schedule}/calendar/getSchedule` (or
     /// `/me/calendarView`) is appended.
     pub base_url: String,
-    /// Default [`Mode::GetSchedule`].
+    /// Default [`Mode::Auto`].
     pub mode: Mode,
     /// Schedules per getSchedule request: the documented maximum, 20.
     pub max_schedules_per_request: usize,
@@ -70,7 +76,7 @@ impl Default for GraphConfig {
     fn default() -> Self {
         Self {
             base_url: "https://graph.microsoft.com/v1.0".to_owned(),
-            mode: Mode::GetSchedule,
+            mode: Mode::Auto,
             max_schedules_per_request: 20,
             max_window: Duration::from_secs(60 * 86_400),
             per_mailbox_concurrency: 4,
@@ -151,7 +157,7 @@ impl GraphSource {
         window: Interval,
     ) -> Vec<(AccountId, Result<ScheduleReport, SourceError>)> {
         let results = match self.config.mode {
-            Mode::GetSchedule => self.get_schedule_mode(accounts, window).await,
+            Mode::Auto | Mode::GetSchedule => self.get_schedule_mode(accounts, window).await,
             Mode::CalendarView => {
                 futures_util::stream::iter(accounts.to_vec())
                     .map(|id| async move {
@@ -193,20 +199,23 @@ impl GraphSource {
         )
     }
 
+    /// One getSchedule for the addresses `schedules`, asked at the
+    /// mailbox `user` (the first schedule, or the consenting user's `oid`).
     async fn get_schedule(
         &self,
         token: &AccessToken,
-        ids: &[AccountId],
+        user: &str,
+        schedules: &[String],
         piece: Interval,
     ) -> Result<ScheduleAnswer, SourceError> {
-        let first = ids.first().map_or("", AccountId::as_str);
+        let first = user;
         let mut url = self.url()?;
         url.path_segments_mut()
             .map_err(|()| bad_base())?
             .pop_if_empty()
             .extend(["users", first, "calendar", "getSchedule"]);
         let body = ScheduleQuery {
-            schedules: ids.iter().map(AccountId::as_str).collect(),
+            schedules: schedules.iter().map(String::as_str).collect(),
             start_time: utc(piece.start()),
             end_time: utc(piece.end()),
             availability_view_interval: 30,
@@ -255,12 +264,31 @@ impl GraphSource {
             Ok(t) => t,
             Err(e) => return ids.iter().map(|id| (id.clone(), Err(e.clone()))).collect(),
         };
-        let schedules = ids.as_slice();
+        // A participant's own token reads the account that consented to it
+        // (alone in its batch: `batch_by_token`), at that user's own id.
+        let own = token.token().account().cloned();
+        if self.config.mode == Mode::Auto
+            && let Some(account) = &own
+            && account.tenant.as_deref() == Some(crate::CONSUMER_TENANT)
+        {
+            let first = first.clone();
+            let r = self.calendar_view(&first, window).await;
+            return [(first, r)].into_iter().collect();
+        }
+        let schedules: Vec<String> = ids
+            .iter()
+            .map(|id| token.token().reads(id).to_owned())
+            .collect();
+        let user = own
+            .map(|a| a.subject)
+            .or_else(|| schedules.first().cloned())
+            .unwrap_or_default();
+        let (schedules, user) = (schedules.as_slice(), user.as_str());
         for piece in self.pieces(window) {
             // A 401 refreshes the token once a piece.
             token.allow_refresh();
             let answer = token
-                .send(|t| async move { self.get_schedule(&t, schedules, piece).await })
+                .send(|t| async move { self.get_schedule(&t, user, schedules, piece).await })
                 .await;
             let answer = match answer {
                 Ok(a) => a,
@@ -268,11 +296,11 @@ impl GraphSource {
                     return ids.into_iter().map(|id| (id, Err(e.clone()))).collect();
                 }
             };
-            for id in &ids {
+            for (id, address) in ids.iter().zip(schedules) {
                 let info = answer
                     .value
                     .iter()
-                    .find(|s| s.schedule_id.eq_ignore_ascii_case(id.as_str()));
+                    .find(|s| s.schedule_id.eq_ignore_ascii_case(address));
                 let outcome = match info {
                     None => Err(SourceError::InvalidResponse {
                         message: format!("Graph's answer has no schedule for {id}"),
@@ -497,13 +525,13 @@ impl FreeBusySource for GraphSource {
     fn capabilities(&self) -> Capabilities {
         let kinds = KindSet::ALL;
         let batch = match self.config.mode {
-            Mode::GetSchedule => self.config.max_schedules_per_request.clamp(1, 20),
+            Mode::Auto | Mode::GetSchedule => self.config.max_schedules_per_request.clamp(1, 20),
             Mode::CalendarView => 1,
         };
         Capabilities::new(batch)
             .with_max_window(self.config.max_window)
             .with_reported_kinds(kinds)
-            .with_native_free_busy(self.config.mode == Mode::GetSchedule)
+            .with_native_free_busy(self.config.mode != Mode::CalendarView)
     }
 
     async fn free_busy(&self, request: &FreeBusyRequest) -> Result<FreeBusyResponse, SourceError> {

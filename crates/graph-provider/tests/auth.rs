@@ -15,8 +15,8 @@ use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
-    clock, form, one_slow_refresh, requests_seen, secret, store_with, token_endpoint, tokens,
-    verify_rs256,
+    clock, config, form, microsoft_id_token, one_slow_refresh, requests_seen, row, rows, secret,
+    source, store_with, token_endpoint, tokens, verify_rs256, window,
 };
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -39,14 +39,17 @@ fn oauth(server: &MockServer, tenant: Tenant) -> GraphOAuth {
 }
 
 #[tokio::test]
-async fn delegated_code_flow_asks_offline_access_calendars_readbasic_with_pkce() {
+async fn delegated_code_flow_asks_openid_offline_access_calendars_readbasic_with_pkce() {
     let server = MockServer::start().await;
     let oauth = oauth(&server, Tenant::organizations());
     let pending = oauth.authorize();
     let url = reqwest::Url::parse(&pending.url).unwrap();
     assert_eq!(url.path(), "/organizations/oauth2/v2.0/authorize");
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
-    assert_eq!(q["scope"], "offline_access Calendars.ReadBasic");
+    assert_eq!(
+        q["scope"],
+        "openid profile email offline_access Calendars.ReadBasic"
+    );
     assert_eq!(q["code_challenge_method"], "S256");
     assert_eq!(q["response_type"], "code");
     assert_eq!(q["state"], pending.state.secret());
@@ -56,7 +59,13 @@ async fn delegated_code_flow_asks_offline_access_calendars_readbasic_with_pkce()
         .and(body_string_contains("client_secret=app-secret"))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
             "token_type": "Bearer", "scope": "Calendars.ReadBasic", "expires_in": 3599,
-            "access_token": "eyJ.first", "refresh_token": "M.R3_first"
+            "access_token": "eyJ.first", "refresh_token": "M.R3_first",
+            "id_token": microsoft_id_token(
+                "11111111-2222-3333-4444-555555555555",
+                "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                "00000000-0000-0000-aaaa-000000000001",
+                "adele@contoso.com",
+            ),
         })))
         .expect(1)
         .mount(&server)
@@ -66,6 +75,13 @@ async fn delegated_code_flow_asks_offline_access_calendars_readbasic_with_pkce()
         .exchange(&pending, pending.state.secret(), "code")
         .await
         .unwrap();
+    let account = tokens.account.as_ref().unwrap();
+    assert_eq!(account.subject, "00000000-0000-0000-aaaa-000000000001");
+    assert_eq!(
+        account.tenant.as_deref(),
+        Some("72f988bf-86f1-41af-91ab-2d7cd011db47")
+    );
+    assert_eq!(account.address.as_deref(), Some("adele@contoso.com"));
     assert_eq!(tokens.refresh_token.unwrap().secret(), "M.R3_first");
     let sent = form(&requests_seen(&server).await[0]);
     assert_eq!(sent["code_verifier"], pending.pkce_verifier.secret());
@@ -278,4 +294,203 @@ async fn app_only_with_a_certificate_sends_a_verifiable_assertion() {
         "eyJ.cert"
     );
     let _ = token_url;
+}
+
+const APP: &str = "11111111-2222-3333-4444-555555555555";
+
+/// Connects through `server`'s token endpoint, which answers with an ID
+/// token for `tid`/`oid`/`username`; the tokens are stored for `enrolled`.
+async fn connected(
+    server: &MockServer,
+    enrolled: &str,
+    tid: &str,
+    oid: &str,
+    username: &str,
+) -> Arc<UserTokens> {
+    let oauth = Arc::new(oauth(server, Tenant::common()));
+    let pending = oauth.authorize();
+    token_endpoint(
+        server,
+        Some("/common/oauth2/v2.0/token"),
+        200,
+        json!({
+            "token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ.own",
+            "refresh_token": "M.R3_own", "id_token": microsoft_id_token(APP, tid, oid, username),
+        }),
+        1,
+    )
+    .await;
+    let t = oauth
+        .exchange(&pending, pending.state.secret(), "code")
+        .await
+        .unwrap();
+    let store = store_with(enrolled, t).await;
+    Arc::new(UserTokens::with_clock(oauth, store, clock()))
+}
+
+/// A work account that consented under another address than the one
+/// enrolled: getSchedule is asked at that user's own id (`oid`) for the
+/// address the ID token names, and its answer is matched by that address
+/// (getSchedule: `POST /users/{id|userPrincipalName}/calendar/getSchedule`).
+#[tokio::test]
+async fn a_work_account_reads_the_consenting_users_schedule() {
+    let server = MockServer::start().await;
+    let tokens = connected(
+        &server,
+        "theo@school.edu",
+        "72f988bf-86f1-41af-91ab-2d7cd011db47",
+        "00000000-0000-0000-aaaa-000000000002",
+        "theo.r@contoso.com",
+    )
+    .await;
+    Mock::given(method("POST"))
+        .and(path(
+            "/v1.0/users/00000000-0000-0000-aaaa-000000000002/calendar/getSchedule",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "value": [{
+                "scheduleId": "Theo.R@contoso.com",
+                "availabilityView": "2",
+                "scheduleItems": [{
+                    "status": "busy",
+                    "start": {"dateTime": "2025-03-03T10:00:00.0000000", "timeZone": "UTC"},
+                    "end": {"dateTime": "2025-03-03T11:00:00.0000000", "timeZone": "UTC"}
+                }]
+            }]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let source = source(tokens, config(&server));
+    let answer = availability::FreeBusySource::free_busy(
+        &source,
+        &availability::FreeBusyRequest::new(
+            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+            ["theo@school.edu"],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(answer.accounts[0].result.as_ref().unwrap()),
+        vec![row("2025-03-03T10:00:00Z", "2025-03-03T11:00:00Z", "busy")]
+    );
+    let seen = requests_seen(&server).await;
+    let asked = seen
+        .iter()
+        .find(|r| r.url.path().ends_with("getSchedule"))
+        .unwrap();
+    let asked: serde_json::Value = serde_json::from_slice(&asked.body).unwrap();
+    assert_eq!(asked["schedules"], json!(["theo.r@contoso.com"]));
+}
+
+/// A personal account (the consumer tenant) has no getSchedule: the
+/// default mode reads it through `/me/calendarView` with its own token,
+/// while the same source still asks getSchedule for work accounts.
+#[tokio::test]
+async fn a_personal_account_is_read_through_calendar_view_automatically() {
+    let server = MockServer::start().await;
+    let tokens = connected(
+        &server,
+        "mia@school.edu",
+        graph_provider::CONSUMER_TENANT,
+        "00000000-0000-0000-66f3-3332eca7ea81",
+        "mia.k@outlook.com",
+    )
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/v1.0/me/calendarView"))
+        .and(wiremock::matchers::header(
+            "authorization",
+            "Bearer eyJ.own",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "value": [
+                {"start": {"dateTime": "2025-03-03T14:00:00.0000000", "timeZone": "UTC"},
+                 "end": {"dateTime": "2025-03-03T15:00:00.0000000", "timeZone": "UTC"},
+                 "showAs": "oof", "isAllDay": false, "isCancelled": false}
+            ]
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500))
+        .expect(0)
+        .mount(&server)
+        .await;
+    let source = source(tokens, config(&server));
+    let answer = availability::FreeBusySource::free_busy(
+        &source,
+        &availability::FreeBusyRequest::new(
+            window("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z"),
+            ["mia@school.edu"],
+        ),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        rows(answer.accounts[0].result.as_ref().unwrap()),
+        vec![row(
+            "2025-03-03T14:00:00Z",
+            "2025-03-03T15:00:00Z",
+            "out_of_office"
+        )]
+    );
+}
+
+/// A connection stored before accounts were learned learns its account at
+/// its next refresh (the refresh asks for `openid`; Microsoft's answer then
+/// carries an ID token), and a refresh whose answer has none keeps the
+/// account already known.
+#[tokio::test]
+async fn a_refresh_learns_the_account_and_keeps_it() {
+    let server = MockServer::start().await;
+    let old = tokens("eyJ.old", "2025-03-03T07:00:00Z", "M.R3_old");
+    assert!(old.account.is_none());
+    let store = store_with("adele@contoso.com", old).await;
+    Mock::given(method("POST"))
+        .and(path("/common/oauth2/v2.0/token"))
+        .and(body_string_contains("refresh_token=M.R3_old"))
+        .and(body_string_contains("scope=openid+profile+email"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "Bearer", "expires_in": 1, "access_token": "eyJ.new",
+            "refresh_token": "M.R3_new",
+            "id_token": microsoft_id_token(
+                APP,
+                "72f988bf-86f1-41af-91ab-2d7cd011db47",
+                "00000000-0000-0000-aaaa-000000000003",
+                "adele.v@contoso.com",
+            ),
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/common/oauth2/v2.0/token"))
+        .and(body_string_contains("refresh_token=M.R3_new"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ.newer",
+            "refresh_token": "M.R3_newer",
+        })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let tokens = UserTokens::with_clock(
+        Arc::new(oauth(&server, Tenant::common())),
+        store.clone(),
+        clock(),
+    );
+    let adele = AccountId::new("adele@contoso.com");
+    let first = tokens.token(&adele).await.unwrap();
+    assert_eq!(first.reads(&adele), "adele.v@contoso.com");
+    // The one-second token is already stale: the next call refreshes again.
+    let second = tokens.token(&adele).await.unwrap();
+    assert_eq!(second.secret(), "eyJ.newer");
+    assert_eq!(second.reads(&adele), "adele.v@contoso.com");
+    let stored = store.get(&adele).await.unwrap();
+    assert_eq!(
+        stored.account.unwrap().subject,
+        "00000000-0000-0000-aaaa-000000000003"
+    );
 }

@@ -80,6 +80,12 @@ impl<'a> RefreshOnce<'a> {
         })
     }
 
+    /// The current token (which says, for a participant's own, which
+    /// account consented: [`AccessToken::reads`]).
+    pub fn token(&self) -> &AccessToken {
+        &self.token
+    }
+
     /// Allows one more refresh (for the next piece of a window, say).
     pub fn allow_refresh(&mut self) {
         self.refreshed = false;

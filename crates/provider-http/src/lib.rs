@@ -18,7 +18,8 @@
 //! [`StatusRules`] maps statuses; [`TokenCache`] caches tokens;
 //! [`by_shared_token`] batches accounts by token and [`RefreshOnce`]
 //! refreshes a refused one. Feature
-//! `oauth`: [`OAuthHttp`], [`tokens`], [`Authorization`], [`TokenStore`],
+//! `oauth`: [`OAuthHttp`], [`tokens`], [`Authorization`], [`IdTokenRule`]
+//! (who consented, from the ID token), [`TokenStore`],
 //! [`VersionedTokenStore`], [`MemoryTokenStore`], [`UserTokens`] over a
 //! provider's [`Refresh`] flow. Feature `jwt`:
 //! [`Rs256Key`].
@@ -54,6 +55,7 @@ pub use crate::{
     oauth::{
         Authorization, HttpFailed, HttpFuture, OAuthHttp, TokenRefusals, kept_refresh_token, tokens,
     },
+    oidc::{IdTokenField, IdTokenRule, Issuer, OAuthClient, TokenAnswer},
     store::{MemoryTokenStore, TokenStore, VersionedTokenStore},
     user_tokens::{Refresh, Tokens, UserTokens},
 };
@@ -64,6 +66,8 @@ mod client;
 mod jwt;
 #[cfg(feature = "oauth")]
 mod oauth;
+#[cfg(feature = "oauth")]
+mod oidc;
 mod reply;
 mod retry;
 mod settings;

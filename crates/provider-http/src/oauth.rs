@@ -1,7 +1,8 @@
 //! OAuth over our reqwest client: the oauth2 crate's HTTP client trait
 //! (its own reqwest feature is reqwest 0.12), token endpoint errors as
-//! [`SourceError`], token responses as the vault's [`OAuthTokens`], and a
-//! started authorization ([`Authorization`]).
+//! [`SourceError`], token responses as the vault's [`OAuthTokens`] (with
+//! the consenting account, when an [`IdTokenRule`] is set), and a started
+//! authorization ([`Authorization`]).
 
 use std::fmt;
 use std::future::Future;
@@ -9,12 +10,13 @@ use std::pin::Pin;
 
 use availability::SourceError;
 use credential_vault::{OAuthTokens, SecretString};
-use oauth2::basic::{BasicErrorResponse, BasicErrorResponseType, BasicTokenResponse};
+use oauth2::basic::{BasicErrorResponse, BasicErrorResponseType};
 use oauth2::{
     CodeTokenRequest, CsrfToken, PkceCodeVerifier, RefreshTokenRequest, RequestTokenError,
     TokenResponse,
 };
 
+use crate::oidc::{IdTokenRule, TokenAnswer};
 use crate::reply::Service;
 
 /// The largest token endpoint answer read.
@@ -103,12 +105,25 @@ impl TokenRefusals {
 pub struct OAuthHttp {
     http: reqwest::Client,
     refusals: TokenRefusals,
+    id_tokens: Option<IdTokenRule>,
 }
 
 impl OAuthHttp {
     /// Token requests over `http`, refusals worded by `refusals`.
     pub fn new(http: reqwest::Client, refusals: TokenRefusals) -> Self {
-        Self { http, refusals }
+        Self {
+            http,
+            refusals,
+            id_tokens: None,
+        }
+    }
+
+    /// Reads the ID token of every answer by `rule` into the tokens'
+    /// [`account`](OAuthTokens::account): the flow asks for `openid`.
+    #[must_use]
+    pub fn with_id_tokens(mut self, rule: IdTokenRule) -> Self {
+        self.id_tokens = Some(rule);
+        self
     }
 
     /// The reqwest client (for requests oauth2 does not make, such as a
@@ -159,7 +174,7 @@ impl OAuthHttp {
     /// failure.
     pub async fn exchange_code<E: From<SourceError>>(
         &self,
-        request: CodeTokenRequest<'_, BasicErrorResponse, BasicTokenResponse>,
+        request: CodeTokenRequest<'_, BasicErrorResponse, TokenAnswer>,
         pending: &Authorization,
         returned_state: &str,
         mismatch: E,
@@ -175,12 +190,14 @@ impl OAuthHttp {
             .request_async(&adapter)
             .await
             .map_err(|e| self.token_error(e))?;
-        Ok(tokens(&response, None, now))
+        let t = tokens(&response, None, now);
+        Ok(self.with_account(t, &response, None, now)?)
     }
 
     /// Sends a refresh `request` (the client's `exchange_refresh_token`
-    /// with `old`, plus any scopes), answered at `now`; the result keeps
-    /// `old` when no new refresh token is sent.
+    /// with `old`'s refresh token, plus any scopes), answered at `now`; the
+    /// result keeps `old`'s refresh token when no new one is sent, and its
+    /// account when the answer carries no ID token.
     ///
     /// # Errors
     ///
@@ -188,8 +205,8 @@ impl OAuthHttp {
     /// (`invalid_grant`: [`SourceError::Unauthorized`], reconnect).
     pub async fn refresh(
         &self,
-        request: RefreshTokenRequest<'_, BasicErrorResponse, BasicTokenResponse>,
-        old: &SecretString,
+        request: RefreshTokenRequest<'_, BasicErrorResponse, TokenAnswer>,
+        old: &OAuthTokens,
         now: jiff::Timestamp,
     ) -> Result<OAuthTokens, SourceError> {
         let adapter = self.adapter();
@@ -197,7 +214,28 @@ impl OAuthHttp {
             .request_async(&adapter)
             .await
             .map_err(|e| self.token_error(e))?;
-        Ok(tokens(&response, Some(old), now))
+        let t = tokens(&response, old.refresh_token.as_ref(), now);
+        self.with_account(t, &response, old.account.clone(), now)
+    }
+
+    /// `t` with the account the answer's ID token names (read by the rule),
+    /// else `kept`. An ID token that fails the rule fails the answer: the
+    /// account it would name cannot be trusted.
+    fn with_account(
+        &self,
+        t: OAuthTokens,
+        response: &TokenAnswer,
+        kept: Option<availability::ConnectedAccount>,
+        now: jiff::Timestamp,
+    ) -> Result<OAuthTokens, SourceError> {
+        let learned = match (&self.id_tokens, response.extra_fields().id_token()) {
+            (Some(rule), Some(id_token)) => Some(rule.account(id_token, now)?),
+            _ => None,
+        };
+        Ok(match learned.or(kept) {
+            Some(account) => t.with_account(account),
+            None => t,
+        })
     }
 
     /// A failed token request as a [`SourceError`]: `invalid_grant` is
@@ -248,7 +286,7 @@ impl OAuthHttp {
 /// provider sends no new one (Google usually keeps it; Microsoft rotates
 /// it), the old one is kept ([`kept_refresh_token`]).
 pub fn tokens(
-    response: &BasicTokenResponse,
+    response: &TokenAnswer,
     old_refresh: Option<&SecretString>,
     now: jiff::Timestamp,
 ) -> OAuthTokens {
@@ -355,7 +393,7 @@ mod tests {
         SecretString::new(s.to_owned())
     }
 
-    fn response(json: &str) -> BasicTokenResponse {
+    fn response(json: &str) -> TokenAnswer {
         serde_json::from_str(json).unwrap()
     }
 

@@ -200,6 +200,60 @@ mod oauth {
             .with_refresh_token(secret(refresh))
     }
 
+    /// A compact ID token with `claims` as its payload, as a token endpoint
+    /// returns it (RS256 header; the signature is not checked: OpenID
+    /// Connect Core 1.0 §3.1.3.7, received over TLS from the endpoint).
+    pub fn id_token(claims: &serde_json::Value) -> String {
+        use base64::Engine as _;
+        let part = |v: &serde_json::Value| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+        };
+        let header = serde_json::json!({"alg": "RS256", "kid": "test-key", "typ": "JWT"});
+        format!("{}.{}.c2lnbmF0dXJl", part(&header), part(claims))
+    }
+
+    /// An hour from now, by the system clock (code exchanges are checked
+    /// against it), as the Unix seconds of an ID token's `exp`.
+    pub fn in_an_hour() -> i64 {
+        jiff::Timestamp::now().as_second() + 3600
+    }
+
+    /// Google's ID token for `client_id`: the account `sub` with the
+    /// verified address `email` (Google Identity, "OpenID Connect": the
+    /// documented claims).
+    pub fn google_id_token(client_id: &str, sub: &str, email: &str) -> String {
+        id_token(&serde_json::json!({
+            "iss": "https://accounts.google.com",
+            "azp": client_id,
+            "aud": client_id,
+            "sub": sub,
+            "email": email,
+            "email_verified": true,
+            "at_hash": "HK6E_P6Dh8Y93mRNtsDB1Q",
+            "iat": in_an_hour() - 3600,
+            "exp": in_an_hour(),
+        }))
+    }
+
+    /// The Microsoft identity platform's v2 ID token for `client_id`: the
+    /// user `oid` of tenant `tid`, signed in as `username` (Microsoft
+    /// identity platform, "ID token claims reference").
+    pub fn microsoft_id_token(client_id: &str, tid: &str, oid: &str, username: &str) -> String {
+        id_token(&serde_json::json!({
+            "ver": "2.0",
+            "iss": format!("https://login.microsoftonline.com/{tid}/v2.0"),
+            "aud": client_id,
+            "tid": tid,
+            "oid": oid,
+            "sub": "AAAAAAAAAAAAAAAAAAAAAIkzqFVrSaSaFHy782bbtaQ",
+            "preferred_username": username,
+            "name": "A Participant",
+            "iat": in_an_hour() - 3600,
+            "nbf": in_an_hour() - 3600,
+            "exp": in_an_hour(),
+        }))
+    }
+
     /// A store holding `tokens` for `account`.
     pub async fn store_with(account: &str, tokens: OAuthTokens) -> Arc<MemoryTokenStore> {
         let store = Arc::new(MemoryTokenStore::new());

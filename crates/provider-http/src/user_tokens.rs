@@ -9,12 +9,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use availability::{AccessToken, AccountId, Clock, SourceError, SystemClock, TokenSource};
-use credential_vault::{OAuthTokens, RecordLock, SecretString};
+use credential_vault::{OAuthTokens, RecordLock};
 
-use oauth2::basic::{BasicErrorResponse, BasicTokenResponse};
+use oauth2::basic::BasicErrorResponse;
 use oauth2::{RefreshToken, RefreshTokenRequest};
 
-use crate::{OAuthHttp, TokenCache, TokenStore, VersionedTokenStore};
+use crate::{OAuthHttp, TokenAnswer, TokenCache, TokenStore, VersionedTokenStore};
 
 /// A provider's refresh flow (google-provider's `GoogleOAuth`,
 /// graph-provider's `GraphOAuth`): the provider builds the request with
@@ -37,10 +37,11 @@ pub trait Refresh: fmt::Debug + Send + Sync + 'static {
     fn refresh_request<'a>(
         &'a self,
         token: &'a RefreshToken,
-    ) -> RefreshTokenRequest<'a, BasicErrorResponse, BasicTokenResponse>;
+    ) -> RefreshTokenRequest<'a, BasicErrorResponse, TokenAnswer>;
 
-    /// New tokens for `refresh_token`, dated from `now`: the result keeps
-    /// the old refresh token unless the provider sent a new one.
+    /// New tokens for `stored`'s refresh token, dated from `now`: the
+    /// result keeps the old refresh token unless the provider sent a new
+    /// one, and the consenting account unless a new ID token names it.
     ///
     /// # Errors
     ///
@@ -48,12 +49,19 @@ pub trait Refresh: fmt::Debug + Send + Sync + 'static {
     /// revoked grant: reconnect, never retried) or failure.
     async fn refresh(
         &self,
-        refresh_token: &SecretString,
+        stored: &OAuthTokens,
         now: jiff::Timestamp,
     ) -> Result<OAuthTokens, SourceError> {
+        let refresh_token =
+            stored
+                .refresh_token
+                .as_ref()
+                .ok_or_else(|| SourceError::Unauthorized {
+                    message: "no refresh token stored; the participant must reconnect".to_owned(),
+                })?;
         let token = RefreshToken::new(refresh_token.secret().to_owned());
         let request = self.refresh_request(&token);
-        self.oauth_http().refresh(request, refresh_token, now).await
+        self.oauth_http().refresh(request, stored, now).await
     }
 }
 
@@ -142,6 +150,16 @@ pub struct UserTokens<R> {
     cache: TokenCache,
 }
 
+/// The access token of `stored`, naming the account that consented (so the
+/// provider reads that account's calendar).
+fn access(stored: &OAuthTokens) -> AccessToken {
+    let token = AccessToken::new(stored.access_token.secret(), stored.expires_at);
+    match &stored.account {
+        Some(account) => token.with_account(account.clone()),
+        None => token,
+    }
+}
+
 /// How often a refresh is tried again when the stored tokens changed under
 /// it (only a versioned store can say so).
 const ATTEMPTS: usize = 3;
@@ -163,7 +181,7 @@ impl<R: Refresh> UserTokens<R> {
     }
 
     fn good(&self, stored: &OAuthTokens) -> Option<AccessToken> {
-        let current = AccessToken::new(stored.access_token.secret(), stored.expires_at);
+        let current = access(stored);
         (stored.expires_at.is_some() && self.cache.is_fresh(&current)).then_some(current)
     }
 
@@ -177,20 +195,9 @@ impl<R: Refresh> UserTokens<R> {
             if let Some(current) = self.good(&stored) {
                 return Ok(current);
             }
-            let refresh =
-                stored
-                    .refresh_token
-                    .as_ref()
-                    .ok_or_else(|| SourceError::Unauthorized {
-                        message: "no refresh token stored; the participant must reconnect"
-                            .to_owned(),
-                    })?;
-            let fresh = self.oauth.refresh(refresh, self.cache.now()).await?;
+            let fresh = self.oauth.refresh(&stored, self.cache.now()).await?;
             if self.store.store(account, &fresh, version).await? {
-                return Ok(AccessToken::new(
-                    fresh.access_token.secret(),
-                    fresh.expires_at,
-                ));
+                return Ok(access(&fresh));
             }
             // Another writer stored newer tokens first: read them.
         }
