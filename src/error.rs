@@ -56,6 +56,10 @@ pub enum AssistantError {
     /// The program has group polls switched off.
     #[error("program {0} has group polls switched off")]
     GroupPollsDisabled(ProgramId),
+    /// The program is archived: nothing is read, proposed or connected
+    /// through it.
+    #[error("program {0} is archived")]
+    ProgramArchived(ProgramId),
     /// The program has the scheduling assistant switched off.
     #[error("program {0} has the scheduling assistant switched off")]
     SchedulingDisabled(ProgramId),

@@ -42,8 +42,9 @@ mod store;
 mod vault_adapters;
 
 pub use crate::assistant::{
-    Assistant, AssistantBuilder, Availability, ConnectStart, ConnectionStatus, Invitees, Problem,
-    Proposal, ProposedSlot, Refresher, SlotRequest,
+    Act, Assistant, AssistantBuilder, Availability, ConnectStart, ConnectionStatus, EndedPair,
+    Invitees, Listed, Problem, Proposal, ProposedSlot, REASON_NOT_CONNECTED, REASON_RECONNECT,
+    REASON_UNREADABLE, Refresher, Relation, SlotRequest,
 };
 pub use crate::busy::FetchCounts;
 pub use crate::connect::{

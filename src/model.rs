@@ -160,18 +160,32 @@ pub struct Group {
     pub members: Vec<ParticipantId>,
 }
 
-/// Who performs an operation. Connecting and disconnecting a calendar is
-/// the participant's own act: an administrator working on someone's behalf
-/// is refused ([`crate::AssistantError::OnBehalfRefused`]).
+/// Who performs an operation: what each may do is one table, the
+/// [`Relation`](crate::Relation) of the actor to the participant concerned
+/// (README, "Who may see what"). Connecting and disconnecting a calendar
+/// is the participant's own act: an administrator working on someone's
+/// behalf is refused ([`crate::AssistantError::OnBehalfRefused`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Actor {
     /// The participant themselves.
     Participant(ParticipantId),
-    /// A program administrator, possibly working on behalf of a
-    /// participant (reading availability and creating polls is allowed).
+    /// A global administrator (every program of the instance), possibly
+    /// working on behalf of a participant (reading availability and
+    /// creating polls is allowed).
     Administrator {
         /// The administrator's own id in your service.
         admin: String,
+        /// The participant they are working for, if any.
+        on_behalf_of: Option<ParticipantId>,
+    },
+    /// An administrator of some programs only (a single track): they act
+    /// as an administrator for the participants of those programs and are
+    /// a stranger to everyone else.
+    ProgramAdministrator {
+        /// The administrator's own id in your service.
+        admin: String,
+        /// The programs they administer.
+        programs: Vec<ProgramId>,
         /// The participant they are working for, if any.
         on_behalf_of: Option<ParticipantId>,
     },
@@ -183,12 +197,48 @@ impl Actor {
         Self::Participant(id.into())
     }
 
-    /// An administrator working on behalf of participant `id`.
+    /// A global administrator working on behalf of participant `id`.
     pub fn admin_on_behalf_of(admin: impl Into<String>, id: impl Into<ParticipantId>) -> Self {
         Self::Administrator {
             admin: admin.into(),
             on_behalf_of: Some(id.into()),
         }
+    }
+
+    /// A global administrator acting for themselves.
+    pub fn global_admin(admin: impl Into<String>) -> Self {
+        Self::Administrator {
+            admin: admin.into(),
+            on_behalf_of: None,
+        }
+    }
+
+    /// An administrator of `programs` only.
+    pub fn program_admin<I, P>(admin: impl Into<String>, programs: I) -> Self
+    where
+        I: IntoIterator<Item = P>,
+        P: Into<ProgramId>,
+    {
+        Self::ProgramAdministrator {
+            admin: admin.into(),
+            programs: programs.into_iter().map(Into::into).collect(),
+            on_behalf_of: None,
+        }
+    }
+
+    /// The participant this actor works for: themselves, or the one an
+    /// administrator works on behalf of.
+    pub fn subject(&self) -> Option<&ParticipantId> {
+        match self {
+            Self::Participant(p) => Some(p),
+            Self::Administrator { on_behalf_of, .. }
+            | Self::ProgramAdministrator { on_behalf_of, .. } => on_behalf_of.as_ref(),
+        }
+    }
+
+    /// Whether this is an administrator (of any scope).
+    pub fn is_admin(&self) -> bool {
+        !matches!(self, Self::Participant(_))
     }
 }
 

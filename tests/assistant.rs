@@ -401,7 +401,11 @@ async fn a_participant_sees_only_partners_and_group_members_as_unavailable_times
         .await
         .unwrap();
     assert!(!c1.known && c1.unavailable.is_empty());
-    assert_eq!(c1.reason.as_deref(), Some("Your calendar is not connected"));
+    // Why, to a group member: a fixed code, never the status text.
+    assert_eq!(
+        c1.reason.as_deref(),
+        Some(scheduling_assistant::REASON_NOT_CONNECTED)
+    );
 }
 
 #[tokio::test]

@@ -93,7 +93,9 @@ async fn floating_times_are_read_in_the_owners_zone() {
             jiff::Timestamp::from_second(at("2027-06-13T00:00:00Z")).unwrap(),
         ));
         let a = assistant(&w, zones.clone()).await;
-        a.add_program(Program::new("p", "P")).await.unwrap();
+        a.add_program(Program::new("p", "P").with_policy_toml("scheduling_assistant = true\n"))
+            .await
+            .unwrap();
         a.add_participant(
             Participant::new("bob", "Bob", "bob@example.org", "America/New_York"),
             &[ProgramId::new("p")],

@@ -311,7 +311,7 @@ async fn the_account_that_consented_is_read_and_shown_only_to_its_owner() {
         on_behalf_of: None,
     };
     for (actor, shows) in [(me("theo"), true), (admin, true), (me("maya"), false)] {
-        let s = a.status_for(&actor, &pid("theo")).await;
+        let s = a.status_for(&actor, &pid("theo")).await.unwrap();
         let json = serde_json::to_string(&s).unwrap();
         assert_eq!(
             json.contains("theo.r@gmail.com"),
@@ -333,7 +333,11 @@ async fn the_account_that_consented_is_read_and_shown_only_to_its_owner() {
     drop(a);
     let again = build(&world, &server).await;
     assert_eq!(
-        again.status_for(&me("ada"), &pid("ada")).await.text(),
+        again
+            .status_for(&me("ada"), &pid("ada"))
+            .await
+            .unwrap()
+            .text(),
         "Your Microsoft 365 calendar (ada.l@contoso.com) is connected"
     );
     // The database (and its WAL) holds no address in the clear: it is

@@ -312,9 +312,12 @@ async fn a_poll_answers_through_every_kind_of_provider_failure() {
     let request = SlotRequest::new(Duration::from_secs(3600), iv(MONDAY, MONDAY + 86_400))
         .limit(3)
         .min_free(1);
+    // The administrator sees why each calendar failed, in the provider's
+    // words (below); a member of the group sees only the fixed reason
+    // codes (at the end, from the same cached answers).
     let poll = a
         .poll(
-            &Actor::participant("gok"),
+            &Actor::global_admin("coordinator"),
             &Invitees::Group("all".into()),
             request,
         )
@@ -420,14 +423,27 @@ async fn a_poll_answers_through_every_kind_of_provider_failure() {
         "a 401 may be retried once after a refresh"
     );
     let total = server.received_requests().await.unwrap().len();
-    a.poll(
-        &Actor::participant("gok"),
-        &Invitees::Group("all".into()),
-        request,
-    )
-    .await
-    .unwrap();
+    let member = a
+        .poll(
+            &Actor::participant("gok"),
+            &Invitees::Group("all".into()),
+            request,
+        )
+        .await
+        .unwrap();
     assert_eq!(server.received_requests().await.unwrap().len(), total);
+    // A member of the group sees the same failures as fixed codes only.
+    assert!(!member.problems.is_empty());
+    for p in &member.problems {
+        assert!(
+            [
+                scheduling_assistant::REASON_RECONNECT,
+                scheduling_assistant::REASON_UNREADABLE
+            ]
+            .contains(&p.reason.as_str()),
+            "{p:?}"
+        );
+    }
 
     // Nothing in the store was hurt.
     drop(a);

@@ -646,7 +646,9 @@ async fn an_oauth_callback_may_reach_another_instance() {
     let clock = clock();
     let a = google_instance(&url, &clock, &server).await;
     let b = google_instance(&url, &clock, &server).await;
-    a.add_program(Program::new("m", "M")).await.unwrap();
+    a.add_program(Program::new("m", "M").with_policy_toml("scheduling_assistant = true\n"))
+        .await
+        .unwrap();
     a.add_participant(
         Participant::new("gus", "Gus", "gus@example.org", "UTC"),
         &[ProgramId::new("m")],
@@ -991,7 +993,9 @@ async fn a_failed_attempt_write_leaves_no_verifier_behind() {
     let server = MockServer::start().await;
     let clock = clock();
     let a = google_instance(&url, &clock, &server).await;
-    a.add_program(Program::new("m", "M")).await.unwrap();
+    a.add_program(Program::new("m", "M").with_policy_toml("scheduling_assistant = true\n"))
+        .await
+        .unwrap();
     a.add_participant(
         Participant::new("gus", "Gus", "gus@example.org", "UTC"),
         &[ProgramId::new("m")],

@@ -25,9 +25,11 @@ fn pid(s: &str) -> ParticipantId {
 
 async fn open_copy(
     dir: &std::path::Path,
+    name: &str,
 ) -> (Assistant, Arc<MemorySource>, Arc<OrgAuth>, Arc<Vault>) {
-    let fixture =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/store-v5.sqlite3");
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
     let db = dir.join("assistant.sqlite3");
     std::fs::copy(&fixture, &db).unwrap();
     let key = MasterKey::from_bytes(KeyId(1), [42; 32]);
@@ -54,16 +56,39 @@ async fn open_copy(
 
 #[tokio::test]
 async fn a_store_written_by_the_previous_build_loads_unchanged() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, calendars, org, vault) = open_copy(dir.path()).await;
-    // Written at schema version 5, migrated on open to this build's.
-    assert_eq!(a.store().schema_version().await.unwrap(), SCHEMA_VERSION);
     assert_eq!(
-        SCHEMA_VERSION, 6,
+        SCHEMA_VERSION, 7,
         "a new migration: add a fixture written by the build before it"
     );
-    // Nobody had own hours then.
+    // Schema 5 (before the architecture change): nobody had own hours.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, calendars, org, vault) = open_copy(dir.path(), "store-v5.sqlite3").await;
     assert!(a.own_hours(&pid("maya")).unwrap().is_unrestricted());
+    everything_else_loads(a, calendars, org, vault).await;
+
+    // Schema 6 (before partnerships could end): the same records, and
+    // maya's own hours (Mondays 09:00-12:00, 4 March off).
+    let dir = tempfile::tempdir().unwrap();
+    let (a, calendars, org, vault) = open_copy(dir.path(), "store-v6.sqlite3").await;
+    let hours = a.own_hours(&pid("maya")).unwrap();
+    assert_eq!(
+        serde_json::to_value(&hours).unwrap(),
+        serde_json::json!({"weekly": {"mon": [{"start": "09:00", "end": "12:00"}]}, "dates": {"2026-03-04": []}})
+    );
+    everything_else_loads(a, calendars, org, vault).await;
+}
+
+async fn everything_else_loads(
+    a: Assistant,
+    calendars: Arc<MemorySource>,
+    org: Arc<OrgAuth>,
+    vault: Arc<Vault>,
+) {
+    // Migrated on open to this build's schema.
+    assert_eq!(a.store().schema_version().await.unwrap(), SCHEMA_VERSION);
+    // Every pair stored before pairs could end is current.
+    assert!(a.pair_history().is_empty());
+    assert!(!a.is_archived(&ProgramId::new("spring")));
 
     // Programs and their policies.
     let programs: Vec<(String, String)> = a
@@ -155,14 +180,16 @@ async fn a_store_written_by_the_previous_build_loads_unchanged() {
     // vault); her partner does not.
     let own = a
         .status_for(&Actor::participant("maya"), &pid("maya"))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(
         own.text(),
         "Your iCloud calendar (maya@icloud.com) is connected"
     );
     let partner = a
         .status_for(&Actor::participant("theo"), &pid("maya"))
-        .await;
+        .await
+        .unwrap();
     assert_eq!(partner.text(), "Your iCloud calendar is connected");
     match a.status(&pid("theo")).await {
         ConnectionStatus::NeedsReconnecting { provider, reason } => {

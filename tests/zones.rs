@@ -94,8 +94,9 @@ fn inside_working_day(zone: &str, slot: Interval) -> bool {
 }
 
 async fn all_slots(a: &Assistant, invitees: &[&str], window: Interval, hours: u64) -> Proposal {
+    // The program's administrator: any of its people may be invited.
     a.poll(
-        &Actor::participant(invitees[0]),
+        &Actor::global_admin("coordinator"),
         &Invitees::List {
             program: ProgramId::new("p"),
             participants: invitees.iter().map(|p| pid(p)).collect(),
@@ -221,7 +222,7 @@ async fn buffers_keep_a_margin_around_every_busy_interval() {
     let window = iv(at("2026-03-09T00:00:00Z"), at("2026-03-10T00:00:00Z"));
     let proposal = a
         .poll(
-            &Actor::participant("ana"),
+            &Actor::global_admin("coordinator"),
             &Invitees::List {
                 program: ProgramId::new("p"),
                 participants: vec![pid("ana"), pid("ben")],

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::connect::{ConnectFailure, PendingExchange};
 use crate::error::{AssistantError, vault_error};
-use crate::model::{Actor, Connection, Participant, ParticipantId};
+use crate::model::{Actor, Connection, Participant, ParticipantId, ProgramId};
 
 use super::{Assistant, ConnectionStatus};
 
@@ -64,6 +64,27 @@ impl Assistant {
                 });
             }
         }
+        // The switch: a calendar is connected only to serve a live program
+        // whose scheduling assistant is on.
+        let live: Vec<&ProgramId> = programs
+            .iter()
+            .filter(|p| !records.archived.contains(*p))
+            .collect();
+        if let Some(first) = programs.first()
+            && live.is_empty()
+        {
+            return Err(AssistantError::ProgramArchived(first.clone()));
+        }
+        if let Some(first) = live.first()
+            && !live.iter().any(|p| {
+                records
+                    .programs
+                    .get(*p)
+                    .is_some_and(|(_, policy)| policy.scheduling_assistant_enabled())
+            })
+        {
+            return Err(AssistantError::SchedulingDisabled((*first).clone()));
+        }
         if !self.inner.sources.contains_key(&provider) {
             return Err(AssistantError::ProviderNotConfigured(provider));
         }
@@ -90,8 +111,8 @@ impl Assistant {
         participant: &ParticipantId,
         provider: Provider,
     ) -> Result<ConnectStart, AssistantError> {
-        Self::check_self(actor, participant)?;
         self.sync().await;
+        self.check_self(actor, participant)?;
         self.check_provider(participant, provider)?;
         let connector = self
             .inner
@@ -191,8 +212,8 @@ impl Assistant {
         apple_id: &str,
         app_password: SecretString,
     ) -> Result<ConnectionStatus, AssistantError> {
-        Self::check_self(actor, participant)?;
         self.sync().await;
+        self.check_self(actor, participant)?;
         let p = self.check_provider(participant, Provider::Icloud)?;
         let validator = self
             .inner
@@ -246,9 +267,8 @@ impl Assistant {
         tracing::info!(participant = %participant.id, provider = %provider, "calendar connected");
         // Only the participant connects their own calendar: they see which
         // account they connected.
-        Ok(self
-            .status_for(&Actor::Participant(participant.id.clone()), &participant.id)
-            .await)
+        self.status_for(&Actor::Participant(participant.id.clone()), &participant.id)
+            .await
     }
 
     pub(crate) async fn delete_secret(&self, c: &Connection) -> Result<(), AssistantError> {
@@ -282,8 +302,8 @@ impl Assistant {
         actor: &Actor,
         participant: &ParticipantId,
     ) -> Result<bool, AssistantError> {
-        Self::check_self(actor, participant)?;
         self.sync().await;
+        self.check_self(actor, participant)?;
         self.participant(participant)?;
         let Some(old) = self.connection(participant) else {
             self.inner.cache.forget(participant).await;

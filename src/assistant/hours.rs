@@ -12,8 +12,9 @@ impl Assistant {
     /// programs' hours apply as they are). Stored, and used by every
     /// instance sharing the store.
     ///
-    /// Who may: the participant, or an administrator (their own or on the
-    /// participant's behalf).
+    /// Who may: the participant, or an administrator of one of their
+    /// programs (or a global one), acting for themselves or on the
+    /// participant's behalf.
     ///
     /// # Errors
     /// [`AssistantError::NotAllowed`] for another participant,
@@ -25,15 +26,8 @@ impl Assistant {
         participant: &ParticipantId,
         hours: ParticipantHours,
     ) -> Result<(), AssistantError> {
-        if let Actor::Participant(p) = actor
-            && p != participant
-        {
-            return Err(AssistantError::NotAllowed(format!(
-                "only {participant} or an administrator can set {participant}'s hours"
-            )));
-        }
         self.sync().await;
-        self.participant(participant)?;
+        self.allow(actor, super::Act::SetHours, participant)?;
         hours
             .validate()
             .map_err(|e| AssistantError::invalid(format!("hours of {participant}: {e}")))?;

@@ -22,6 +22,7 @@ mod attempts;
 mod builder;
 mod connections;
 mod hours;
+mod lifecycle;
 mod organisation;
 mod reads;
 mod records;
@@ -29,9 +30,11 @@ mod slots;
 mod status;
 mod sync;
 
+pub use access::{Act, REASON_NOT_CONNECTED, REASON_RECONNECT, REASON_UNREADABLE, Relation};
 pub use builder::AssistantBuilder;
 pub use connections::ConnectStart;
 pub(crate) use connections::{PendingConnect, owner};
+pub use lifecycle::{EndedPair, Listed};
 pub(crate) use organisation::{restore_integration, stored_integrations};
 pub use reads::Availability;
 pub(crate) use records::load_records;
@@ -43,7 +46,13 @@ pub use sync::Refresher;
 pub(crate) struct Records {
     pub(crate) programs: BTreeMap<ProgramId, (Program, ProgramPolicy)>,
     pub(crate) participants: BTreeMap<ParticipantId, (Participant, Vec<ProgramId>)>,
+    /// Current pairs only.
     pub(crate) pairs: BTreeMap<PairId, Pair>,
+    /// Ended pairs, with when they ended: history, granting nothing.
+    pub(crate) ended_pairs: BTreeMap<PairId, (Pair, i64)>,
+    /// Archived programs (still in `programs`): they link nobody, and
+    /// nothing is read, proposed or connected through them.
+    pub(crate) archived: std::collections::BTreeSet<ProgramId>,
     pub(crate) groups: BTreeMap<GroupId, Group>,
     pub(crate) connections: HashMap<ParticipantId, Connection>,
     /// Participants' own hours (only those who narrowed theirs).

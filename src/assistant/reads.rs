@@ -12,6 +12,7 @@ use crate::error::AssistantError;
 use crate::model::{Actor, Connection, ParticipantId, ProgramId};
 
 use super::Assistant;
+use super::access::{Act, REASON_NOT_CONNECTED, reason_code};
 
 /// A participant's unavailable times as their partner sees them: times
 /// only, every blocking kind merged into "Unavailable".
@@ -183,13 +184,18 @@ impl Assistant {
         kinds
     }
 
-    /// A partner's unavailable times in `window`: every interval their
-    /// programs' blocking kinds cover, merged into "Unavailable", times
-    /// only. A participant sees only their mentoring partners and group
-    /// members; an administrator sees anyone.
+    /// A partner's unavailable times in `window`: every interval the
+    /// linking programs' blocking kinds cover, merged into "Unavailable",
+    /// times only. Who may: the participant, their current partners and
+    /// group members, their programs' administrators
+    /// ([`Relation`](crate::Relation)).
+    /// Why a calendar could not be read is the provider's words to the
+    /// participant and administrators, a fixed reason code to others.
     ///
     /// # Errors
-    /// [`AssistantError::NotAllowed`] for a non-partner, unknown ids.
+    /// [`AssistantError::NotAllowed`] for anyone else,
+    /// [`AssistantError::SchedulingDisabled`] when every linking program
+    /// has the switch off, unknown ids.
     pub async fn availability(
         &self,
         actor: &Actor,
@@ -197,25 +203,12 @@ impl Assistant {
         window: Interval,
     ) -> Result<Availability, AssistantError> {
         self.sync().await;
-        self.participant(target)?;
-        let programs = match actor {
-            Actor::Participant(viewer) => {
-                self.participant(viewer)?;
-                let shared = self.shared_programs(viewer, target);
-                if shared.is_empty() && viewer != target {
-                    return Err(AssistantError::NotAllowed(format!(
-                        "{viewer} may see only their mentoring partners' and group members' \
-                         availability"
-                    )));
-                }
-                if viewer == target {
-                    self.programs_of(target)
-                } else {
-                    shared
-                }
-            }
-            Actor::Administrator { .. } => self.programs_of(target),
-        };
+        let (relation, programs) = self.relation(actor, target)?;
+        if !relation.may(Act::Schedule) {
+            self.allow(actor, Act::Schedule, target)?;
+        }
+        let programs = self.readable_programs(programs)?;
+        let detail = relation.may(Act::SeeDetail);
         let blocking = self.blocking(&programs);
         let (mut busy, _) = self
             .busy(std::slice::from_ref(target), window, false, true)
@@ -233,14 +226,22 @@ impl Assistant {
                 window,
                 known: false,
                 unavailable: Vec::new(),
-                reason: Some(e.to_string()),
+                reason: Some(if detail {
+                    e.to_string()
+                } else {
+                    reason_code(&e).to_owned()
+                }),
             },
             None => Availability {
                 participant: target.clone(),
                 window,
                 known: false,
                 unavailable: Vec::new(),
-                reason: Some(self.status(target).await.text()),
+                reason: Some(if detail {
+                    self.status(target).await.text()
+                } else {
+                    REASON_NOT_CONNECTED.to_owned()
+                }),
             },
         })
     }

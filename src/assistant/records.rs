@@ -16,8 +16,11 @@ pub(crate) async fn load_records(
     org_policy: &PolicyLayer,
 ) -> Result<Records, AssistantError> {
     let mut records = Records::default();
-    for program in store.programs().await? {
+    for (program, archived_at) in store.programs().await? {
         let policy = resolve_policy(org_policy, &program)?;
+        if archived_at != 0 {
+            records.archived.insert(program.id.clone());
+        }
         records
             .programs
             .insert(program.id.clone(), (program, policy));
@@ -25,8 +28,14 @@ pub(crate) async fn load_records(
     for (p, programs) in store.participants().await? {
         records.participants.insert(p.id.clone(), (p, programs));
     }
-    for pair in store.pairs().await? {
-        records.pairs.insert(pair.id.clone(), pair);
+    for (pair, ended_at) in store.pairs().await? {
+        if ended_at == 0 {
+            records.pairs.insert(pair.id.clone(), pair);
+        } else {
+            records
+                .ended_pairs
+                .insert(pair.id.clone(), (pair, ended_at));
+        }
     }
     for group in store.groups().await? {
         records.groups.insert(group.id.clone(), group);
@@ -151,7 +160,10 @@ impl Assistant {
         self.sync().await;
         self.check_members(&pair.program, [&pair.mentor, &pair.mentee])?;
         self.inner.store.put_pair(&pair).await?;
-        self.records_mut().pairs.insert(pair.id.clone(), pair);
+        let mut records = self.records_mut();
+        // Adding an ended pair again starts it again.
+        records.ended_pairs.remove(&pair.id);
+        records.pairs.insert(pair.id.clone(), pair);
         Ok(())
     }
 
@@ -167,7 +179,7 @@ impl Assistant {
         Ok(())
     }
 
-    /// Every program.
+    /// Every program, archived ones too ([`is_archived`](Self::is_archived)).
     pub fn programs(&self) -> Vec<Program> {
         self.records()
             .programs
@@ -205,7 +217,7 @@ impl Assistant {
             .ok_or_else(|| AssistantError::UnknownParticipant(id.clone()))
     }
 
-    /// Every pair.
+    /// Every current pair (ended ones: [`pair_history`](Self::pair_history)).
     pub fn pairs(&self) -> Vec<Pair> {
         self.records().pairs.values().cloned().collect()
     }

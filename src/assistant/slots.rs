@@ -11,7 +11,8 @@ use crate::busy::FetchCounts;
 use crate::error::AssistantError;
 use crate::model::{Actor, GroupId, PairId, ParticipantId, ProgramId};
 
-use super::Assistant;
+use super::access::{Act, reason_code};
+use super::{Assistant, Relation};
 
 /// A proposed slot and who can make it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -48,7 +49,10 @@ pub struct Proposal {
 pub struct Problem {
     /// Who.
     pub participant: ParticipantId,
-    /// Why, as the provider said (never a secret).
+    /// Why: the provider's words (never a secret) to the participant and
+    /// administrators, a fixed reason code
+    /// ([`REASON_RECONNECT`](crate::REASON_RECONNECT),
+    /// [`REASON_UNREADABLE`](crate::REASON_UNREADABLE)) to anyone else.
     pub reason: String,
 }
 
@@ -135,17 +139,28 @@ impl Assistant {
             .get(pair)
             .cloned()
             .ok_or_else(|| AssistantError::UnknownPair(pair.clone()))?;
-        if let Actor::Participant(p) = actor
-            && *p != pair.mentor
-            && *p != pair.mentee
-        {
+        // The pair's own two, or an administrator of its program.
+        let allowed = match actor {
+            Actor::Participant(p) => *p == pair.mentor || *p == pair.mentee,
+            _ => {
+                let (relation, programs) = self.relation(actor, &pair.mentor)?;
+                relation >= Relation::ProgramAdministrator && programs.contains(&pair.program)
+            }
+        };
+        if !allowed {
             return Err(AssistantError::NotAllowed(format!(
-                "{p} is not in pair {}",
+                "only the pair {} and its program's administrators see its slots",
                 pair.id
             )));
         }
-        self.propose(&pair.program, &[pair.mentor, pair.mentee], request, false)
-            .await
+        self.propose(
+            actor,
+            &pair.program,
+            &[pair.mentor, pair.mentee],
+            request,
+            false,
+        )
+        .await
     }
 
     /// A group poll: `request.limit` distinct slots ranked by how many
@@ -174,11 +189,13 @@ impl Assistant {
                     .get(id)
                     .cloned()
                     .ok_or_else(|| AssistantError::UnknownGroup(id.clone()))?;
-                if let Actor::Participant(p) = actor
-                    && !group.members.contains(p)
-                {
+                let allowed = match actor {
+                    Actor::Participant(p) => group.members.contains(p),
+                    _ => self.administers(actor, &group.program),
+                };
+                if !allowed {
                     return Err(AssistantError::NotAllowed(format!(
-                        "{p} is not in group {id}"
+                        "only members of group {id} and its program's administrators poll it"
                     )));
                 }
                 (group.program, group.members)
@@ -188,30 +205,36 @@ impl Assistant {
                 participants,
             } => {
                 self.check_members(program, participants.iter())?;
-                if let Actor::Participant(p) = actor
-                    && !self.programs_of(p).contains(program)
-                {
-                    return Err(AssistantError::NotAllowed(format!(
-                        "{p} is not in program {program}"
-                    )));
+                // Every invitee: the caller, or someone the caller shares a
+                // current pair or group of this program with (an
+                // administrator: anyone of a program they administer).
+                for p in participants {
+                    let (relation, through) = self.relation(actor, p)?;
+                    if !relation.may(Act::Schedule) || !through.contains(program) {
+                        return Err(AssistantError::NotAllowed(format!(
+                            "{p} may be invited only by themselves, their current partners and \
+                             group members in program {program}, and its administrators"
+                        )));
+                    }
                 }
                 (program.clone(), participants.clone())
             }
         };
-        if !self.policy(&program)?.group_polls_enabled() {
+        if !self.live_policy(&program)?.group_polls_enabled() {
             return Err(AssistantError::GroupPollsDisabled(program));
         }
-        self.propose(&program, &people, request, true).await
+        self.propose(actor, &program, &people, request, true).await
     }
 
     pub(crate) async fn propose(
         &self,
+        actor: &Actor,
         program: &ProgramId,
         people: &[ParticipantId],
         request: SlotRequest,
         rank_by_free: bool,
     ) -> Result<Proposal, AssistantError> {
-        let policy = self.policy(program)?;
+        let policy = self.live_policy(program)?;
         if !policy.scheduling_assistant_enabled() {
             return Err(AssistantError::SchedulingDisabled(program.clone()));
         }
@@ -248,9 +271,18 @@ impl Assistant {
             sets.push(match busy.get(p) {
                 Some(Some(Ok(fb))) => Some(fb.unavailable(blocking).widen(before, after)),
                 Some(Some(Err(e))) => {
+                    // The provider's words to the participant and their
+                    // administrators; a fixed code to everyone else.
+                    let detail = self
+                        .relation(actor, p)
+                        .is_ok_and(|(r, _)| r.may(Act::SeeDetail));
                     problems.push(Problem {
                         participant: p.clone(),
-                        reason: e.to_string(),
+                        reason: if detail {
+                            e.to_string()
+                        } else {
+                            reason_code(e).to_owned()
+                        },
                     });
                     None
                 }

@@ -5,7 +5,10 @@ use serde::Serialize;
 
 use crate::assistant::connections::secret_kind;
 use crate::assistant::owner;
+use crate::error::AssistantError;
 use crate::model::{Actor, ParticipantId, provider_name};
+
+use super::access::{Act, REASON_RECONNECT, REASON_UNREADABLE};
 
 use super::Assistant;
 
@@ -94,21 +97,44 @@ impl ConnectionStatus {
 }
 
 impl Assistant {
-    /// A participant's connection status as `actor` may see it: the
-    /// participant themselves and administrators also see which account is
-    /// connected ([`ConnectionStatus::Connected`]'s `account`, read from
-    /// the vault, where it is sealed with the tokens); anyone else sees
-    /// [`status`](Self::status).
-    pub async fn status_for(&self, actor: &Actor, participant: &ParticipantId) -> ConnectionStatus {
-        let mut status = self.status(participant).await;
-        let may_see = match actor {
-            Actor::Participant(p) => p == participant,
-            Actor::Administrator { .. } => true,
-        };
-        if may_see && let ConnectionStatus::Connected { account, .. } = &mut status {
-            *account = self.connected_address(participant).await;
+    /// A participant's connection status as `actor` may see it. The
+    /// participant themselves and their administrators see everything,
+    /// including which account is connected
+    /// ([`ConnectionStatus::Connected`]'s `account`, read from the vault,
+    /// where it is sealed with the tokens) and the provider's reasons;
+    /// current partners and group members see the state with a fixed
+    /// reason code ([`REASON_RECONNECT`](crate::REASON_RECONNECT),
+    /// [`REASON_UNREADABLE`](crate::REASON_UNREADABLE)).
+    ///
+    /// # Errors
+    /// [`AssistantError::NotAllowed`] for anyone else, unknown ids.
+    pub async fn status_for(
+        &self,
+        actor: &Actor,
+        participant: &ParticipantId,
+    ) -> Result<ConnectionStatus, AssistantError> {
+        self.sync().await;
+        let (relation, _) = self.relation(actor, participant)?;
+        if !relation.may(Act::Schedule) {
+            self.allow(actor, Act::Schedule, participant)?;
         }
-        status
+        let mut status = self.status(participant).await;
+        if relation.may(Act::SeeDetail) {
+            if let ConnectionStatus::Connected { account, .. } = &mut status {
+                *account = self.connected_address(participant).await;
+            }
+        } else {
+            match &mut status {
+                ConnectionStatus::NeedsReconnecting { reason, .. } => {
+                    REASON_RECONNECT.clone_into(reason);
+                }
+                ConnectionStatus::Unreachable { reason, .. } => {
+                    REASON_UNREADABLE.clone_into(reason);
+                }
+                _ => {}
+            }
+        }
+        Ok(status)
     }
 
     /// The address of the account behind the participant's own

@@ -71,32 +71,15 @@ pub(super) async fn api_programs(
     Ok(Json(out))
 }
 
-#[derive(Serialize)]
-pub(super) struct ParticipantOut {
-    id: ParticipantId,
-    name: String,
-    time_zone: String,
-    programs: Vec<ProgramId>,
-}
-
-/// Lists participants (no emails: a participant's address is theirs).
+/// Lists the participants the session may schedule with (themselves,
+/// current partners and group members; an administrator's programs'
+/// people), emails only to the person and administrators.
 pub(super) async fn api_participants(
     State(app): App,
     headers: HeaderMap,
-) -> Result<Json<Vec<ParticipantOut>>, ApiError> {
-    app.require(&headers)?;
-    Ok(Json(
-        app.assistant
-            .participants()
-            .into_iter()
-            .map(|(p, programs)| ParticipantOut {
-                id: p.id,
-                name: p.name,
-                time_zone: p.time_zone,
-                programs,
-            })
-            .collect(),
-    ))
+) -> Result<Json<Vec<crate::Listed>>, ApiError> {
+    let actor = app.require(&headers)?;
+    Ok(Json(app.assistant.visible_participants(&actor).await))
 }
 
 #[derive(Serialize)]
@@ -112,7 +95,7 @@ pub(super) async fn status_out(
     id: ParticipantId,
 ) -> Result<StatusOut, ApiError> {
     app.assistant.participant(&id)?;
-    let status = app.assistant.status_for(actor, &id).await;
+    let status = app.assistant.status_for(actor, &id).await?;
     Ok(StatusOut {
         participant: id,
         text: status.text(),
@@ -325,7 +308,7 @@ pub(super) async fn api_pairs(
             .into_iter()
             .filter(|p| match &actor {
                 Actor::Participant(me) => p.mentor == *me || p.mentee == *me,
-                Actor::Administrator { .. } => true,
+                _ => app.assistant.administers(&actor, &p.program),
             })
             .map(|p| PairOut {
                 id: p.id,
@@ -374,7 +357,7 @@ pub(super) async fn api_groups(
             .into_iter()
             .filter(|g| match &actor {
                 Actor::Participant(me) => g.members.contains(me),
-                Actor::Administrator { .. } => true,
+                _ => app.assistant.administers(&actor, &g.program),
             })
             .map(|g| GroupOut {
                 id: g.id,

@@ -72,6 +72,7 @@ impl From<AssistantError> for ApiError {
             E::ProviderNotAllowed { .. } => (StatusCode::FORBIDDEN, "provider_not_allowed"),
             E::GroupPollsDisabled(_) => (StatusCode::FORBIDDEN, "group_polls_disabled"),
             E::SchedulingDisabled(_) => (StatusCode::FORBIDDEN, "scheduling_disabled"),
+            E::ProgramArchived(_) => (StatusCode::FORBIDDEN, "program_archived"),
             E::ProviderNotConfigured(_) => (StatusCode::BAD_REQUEST, "provider_not_configured"),
             E::ConnectExpired => (StatusCode::BAD_REQUEST, "connect_expired"),
             E::ConnectFailed(ConnectFailure::Config(_)) => {

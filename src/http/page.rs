@@ -118,6 +118,11 @@ pub(super) async fn home(app: &Shared, actor: &Actor) -> Result<Response, ApiErr
         Actor::Administrator {
             admin,
             on_behalf_of,
+        }
+        | Actor::ProgramAdministrator {
+            admin,
+            on_behalf_of,
+            ..
         } => match on_behalf_of {
             Some(p) => format!(
                 "{admin} (administrator, working on behalf of {})",
@@ -136,7 +141,7 @@ pub(super) async fn home(app: &Shared, actor: &Actor) -> Result<Response, ApiErr
         body.push_str("<p>Choose a participant to work for.</p>");
         return Ok(page("Scheduling assistant", &body).into_response());
     };
-    let status = app.assistant.status_for(actor, &subject).await;
+    let status = app.assistant.status_for(actor, &subject).await?;
     let _ = write!(
         body,
         "<section><h2>Calendar</h2><p class=\"status\" id=\"status\">{}</p>",
@@ -233,6 +238,7 @@ pub(super) async fn page_sign_in(
             participant: f.participant,
             admin: f.admin,
             on_behalf_of: f.on_behalf_of,
+            programs: None,
         };
         let (_, cookie) = app.sign_in(&request)?;
         let mut response = Redirect::to("/").into_response();

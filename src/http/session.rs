@@ -8,7 +8,7 @@ use std::sync::PoisonError;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use crate::{Actor, ParticipantId};
+use crate::{Actor, ParticipantId, ProgramId};
 
 use super::error::ApiError;
 use super::{COOKIE, Shared};
@@ -82,9 +82,25 @@ impl Shared {
                     }
                     None => None,
                 };
-                Actor::Administrator {
-                    admin: admin.clone(),
-                    on_behalf_of,
+                match &request.programs {
+                    // A single-track administrator: these programs only.
+                    Some(programs) => {
+                        let mut scope = Vec::new();
+                        for p in programs {
+                            let id = ProgramId::new(p.clone());
+                            self.assistant.policy(&id)?;
+                            scope.push(id);
+                        }
+                        Actor::ProgramAdministrator {
+                            admin: admin.clone(),
+                            programs: scope,
+                            on_behalf_of,
+                        }
+                    }
+                    None => Actor::Administrator {
+                        admin: admin.clone(),
+                        on_behalf_of,
+                    },
                 }
             }
             _ => {
@@ -118,10 +134,7 @@ impl Shared {
 /// Whom a session acts for: the participant, or the one an administrator
 /// works for.
 pub(super) fn subject(actor: &Actor) -> Option<&ParticipantId> {
-    match actor {
-        Actor::Participant(p) => Some(p),
-        Actor::Administrator { on_behalf_of, .. } => on_behalf_of.as_ref(),
-    }
+    actor.subject()
 }
 
 /// `POST /api/session`.
@@ -131,6 +144,9 @@ pub(super) struct SignIn {
     pub(super) participant: Option<String>,
     pub(super) admin: Option<String>,
     pub(super) on_behalf_of: Option<String>,
+    /// With `admin`: the programs administered (a single-track
+    /// administrator); without, a global administrator.
+    pub(super) programs: Option<Vec<String>>,
 }
 
 #[derive(Serialize)]
@@ -138,6 +154,8 @@ pub(super) struct Me {
     participant: Option<ParticipantId>,
     admin: Option<String>,
     on_behalf_of: Option<ParticipantId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    programs: Option<Vec<ProgramId>>,
 }
 
 pub(super) fn me(actor: &Actor) -> Me {
@@ -146,6 +164,7 @@ pub(super) fn me(actor: &Actor) -> Me {
             participant: Some(p.clone()),
             admin: None,
             on_behalf_of: None,
+            programs: None,
         },
         Actor::Administrator {
             admin,
@@ -154,6 +173,17 @@ pub(super) fn me(actor: &Actor) -> Me {
             participant: None,
             admin: Some(admin.clone()),
             on_behalf_of: on_behalf_of.clone(),
+            programs: None,
+        },
+        Actor::ProgramAdministrator {
+            admin,
+            programs,
+            on_behalf_of,
+        } => Me {
+            participant: None,
+            admin: Some(admin.clone()),
+            on_behalf_of: on_behalf_of.clone(),
+            programs: Some(programs.clone()),
         },
     }
 }

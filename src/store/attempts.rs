@@ -72,4 +72,21 @@ impl Store {
             .map(|r| text(r, 0))
             .collect()
     }
+
+    /// Removes a participant's OAuth attempts (they are being deleted);
+    /// their state hashes, whose sealed verifiers the vault holds.
+    pub(crate) async fn take_attempts_of(
+        &self,
+        participant: &ParticipantId,
+    ) -> Result<Vec<String>, StoreError> {
+        self.db
+            .query(
+                "DELETE FROM assistant_oauth_attempts WHERE participant_id = $1 RETURNING state_hash",
+                vec![participant.as_str().into()],
+            )
+            .await?
+            .iter()
+            .map(|r| text(r, 0))
+            .collect()
+    }
 }

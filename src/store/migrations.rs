@@ -64,6 +64,10 @@ pub(super) const MIGRATIONS: &[&str] = &[
     "CREATE TABLE assistant_participant_hours (
         participant_id TEXT PRIMARY KEY REFERENCES assistant_participants(id),
         hours_json TEXT NOT NULL);",
+    // 7: partnerships that end and programs that are archived (0: current):
+    // ended pairs stay as history (who was paired when), without access.
+    "ALTER TABLE assistant_pairs ADD COLUMN ended_at BIGINT NOT NULL DEFAULT 0;
+     ALTER TABLE assistant_programs ADD COLUMN archived_at BIGINT NOT NULL DEFAULT 0;",
 ];
 
 /// The newest schema version this build knows.

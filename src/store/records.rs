@@ -27,22 +27,132 @@ impl Store {
             .await
     }
 
-    pub(crate) async fn programs(&self) -> Result<Vec<Program>, StoreError> {
+    /// Every program, with when it was archived (0: it is live).
+    pub(crate) async fn programs(&self) -> Result<Vec<(Program, i64)>, StoreError> {
         self.db
             .query(
-                "SELECT id, name, policy_toml FROM assistant_programs ORDER BY id",
+                "SELECT id, name, policy_toml, archived_at FROM assistant_programs ORDER BY id",
                 vec![],
             )
             .await?
             .iter()
             .map(|r| {
-                Ok(Program {
-                    id: ProgramId::new(text(r, 0)?),
-                    name: text(r, 1)?,
-                    policy_toml: text(r, 2)?,
-                })
+                Ok((
+                    Program {
+                        id: ProgramId::new(text(r, 0)?),
+                        name: text(r, 1)?,
+                        policy_toml: text(r, 2)?,
+                    },
+                    int(r, 3)?,
+                ))
             })
             .collect()
+    }
+
+    /// Archives a program at `at` and ends its current pairs then.
+    pub(crate) async fn archive_program(&self, p: &ProgramId, at: i64) -> Result<(), StoreError> {
+        self.db
+            .transaction(vec![
+                (
+                    "UPDATE assistant_programs SET archived_at = $2 WHERE id = $1",
+                    vec![p.as_str().into(), at.into()],
+                ),
+                (
+                    "UPDATE assistant_pairs SET ended_at = $2 WHERE program_id = $1 AND ended_at = 0",
+                    vec![p.as_str().into(), at.into()],
+                ),
+            ])
+            .await
+    }
+
+    /// Ends a pair at `at` (kept as history).
+    pub(crate) async fn end_pair(&self, p: &PairId, at: i64) -> Result<(), StoreError> {
+        self.db
+            .transaction(vec![(
+                "UPDATE assistant_pairs SET ended_at = $2 WHERE id = $1 AND ended_at = 0",
+                vec![p.as_str().into(), at.into()],
+            )])
+            .await
+    }
+
+    /// Takes `participant` out of `group`.
+    pub(crate) async fn remove_group_member(
+        &self,
+        group: &GroupId,
+        participant: &ParticipantId,
+    ) -> Result<(), StoreError> {
+        self.db
+            .transaction(vec![(
+                "DELETE FROM assistant_group_members WHERE group_id = $1 AND participant_id = $2",
+                vec![group.as_str().into(), participant.as_str().into()],
+            )])
+            .await
+    }
+
+    /// Takes a participant out of a program at `at`: the membership goes,
+    /// their pairs in it end, and they leave its groups.
+    pub(crate) async fn remove_membership(
+        &self,
+        participant: &ParticipantId,
+        program: &ProgramId,
+        at: i64,
+    ) -> Result<(), StoreError> {
+        let (who, what) = (participant.as_str(), program.as_str());
+        self.db
+            .transaction(vec![
+                (
+                    "DELETE FROM assistant_memberships WHERE participant_id = $1 AND program_id = $2",
+                    vec![who.into(), what.into()],
+                ),
+                (
+                    "UPDATE assistant_pairs SET ended_at = $3
+                     WHERE program_id = $2 AND (mentor = $1 OR mentee = $1) AND ended_at = 0",
+                    vec![who.into(), what.into(), at.into()],
+                ),
+                (
+                    "DELETE FROM assistant_group_members WHERE participant_id = $1
+                     AND group_id IN (SELECT id FROM assistant_groups WHERE program_id = $2)",
+                    vec![who.into(), what.into()],
+                ),
+            ])
+            .await
+    }
+
+    /// Deletes a participant and every record row of theirs: own hours,
+    /// the connection, group memberships, pairs (ended or not: a deleted
+    /// person leaves no history), program memberships, the participant.
+    /// (OAuth attempts and cached busy times have their own owners,
+    /// `attempts.rs` and `busy.rs`; secrets are the vault's.)
+    pub(crate) async fn delete_participant(&self, p: &ParticipantId) -> Result<(), StoreError> {
+        let who = p.as_str();
+        self.db
+            .transaction(vec![
+                (
+                    "DELETE FROM assistant_participant_hours WHERE participant_id = $1",
+                    vec![who.into()],
+                ),
+                (
+                    "DELETE FROM assistant_connections WHERE participant_id = $1",
+                    vec![who.into()],
+                ),
+                (
+                    "DELETE FROM assistant_group_members WHERE participant_id = $1",
+                    vec![who.into()],
+                ),
+                (
+                    "DELETE FROM assistant_pairs WHERE mentor = $1 OR mentee = $1",
+                    vec![who.into()],
+                ),
+                (
+                    "DELETE FROM assistant_memberships WHERE participant_id = $1",
+                    vec![who.into()],
+                ),
+                (
+                    "DELETE FROM assistant_participants WHERE id = $1",
+                    vec![who.into()],
+                ),
+            ])
+            .await
     }
 
     pub(crate) async fn put_participant(
@@ -118,7 +228,7 @@ impl Store {
             .transaction(vec![(
                 "INSERT INTO assistant_pairs (id, program_id, mentor, mentee) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (id) DO UPDATE SET program_id = excluded.program_id,
-                 mentor = excluded.mentor, mentee = excluded.mentee",
+                 mentor = excluded.mentor, mentee = excluded.mentee, ended_at = 0",
                 vec![
                     p.id.as_str().into(),
                     p.program.as_str().into(),
@@ -129,21 +239,25 @@ impl Store {
             .await
     }
 
-    pub(crate) async fn pairs(&self) -> Result<Vec<Pair>, StoreError> {
+    /// Every pair, with when it ended (0: it is current).
+    pub(crate) async fn pairs(&self) -> Result<Vec<(Pair, i64)>, StoreError> {
         self.db
             .query(
-                "SELECT id, program_id, mentor, mentee FROM assistant_pairs ORDER BY id",
+                "SELECT id, program_id, mentor, mentee, ended_at FROM assistant_pairs ORDER BY id",
                 vec![],
             )
             .await?
             .iter()
             .map(|r| {
-                Ok(Pair {
-                    id: PairId::new(text(r, 0)?),
-                    program: ProgramId::new(text(r, 1)?),
-                    mentor: ParticipantId::new(text(r, 2)?),
-                    mentee: ParticipantId::new(text(r, 3)?),
-                })
+                Ok((
+                    Pair {
+                        id: PairId::new(text(r, 0)?),
+                        program: ProgramId::new(text(r, 1)?),
+                        mentor: ParticipantId::new(text(r, 2)?),
+                        mentee: ParticipantId::new(text(r, 3)?),
+                    },
+                    int(r, 4)?,
+                ))
             })
             .collect()
     }
@@ -366,7 +480,10 @@ mod tests {
         let programs = s.programs().await.unwrap();
         assert_eq!(programs.len(), 2);
         assert_eq!(
-            (programs[1].id.as_str(), programs[1].policy_toml.as_str()),
+            (
+                programs[1].0.id.as_str(),
+                programs[1].0.policy_toml.as_str()
+            ),
             ("spring", "group_polls = true")
         );
 
@@ -403,7 +520,7 @@ mod tests {
             mentee: ParticipantId::new("zoe"),
         };
         s.put_pair(&pair).await.unwrap();
-        assert_eq!(s.pairs().await.unwrap(), [pair]);
+        assert_eq!(s.pairs().await.unwrap(), [(pair, 0)]);
 
         // Members keep their order; rewriting a group replaces them.
         let mut group = Group {
