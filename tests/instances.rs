@@ -1022,3 +1022,90 @@ async fn a_failed_attempt_write_leaves_no_verifier_behind() {
         "{owners:?}"
     );
 }
+
+/// Ending a pair on one instance ends visibility on another at its next
+/// call; deleting a participant there leaves no row of theirs, no sealed
+/// secret and no cached busy time anywhere in the database.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ending_a_pair_or_deleting_someone_on_one_instance_holds_on_every_instance() {
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let clock = clock();
+    let source = Counting::new(Duration::ZERO);
+    let a = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let b = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let ids = seed(&a, &source, 2).await;
+    a.add_pair(scheduling_assistant::Pair {
+        id: "p0-p1".into(),
+        program: "mentoring".into(),
+        mentor: ids[0].clone(),
+        mentee: ids[1].clone(),
+    })
+    .await
+    .unwrap();
+    let p1 = Actor::participant("p1");
+    // B sees the pair (and caches p0's busy times in the shared table).
+    let seen = b.availability(&p1, &ids[0], week()).await.unwrap();
+    assert!(seen.known);
+    a.end_pair(&"p0-p1".into()).await.unwrap();
+    let after = b.availability(&p1, &ids[0], week()).await;
+    assert!(
+        matches!(
+            after,
+            Err(scheduling_assistant::AssistantError::NotAllowed(_))
+        ),
+        "{after:?}"
+    );
+    assert_eq!(b.pair_history().len(), 1);
+
+    // Deleting p0 on B: nothing of p0 stays in any table.
+    assert!(b.delete_participant(&ids[0]).await.unwrap());
+    // A's next call sees it (the synchronous getters answer from its copy:
+    // reload first, as README says).
+    let gone = a.availability(&admin(), &ids[0], week()).await;
+    assert!(
+        matches!(
+            gone,
+            Err(scheduling_assistant::AssistantError::UnknownParticipant(_))
+        ),
+        "{gone:?}"
+    );
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    let task = tokio::spawn(connection);
+    let tables: Vec<String> = client
+        .query(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    assert!(tables.iter().any(|t| t == "assistant_busy"), "{tables:?}");
+    for t in &tables {
+        // Every row as text: no mention of p0's id or addresses.
+        let rows = client
+            .query(&format!("SELECT CAST(t AS TEXT) FROM \"{t}\" t"), &[])
+            .await
+            .unwrap();
+        for row in rows {
+            let text: String = row.get(0);
+            for needle in [
+                "p0@example.org",
+                "p0@icloud.com",
+                "\"p0\"",
+                "(p0,",
+                ",p0,",
+                ",p0)",
+            ] {
+                assert!(!text.contains(needle), "{t}: {text}");
+            }
+        }
+    }
+    drop(client);
+    let _ = task.await;
+}

@@ -62,4 +62,19 @@ impl Assistant {
             .cloned()
             .unwrap_or_default())
     }
+
+    /// A participant's own hours as `actor` may read them: the
+    /// participant and their administrators (as for setting them).
+    ///
+    /// # Errors
+    /// [`AssistantError::NotAllowed`] for anyone else, unknown ids.
+    pub async fn own_hours_for(
+        &self,
+        actor: &Actor,
+        participant: &ParticipantId,
+    ) -> Result<ParticipantHours, AssistantError> {
+        self.sync().await;
+        self.allow(actor, super::Act::SetHours, participant)?;
+        self.own_hours(participant)
+    }
 }

@@ -165,7 +165,9 @@ impl Assistant {
     /// provider's grant revoked where the provider allows, Google's; the
     /// secret deleted from the vault), cached busy times, OAuth attempts
     /// (and their sealed verifiers), own hours, group memberships, pairs,
-    /// program memberships and the participant. Returns whether they
+    /// program memberships and the participant. On SQLite the deleted rows
+    /// are overwritten (`secure_delete`) and the write-ahead log emptied,
+    /// so no byte of theirs stays in the file. Returns whether they
     /// existed.
     ///
     /// # Errors
@@ -221,6 +223,8 @@ impl Assistant {
         // A read that was in flight may have stored their times after the
         // first forget: forget again once the records are gone.
         self.inner.cache.forget(participant).await;
+        // No older copy of their rows stays in SQLite's log.
+        self.inner.store.erase_freed().await;
         tracing::info!(%participant, "participant deleted");
         Ok(true)
     }

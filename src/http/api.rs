@@ -121,9 +121,13 @@ pub(super) async fn api_hours(
     headers: HeaderMap,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ParticipantHours>, ApiError> {
-    app.require(&headers)?;
+    let actor = app.require(&headers)?;
     let Path(id) = path.map_err(rejected)?;
-    Ok(Json(app.assistant.own_hours(&ParticipantId::new(id))?))
+    Ok(Json(
+        app.assistant
+            .own_hours_for(&actor, &ParticipantId::new(id))
+            .await?,
+    ))
 }
 
 /// `PUT /api/participants/{id}/hours`: sets them (the participant or an

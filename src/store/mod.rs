@@ -89,8 +89,12 @@ impl Store {
                 .map_err(backend("setting the busy timeout"))?;
             conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
                 .map_err(backend("enabling WAL"))?;
-            conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-                .map_err(backend("setting pragmas"))?;
+            // secure_delete: a deleted participant's rows are overwritten
+            // with zeros, not left in free pages.
+            conn.execute_batch(
+                "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+            )
+            .map_err(backend("setting pragmas"))?;
             Ok(conn)
         })
         .await?;
@@ -155,6 +159,34 @@ impl Store {
             )
             .await?;
         rows.first().map_or(Ok(0), |r| int(r, 0))
+    }
+
+    /// On SQLite, moves every committed page into the file and empties
+    /// the write-ahead log (`wal_checkpoint(TRUNCATE)`), so no older copy
+    /// of a deleted row survives in the log (deleted rows are zeroed by
+    /// `secure_delete`). Best effort: a busy checkpoint is logged. Nothing
+    /// on PostgreSQL, where deleted rows go at the server's next vacuum.
+    pub(crate) async fn erase_freed(&self) {
+        if let Db::Sqlite(conn) = &self.db {
+            let conn = Arc::clone(conn);
+            let done = blocking(move || {
+                let conn = conn
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(backend("checkpointing"))
+            })
+            .await;
+            match done {
+                Ok(0) => {}
+                Ok(_) => tracing::warn!(
+                    "the checkpoint after a deletion was busy; the log empties at a later one"
+                ),
+                Err(e) => tracing::warn!(error = %e, "the checkpoint after a deletion failed"),
+            }
+        }
     }
 
     /// Whether this store is PostgreSQL (shared by instances).

@@ -98,8 +98,11 @@ impl SqliteStore {
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(corrupt(format!("journal mode is {mode}, not wal")));
         }
-        conn.execute_batch("PRAGMA synchronous = FULL;")
-            .map_err(backend("setting synchronous"))?;
+        // secure_delete: a deleted secret's row (its owner id is a
+        // participant's address) is overwritten with zeros, not left in a
+        // free page.
+        conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;")
+            .map_err(backend("setting synchronous and secure_delete"))?;
         migrate(&mut conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
