@@ -95,13 +95,13 @@ pub(super) fn table() -> Vec<Route> {
             "GET",
             "/api/participants",
             get(api_participants),
-            json!({"summary": "Participants (no emails)", "responses": {"200": ok(json!({"type": "array", "items": r("Participant")})), "401": error}}),
+            json!({"summary": "The participants the caller may schedule with (emails only to the person and administrators)", "responses": {"200": ok(json!({"type": "array", "items": r("Participant")})), "401": error}}),
         ),
         api(
             "GET",
             "/api/participants/{id}/hours",
             get(api_hours),
-            json!({"summary": "A participant's own hours: narrower weekly hours and date overrides in their zone, inside the program's", "parameters": [id], "responses": {"200": ok(r("Hours")), "401": error, "404": error}}),
+            json!({"summary": "A participant's own hours: narrower weekly hours and date overrides in their zone, inside the program's (the participant and their administrators)", "parameters": [id], "responses": {"200": ok(r("Hours")), "401": error, "403": error, "404": error}}),
         ),
         api(
             "PUT",
@@ -113,7 +113,7 @@ pub(super) fn table() -> Vec<Route> {
             "GET",
             "/api/participants/{id}/status",
             get(api_status),
-            json!({"summary": "A participant's connection status and its sentence", "parameters": [id], "responses": {"200": ok(r("Status")), "401": error, "404": error}}),
+            json!({"summary": "A participant's connection status and its sentence: to the participant and their administrators with the connected account and the provider's reasons, to current partners and group members with fixed reason codes, to nobody else", "parameters": [id], "responses": {"200": ok(r("Status")), "401": error, "403": error, "404": error}}),
         ),
         api(
             "POST",
@@ -131,7 +131,7 @@ pub(super) fn table() -> Vec<Route> {
             "GET",
             "/api/participants/{id}/availability",
             get(api_availability),
-            json!({"summary": "A partner's Unavailable times in a window (times only)", "parameters": [id, from, to], "responses": {"200": ok(r("Availability")), "400": error, "401": error, "403": error, "404": error}}),
+            json!({"summary": "A participant's Unavailable times in a window (times only): to themselves, current partners, group members and their programs' administrators", "parameters": [id, from, to], "responses": {"200": ok(r("Availability")), "400": error, "401": error, "403": error, "404": error}}),
         ),
         api(
             "GET",
