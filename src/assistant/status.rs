@@ -103,8 +103,8 @@ impl Assistant {
     /// ([`ConnectionStatus::Connected`]'s `account`, read from the vault,
     /// where it is sealed with the tokens) and the provider's reasons;
     /// current partners and group members see the state with a fixed
-    /// reason code ([`REASON_RECONNECT`](crate::REASON_RECONNECT),
-    /// [`REASON_UNREADABLE`](crate::REASON_UNREADABLE)).
+    /// reason code ([`REASON_RECONNECT`],
+    /// [`REASON_UNREADABLE`]).
     ///
     /// # Errors
     /// [`AssistantError::NotAllowed`] for anyone else, unknown ids.
