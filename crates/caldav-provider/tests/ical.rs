@@ -670,3 +670,61 @@ fn regression_all_day_series_with_byhour_keeps_whole_days() {
         vec![row("2025-03-03T00:00:00Z", "2025-03-06T00:00:00Z", "busy")]
     );
 }
+
+/// A file or resource holding a lone VEVENT (no VCALENDAR wrapper), as
+/// icalendar's own `issue_156_RDATE_with_PERIOD.ics` does, and a VEVENT
+/// nested in an X- component: both peers read them, so do we, with a
+/// warning in the partial result instead of refusing the whole file.
+#[test]
+fn a_lone_or_nested_vevent_is_read_with_a_warning() {
+    // icalendar's tests/events/issue_156_RDATE_with_PERIOD.ics, verbatim.
+    let lone = "BEGIN:VEVENT\r\nSUMMARY:RDATE period\r\nDTSTART:19961230T020000Z\r\n\
+        DTEND:19961230T060000Z\r\nUID:rdate_period\r\n\
+        RDATE;VALUE=PERIOD:19970101T180000Z/19970102T070000Z\r\nEND:VEVENT\r\n";
+    let r = report(
+        lone,
+        window("1996-12-01T00:00:00Z", "1997-02-01T00:00:00Z"),
+        &utc(),
+    );
+    assert_eq!(
+        rows(&r.busy),
+        vec![
+            row("1996-12-30T02:00:00Z", "1996-12-30T06:00:00Z", "busy"),
+            row("1997-01-01T18:00:00Z", "1997-01-02T07:00:00Z", "busy"),
+        ]
+    );
+    assert!(
+        matches!(&r.problems[..], [p] if matches!(&p.kind, ProblemKind::Misplaced { component } if component == "VEVENT")),
+        "{:?}",
+        r.problems
+    );
+    // Inside an X- component, inside or outside a VCALENDAR.
+    for text in [
+        "BEGIN:VCALENDAR\r\nBEGIN:X-WRAPPER\r\nBEGIN:VEVENT\r\nUID:n\r\n\
+         DTSTART:20250303T090000Z\r\nDTEND:20250303T100000Z\r\nEND:VEVENT\r\n\
+         END:X-WRAPPER\r\nEND:VCALENDAR\r\n",
+        "BEGIN:X-WRAPPER\r\nBEGIN:VEVENT\r\nUID:n\r\n\
+         DTSTART:20250303T090000Z\r\nDTEND:20250303T100000Z\r\nEND:VEVENT\r\n\
+         END:X-WRAPPER\r\n",
+    ] {
+        let r = report(text, two_weeks(), &utc());
+        assert_eq!(
+            rows(&r.busy),
+            vec![row("2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z", "busy")],
+            "{text}"
+        );
+        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+    }
+    // A VALARM's contents are still not events, and text without any
+    // component is still refused.
+    let alarm = vevent(
+        "DTSTART:20250303T090000Z\r\nDTEND:20250303T100000Z\r\n\
+        BEGIN:VALARM\r\nBEGIN:VEVENT\r\nDTSTART:20250304T090000Z\r\nEND:VEVENT\r\nEND:VALARM\r\n",
+    );
+    let r = report(&alarm, two_weeks(), &utc());
+    assert_eq!(rows(&r.busy).len(), 1, "{:?}", rows(&r.busy));
+    assert_eq!(
+        Calendar::parse("SUMMARY:no component\r\n").unwrap_err(),
+        ParseError::NotICalendar
+    );
+}

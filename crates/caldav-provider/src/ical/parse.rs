@@ -185,11 +185,21 @@ impl Parser {
     }
 
     fn begin(&mut self, what: &str, line: usize) {
+        let top = self.stack.last().copied();
+        // Where a calendar's components may be read: inside a VCALENDAR,
+        // or (leniently, with a warning) outside any, or inside an unknown
+        // or X- component that is not inside an event (a VALARM is).
+        let in_calendar = top == Some(Comp::VCalendar);
+        let stray = match top {
+            None => true,
+            Some(Comp::Other) => self.event.is_none() && self.vtimezone.is_none(),
+            _ => false,
+        };
         let comp = if what.eq_ignore_ascii_case("VCALENDAR") {
             self.seen_calendar = true;
             Comp::VCalendar
-        } else if self.stack.last() == Some(&Comp::VCalendar) {
-            if what.eq_ignore_ascii_case("VEVENT") {
+        } else if in_calendar || stray {
+            let comp = if what.eq_ignore_ascii_case("VEVENT") {
                 self.event = Some(Event::new(line));
                 Comp::VEvent
             } else if what.eq_ignore_ascii_case("VFREEBUSY") {
@@ -199,8 +209,19 @@ impl Parser {
                 Comp::VTimezone
             } else {
                 Comp::Other
+            };
+            if stray && comp != Comp::Other {
+                self.seen_calendar = true;
+                self.problem(
+                    line,
+                    None,
+                    ProblemKind::Misplaced {
+                        component: what.to_ascii_uppercase(),
+                    },
+                );
             }
-        } else if self.stack.last() == Some(&Comp::VTimezone)
+            comp
+        } else if top == Some(Comp::VTimezone)
             && (what.eq_ignore_ascii_case("STANDARD") || what.eq_ignore_ascii_case("DAYLIGHT"))
         {
             self.observance = Some(Observance {
