@@ -713,8 +713,23 @@ fn a_lone_or_nested_vevent_is_read_with_a_warning() {
             vec![row("2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z", "busy")],
             "{text}"
         );
-        assert_eq!(r.problems.len(), 1, "{:?}", r.problems);
+        assert!(
+            !r.problems.is_empty()
+                && r.problems
+                    .iter()
+                    .all(|p| matches!(p.kind, ProblemKind::Misplaced { .. })),
+            "{:?}",
+            r.problems
+        );
     }
+    // A lone VTODO is iCalendar too: no busy time, one warning (both
+    // peers read icalendar's tests/todos/example.ics the same way).
+    let todo = "BEGIN:VTODO\r\nUID:t\r\nDUE:20250303T090000Z\r\nEND:VTODO\r\n";
+    let r = report(todo, two_weeks(), &utc());
+    assert!(rows(&r.busy).is_empty());
+    assert!(
+        matches!(&r.problems[..], [p] if matches!(&p.kind, ProblemKind::Misplaced { component } if component == "VTODO"))
+    );
     // A VALARM's contents are still not events, and text without any
     // component is still refused.
     let alarm = vevent(

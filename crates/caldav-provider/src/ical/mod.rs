@@ -207,9 +207,9 @@ pub struct BusyReport {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
-    /// Neither a `BEGIN:VCALENDAR` line nor a lone VEVENT, VFREEBUSY or
-    /// VTIMEZONE component.
-    #[error("not an iCalendar object: no BEGIN:VCALENDAR or BEGIN:VEVENT")]
+    /// No component at all: neither a `BEGIN:VCALENDAR` line nor a lone
+    /// component (a VEVENT, VTODO, ... without its VCALENDAR).
+    #[error("not an iCalendar object: no BEGIN:VCALENDAR or other component")]
     NotICalendar,
 }
 
@@ -276,9 +276,9 @@ pub enum ProblemKind {
     /// A line that is not `NAME[;PARAMS]:VALUE`.
     #[error("malformed content line")]
     MalformedLine,
-    /// A component outside any VCALENDAR (a lone `BEGIN:VEVENT` file or
-    /// resource), or a VEVENT nested in an unknown or `X-` component: read
-    /// anyway, as both peers do (when in doubt, busy).
+    /// A component outside any VCALENDAR (a lone `BEGIN:VEVENT` or
+    /// `BEGIN:VTODO` file or resource), or a VEVENT nested in an unknown or
+    /// `X-` component: read anyway, as both peers do (when in doubt, busy).
     #[error("{component} outside a VCALENDAR; read anyway")]
     Misplaced {
         /// The component name.

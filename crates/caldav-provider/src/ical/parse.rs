@@ -210,7 +210,9 @@ impl Parser {
             } else {
                 Comp::Other
             };
-            if stray && comp != Comp::Other {
+            // Any component outside a VCALENDAR (a lone VEVENT, VTODO,
+            // VALARM, ...) makes the text iCalendar; events in it count.
+            if top.is_none() || (stray && comp != Comp::Other) {
                 self.seen_calendar = true;
                 self.problem(
                     line,
