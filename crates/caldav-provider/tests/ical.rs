@@ -532,6 +532,8 @@ fn broken_items_are_reported_and_the_rest_counts() {
         rows(&r.busy),
         vec![
             row("2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z", "busy"),
+            // `backwards` (DTEND before DTSTART): the swapped interval.
+            row("2025-03-04T08:00:00Z", "2025-03-04T09:00:00Z", "busy"),
             row("2025-03-05T09:00:00Z", "2025-03-05T10:00:00Z", "busy"),
         ]
     );
@@ -741,5 +743,33 @@ fn a_lone_or_nested_vevent_is_read_with_a_warning() {
     assert_eq!(
         Calendar::parse("SUMMARY:no component\r\n").unwrap_err(),
         ParseError::NotICalendar
+    );
+}
+
+/// DTEND before DTSTART (recurring-ical-events' own
+/// `end_before_start_event.ics` and `issue_132_swapped_start_and_end.ics`):
+/// RFC 5545 §3.8.2.2 forbids it, so any reading is a choice; the swapped
+/// interval never loses busy time, for a single event and for every
+/// instance of a series. Both peers read the same interval.
+#[test]
+fn an_end_before_the_start_is_read_as_the_swapped_interval() {
+    let single = vevent(
+        "DTSTART;TZID=Europe/Berlin:20250304T083000\r\nDTEND;TZID=Europe/Berlin:20250304T080000",
+    );
+    let r = report(&single, two_weeks(), &utc());
+    assert_eq!(
+        rows(&r.busy),
+        vec![row("2025-03-04T07:00:00Z", "2025-03-04T07:30:00Z", "busy")]
+    );
+    assert!(matches!(&r.problems[..], [p] if p.kind == ProblemKind::EndBeforeStart));
+    let daily =
+        vevent("DTSTART:20250303T100000Z\r\nDTEND:20250303T090000Z\r\nRRULE:FREQ=DAILY;COUNT=2");
+    let r = report(&daily, two_weeks(), &utc());
+    assert_eq!(
+        rows(&r.busy),
+        vec![
+            row("2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z", "busy"),
+            row("2025-03-04T09:00:00Z", "2025-03-04T10:00:00Z", "busy"),
+        ]
     );
 }

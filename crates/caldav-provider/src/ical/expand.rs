@@ -186,8 +186,12 @@ impl Ctx<'_> {
     }
 
     /// Adds busy time if the kind is one and `[start, end)` meets the window.
+    /// Adds `[start, end)` clipped to the window. An end before its start
+    /// (RFC 5545 §3.8.2.2 forbids it, so any reading is a choice) is read as
+    /// the swapped interval: a reading that drops it would lose busy time.
     fn emit(&mut self, kind: Option<BusyKind>, start: i64, end: i64) -> bool {
         let Some(kind) = kind else { return false };
+        let (start, end) = (start.min(end), start.max(end));
         let s = start.max(self.window.start());
         let e = end.min(self.window.end());
         if s >= e {
@@ -253,8 +257,8 @@ impl Ctx<'_> {
         };
         let Some(Length::Dur(dur)) = own else { return };
         if dur.is_negative() {
+            // Read as the swapped interval (`emit`), and said.
             self.problem(event, ProblemKind::EndBeforeStart);
-            return;
         }
         let s = self.when_instant(start);
         let e = self.end_after(start.civil(), start.zone(), s, dur);
@@ -282,8 +286,8 @@ impl Ctx<'_> {
             return;
         };
         if dur.is_negative() {
+            // Each instance is read as the swapped interval (`emit`).
             self.problem(master, ProblemKind::EndBeforeStart);
-            return;
         }
         let master_zone = start.zone();
         let master_kind = kind(master);

@@ -256,8 +256,10 @@ pub enum ProblemKind {
         /// The TZID.
         tzid: String,
     },
-    /// DTEND before DTSTART, or a negative DURATION; skipped.
-    #[error("event ends before it starts; skipped")]
+    /// DTEND before DTSTART, or a negative DURATION (RFC 5545 §3.8.2.2
+    /// and §3.8.2.5 forbid both): read as the swapped interval, since a
+    /// reading that drops it would lose busy time.
+    #[error("event ends before it starts; read as the swapped interval")]
     EndBeforeStart,
     /// A recurring event hit a limit of [`ExpandOptions`] and was cut.
     #[error("recurrence cut after {limit} {what}")]
