@@ -773,3 +773,43 @@ fn an_end_before_the_start_is_read_as_the_swapped_interval() {
         ]
     );
 }
+
+/// RDATE PERIODs written with DATE values (icalendar's own
+/// `issue_1633_rdate_with_dates.ics`, and with a TZID): RFC 5545 §3.3.9
+/// allows only DATE-TIMEs, so any reading is a choice; whole local days
+/// never lose busy time, and both peers read it so.
+#[test]
+fn an_rdate_period_of_dates_is_read_as_whole_days() {
+    let text = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:1\r\nDTSTART:19970101T180000Z\r\n\
+        RDATE;VALUE=PERIOD:19970101/19970102\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+    let r = report(
+        text,
+        window("1996-12-01T00:00:00Z", "1997-02-01T00:00:00Z"),
+        &utc(),
+    );
+    assert_eq!(
+        rows(&r.busy),
+        vec![row("1997-01-01T00:00:00Z", "1997-01-02T00:00:00Z", "busy")]
+    );
+    assert!(
+        matches!(&r.problems[..], [p] if p.kind == ProblemKind::DatePeriod),
+        "{:?}",
+        r.problems
+    );
+    // With a TZID the days are that zone's; a period ending where it
+    // starts is its one day; a duration counts from the day's midnight.
+    let zoned = vevent(
+        "DTSTART;TZID=America/New_York:20250303T090000\r\n\
+         DTEND;TZID=America/New_York:20250303T100000\r\n\
+         RDATE;TZID=America/New_York;VALUE=PERIOD:20250305/20250305,20250307/PT2H",
+    );
+    let r = report(&zoned, two_weeks(), &utc());
+    assert_eq!(
+        rows(&r.busy),
+        vec![
+            row("2025-03-03T14:00:00Z", "2025-03-03T15:00:00Z", "busy"),
+            row("2025-03-05T05:00:00Z", "2025-03-06T05:00:00Z", "busy"),
+            row("2025-03-07T05:00:00Z", "2025-03-07T07:00:00Z", "busy"),
+        ]
+    );
+}

@@ -275,6 +275,11 @@ pub enum ProblemKind {
         /// The component name.
         component: String,
     },
+    /// An RDATE PERIOD written with DATE values (`19970101/19970102`),
+    /// which RFC 5545 §3.3.9 does not allow: read as the whole local days
+    /// it names, the reading that never loses busy time (both peers agree).
+    #[error("RDATE period written with dates; read as whole days")]
+    DatePeriod,
     /// A line that is not `NAME[;PARAMS]:VALUE`.
     #[error("malformed content line")]
     MalformedLine,

@@ -7,7 +7,8 @@ use availability::BusyKind;
 
 use super::lexer::{ContentLines, Property, split};
 use super::values::{
-    Zone, parse_date_time, parse_duration, parse_period, parse_recur, parse_utc_offset, parse_when,
+    Zone, parse_date_period, parse_date_time, parse_duration, parse_period, parse_recur,
+    parse_utc_offset, parse_when,
 };
 use super::zones::{Observance, VTimezone, by_name};
 use super::{
@@ -278,6 +279,7 @@ impl Parser {
         let value = prop.value;
         let value_type = prop.param("VALUE");
         let mut bad = None;
+        let mut date_period = false;
         if name.eq_ignore_ascii_case("UID") {
             event.uid = Some(value.trim().into());
         } else if name.eq_ignore_ascii_case("DTSTART") {
@@ -322,7 +324,19 @@ impl Parser {
                             };
                             event.rdates.push(RDate::Period(start, zone, end));
                         }
-                        None => bad = Some("RDATE"),
+                        None => match parse_date_period(item) {
+                            // Whole local days: the reading that never
+                            // loses busy time; said in the result.
+                            Some((start, end)) => {
+                                event.rdates.push(RDate::Period(
+                                    start,
+                                    tzid.map_or(Zone::Floating, Zone::Tzid),
+                                    end,
+                                ));
+                                date_period = true;
+                            }
+                            None => bad = Some("RDATE"),
+                        },
                     }
                 } else {
                     match parse_when(item, value_type, tzid) {
@@ -358,16 +372,19 @@ impl Parser {
                 None
             };
         }
+        let uid = event.uid.clone();
         if let Some(property) = bad {
-            let uid = event.uid.clone();
             self.problem(
                 line,
-                uid,
+                uid.clone(),
                 ProblemKind::InvalidValue {
                     property,
                     value: echo(value),
                 },
             );
+        }
+        if date_period {
+            self.problem(line, uid, ProblemKind::DatePeriod);
         }
     }
 

@@ -180,6 +180,27 @@ pub(crate) fn parse_period(s: &str) -> Option<((DateTime, bool), PeriodEnd)> {
     Some((start, end))
 }
 
+/// A PERIOD written with DATE values (`19970101/19970102`, or a DATE and a
+/// duration), which RFC 5545 §3.3.9 does not allow: read as whole local
+/// days, from the first date's midnight to the last date's (an end not
+/// after the start: that one day). Floating, like any DATE.
+pub(crate) fn parse_date_period(s: &str) -> Option<(DateTime, PeriodEnd)> {
+    let (start, end) = s.trim().split_once('/')?;
+    let start = parse_date(start)?;
+    let end = if end.trim_start().starts_with(['P', 'p', '+', '-']) {
+        PeriodEnd::After(parse_duration(end)?)
+    } else {
+        let end = parse_date(end)?;
+        let end = if end > start {
+            end
+        } else {
+            start.tomorrow().ok()?
+        };
+        PeriodEnd::At(end.to_datetime(Time::midnight()), false)
+    };
+    Some((start.to_datetime(Time::midnight()), end))
+}
+
 /// `(+|-)HHMM[SS]` in seconds east of UTC.
 pub(crate) fn parse_utc_offset(s: &str) -> Option<i32> {
     let s = s.trim();
