@@ -813,3 +813,44 @@ fn an_rdate_period_of_dates_is_read_as_whole_days() {
         ]
     );
 }
+
+/// Two versions of one event (one UID, no RECURRENCE-ID), as exports and
+/// CalDAV migrations produce (recurring-ical-events' own
+/// `issue_148_ignored_exdate.ics`): RFC 5546 §2.1.5 decides, the higher
+/// SEQUENCE, then the later DTSTAMP, then the later LAST-MODIFIED, and the
+/// answer never depends on the file's order. Versions that tie are all
+/// read (when in doubt, busy).
+#[test]
+fn of_two_masters_with_one_uid_the_newer_wins_in_any_order() {
+    let old = "BEGIN:VEVENT\r\nUID:111\r\nDTSTAMP:20240707T214014Z\r\nSEQUENCE:1\r\n\
+        DTSTART:20250303T090000Z\r\nDTEND:20250303T100000Z\r\n\
+        RRULE:FREQ=DAILY;COUNT=3\r\nEND:VEVENT\r\n";
+    let new = "BEGIN:VEVENT\r\nUID:111\r\nDTSTAMP:20240707T214014Z\r\nSEQUENCE:2\r\n\
+        DTSTART:20250303T090000Z\r\nDTEND:20250303T100000Z\r\n\
+        RRULE:FREQ=DAILY;COUNT=3\r\nEXDATE:20250304T090000Z\r\nEND:VEVENT\r\n";
+    let wrap = |a: &str, b: &str| format!("BEGIN:VCALENDAR\r\n{a}{b}END:VCALENDAR\r\n");
+    let expected = vec![
+        row("2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z", "busy"),
+        row("2025-03-05T09:00:00Z", "2025-03-05T10:00:00Z", "busy"),
+    ];
+    for text in [wrap(old, new), wrap(new, old)] {
+        let r = report(&text, two_weeks(), &utc());
+        assert_eq!(rows(&r.busy), expected);
+        assert!(
+            matches!(&r.problems[..], [p] if p.kind == ProblemKind::Superseded),
+            "{:?}",
+            r.problems
+        );
+    }
+    // Same SEQUENCE: the later DTSTAMP wins.
+    let stamped = new
+        .replace("SEQUENCE:2", "SEQUENCE:1")
+        .replace("DTSTAMP:20240707T214014Z", "DTSTAMP:20240708T000000Z");
+    for text in [wrap(old, &stamped), wrap(&stamped, old)] {
+        assert_eq!(rows(&report(&text, two_weeks(), &utc()).busy), expected);
+    }
+    // A full tie: both are read, so nothing is lost.
+    let tied = new.replace("SEQUENCE:2", "SEQUENCE:1");
+    let r = report(&wrap(old, &tied), two_weeks(), &utc());
+    assert_eq!(rows(&r.busy).len(), 3, "{:?}", rows(&r.busy));
+}

@@ -75,6 +75,9 @@ pub(crate) fn calendar_query(window: Option<Interval>) -> String {
           <C:prop name="RDATE"/>
           <C:prop name="EXDATE"/>
           <C:prop name="RECURRENCE-ID"/>
+          <C:prop name="SEQUENCE"/>
+          <C:prop name="DTSTAMP"/>
+          <C:prop name="LAST-MODIFIED"/>
           <C:prop name="STATUS"/>
           <C:prop name="TRANSP"/>
           <C:prop name="X-MICROSOFT-CDO-BUSYSTATUS"/>

@@ -43,27 +43,36 @@ pub(super) fn busy_time(cal: &Calendar, window: Interval, options: &ExpandOption
         truncated: false,
     };
 
-    // Group by UID: one master (no RECURRENCE-ID) and its overrides.
-    let mut masters: HashMap<&str, usize> = HashMap::new();
+    // Group by UID: the masters (no RECURRENCE-ID) and their overrides.
+    // Several masters with one UID are versions of one event (an old and
+    // a new export, a CalDAV migration): the newest by RFC 5546 §2.1.5
+    // wins, whatever the file order; versions that tie are all read (when
+    // in doubt, busy), each with the overrides.
+    let mut masters: HashMap<&str, Vec<usize>> = HashMap::new();
     let mut overrides: HashMap<&str, Vec<&Event>> = HashMap::new();
     let mut standalone: Vec<&Event> = Vec::new();
     for (i, event) in cal.events.iter().enumerate() {
         match (&event.uid, event.recurrence_id.is_some()) {
             (Some(uid), true) => overrides.entry(uid).or_default().push(event),
-            (Some(uid), false) if !masters.contains_key(&**uid) => {
-                masters.insert(uid, i);
-            }
+            (Some(uid), false) => masters.entry(uid).or_default().push(i),
             _ => standalone.push(event),
         }
     }
     for event in standalone {
         ctx.series(event, &[]);
     }
-    let mut seen_uids = Vec::with_capacity(masters.len());
-    for (uid, &i) in &masters {
+    let version = |e: &Event| (e.sequence, e.stamp, e.modified);
+    for (uid, versions) in &masters {
         let own = overrides.get(uid).map_or(&[][..], Vec::as_slice);
-        seen_uids.push(*uid);
-        ctx.series(&cal.events[i], own);
+        let newest = versions.iter().map(|&i| version(&cal.events[i])).max();
+        for &i in versions {
+            let event = &cal.events[i];
+            if Some(version(event)) == newest {
+                ctx.series(event, own);
+            } else {
+                ctx.problem(event, ProblemKind::Superseded);
+            }
+        }
     }
     // Overrides whose master is not here (a server may send only the
     // instance a participant was invited to) stand on their own.

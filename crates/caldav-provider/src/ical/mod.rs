@@ -275,6 +275,11 @@ pub enum ProblemKind {
         /// The component name.
         component: String,
     },
+    /// Another version of the same event (one UID, no RECURRENCE-ID) is
+    /// newer by RFC 5546 §2.1.5 (a higher `SEQUENCE`, then a later
+    /// `DTSTAMP`, then a later `LAST-MODIFIED`): this one is ignored.
+    #[error("an older version of this event is ignored (a newer one has the same UID)")]
+    Superseded,
     /// An RDATE PERIOD written with DATE values (`19970101/19970102`),
     /// which RFC 5545 §3.3.9 does not allow: read as the whole local days
     /// it names, the reading that never loses busy time (both peers agree).
@@ -327,6 +332,11 @@ struct Event {
     exdates: Vec<When>,
     recurrence_id: Option<When>,
     this_and_future: bool,
+    /// `SEQUENCE` (0 when absent), `DTSTAMP` and `LAST-MODIFIED` (Unix
+    /// seconds): which of two versions of one event is the newer.
+    sequence: i64,
+    stamp: Option<i64>,
+    modified: Option<i64>,
     status: Status,
     transparent: bool,
     /// `Some(None)`: X-MICROSOFT-CDO-BUSYSTATUS:FREE.

@@ -16,7 +16,7 @@ use super::{
 };
 
 /// The properties busy time needs; every other line is skipped unread.
-const WANTED: [&str; 18] = [
+const WANTED: [&str; 21] = [
     "BEGIN",
     "END",
     "DTSTART",
@@ -27,6 +27,9 @@ const WANTED: [&str; 18] = [
     "EXDATE",
     "RECURRENCE-ID",
     "UID",
+    "SEQUENCE",
+    "DTSTAMP",
+    "LAST-MODIFIED",
     "TRANSP",
     "STATUS",
     "X-MICROSOFT-CDO-BUSYSTATUS",
@@ -282,6 +285,23 @@ impl Parser {
         let mut date_period = false;
         if name.eq_ignore_ascii_case("UID") {
             event.uid = Some(value.trim().into());
+        } else if name.eq_ignore_ascii_case("SEQUENCE") {
+            match value.trim().parse::<i64>() {
+                Ok(n) => event.sequence = n,
+                Err(_) => bad = Some("SEQUENCE"),
+            }
+        } else if name.eq_ignore_ascii_case("DTSTAMP") || name.eq_ignore_ascii_case("LAST-MODIFIED")
+        {
+            // UTC date-times (RFC 5545 3.8.7.2, 3.8.7.3); read as UTC
+            // whatever the suffix, only to order versions of one event.
+            let at = parse_date_time(value)
+                .and_then(|(dt, _)| jiff::tz::TimeZone::UTC.to_timestamp(dt).ok())
+                .map(|t| t.as_second());
+            match at {
+                Some(at) if name.eq_ignore_ascii_case("DTSTAMP") => event.stamp = Some(at),
+                Some(at) => event.modified = Some(at),
+                None => {}
+            }
         } else if name.eq_ignore_ascii_case("DTSTART") {
             event.start = parse_when(value, value_type, tzid);
             if event.start.is_none() {
@@ -443,6 +463,9 @@ impl Event {
             exdates: Vec::new(),
             recurrence_id: None,
             this_and_future: false,
+            sequence: 0,
+            stamp: None,
+            modified: None,
             status: Status::Other,
             transparent: false,
             cdo: None,
