@@ -854,3 +854,38 @@ fn of_two_masters_with_one_uid_the_newer_wins_in_any_order() {
     let r = report(&wrap(old, &tied), two_weeks(), &utc());
     assert_eq!(rows(&r.busy).len(), 3, "{:?}", rows(&r.busy));
 }
+
+/// An override older than its master (recurring-ical-events' own
+/// `issue_163_deleted_modification.ics`): the series was changed later
+/// (a higher SEQUENCE) to exclude that instance, so the older override is
+/// stale and gives no busy time; an override at least as new as its
+/// master still counts even where the master excludes the instance.
+#[test]
+fn an_older_override_of_an_instance_the_newer_master_excluded_is_stale() {
+    let cal = |override_sequence: u32| {
+        format!(
+            "BEGIN:VCALENDAR\r\n\
+             BEGIN:VEVENT\r\nUID:111\r\nSEQUENCE:{override_sequence}\r\n\
+             RECURRENCE-ID;VALUE=DATE:20250310\r\n\
+             DTSTART;VALUE=DATE:20250310\r\nDTEND;VALUE=DATE:20250313\r\nEND:VEVENT\r\n\
+             BEGIN:VEVENT\r\nUID:111\r\nSEQUENCE:2\r\n\
+             DTSTART;VALUE=DATE:20250303\r\nDTEND;VALUE=DATE:20250304\r\n\
+             RRULE:FREQ=WEEKLY;COUNT=2\r\nEXDATE;VALUE=DATE:20250310\r\nEND:VEVENT\r\n\
+             END:VCALENDAR\r\n"
+        )
+    };
+    let r = report(&cal(1), two_weeks(), &utc());
+    assert_eq!(
+        rows(&r.busy),
+        vec![row("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z", "busy")]
+    );
+    assert!(matches!(&r.problems[..], [p] if p.kind == ProblemKind::Superseded));
+    let r = report(&cal(2), two_weeks(), &utc());
+    assert_eq!(
+        rows(&r.busy),
+        vec![
+            row("2025-03-03T00:00:00Z", "2025-03-04T00:00:00Z", "busy"),
+            row("2025-03-10T00:00:00Z", "2025-03-13T00:00:00Z", "busy"),
+        ]
+    );
+}

@@ -301,6 +301,25 @@ impl Ctx<'_> {
         let master_zone = start.zone();
         let master_kind = kind(master);
 
+        // EXDATE: instants, and DATEs excluding a whole local day of a
+        // DATE-TIME series (seen in the wild though RFC 5545 wants the same
+        // value type as DTSTART).
+        let mut ex_at: HashSet<i64> = HashSet::new();
+        let mut ex_days: HashSet<Date> = HashSet::new();
+        for ex in &master.exdates {
+            match (ex, start) {
+                (When::Date(d), When::DateTime(..)) => {
+                    ex_days.insert(*d);
+                }
+                _ => {
+                    let zone = Self::like_master(ex.zone(), master_zone);
+                    if let Some(at) = self.instant(ex.civil(), zone) {
+                        ex_at.insert(at);
+                    }
+                }
+            }
+        }
+
         // Overrides: by RECURRENCE-ID instant, and the THISANDFUTURE ones
         // sorted, each with its shift and length.
         let mut by_rid: HashSet<i64> = HashSet::new();
@@ -312,6 +331,16 @@ impl Ctx<'_> {
             let Some(rid_at) = self.instant(rid.civil(), zone) else {
                 continue;
             };
+            // An override older than its master (a lower SEQUENCE) for an
+            // instance that master has since excluded is stale: the newer
+            // master deleted that instance (RFC 5546 §2.1.5 orders the
+            // versions by SEQUENCE).
+            let excluded = ex_at.contains(&rid_at) || ex_days.contains(&rid.civil().date());
+            if excluded && o.sequence < master.sequence {
+                self.problem(o, ProblemKind::Superseded);
+                by_rid.insert(rid_at);
+                continue;
+            }
             by_rid.insert(rid_at);
             if o.this_and_future {
                 let new_start = o.start.and_then(|s| self.when_instant(s)).unwrap_or(rid_at);
@@ -331,25 +360,6 @@ impl Ctx<'_> {
         let max_shift = future.iter().map(|f| f.1.abs()).max().unwrap_or(0);
         let lo = self.window.start().saturating_sub(max_len + max_shift);
         let hi = self.window.end().saturating_add(max_shift);
-
-        // EXDATE: instants, and DATEs excluding a whole local day of a
-        // DATE-TIME series (seen in the wild though RFC 5545 wants the same
-        // value type as DTSTART).
-        let mut ex_at: HashSet<i64> = HashSet::new();
-        let mut ex_days: HashSet<Date> = HashSet::new();
-        for ex in &master.exdates {
-            match (ex, start) {
-                (When::Date(d), When::DateTime(..)) => {
-                    ex_days.insert(*d);
-                }
-                _ => {
-                    let zone = Self::like_master(ex.zone(), master_zone);
-                    if let Some(at) = self.instant(ex.civil(), zone) {
-                        ex_at.insert(at);
-                    }
-                }
-            }
-        }
 
         let mut emitted = 0usize;
         let mut instance = |ctx: &mut Self, civil: DateTime, at: i64| -> bool {
