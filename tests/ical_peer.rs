@@ -346,3 +346,195 @@ async fn freebusy_example_over_caldav_matches_the_ics_output() {
     assert_eq!(err.trim_end().lines().count(), 1, "{err}");
     assert!(!err.contains("wrong-secret-value"));
 }
+
+const FREEBUSY_COMPONENTS: &str = "RFC 5545 §3.6.4 and §3.2.9: a VFREEBUSY's FREEBUSY periods are \
+     busy time (by FBTYPE); the peer expands VEVENTs only";
+
+/// The calendars of the peers' own suites where we read differently on
+/// purpose, each with the section that decides (reviewed; a stale entry
+/// fails the test).
+const DIFFERENT_ON_PURPOSE: &[(&str, &str)] = &[
+    (
+        "icalendar/tests/calendars/issue_1081_freebusy_comma_separated.ics",
+        FREEBUSY_COMPONENTS,
+    ),
+    (
+        "icalendar/tests/calendars/issue_27_multiple_periods_in_freebusy_multiple_freebusies.ics",
+        FREEBUSY_COMPONENTS,
+    ),
+    (
+        "icalendar/tests/calendars/issue_27_multiple_periods_in_freebusy_one_freebusy.ics",
+        FREEBUSY_COMPONENTS,
+    ),
+    (
+        "icalendar/tests/calendars/issue_798_freebusy.ics",
+        FREEBUSY_COMPONENTS,
+    ),
+    ("icalendar/tests/freebusy/example.ics", FREEBUSY_COMPONENTS),
+    (
+        "icalendar/tests/calendars/issue_156_RDATE_with_PERIOD_TZID_khal.ics",
+        "RFC 5545 §3.8.5.2: the recurrence set is DTSTART plus every RDATE period (each start \
+         in its TZID's zone); the peer reads only the DTSTART of this override without a master",
+    ),
+    (
+        "recurring_ical_events/test/calendars/issue_75_range_parameter.ics",
+        "RFC 5545 §3.3.10: a DATE UNTIL beside a DATE-TIME DTSTART is not allowed, so any \
+         reading is a choice; we include that whole day (when in doubt, busy), the peer stops \
+         before it",
+    ),
+    (
+        "recurring_ical_events/test/calendars/issue_253_additional_recurrence_id.ics",
+        "RFC 5545 §3.8.4.4: a RECURRENCE-ID names an instance of the master's set, and this \
+         override's is not in its newer master's set; any reading is a choice, and we keep the \
+         override's own time (when in doubt, busy), the peer drops it",
+    ),
+    (
+        "recurring_ical_events/test/calendars/issue_86_x_wr_timezone_without_time_zone_in_dt.ics",
+        "RFC 5545 §3.3.5: a floating time is the observer's wall clock, read in the zone the \
+         caller gives (the participant's); X-WR-TIMEZONE, which the peer applies, is no RFC \
+         property",
+    ),
+];
+
+/// Every calendar shipped in the peers' own test folders (read from the
+/// installed packages, so an upgrade of the pinned peer brings its new
+/// calendars), over 1990–2031: our reading equals the Python peer's, or
+/// the peer raises (it has no answer to agree with, and we must still read
+/// the file), or the calendar is in [`DIFFERENT_ON_PURPOSE`], where we
+/// never lose busy time the peer finds (but for the zone of floating
+/// times, which moves it).
+#[test]
+fn the_expansion_agrees_with_the_peer_over_its_whole_suites() {
+    let Some(python) = peer_python() else { return };
+    let out = Command::new(&python)
+        .args([
+            "-c",
+            "import icalendar, recurring_ical_events, os\n\
+             print(os.path.dirname(icalendar.__file__))\n\
+             print(os.path.dirname(recurring_ical_events.__file__))",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let dirs: Vec<PathBuf> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(PathBuf::from)
+        .collect();
+    let site = dirs[0].parent().unwrap().to_path_buf();
+    let mut files = Vec::new();
+    for (dir, tests) in [(&dirs[0], "tests"), (&dirs[1], "test")] {
+        collect_ics(&dir.join(tests), &mut files);
+    }
+    files.sort();
+    assert!(
+        files.len() >= 200,
+        "only {} peer calendars found",
+        files.len()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let list = dir.path().join("list.txt");
+    let lines: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    std::fs::write(&list, lines.join("\n")).unwrap();
+    let (from, to) = ("1990-01-01T00:00:00Z", "2031-01-01T00:00:00Z");
+    let out = Command::new(&python)
+        .arg(root().join("crates/caldav-provider/tests/peer_busy.py"))
+        .args(["--batch", list.to_str().unwrap(), from, to])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let peer: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_slice(&out.stdout).unwrap();
+
+    let (mut equal, mut peer_raises, mut on_purpose) = (0, 0, 0);
+    let mut unexpected = Vec::new();
+    for file in &files {
+        let name = file
+            .strip_prefix(&site)
+            .unwrap()
+            .display()
+            .to_string()
+            .replace('\\', "/");
+        let (code, ours, err) =
+            freebusy(&["--ics", file.to_str().unwrap(), "--from", from, "--to", to]);
+        let theirs = &peer[&file.display().to_string()];
+        let listed = DIFFERENT_ON_PURPOSE.iter().find(|(n, _)| *n == name);
+        // We read every calendar of the suites (none is refused).
+        assert_eq!(code, 0, "{name}: {err}");
+        let ours: serde_json::Value = serde_json::from_str(&ours).unwrap();
+        if theirs.get("error").is_some() {
+            peer_raises += 1;
+            assert!(listed.is_none(), "{name} is listed but the peer raises");
+            continue;
+        }
+        let spans = |v: &serde_json::Value| -> std::collections::BTreeSet<String> {
+            v["busy"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(ToString::to_string)
+                .collect()
+        };
+        match (ours == *theirs, listed) {
+            (true, None) => equal += 1,
+            (true, Some(_)) => unexpected.push(format!("{name}: listed, but now equal")),
+            (false, None) => unexpected.push(format!("{name}: ours {ours} peer {theirs}")),
+            (false, Some((_, why))) => {
+                on_purpose += 1;
+                // Never less busy than the peer, unless the reading of
+                // floating times moves them.
+                if !why.contains("§3.3.5") {
+                    assert!(
+                        spans(theirs).is_subset(&spans(&ours)) || covered(&ours, theirs),
+                        "{name} loses busy time the peer finds: ours {ours} peer {theirs}"
+                    );
+                }
+            }
+        }
+    }
+    assert!(unexpected.is_empty(), "{}", unexpected.join("\n"));
+    eprintln!(
+        "peer suites: {} calendars, {equal} equal, {on_purpose} different on purpose, \
+         {peer_raises} where the peer raises and we read",
+        files.len()
+    );
+}
+
+fn collect_ics(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            collect_ics(&path, out);
+        } else if path.extension().is_some_and(|e| e == "ics") {
+            out.push(path);
+        }
+    }
+}
+
+/// Whether every busy span of `theirs` lies inside one of `ours` (same
+/// kind): our reading holds at least the peer's busy time.
+fn covered(ours: &serde_json::Value, theirs: &serde_json::Value) -> bool {
+    let spans = |v: &serde_json::Value| -> Vec<(String, String, String)> {
+        v["busy"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["start"].as_str().unwrap().to_owned(),
+                    b["end"].as_str().unwrap().to_owned(),
+                    b["kind"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect()
+    };
+    let ours = spans(ours);
+    spans(theirs).iter().all(|(s, e, k)| {
+        ours.iter()
+            .any(|(os, oe, ok)| ok == k && os <= s && e <= oe)
+    })
+}

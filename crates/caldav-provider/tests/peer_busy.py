@@ -2,6 +2,12 @@
 """The Python peer: busy time of an .ics file by icalendar + recurring-ical-events.
 
 Usage: peer_busy.py ICS FROM TO [--tz ZONE] [--repeat N]
+       peer_busy.py --batch LIST FROM TO
+  --batch: LIST holds one .ics path a line; prints one JSON object mapping
+  each path to its result, or to {"error": "..."} where the peer raises.
+  Each file is read in a fresh forked process: icalendar keeps the
+  VTIMEZONEs it has seen in a process-wide registry, so one file's zones
+  would otherwise change the next file's reading.
   FROM/TO: RFC 3339 UTC (2025-03-03T00:00:00Z). --tz: the zone of floating
   times and all-day dates (default UTC). Prints the same JSON as the
   `freebusy` example: {"busy":[{"start","end","kind"}]}, coalesced per kind,
@@ -56,7 +62,7 @@ def busy(data, start, end, tz):
         events.extend(recurring_ical_events.of(cal).between(start - margin, end + margin))
     for ev in events:
         k = kind(ev)
-        if k is None:
+        if k is None or "DTSTART" not in ev:
             continue
         s = to_utc(ev["DTSTART"].dt, tz).timestamp()
         e = to_utc(ev["DTEND"].dt, tz).timestamp() if "DTEND" in ev else s
@@ -79,7 +85,29 @@ def busy(data, start, end, tz):
     return {"busy": [{"start": iso(s), "end": iso(e), "kind": KINDS[k]} for s, k, e in out]}
 
 
+def one(job):
+    path, start, end = job
+    try:
+        return path, busy(open(path, "rb").read(), start, end, UTC)
+    except Exception as e:  # the peer's own failures are data here
+        return path, {"error": "%s: %s" % (type(e).__name__, str(e)[:200])}
+
+
+def batch(list_path, start, end):
+    import multiprocessing
+    import warnings
+    warnings.simplefilter("ignore")
+    paths = [l.strip() for l in open(list_path) if l.strip()]
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2, maxtasksperchild=1) as pool:
+        results = dict(pool.map(one, [(p, start, end) for p in paths], chunksize=1))
+    print(json.dumps(results, separators=(",", ":"), sort_keys=True))
+
+
 def main(argv):
+    parse = lambda s: dt.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    if argv[0] == "--batch":
+        return batch(argv[1], parse(argv[2]), parse(argv[3]))
     path, start, end = argv[0], argv[1], argv[2]
     tz, repeat = UTC, 0
     rest = argv[3:]
