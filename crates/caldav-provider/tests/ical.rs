@@ -889,3 +889,66 @@ fn an_older_override_of_an_instance_the_newer_master_excluded_is_stale() {
         ]
     );
 }
+
+/// DST, written from RFC 5545's text (not from either peer):
+/// - §3.8.5.3: with DTEND, every instance keeps the *exact* duration of
+///   DTSTART..DTEND, also when it crosses a change;
+/// - §3.3.6: `DURATION:P1D` is one nominal day (23 hours across the spring
+///   change), `PT24H` exactly 24 hours;
+/// - §3.3.5: a local time in a gap is read with the offset before the gap,
+///   an ambiguous one as its first occurrence.
+///
+/// The Python peer (icalendar 7.3 + recurring-ical-events 3.8, measured)
+/// agrees on the nightly series and on P1D; it reads `PT24H` as 23 hours
+/// (nominal), drops the event in the gap altogether, and gives the one in
+/// the fold 90 minutes (it adds the duration on the wall clock).
+#[test]
+fn dst_changes_keep_exact_and_nominal_durations_as_rfc_5545_says() {
+    let ny = |body: &str| vevent(body);
+    let march = window("2025-03-07T00:00:00Z", "2025-03-12T00:00:00Z");
+    // 23:00-01:00 New York every night: the night of 8-9 March crosses the
+    // change and still lasts two exact hours (04:00Z-06:00Z; 02:00 EST is
+    // 03:00 EDT on the wall clock).
+    let nightly = ny("DTSTART;TZID=America/New_York:20250307T230000\r\n\
+         DTEND;TZID=America/New_York:20250308T010000\r\nRRULE:FREQ=DAILY;COUNT=3");
+    assert_eq!(
+        rows(&report(&nightly, march, &utc()).busy),
+        vec![
+            row("2025-03-08T04:00:00Z", "2025-03-08T06:00:00Z", "busy"),
+            row("2025-03-09T04:00:00Z", "2025-03-09T06:00:00Z", "busy"),
+            // After the change: 23:00 EDT.
+            row("2025-03-10T03:00:00Z", "2025-03-10T05:00:00Z", "busy"),
+        ]
+    );
+    // P1D from noon on 8 March ends at noon on 9 March (EDT): 23 hours.
+    let nominal = ny("DTSTART;TZID=America/New_York:20250308T120000\r\nDURATION:P1D");
+    assert_eq!(
+        rows(&report(&nominal, march, &utc()).busy),
+        vec![row("2025-03-08T17:00:00Z", "2025-03-09T16:00:00Z", "busy")]
+    );
+    let exact = ny("DTSTART;TZID=America/New_York:20250308T120000\r\nDURATION:PT24H");
+    assert_eq!(
+        rows(&report(&exact, march, &utc()).busy),
+        vec![row("2025-03-08T17:00:00Z", "2025-03-09T17:00:00Z", "busy")]
+    );
+    // 02:30 on 9 March does not exist in New York: the offset before the
+    // gap (-05:00) reads it as 07:30Z.
+    let gap = ny("DTSTART;TZID=America/New_York:20250309T023000\r\nDURATION:PT30M");
+    assert_eq!(
+        rows(&report(&gap, march, &utc()).busy),
+        vec![row("2025-03-09T07:30:00Z", "2025-03-09T08:00:00Z", "busy")]
+    );
+    // 01:30 on 2 November happens twice: the first (EDT, -04:00).
+    let fold = ny("DTSTART;TZID=America/New_York:20251102T013000\r\nDURATION:PT30M");
+    assert_eq!(
+        rows(
+            &report(
+                &fold,
+                window("2025-11-01T00:00:00Z", "2025-11-03T00:00:00Z"),
+                &utc()
+            )
+            .busy
+        ),
+        vec![row("2025-11-02T05:30:00Z", "2025-11-02T06:00:00Z", "busy")]
+    );
+}
