@@ -952,3 +952,29 @@ fn dst_changes_keep_exact_and_nominal_durations_as_rfc_5545_says() {
         vec![row("2025-11-02T05:30:00Z", "2025-11-02T06:00:00Z", "busy")]
     );
 }
+
+/// `RECURRENCE-ID;RANGE=THISANDFUTURE` (RFC 5545 §3.8.4.4): the override
+/// applies to its instance and every later one, which move by the same
+/// shift and take its length; none of them stays at its old time too. The
+/// Python peer gives the same five intervals.
+#[test]
+fn this_and_future_moves_every_later_instance_and_leaves_none_behind() {
+    let text = "BEGIN:VCALENDAR\r\n\
+        BEGIN:VEVENT\r\nUID:s\r\nDTSTART:20250303T090000Z\r\nDTEND:20250303T100000Z\r\n\
+        RRULE:FREQ=DAILY;COUNT=5\r\nEND:VEVENT\r\n\
+        BEGIN:VEVENT\r\nUID:s\r\nRECURRENCE-ID;RANGE=THISANDFUTURE:20250305T090000Z\r\n\
+        DTSTART:20250305T140000Z\r\nDTEND:20250305T153000Z\r\nEND:VEVENT\r\n\
+        END:VCALENDAR\r\n";
+    let r = report(text, two_weeks(), &utc());
+    assert!(r.problems.is_empty(), "{:?}", r.problems);
+    assert_eq!(
+        rows(&r.busy),
+        vec![
+            row("2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z", "busy"),
+            row("2025-03-04T09:00:00Z", "2025-03-04T10:00:00Z", "busy"),
+            row("2025-03-05T14:00:00Z", "2025-03-05T15:30:00Z", "busy"),
+            row("2025-03-06T14:00:00Z", "2025-03-06T15:30:00Z", "busy"),
+            row("2025-03-07T14:00:00Z", "2025-03-07T15:30:00Z", "busy"),
+        ]
+    );
+}
