@@ -17,14 +17,12 @@ use availability::{Capabilities, FreeBusyRequest, FreeBusyResponse, FreeBusySour
 use caldav_provider::{CalDavLogin, CalDavSource, IcsSource};
 use common::{H, MONDAY, World, iv};
 use credential_vault::SecretString;
+use scheduling_assistant::VaultCalDavLogins;
 use scheduling_assistant::{
     Actor, Assistant, Group, Invitees, Pair, Participant, ParticipantId, Program, ProgramId,
     Provider, SlotRequest,
 };
-use scheduling_assistant::{
-    CalDavValidator, DiscoveryValidator, GoogleConnector, MicrosoftConnector,
-};
-use scheduling_assistant::{VaultCalDavLogins, VaultTokens};
+use scheduling_assistant::{CalDavValidator, DiscoveryValidator};
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, header, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -232,58 +230,16 @@ async fn build(world: &World, server: &MockServer, ics_path: &std::path::Path) -
     let ics = IcsSource::new().with_file("ivy@example.org", ics_path);
     let route = Route { ics, caldav };
 
-    let google_oauth = Arc::new(
-        google_provider::GoogleOAuth::new(
-            google_provider::OAuthConfig::new("gid", None, "http://127.0.0.1/cb").with_endpoints(
-                format!("{}/google/auth", server.uri()),
-                format!("{}/google/token", server.uri()),
-                format!("{}/google/revoke", server.uri()),
-            ),
-        )
-        .unwrap(),
-    );
-    let google = google_provider::GoogleSource::new(
-        Arc::new(google_provider::UserTokens::with_clock(
-            google_oauth.clone(),
-            Arc::new(VaultTokens::google(vault.clone())),
-            world.clock.clone(),
-        )),
-        google_provider::GoogleConfig::default().base_url(server.uri()),
-    )
-    .unwrap();
-    let graph_oauth = Arc::new(
-        graph_provider::GraphOAuth::new(
-            graph_provider::AuthConfig::new("mid", graph_provider::Tenant::common())
-                .redirect_uri("http://127.0.0.1/cb")
-                .authority(format!("{}/ms", server.uri())),
-        )
-        .unwrap(),
-    );
-    let graph = graph_provider::GraphSource::new(
-        Arc::new(graph_provider::UserTokens::with_clock(
-            graph_oauth.clone(),
-            Arc::new(VaultTokens::microsoft(vault.clone())),
-            world.clock.clone(),
-        )),
-        graph_provider::GraphConfig::default().base_url(format!("{}/v1.0", server.uri())),
-    )
-    .unwrap();
-    Assistant::builder()
+    let builder = Assistant::builder()
         .store(
             scheduling_assistant::Store::open_sqlite(&world.path)
                 .await
                 .unwrap(),
         )
-        .vault(vault)
+        .vault(vault.clone())
         .clock(world.clock.clone())
-        .source(Provider::Icloud, Arc::new(route))
-        .source(Provider::Google, Arc::new(google))
-        .source(Provider::Microsoft, Arc::new(graph))
-        .oauth(Provider::Google, Arc::new(GoogleConnector(google_oauth)))
-        .oauth(
-            Provider::Microsoft,
-            Arc::new(MicrosoftConnector(graph_oauth)),
-        )
+        .source(Provider::Icloud, Arc::new(route));
+    common::with_own_oauth(builder, world, &vault, server, "gid", "mid")
         .caldav_validator(Arc::new(RouteValidator(DiscoveryValidator::new(
             validator_source,
             format!("{base}/"),

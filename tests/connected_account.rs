@@ -9,13 +9,11 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use common::{H, MONDAY, World, iv};
 use provider_http::test_support::{google_id_token, microsoft_id_token};
 use scheduling_assistant::{
-    Actor, Assistant, ConnectionStatus, GoogleConnector, MicrosoftConnector, Pair, Participant,
-    ParticipantId, Program, ProgramId, Provider, VaultTokens,
+    Actor, Assistant, ConnectionStatus, Pair, Participant, ParticipantId, Program, ProgramId,
+    Provider,
 };
 use serde_json::json;
 use wiremock::matchers::{body_string_contains, header, method, path};
@@ -165,57 +163,17 @@ async fn mock_providers(server: &MockServer) {
 
 async fn build(world: &World, server: &MockServer) -> Assistant {
     let vault = world.vault();
-    let google_oauth = Arc::new(
-        google_provider::GoogleOAuth::new(
-            google_provider::OAuthConfig::new(GOOGLE_CLIENT, None, "http://127.0.0.1/cb")
-                .with_endpoints(
-                    format!("{}/google/auth", server.uri()),
-                    format!("{}/google/token", server.uri()),
-                    format!("{}/google/revoke", server.uri()),
-                ),
-        )
-        .unwrap(),
-    );
-    let google = google_provider::GoogleSource::new(
-        Arc::new(google_provider::UserTokens::with_clock(
-            google_oauth.clone(),
-            Arc::new(VaultTokens::google(vault.clone())),
-            world.clock.clone(),
-        )),
-        google_provider::GoogleConfig::default().base_url(server.uri()),
+    common::with_own_oauth(
+        world.builder().await,
+        world,
+        &vault,
+        server,
+        GOOGLE_CLIENT,
+        MS_APP,
     )
-    .unwrap();
-    let graph_oauth = Arc::new(
-        graph_provider::GraphOAuth::new(
-            graph_provider::AuthConfig::new(MS_APP, graph_provider::Tenant::common())
-                .redirect_uri("http://127.0.0.1/cb")
-                .authority(format!("{}/ms", server.uri())),
-        )
-        .unwrap(),
-    );
-    // The default mode: each account as its token says.
-    let graph = graph_provider::GraphSource::new(
-        Arc::new(graph_provider::UserTokens::with_clock(
-            graph_oauth.clone(),
-            Arc::new(VaultTokens::microsoft(vault.clone())),
-            world.clock.clone(),
-        )),
-        graph_provider::GraphConfig::default().base_url(format!("{}/v1.0", server.uri())),
-    )
-    .unwrap();
-    world
-        .builder()
-        .await
-        .source(Provider::Google, Arc::new(google))
-        .source(Provider::Microsoft, Arc::new(graph))
-        .oauth(Provider::Google, Arc::new(GoogleConnector(google_oauth)))
-        .oauth(
-            Provider::Microsoft,
-            Arc::new(MicrosoftConnector(graph_oauth)),
-        )
-        .build()
-        .await
-        .unwrap()
+    .build()
+    .await
+    .unwrap()
 }
 
 fn state_of(url: &str) -> String {

@@ -148,8 +148,8 @@ impl Assistant {
         })
     }
 
-    /// Checks that `actor` may `act` on `target`; returns the programs
-    /// through which it may.
+    /// Checks that `actor` may `act` on `target`; returns what the actor is
+    /// to them and the programs through which it may.
     ///
     /// # Errors
     /// [`AssistantError::OnBehalfRefused`] for an administrator connecting
@@ -160,10 +160,10 @@ impl Assistant {
         actor: &Actor,
         act: Act,
         target: &ParticipantId,
-    ) -> Result<Vec<ProgramId>, AssistantError> {
+    ) -> Result<(Relation, Vec<ProgramId>), AssistantError> {
         let (relation, programs) = self.relation(actor, target)?;
         if relation.may(act) {
-            return Ok(programs);
+            return Ok((relation, programs));
         }
         if act == Act::Connect && actor.is_admin() {
             return Err(AssistantError::OnBehalfRefused {

@@ -66,29 +66,24 @@ impl Assistant {
         }
         // The switch: a calendar is connected only to serve a live program
         // whose scheduling assistant is on.
-        let live: Vec<&ProgramId> = programs
+        let live: Vec<ProgramId> = programs
             .iter()
             .filter(|p| !records.archived.contains(*p))
+            .cloned()
             .collect();
-        if let Some(first) = programs.first()
-            && live.is_empty()
-        {
-            return Err(AssistantError::ProgramArchived(first.clone()));
-        }
-        if let Some(first) = live.first()
-            && !live.iter().any(|p| {
-                records
-                    .programs
-                    .get(*p)
-                    .is_some_and(|(_, policy)| policy.scheduling_assistant_enabled())
-            })
-        {
-            return Err(AssistantError::SchedulingDisabled((*first).clone()));
+        let (first, p) = (programs.first().cloned(), p.clone());
+        drop(records);
+        match first {
+            Some(first) if live.is_empty() => return Err(AssistantError::ProgramArchived(first)),
+            _ if !live.is_empty() => {
+                self.readable_programs(live)?;
+            }
+            _ => {}
         }
         if !self.inner.sources.contains_key(&provider) {
             return Err(AssistantError::ProviderNotConfigured(provider));
         }
-        Ok(p.clone())
+        Ok(p)
     }
 
     /// Starts connecting a Google or Microsoft calendar: returns the

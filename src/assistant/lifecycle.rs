@@ -15,7 +15,7 @@ use crate::model::{Actor, GroupId, Pair, PairId, ParticipantId, ProgramId};
 
 use super::access::Act;
 use super::attempts::attempt_owner;
-use super::{Assistant, Relation};
+use super::{Assistant, Records, Relation};
 
 /// A pair that ended: who was paired, in which program, until when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -55,17 +55,12 @@ impl Assistant {
     /// storage failures.
     pub async fn end_pair(&self, pair: &PairId) -> Result<(), AssistantError> {
         self.sync().await;
-        let current = self
-            .records()
-            .pairs
-            .get(pair)
-            .cloned()
-            .ok_or_else(|| AssistantError::UnknownPair(pair.clone()))?;
+        if !self.records().pairs.contains_key(pair) {
+            return Err(AssistantError::UnknownPair(pair.clone()));
+        }
         let now = self.now_secs();
         self.inner.store.end_pair(pair, now).await?;
-        let mut records = self.records_mut();
-        records.pairs.remove(pair);
-        records.ended_pairs.insert(pair.clone(), (current, now));
+        end_pairs(&mut self.records_mut(), now, [pair.clone()]);
         Ok(())
     }
 
@@ -140,19 +135,9 @@ impl Assistant {
         if let Some((_, programs)) = records.participants.get_mut(participant) {
             programs.retain(|p| p != program);
         }
-        let ending: Vec<PairId> = records
-            .pairs
-            .values()
-            .filter(|p| {
-                p.program == *program && (p.mentor == *participant || p.mentee == *participant)
-            })
-            .map(|p| p.id.clone())
-            .collect();
-        for id in ending {
-            if let Some(pair) = records.pairs.remove(&id) {
-                records.ended_pairs.insert(id, (pair, now));
-            }
-        }
+        end_pairs_where(&mut records, now, |p| {
+            p.program == *program && (p.mentor == *participant || p.mentee == *participant)
+        });
         for g in records.groups.values_mut() {
             if g.program == *program {
                 g.members.retain(|m| m != participant);
@@ -241,17 +226,7 @@ impl Assistant {
         self.inner.store.archive_program(program, now).await?;
         let mut records = self.records_mut();
         records.archived.insert(program.clone());
-        let ending: Vec<PairId> = records
-            .pairs
-            .values()
-            .filter(|p| p.program == *program)
-            .map(|p| p.id.clone())
-            .collect();
-        for id in ending {
-            if let Some(pair) = records.pairs.remove(&id) {
-                records.ended_pairs.insert(id, (pair, now));
-            }
-        }
+        end_pairs_where(&mut records, now, |p| p.program == *program);
         Ok(())
     }
 
@@ -288,5 +263,26 @@ impl Assistant {
             });
         }
         out
+    }
+}
+
+/// Moves the current pairs that `ends` picks to the ended ones, ended at
+/// `now` (the store has ended them in the same way).
+fn end_pairs_where(records: &mut Records, now: i64, ends: impl Fn(&Pair) -> bool) {
+    let ids: Vec<PairId> = records
+        .pairs
+        .values()
+        .filter(|p| ends(p))
+        .map(|p| p.id.clone())
+        .collect();
+    end_pairs(records, now, ids);
+}
+
+/// Moves the current pairs `ids` to the ended ones, ended at `now`.
+fn end_pairs(records: &mut Records, now: i64, ids: impl IntoIterator<Item = PairId>) {
+    for id in ids {
+        if let Some(pair) = records.pairs.remove(&id) {
+            records.ended_pairs.insert(id, (pair, now));
+        }
     }
 }

@@ -203,10 +203,7 @@ impl Assistant {
         window: Interval,
     ) -> Result<Availability, AssistantError> {
         self.sync().await;
-        let (relation, programs) = self.relation(actor, target)?;
-        if !relation.may(Act::Schedule) {
-            self.allow(actor, Act::Schedule, target)?;
-        }
+        let (relation, programs) = self.allow(actor, Act::Schedule, target)?;
         let programs = self.readable_programs(programs)?;
         let detail = relation.may(Act::SeeDetail);
         let blocking = self.blocking(&programs);

@@ -114,10 +114,7 @@ impl Assistant {
         participant: &ParticipantId,
     ) -> Result<ConnectionStatus, AssistantError> {
         self.sync().await;
-        let (relation, _) = self.relation(actor, participant)?;
-        if !relation.may(Act::Schedule) {
-            self.allow(actor, Act::Schedule, participant)?;
-        }
+        let (relation, _) = self.allow(actor, Act::Schedule, participant)?;
         let mut status = self.status(participant).await;
         if relation.may(Act::SeeDetail) {
             if let ConnectionStatus::Connected { account, .. } = &mut status {

@@ -230,3 +230,65 @@ pub async fn mock_google_workspace(busy_of: fn(&str) -> serde_json::Value) -> wi
         .await;
     server
 }
+
+/// Google and Microsoft Graph with participants' own OAuth, on `server`
+/// (wiremock): authorization and token endpoints under `/google/` and
+/// `/ms/common/oauth2/v2.0/`, the calendar APIs at the root and `/v1.0`,
+/// tokens in `vault`, the clock of `world`.
+pub fn with_own_oauth(
+    builder: AssistantBuilder,
+    world: &World,
+    vault: &Arc<Vault>,
+    server: &wiremock::MockServer,
+    google_client: &str,
+    ms_app: &str,
+) -> AssistantBuilder {
+    use policy_rules::Provider;
+    use scheduling_assistant::{GoogleConnector, MicrosoftConnector, VaultTokens};
+    let google_oauth = Arc::new(
+        google_provider::GoogleOAuth::new(
+            google_provider::OAuthConfig::new(google_client, None, "http://127.0.0.1/cb")
+                .with_endpoints(
+                    format!("{}/google/auth", server.uri()),
+                    format!("{}/google/token", server.uri()),
+                    format!("{}/google/revoke", server.uri()),
+                ),
+        )
+        .unwrap(),
+    );
+    let google = google_provider::GoogleSource::new(
+        Arc::new(google_provider::UserTokens::with_clock(
+            google_oauth.clone(),
+            Arc::new(VaultTokens::google(vault.clone())),
+            world.clock.clone(),
+        )),
+        google_provider::GoogleConfig::default().base_url(server.uri()),
+    )
+    .unwrap();
+    let graph_oauth = Arc::new(
+        graph_provider::GraphOAuth::new(
+            graph_provider::AuthConfig::new(ms_app, graph_provider::Tenant::common())
+                .redirect_uri("http://127.0.0.1/cb")
+                .authority(format!("{}/ms", server.uri())),
+        )
+        .unwrap(),
+    );
+    // The default mode: each account as its token says.
+    let graph = graph_provider::GraphSource::new(
+        Arc::new(graph_provider::UserTokens::with_clock(
+            graph_oauth.clone(),
+            Arc::new(VaultTokens::microsoft(vault.clone())),
+            world.clock.clone(),
+        )),
+        graph_provider::GraphConfig::default().base_url(format!("{}/v1.0", server.uri())),
+    )
+    .unwrap();
+    builder
+        .source(Provider::Google, Arc::new(google))
+        .source(Provider::Microsoft, Arc::new(graph))
+        .oauth(Provider::Google, Arc::new(GoogleConnector(google_oauth)))
+        .oauth(
+            Provider::Microsoft,
+            Arc::new(MicrosoftConnector(graph_oauth)),
+        )
+}
