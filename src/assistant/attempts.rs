@@ -1,13 +1,21 @@
 //! OAuth attempts kept in a shared (PostgreSQL) store, so the provider's
 //! callback may reach any instance.
 
-use credential_vault::{Credential, Expect, OwnerId, SecretKind, SecretString};
+use credential_vault::OwnerId;
+#[cfg(feature = "postgres")]
+use credential_vault::{Credential, Expect, SecretKind, SecretString};
+#[cfg(feature = "postgres")]
 use policy_rules::Provider;
 
-use crate::error::{AssistantError, vault_error};
+use crate::error::AssistantError;
+#[cfg(feature = "postgres")]
+use crate::error::vault_error;
+#[cfg(feature = "postgres")]
 use crate::model::ParticipantId;
 
-use super::{Assistant, PendingConnect, owner};
+use super::{Assistant, owner};
+#[cfg(feature = "postgres")]
+use super::PendingConnect;
 
 /// The key an OAuth attempt is kept under: SHA-256 of its `state`, in hex
 /// (the state itself is never stored).
@@ -23,7 +31,6 @@ pub(crate) fn state_hash(state: &str) -> String {
         })
 }
 
-#[cfg(feature = "postgres")]
 pub(crate) fn attempt_owner(hash: &str) -> Result<OwnerId, AssistantError> {
     owner(&format!("oauth-attempt:{hash}"))
 }

@@ -38,6 +38,7 @@ pub(crate) enum SourceKey {
 
 impl SourceKey {
     /// The stored spelling (`personal:google`, `organisation:google_workspace`).
+    #[cfg(feature = "postgres")]
     pub(crate) fn as_text(self) -> String {
         match self {
             Self::Personal(p) => format!("personal:{}", p.as_str()),
@@ -48,6 +49,7 @@ impl SourceKey {
     /// Whether a stored spelling names this key. Builds before
     /// `IntegrationKind::as_str` stored an organisation key in its `Debug`
     /// form (`organisation:GoogleWorkspace`): rows they wrote stay usable.
+    #[cfg(feature = "postgres")]
     pub(crate) fn matches_text(self, text: &str) -> bool {
         if text == self.as_text() {
             return true;
@@ -104,6 +106,7 @@ pub(crate) struct BusyQuery<'a> {
     /// Wait for participants another instance is refreshing (a request);
     /// without it only what this instance may refresh is read (the
     /// background refresher). A single instance has nobody to wait for.
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     pub(crate) wait: bool,
     /// Sees every fresh answer.
     pub(crate) on_fetched: OnFetched<'a>,

@@ -1,9 +1,12 @@
 //! `assistant_oauth_attempts`: OAuth attempts between `begin_connect` and
 //! the provider's callback, on a shared (PostgreSQL) store.
 
+#[cfg(feature = "postgres")]
 use policy_rules::Provider;
 
-use super::db::{int, text};
+#[cfg(feature = "postgres")]
+use super::db::int;
+use super::db::text;
 use super::{Store, StoreError};
 use crate::model::ParticipantId;
 

@@ -166,6 +166,8 @@ impl Store {
     /// of a deleted row survives in the log (deleted rows are zeroed by
     /// `secure_delete`). Best effort: a busy checkpoint is logged. Nothing
     /// on PostgreSQL, where deleted rows go at the server's next vacuum.
+    // Without the `postgres` feature SQLite is the only engine.
+    #[allow(irrefutable_let_patterns)]
     pub(crate) async fn erase_freed(&self) {
         if let Db::Sqlite(conn) = &self.db {
             let conn = Arc::clone(conn);
