@@ -978,3 +978,42 @@ fn this_and_future_moves_every_later_instance_and_leaves_none_behind() {
         ]
     );
 }
+
+/// A server that rewrites properties as TEXT escapes the separators of an
+/// RRULE and an RDATE list (measured on Xandikos); the escapes are no part
+/// of those values (RFC 5545 §3.3.11 escapes TEXT only), and reading them
+/// as separators keeps every instance.
+#[test]
+fn text_escapes_a_server_wrote_into_rrule_and_rdate_are_read_as_separators() {
+    let rule = vevent(
+        "DTSTART:20250303T090000Z
+         DTEND:20250303T093000Z
+         RRULE:FREQ=DAILY\\;COUNT=3\\;BYDAY=MO\\,TU\\,WE",
+    );
+    assert_eq!(
+        busy(&rule, "2025-03-03T00:00:00Z", "2025-03-10T00:00:00Z"),
+        vec![
+            row("2025-03-03T09:00:00Z", "2025-03-03T09:30:00Z", "busy"),
+            row("2025-03-04T09:00:00Z", "2025-03-04T09:30:00Z", "busy"),
+            row("2025-03-05T09:00:00Z", "2025-03-05T09:30:00Z", "busy"),
+        ]
+    );
+    let list = vevent(
+        "DTSTART:20250303T090000Z
+         DTEND:20250303T093000Z
+         RDATE;VALUE=PERIOD:20250305T100000Z/20250305T110000Z\\,202503T10/PT1H",
+    );
+    let report = Calendar::parse(&list).unwrap().busy_time(
+        window("2025-03-03T00:00:00Z", "2025-03-10T00:00:00Z"),
+        &utc(),
+    );
+    assert_eq!(
+        rows(&report.busy),
+        vec![
+            row("2025-03-03T09:00:00Z", "2025-03-03T09:30:00Z", "busy"),
+            row("2025-03-05T10:00:00Z", "2025-03-05T11:00:00Z", "busy"),
+        ]
+    );
+    // The bad second period is still said.
+    assert!(!report.problems.is_empty(), "{:?}", report.problems);
+}

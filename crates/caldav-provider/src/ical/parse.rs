@@ -326,13 +326,14 @@ impl Parser {
                 bad = Some("RECURRENCE-ID");
             }
         } else if name.eq_ignore_ascii_case("RRULE") {
-            match parse_recur(value) {
+            match parse_recur(&unescaped(value)) {
                 Ok(rule) => event.rules.push(rule),
                 Err(message) => event.rule_errors.push(message),
             }
         } else if name.eq_ignore_ascii_case("RDATE") || name.eq_ignore_ascii_case("EXDATE") {
             let is_rdate = name.eq_ignore_ascii_case("RDATE");
             let period = value_type.is_some_and(|t| t.eq_ignore_ascii_case("PERIOD"));
+            let value = unescaped(value);
             for item in value.split(',').filter(|v| !v.trim().is_empty()) {
                 if is_rdate && (period || item.contains('/')) {
                     match parse_period(item) {
@@ -470,5 +471,19 @@ impl Event {
             transparent: false,
             cdo: None,
         }
+    }
+}
+
+/// A RECUR, DATE-TIME or PERIOD list with TEXT escapes taken out: a
+/// backslash is no part of those values (RFC 5545 §3.3.10, §3.3.5,
+/// §3.3.9; §3.3.11 escapes TEXT only), yet a server that rewrites
+/// properties as TEXT writes `\;` and `\,` into them (measured: Xandikos
+/// on an RRULE with spaces and an RDATE with one bad period). Reading the
+/// separators they escape keeps the busy time the rule or list holds.
+fn unescaped(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.contains('\\') {
+        std::borrow::Cow::Owned(value.replace("\\;", ";").replace("\\,", ","))
+    } else {
+        std::borrow::Cow::Borrowed(value)
     }
 }
