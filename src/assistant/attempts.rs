@@ -13,9 +13,9 @@ use crate::error::vault_error;
 #[cfg(feature = "postgres")]
 use crate::model::ParticipantId;
 
-use super::{Assistant, owner};
 #[cfg(feature = "postgres")]
 use super::PendingConnect;
+use super::{Assistant, owner};
 
 /// The key an OAuth attempt is kept under: SHA-256 of its `state`, in hex
 /// (the state itself is never stored).
