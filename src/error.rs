@@ -5,7 +5,7 @@
 //! a printer of the whole chain (anyhow's `{:#}`) shows that text twice.
 
 use crate::connect::ConnectFailure;
-use crate::model::{GroupId, PairId, ParticipantId, ProgramId};
+use crate::model::{BookingId, GroupId, PairId, ParticipantId, PollId, PollStatus, ProgramId};
 use crate::store::StoreError;
 use policy_rules::Provider;
 
@@ -28,6 +28,48 @@ pub enum AssistantError {
     /// No such group.
     #[error("unknown group {0}")]
     UnknownGroup(GroupId),
+    /// No such poll (or not one this actor may see).
+    #[error("unknown poll {0}")]
+    UnknownPoll(PollId),
+    /// No such booking (or not one this actor may see).
+    #[error("unknown booking {0}")]
+    UnknownBooking(BookingId),
+    /// The poll does not take this any more: answers after it closed, a
+    /// booking of a booked or cancelled poll.
+    #[error("poll {poll} is {status}")]
+    PollNotOpen {
+        /// The poll.
+        poll: PollId,
+        /// Where it stands.
+        status: PollStatus,
+    },
+    /// Another booking attempt (on this or another instance) holds the
+    /// poll, or changed the booking, at the same moment: read it again.
+    #[error("{0} is being changed by another request; read it again")]
+    Conflict(String),
+    /// At booking, a fresh read found the slot no longer free for these
+    /// attendees (who were free when it was proposed). Nothing was booked;
+    /// the creator may book anyway (`force`).
+    #[error("the slot is no longer free for {}", participant_list(.participants))]
+    SlotTaken {
+        /// Who is now busy then.
+        participants: Vec<ParticipantId>,
+    },
+    /// A meeting cannot be sent: no organisation scheduling account books
+    /// for these attendees and no email sender was configured
+    /// ([`AssistantBuilder::invitations`](crate::AssistantBuilder::invitations)).
+    #[error("no way to send invitations is configured")]
+    InvitationsNotConfigured,
+    /// The invitation could not be sent (the SMTP server or the provider
+    /// refused or failed): nothing was booked, the poll stays as it was.
+    #[error("the invitation could not be sent ({via}): {source}")]
+    Invitation {
+        /// Which way it went (`email`, `google`, `graph`).
+        via: &'static str,
+        /// Why.
+        #[source]
+        source: availability::SourceError,
+    },
     /// An administrator tried to connect or disconnect someone's calendar:
     /// only the participant may.
     #[error(
@@ -87,6 +129,14 @@ pub enum AssistantError {
     /// The assistant was built without a part it needs.
     #[error(transparent)]
     Build(#[from] BuildError),
+}
+
+fn participant_list(participants: &[ParticipantId]) -> String {
+    participants
+        .iter()
+        .map(ParticipantId::as_str)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A part the builder or a call needs was not given: a fault in the

@@ -37,14 +37,16 @@ mod connect;
 mod error;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod invite;
 mod model;
 mod store;
 mod vault_adapters;
 
 pub use crate::assistant::{
-    Act, Assistant, AssistantBuilder, Availability, ConnectStart, ConnectionStatus, EndedPair,
-    Invitees, Listed, Problem, Proposal, ProposedSlot, REASON_NOT_CONNECTED, REASON_RECONNECT,
-    REASON_UNREADABLE, Refresher, Relation, SlotRequest,
+    Act, Assistant, AssistantBuilder, Availability, BookOptions, Booking, ConnectStart,
+    ConnectionStatus, EndedPair, Invitees, Listed, PollOptions, PollSlot, PollSummary, PollView,
+    Problem, Proposal, ProposedSlot, REASON_NOT_CONNECTED, REASON_RECONNECT, REASON_UNREADABLE,
+    Refresher, Relation, SlotAvailability, SlotRequest, VoteCounts,
 };
 pub use crate::busy::FetchCounts;
 pub use crate::connect::{
@@ -53,14 +55,18 @@ pub use crate::connect::{
 };
 pub use crate::error::{AssistantError, BuildError, InvalidInput};
 pub use crate::model::{
-    Actor, Connection, Group, GroupId, Pair, PairId, Participant, ParticipantId, Program, ProgramId,
+    Actor, BookingId, Connection, Creator, Group, GroupId, Pair, PairId, Participant, ParticipantId,
+    PollId, PollStatus, Program, ProgramId, Vote,
 };
 pub use crate::store::{SCHEMA_VERSION, Store, StoreError};
 pub use crate::vault_adapters::{ICLOUD_CALDAV, ParticipantZones, VaultCalDavLogins, VaultTokens};
 // The member crates' types that the assistant's API takes or returns, so
 // that naming them needs no other dependency (the providers' own builders
 // stay in their crates).
-pub use availability::{Clock, FixedClock, FreeBusySource, Interval, SourceError, SystemClock};
+pub use availability::{
+    Clock, Delivered, FixedClock, FreeBusySource, Interval, Meeting, MeetingChange, MeetingSender,
+    Person, SourceError, SystemClock,
+};
 pub use caldav_provider::{CalDavLogin, CalDavSource};
 pub use credential_vault::{
     KeyId, KeyRing, MasterKey, SecretStore, SecretString, SqliteStore, Vault, VaultError,

@@ -67,6 +67,141 @@ id_type!(
     /// A group (circle) of participants.
     GroupId
 );
+id_type!(
+    /// A stored poll (assigned by the assistant).
+    PollId
+);
+id_type!(
+    /// A booked meeting (assigned by the assistant).
+    BookingId
+);
+
+/// An invitee's answer for one proposed slot of a poll.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Vote {
+    /// They can come.
+    Yes,
+    /// They can come if no other slot suits.
+    IfNeedBe,
+    /// They cannot come.
+    No,
+}
+
+impl Vote {
+    /// The stored spelling (also the JSON one).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Yes => "yes",
+            Self::IfNeedBe => "if_need_be",
+            Self::No => "no",
+        }
+    }
+
+    /// Reads [`as_str`](Self::as_str)'s spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "yes" => Some(Self::Yes),
+            "if_need_be" => Some(Self::IfNeedBe),
+            "no" => Some(Self::No),
+            _ => None,
+        }
+    }
+}
+
+/// Where a poll stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollStatus {
+    /// Invitees may answer.
+    Open,
+    /// No more answers (closed by its creator, or its deadline passed);
+    /// a slot may still be booked.
+    Closed,
+    /// A slot was booked.
+    Booked,
+    /// Its creator cancelled it (or cancelled its booking).
+    Cancelled,
+}
+
+impl PollStatus {
+    /// The stored spelling (also the JSON one).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Closed => "closed",
+            Self::Booked => "booked",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// Reads [`as_str`](Self::as_str)'s spelling.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "open" => Some(Self::Open),
+            "closed" => Some(Self::Closed),
+            "booked" => Some(Self::Booked),
+            "cancelled" => Some(Self::Cancelled),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for PollStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who created a poll or booked a meeting: a participant (themselves, or
+/// an administrator on their behalf) or an administrator for themselves.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Creator {
+    /// A participant.
+    Participant(ParticipantId),
+    /// An administrator, by your service's id for them.
+    Administrator(String),
+}
+
+impl Creator {
+    /// The creator an actor stands for: the participant they act as, or
+    /// the administrator themselves.
+    pub fn of(actor: &Actor) -> Self {
+        match actor {
+            Actor::Participant(p) => Self::Participant(p.clone()),
+            Actor::Administrator {
+                admin,
+                on_behalf_of,
+            }
+            | Actor::ProgramAdministrator {
+                admin,
+                on_behalf_of,
+                ..
+            } => match on_behalf_of {
+                Some(p) => Self::Participant(p.clone()),
+                None => Self::Administrator(admin.clone()),
+            },
+        }
+    }
+
+    /// The stored spelling: `participant:ID` or `admin:ID`.
+    pub(crate) fn to_text(&self) -> String {
+        match self {
+            Self::Participant(p) => format!("participant:{p}"),
+            Self::Administrator(a) => format!("admin:{a}"),
+        }
+    }
+
+    /// Reads [`to_text`](Self::to_text)'s spelling.
+    pub(crate) fn from_text(text: &str) -> Option<Self> {
+        if let Some(p) = text.strip_prefix("participant:") {
+            return Some(Self::Participant(ParticipantId::new(p)));
+        }
+        text.strip_prefix("admin:")
+            .map(|a| Self::Administrator(a.to_owned()))
+    }
+}
 
 /// A program (track). Its policy is a TOML layer over the organisation's
 /// (the keys of DESIGN.md's policy file, plus `group_polls` and

@@ -273,6 +273,45 @@ impl Assistant {
     }
 }
 
+/// What an actor is to a stored poll or a booked meeting: whether they
+/// manage it (its creator, or an administrator of its program), and which
+/// of its invitees (or attendees) they are, if one (the participant
+/// themselves only: answering is their own act).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Standing {
+    pub(crate) manages: bool,
+    pub(crate) invitee: Option<ParticipantId>,
+}
+
+impl Standing {
+    /// Whether they may see it at all.
+    pub(crate) fn sees(&self) -> bool {
+        self.manages || self.invitee.is_some()
+    }
+}
+
+impl Assistant {
+    /// What `actor` is to a poll or booking `creator` made in `program`
+    /// for `invitees`: the one rule every poll and booking operation asks.
+    /// The creator is who acted (a participant, or an administrator on a
+    /// participant's behalf, counts as that participant); a global
+    /// administrator and the program's administrators manage it too.
+    pub(crate) fn standing(
+        &self,
+        actor: &Actor,
+        creator: &crate::model::Creator,
+        program: &ProgramId,
+        invitees: &[ParticipantId],
+    ) -> Standing {
+        let manages = crate::model::Creator::of(actor) == *creator || self.administers(actor, program);
+        let invitee = match actor {
+            Actor::Participant(p) if invitees.contains(p) => Some(p.clone()),
+            _ => None,
+        };
+        Standing { manages, invitee }
+    }
+}
+
 /// The reason code others see for a read that failed with `e`.
 pub(crate) fn reason_code(e: &availability::SourceError) -> &'static str {
     use availability::SourceErrorKind as K;

@@ -35,6 +35,7 @@ pub struct AssistantBuilder {
     lookahead: Option<Duration>,
     connect_expiry: Option<Duration>,
     zones: Option<crate::vault_adapters::ParticipantZones>,
+    invitations: Option<Arc<dyn availability::MeetingSender>>,
 }
 
 impl fmt::Debug for AssistantBuilder {
@@ -140,6 +141,16 @@ impl AssistantBuilder {
         self
     }
 
+    /// How booked meetings are sent when no organisation scheduling account
+    /// books them: usually [`EmailInvitations`](crate::invite::EmailInvitations)
+    /// (iTIP by email, for every participant whatever their calendar).
+    /// Without it, booking needs an organisation integration with booking
+    /// on for every attendee.
+    pub fn invitations(mut self, sender: Arc<dyn availability::MeetingSender>) -> Self {
+        self.invitations = Some(sender);
+        self
+    }
+
     /// Loads the stored records and builds the assistant.
     ///
     /// # Errors
@@ -190,6 +201,7 @@ impl AssistantBuilder {
                 integrations: Mutex::new(applied),
                 integrations_pending: std::sync::atomic::AtomicBool::new(false),
                 zones: self.zones,
+                invitations: self.invitations,
             }),
         };
         assistant.publish_zones();

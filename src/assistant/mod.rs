@@ -19,11 +19,13 @@ use crate::store::Store;
 
 mod access;
 mod attempts;
+mod booking;
 mod builder;
 mod connections;
 mod hours;
 mod lifecycle;
 mod organisation;
+mod polls;
 mod reads;
 mod records;
 mod slots;
@@ -31,11 +33,13 @@ mod status;
 mod sync;
 
 pub use access::{Act, REASON_NOT_CONNECTED, REASON_RECONNECT, REASON_UNREADABLE, Relation};
+pub use booking::{BookOptions, Booking};
 pub use builder::AssistantBuilder;
 pub use connections::ConnectStart;
 pub(crate) use connections::{PendingConnect, owner};
 pub use lifecycle::{EndedPair, Listed};
 pub(crate) use organisation::{restore_integration, stored_integrations};
+pub use polls::{PollOptions, PollSlot, PollSummary, PollView, SlotAvailability, VoteCounts};
 pub use reads::Availability;
 pub(crate) use records::load_records;
 pub use slots::{Invitees, Problem, Proposal, ProposedSlot, SlotRequest};
@@ -87,6 +91,8 @@ pub(crate) struct Inner {
     /// An integration could not be applied at the last reload: the next
     /// sync tries again even if nothing was written since.
     pub(crate) integrations_pending: std::sync::atomic::AtomicBool,
+    /// How meetings are sent when no scheduling account books them.
+    pub(crate) invitations: Option<Arc<dyn availability::MeetingSender>>,
 }
 
 /// The scheduling assistant. Cheap to clone (shared state); every

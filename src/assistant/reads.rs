@@ -83,6 +83,63 @@ impl Assistant {
         HashMap<ParticipantId, Option<Result<FreeBusy, SourceError>>>,
         FetchCounts,
     ) {
+        self.busy_besides(participants, window, force, wait, None)
+            .await
+    }
+
+    /// [`busy`](Self::busy), with the booked meetings of the store (but
+    /// `besides`, a booking being moved) added as busy to every answer:
+    /// a booking is busy for its attendees at once, on every instance,
+    /// whatever their calendar says yet. If the bookings cannot be read,
+    /// every answer is an error (never a lost busy time).
+    pub(crate) async fn busy_besides(
+        &self,
+        participants: &[ParticipantId],
+        window: Interval,
+        force: bool,
+        wait: bool,
+        besides: Option<&crate::model::BookingId>,
+    ) -> (
+        HashMap<ParticipantId, Option<Result<FreeBusy, SourceError>>>,
+        FetchCounts,
+    ) {
+        let (mut out, counts) = self.busy_read(participants, window, force, wait).await;
+        match self.inner.store.booked_between(window).await {
+            Ok(booked) => {
+                for (p, id, interval) in booked {
+                    if besides == Some(&id) {
+                        continue;
+                    }
+                    if let Some(Some(Ok(fb))) = out.get_mut(&p) {
+                        fb.add(availability::BusyKind::Busy, interval);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "booked meetings could not be read");
+                for answer in out.values_mut() {
+                    if let Some(r @ Ok(_)) = answer {
+                        *r = Err(SourceError::Unavailable {
+                            message: "booked meetings could not be read".to_owned(),
+                            retry_after: None,
+                        });
+                    }
+                }
+            }
+        }
+        (out, counts)
+    }
+
+    pub(crate) async fn busy_read(
+        &self,
+        participants: &[ParticipantId],
+        window: Interval,
+        force: bool,
+        wait: bool,
+    ) -> (
+        HashMap<ParticipantId, Option<Result<FreeBusy, SourceError>>>,
+        FetchCounts,
+    ) {
         let mut out = HashMap::with_capacity(participants.len());
         let mut targets = Vec::with_capacity(participants.len());
         for p in participants {

@@ -181,6 +181,20 @@ impl Assistant {
         request: SlotRequest,
     ) -> Result<Proposal, AssistantError> {
         self.sync().await;
+        let (program, people) = self.poll_people(actor, invitees)?;
+        self.propose(actor, &program, &people, request, true).await
+    }
+
+    /// Who a poll of `invitees` is for and under which program, if
+    /// `actor` may poll them (group members and the program's
+    /// administrators poll a group; a list is the caller and people they
+    /// share a current pair or group with) and the program has group polls
+    /// on.
+    pub(crate) fn poll_people(
+        &self,
+        actor: &Actor,
+        invitees: &Invitees,
+    ) -> Result<(ProgramId, Vec<ParticipantId>), AssistantError> {
         let (program, people) = match invitees {
             Invitees::Group(id) => {
                 let group = self
@@ -223,7 +237,7 @@ impl Assistant {
         if !self.live_policy(&program)?.group_polls_enabled() {
             return Err(AssistantError::GroupPollsDisabled(program));
         }
-        self.propose(actor, &program, &people, request, true).await
+        Ok((program, people))
     }
 
     pub(crate) async fn propose(
@@ -324,7 +338,7 @@ impl Assistant {
 
     /// `bookable` narrowed by every invitee's own hours (those who set
     /// some), each read in the invitee's zone.
-    fn within_own_hours(
+    pub(crate) fn within_own_hours(
         &self,
         bookable: IntervalSet,
         invitees: &[ParticipantId],
@@ -349,7 +363,7 @@ impl Assistant {
     /// profile's IANA name, checked when they were added; the program's if
     /// a stored one no longer parses), or only the program's with
     /// `hours_in = "program"`. Without repeats.
-    fn zones_of(&self, invitees: &[ParticipantId], policy: &ProgramPolicy) -> Vec<Zone> {
+    pub(crate) fn zones_of(&self, invitees: &[ParticipantId], policy: &ProgramPolicy) -> Vec<Zone> {
         if policy.hours_in() == HoursIn::Program {
             return vec![policy.time_zone().clone()];
         }
@@ -372,7 +386,7 @@ impl Assistant {
 }
 
 /// The policy's buffers in seconds: before and after every busy interval.
-fn buffers(policy: &ProgramPolicy) -> (i64, i64) {
+pub(crate) fn buffers(policy: &ProgramPolicy) -> (i64, i64) {
     let secs = |d: policy_rules::PolicyDuration| i64::try_from(d.as_secs()).unwrap_or(i64::MAX);
     (secs(policy.buffer_before()), secs(policy.buffer_after()))
 }
@@ -381,7 +395,7 @@ fn buffers(policy: &ProgramPolicy) -> (i64, i64) {
 /// inside the program's days and hours read in every zone of `zones`
 /// (each invitee's own, or the program's alone), within its notice and
 /// horizon. With no zone, the program's.
-fn bookable_for(
+pub(crate) fn bookable_for(
     policy: &ProgramPolicy,
     window: Interval,
     now: jiff::Timestamp,

@@ -31,7 +31,7 @@ impl Assistant {
             return FetchCounts::default();
         };
         // Participants another instance is refreshing are left to it.
-        self.busy(&stale, window, force, false).await.1
+        self.busy_read(&stale, window, force, false).await.1
     }
 
     /// Reloads programs, participants, pairs, groups and connections if

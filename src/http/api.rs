@@ -14,8 +14,8 @@ use policy_rules::{PolicyDuration, Provider};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    Actor, Availability, ConnectionStatus, GroupId, Invitees, PairId, ParticipantHours,
-    ParticipantId, ProgramId, Proposal, SlotRequest,
+    Actor, Availability, ConnectionStatus, GroupId, PairId, ParticipantHours, ParticipantId,
+    ProgramId, Proposal, SlotRequest,
 };
 
 use super::error::{ApiError, rejected};
@@ -371,48 +371,6 @@ pub(super) async fn api_groups(
             })
             .collect(),
     ))
-}
-
-/// `POST /api/polls`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct PollBody {
-    group: Option<String>,
-    program: Option<String>,
-    invitees: Option<Vec<String>>,
-    duration: Option<String>,
-    from: String,
-    to: String,
-    slots: Option<usize>,
-    min_free: Option<u32>,
-}
-
-pub(super) async fn api_poll(
-    State(app): App,
-    headers: HeaderMap,
-    body: Result<Json<PollBody>, JsonRejection>,
-) -> Result<(StatusCode, Json<Proposal>), ApiError> {
-    let actor = app.require(&headers)?;
-    let Json(b) = body.map_err(rejected)?;
-    let invitees = match (b.group, b.program, b.invitees) {
-        (Some(g), None, None) => Invitees::Group(GroupId::new(g)),
-        (None, Some(program), Some(list)) if !list.is_empty() => Invitees::List {
-            program: ProgramId::new(program),
-            participants: list.into_iter().map(ParticipantId::new).collect(),
-        },
-        _ => {
-            return Err(ApiError::bad(
-                "give either `group`, or `program` and a non-empty `invitees` list",
-            ));
-        }
-    };
-    let mut request = SlotRequest::new(duration(b.duration.as_deref())?, window(&b.from, &b.to)?)
-        .limit(b.slots.unwrap_or(5).clamp(1, 50));
-    if let Some(k) = b.min_free {
-        request = request.min_free(k);
-    }
-    let poll = app.assistant.poll(&actor, &invitees, request).await?;
-    Ok((StatusCode::CREATED, Json(poll)))
 }
 
 #[derive(Debug, Deserialize)]

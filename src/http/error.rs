@@ -66,7 +66,16 @@ impl From<AssistantError> for ApiError {
             E::UnknownProgram(_)
             | E::UnknownParticipant(_)
             | E::UnknownPair(_)
-            | E::UnknownGroup(_) => (StatusCode::NOT_FOUND, "not_found"),
+            | E::UnknownGroup(_)
+            | E::UnknownPoll(_)
+            | E::UnknownBooking(_) => (StatusCode::NOT_FOUND, "not_found"),
+            E::PollNotOpen { .. } => (StatusCode::CONFLICT, "poll_not_open"),
+            E::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            E::SlotTaken { .. } => (StatusCode::CONFLICT, "slot_taken"),
+            E::Invitation { source, .. } if source.is_transient() => {
+                (StatusCode::SERVICE_UNAVAILABLE, "invitation_failed")
+            }
+            E::Invitation { .. } => (StatusCode::BAD_GATEWAY, "invitation_failed"),
             E::OnBehalfRefused { .. } => (StatusCode::FORBIDDEN, "on_behalf_refused"),
             E::NotAllowed(_) => (StatusCode::FORBIDDEN, "not_allowed"),
             E::ProviderNotAllowed { .. } => (StatusCode::FORBIDDEN, "provider_not_allowed"),
@@ -131,6 +140,35 @@ mod tests {
             (StatusCode::CONFLICT, "conflict")
         );
         assert_eq!(
+            mapped(AssistantError::SlotTaken {
+                participants: vec!["ada".into()]
+            }),
+            (StatusCode::CONFLICT, "slot_taken")
+        );
+        assert_eq!(
+            mapped(AssistantError::PollNotOpen {
+                poll: "p".into(),
+                status: crate::model::PollStatus::Booked
+            }),
+            (StatusCode::CONFLICT, "poll_not_open")
+        );
+        assert_eq!(
+            mapped(AssistantError::Invitation {
+                via: "email",
+                source: availability::SourceError::RateLimited { retry_after: None }
+            }),
+            (StatusCode::SERVICE_UNAVAILABLE, "invitation_failed")
+        );
+        assert_eq!(
+            mapped(AssistantError::Invitation {
+                via: "graph",
+                source: availability::SourceError::Forbidden {
+                    message: "no scope".into()
+                }
+            }),
+            (StatusCode::BAD_GATEWAY, "invitation_failed")
+        );
+        assert_eq!(
             mapped(AssistantError::ConnectFailed(ConnectFailure::StateMismatch)),
             (StatusCode::BAD_REQUEST, "connect_failed")
         );
@@ -139,6 +177,7 @@ mod tests {
             AssistantError::Build(BuildError::MissingStore),
             AssistantError::ConnectFailed(ConnectFailure::Config("x".into())),
             AssistantError::Organisation(OrgError::Vault("x".into())),
+            AssistantError::InvitationsNotConfigured,
         ] {
             assert_eq!(
                 mapped(ours),

@@ -44,6 +44,7 @@ mod api;
 mod error;
 mod openapi;
 mod page;
+mod polls;
 mod routes;
 mod session;
 

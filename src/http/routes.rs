@@ -11,10 +11,14 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::api::{
     api_availability, api_connect, api_disconnect, api_groups, api_hours, api_me, api_pairs,
-    api_participants, api_poll, api_programs, api_set_hours, api_sign_in, api_sign_out, api_slots,
+    api_participants, api_programs, api_set_hours, api_sign_in, api_sign_out, api_slots,
     api_status, oauth_callback,
 };
 use super::openapi::{Refs, openapi};
+use super::polls::{
+    api_answer_poll, api_book_pair, api_book_poll, api_booking, api_bookings, api_cancel_booking,
+    api_cancel_poll, api_close_poll, api_create_poll, api_polls, api_reschedule, api_view_poll,
+};
 use super::page::{
     page_connect, page_disconnect, page_home, page_hours, page_poll, page_sign_in, page_sign_out,
     page_week,
@@ -154,8 +158,74 @@ pub(super) fn table() -> Vec<Route> {
         api(
             "POST",
             "/api/polls",
-            post(api_poll),
-            json!({"summary": "Create a group poll: proposed slots ranked by free invitees, with k of n connected", "requestBody": {"required": true, "content": {"application/json": {"schema": r("PollBody")}}}, "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": r("Proposal")}}}, "400": error, "401": error, "403": error, "404": error}}),
+            post(api_create_poll),
+            json!({"summary": "Create and store a poll: proposed slots ranked by free invitees (then earliest), with k of n connected; the proposal's fields at the top level, the stored poll under `poll`", "requestBody": {"required": true, "content": {"application/json": {"schema": r("PollBody")}}}, "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": r("CreatedPoll")}}}, "400": error, "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "GET",
+            "/api/polls",
+            get(api_polls),
+            json!({"summary": "The polls the session created or is invited to, newest first; `waiting`: open and not yet answered by them", "responses": {"200": ok(json!({"type": "array", "items": r("PollSummary")})), "401": error}}),
+        ),
+        api(
+            "GET",
+            "/api/polls/{id}",
+            get(api_view_poll),
+            json!({"summary": "A poll: to invitees the slots, counts and their own answers; to its creator and the program's administrators also each answer and who is free now (read again), and k of n connected", "parameters": [id], "responses": {"200": ok(r("Poll")), "401": error, "404": error}}),
+        ),
+        api(
+            "PUT",
+            "/api/polls/{id}/answers",
+            put(api_answer_poll),
+            json!({"summary": "Answer a poll (yes, if_need_be, no per slot), replacing one's earlier answers; the invitee's own act, until it closes", "parameters": [id], "requestBody": {"required": true, "content": {"application/json": {"schema": r("Answers")}}}, "responses": {"200": ok(r("Poll")), "400": error, "401": error, "403": error, "404": error, "409": error}}),
+        ),
+        api(
+            "POST",
+            "/api/polls/{id}/close",
+            post(api_close_poll),
+            json!({"summary": "Close a poll to answers (its creator, the program's administrators)", "parameters": [id], "responses": {"200": ok(r("Poll")), "401": error, "403": error, "404": error, "409": error}}),
+        ),
+        api(
+            "DELETE",
+            "/api/polls/{id}",
+            delete(api_cancel_poll),
+            json!({"summary": "Cancel a poll that is not booked", "parameters": [id], "responses": {"200": ok(r("Poll")), "401": error, "403": error, "404": error, "409": error}}),
+        ),
+        api(
+            "POST",
+            "/api/polls/{id}/booking",
+            post(api_book_poll),
+            json!({"summary": "Book a poll's slot: every connected invitee re-read fresh (409 slot_taken names who is now busy, unless `force`), the meeting sent (scheduling account or iTIP email) and stored; exactly one booking of a poll wins", "parameters": [id], "requestBody": {"required": true, "content": {"application/json": {"schema": r("BookBody")}}}, "responses": {"201": {"description": "Booked", "content": {"application/json": {"schema": r("Booking")}}}, "400": error, "401": error, "403": error, "404": error, "409": error, "502": error, "503": error}}),
+        ),
+        api(
+            "POST",
+            "/api/pairs/{id}/bookings",
+            post(api_book_pair),
+            json!({"summary": "Book a 1:1 for a pair (`from`, `to`, inside the program's hours): both re-read fresh, then sent and stored", "parameters": [id], "requestBody": {"required": true, "content": {"application/json": {"schema": r("BookBody")}}}, "responses": {"201": {"description": "Booked", "content": {"application/json": {"schema": r("Booking")}}}, "400": error, "401": error, "403": error, "404": error, "409": error, "502": error, "503": error}}),
+        ),
+        api(
+            "GET",
+            "/api/bookings",
+            get(api_bookings),
+            json!({"summary": "The bookings the session attends or made, newest first", "responses": {"200": ok(json!({"type": "array", "items": r("Booking")})), "401": error}}),
+        ),
+        api(
+            "GET",
+            "/api/bookings/{id}",
+            get(api_booking),
+            json!({"summary": "A booking (its attendees, creator and the program's administrators)", "parameters": [id], "responses": {"200": ok(r("Booking")), "401": error, "404": error}}),
+        ),
+        api(
+            "PUT",
+            "/api/bookings/{id}/time",
+            put(api_reschedule),
+            json!({"summary": "Move a booking (`from`, `to`): same UID, SEQUENCE + 1, re-checked as at booking", "parameters": [id], "requestBody": {"required": true, "content": {"application/json": {"schema": r("BookBody")}}}, "responses": {"200": ok(r("Booking")), "400": error, "401": error, "403": error, "404": error, "409": error, "502": error, "503": error}}),
+        ),
+        api(
+            "DELETE",
+            "/api/bookings/{id}",
+            delete(api_cancel_booking),
+            json!({"summary": "Cancel a booking (METHOD:CANCEL, or the provider's cancellation)", "parameters": [id], "responses": {"200": ok(r("Booking")), "401": error, "403": error, "404": error, "409": error, "502": error, "503": error}}),
         ),
         api(
             "GET",

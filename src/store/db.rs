@@ -79,6 +79,23 @@ impl Db {
             "UPDATE assistant_revision SET revision = revision + 1 WHERE id = 1",
             Vec::new(),
         ));
+        self.run(statements, false).await.map(|_| ())
+    }
+
+    /// Runs statements in one transaction without touching the records'
+    /// revision (rows nobody keeps in memory: polls, votes, bookings).
+    /// With `guarded`, the first statement must change a row, or nothing
+    /// is written and `false` comes back: how a write that depends on a
+    /// row's state (a poll still open, a claim still held) stays atomic.
+    pub(super) async fn write(
+        &self,
+        statements: Vec<Statement>,
+        guarded: bool,
+    ) -> Result<bool, StoreError> {
+        self.run(statements, guarded).await
+    }
+
+    async fn run(&self, statements: Vec<Statement>, guarded: bool) -> Result<bool, StoreError> {
         match self {
             Self::Sqlite(conn) => {
                 let conn = Arc::clone(conn);
@@ -89,14 +106,20 @@ impl Db {
                     let tx = conn
                         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                         .map_err(backend("starting a transaction"))?;
-                    for (sql, params) in &statements {
-                        tx.execute(
-                            sql,
-                            rusqlite::params_from_iter(params.iter().map(sqlite_param)),
-                        )
-                        .map_err(backend("writing"))?;
+                    for (i, (sql, params)) in statements.iter().enumerate() {
+                        let changed = tx
+                            .execute(
+                                sql,
+                                rusqlite::params_from_iter(params.iter().map(sqlite_param)),
+                            )
+                            .map_err(backend("writing"))?;
+                        if guarded && i == 0 && changed == 0 {
+                            // Dropping the transaction rolls it back.
+                            return Ok(false);
+                        }
                     }
-                    tx.commit().map_err(backend("committing"))
+                    tx.commit().map_err(backend("committing"))?;
+                    Ok(true)
                 })
                 .await
             }
@@ -107,14 +130,20 @@ impl Db {
                     .transaction()
                     .await
                     .map_err(backend("starting a transaction"))?;
-                for (sql, params) in &statements {
+                for (i, (sql, params)) in statements.iter().enumerate() {
                     let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
                         params.iter().map(pg_param).collect();
-                    tx.execute(*sql, &params)
+                    let changed = tx
+                        .execute(*sql, &params)
                         .await
                         .map_err(backend("writing"))?;
+                    if guarded && i == 0 && changed == 0 {
+                        tx.rollback().await.map_err(backend("rolling back"))?;
+                        return Ok(false);
+                    }
                 }
-                tx.commit().await.map_err(backend("committing"))
+                tx.commit().await.map_err(backend("committing"))?;
+                Ok(true)
             }
         }
     }

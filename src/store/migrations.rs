@@ -68,6 +68,69 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // ended pairs stay as history (who was paired when), without access.
     "ALTER TABLE assistant_pairs ADD COLUMN ended_at BIGINT NOT NULL DEFAULT 0;
      ALTER TABLE assistant_programs ADD COLUMN archived_at BIGINT NOT NULL DEFAULT 0;",
+    // 8: stored polls (their proposed slots, invitees and votes) and booked
+    // meetings (their attendees). A poll's `claim_until` is the instant an
+    // instance's booking attempt stops holding it (0: nobody holds it);
+    // `claim_token` says whose attempt it is; `deadline` and `booking_id` are 0 and '' when there is none. Slots
+    // keep who was free when proposed (a JSON array of ids), so a booking
+    // can tell "no longer free" from "never was". Times are whole seconds.
+    "CREATE TABLE assistant_polls (
+        id TEXT PRIMARY KEY,
+        program_id TEXT NOT NULL REFERENCES assistant_programs(id),
+        creator TEXT NOT NULL,
+        group_id TEXT NOT NULL,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL,
+        duration_secs BIGINT NOT NULL,
+        deadline BIGINT NOT NULL,
+        status TEXT NOT NULL,
+        claim_until BIGINT NOT NULL DEFAULT 0,
+        claim_token TEXT NOT NULL DEFAULT '',
+        booking_id TEXT NOT NULL DEFAULT '',
+        created_at BIGINT NOT NULL);
+     CREATE TABLE assistant_poll_slots (
+        poll_id TEXT NOT NULL REFERENCES assistant_polls(id),
+        position BIGINT NOT NULL,
+        start_s BIGINT NOT NULL,
+        end_s BIGINT NOT NULL,
+        free_json TEXT NOT NULL,
+        PRIMARY KEY (poll_id, position));
+     CREATE TABLE assistant_poll_invitees (
+        poll_id TEXT NOT NULL REFERENCES assistant_polls(id),
+        position BIGINT NOT NULL,
+        participant_id TEXT NOT NULL REFERENCES assistant_participants(id),
+        PRIMARY KEY (poll_id, participant_id));
+     CREATE INDEX assistant_poll_invitees_by_participant
+        ON assistant_poll_invitees (participant_id);
+     CREATE TABLE assistant_poll_votes (
+        poll_id TEXT NOT NULL REFERENCES assistant_polls(id),
+        participant_id TEXT NOT NULL REFERENCES assistant_participants(id),
+        position BIGINT NOT NULL,
+        vote TEXT NOT NULL,
+        PRIMARY KEY (poll_id, participant_id, position));
+     CREATE TABLE assistant_bookings (
+        id TEXT PRIMARY KEY,
+        program_id TEXT NOT NULL REFERENCES assistant_programs(id),
+        poll_id TEXT NOT NULL,
+        pair_id TEXT NOT NULL,
+        creator TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        sequence BIGINT NOT NULL,
+        start_s BIGINT NOT NULL,
+        end_s BIGINT NOT NULL,
+        title TEXT NOT NULL,
+        description TEXT NOT NULL,
+        status TEXT NOT NULL,
+        via TEXT NOT NULL,
+        event_ref TEXT NOT NULL,
+        created_at BIGINT NOT NULL);
+     CREATE INDEX assistant_bookings_by_end ON assistant_bookings (end_s);
+     CREATE TABLE assistant_booking_attendees (
+        booking_id TEXT NOT NULL REFERENCES assistant_bookings(id),
+        participant_id TEXT NOT NULL REFERENCES assistant_participants(id),
+        PRIMARY KEY (booking_id, participant_id));
+     CREATE INDEX assistant_booking_attendees_by_participant
+        ON assistant_booking_attendees (participant_id);",
 ];
 
 /// The newest schema version this build knows.

@@ -19,9 +19,11 @@ mod attempts;
 pub(crate) mod busy;
 mod db;
 mod migrations;
+mod polls;
 mod records;
 
 use db::{Db, backend, blocking, int};
+pub(crate) use polls::{StoredBooking, StoredPoll, StoredSlot};
 pub use migrations::SCHEMA_VERSION;
 use migrations::{MIGRATIONS, check_version, i64_of, usize_of};
 

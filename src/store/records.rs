@@ -120,13 +120,15 @@ impl Store {
 
     /// Deletes a participant and every record row of theirs: own hours,
     /// the connection, group memberships, pairs (ended or not: a deleted
-    /// person leaves no history), program memberships, the participant.
+    /// person leaves no history), program memberships, the participant; and
+    /// their answers, invitations, attendances and the polls and bookings
+    /// they created (`polls.rs`'s statements).
     /// (OAuth attempts and cached busy times have their own owners,
     /// `attempts.rs` and `busy.rs`; secrets are the vault's.)
     pub(crate) async fn delete_participant(&self, p: &ParticipantId) -> Result<(), StoreError> {
         let who = p.as_str();
-        self.db
-            .transaction(vec![
+        let mut statements = super::polls::erase_participant(who);
+        statements.extend([
                 (
                     "DELETE FROM assistant_participant_hours WHERE participant_id = $1",
                     vec![who.into()],
@@ -151,8 +153,8 @@ impl Store {
                     "DELETE FROM assistant_participants WHERE id = $1",
                     vec![who.into()],
                 ),
-            ])
-            .await
+            ]);
+        self.db.transaction(statements).await
     }
 
     pub(crate) async fn put_participant(

@@ -7,6 +7,7 @@ pub use crate::{
     coverage::{Counts, Coverage, CoverageSegment},
     interval::{Interval, IntervalError},
     kind::{BusyEntry, BusyKind, FreeBusy, KindSet, UnknownKind},
+    meeting::{Delivered, Meeting, MeetingChange, MeetingSender, Person},
     memory::MemorySource,
     set::IntervalSet,
     slots::{Slot, SlotError, SlotQuery, find_slots},
@@ -24,6 +25,7 @@ pub mod conformance;
 mod coverage;
 mod interval;
 mod kind;
+mod meeting;
 mod memory;
 mod radix;
 mod set;

@@ -1,0 +1,294 @@
+//! The JSON API's poll and booking handlers (routes in `routes`): create,
+//! list mine, view, answer, close, cancel and book polls; book a pair's
+//! slot; list, view, reschedule and cancel bookings.
+
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::extract::{Json, Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    BookOptions, Booking, BookingId, GroupId, Invitees, PairId, ParticipantId, PollId,
+    PollOptions, PollSummary, PollView, ProgramId, SlotRequest, Vote,
+};
+
+use super::App;
+use super::api::{duration, window};
+use super::error::{ApiError, rejected};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct PollBody {
+    group: Option<String>,
+    program: Option<String>,
+    invitees: Option<Vec<String>>,
+    duration: Option<String>,
+    from: String,
+    to: String,
+    slots: Option<usize>,
+    min_free: Option<u32>,
+    title: Option<String>,
+    description: Option<String>,
+    deadline: Option<String>,
+}
+
+/// A created poll: the stored poll, and (as before polls were stored) the
+/// proposal's fields at the top level.
+#[derive(Serialize)]
+pub(super) struct Created {
+    id: PollId,
+    invitees: usize,
+    connected: usize,
+    connected_text: String,
+    slots: Vec<CreatedSlot>,
+    poll: PollView,
+}
+
+#[derive(Serialize)]
+pub(super) struct CreatedSlot {
+    interval: availability::Interval,
+    free: Vec<ParticipantId>,
+    unavailable: Vec<ParticipantId>,
+    unknown: Vec<ParticipantId>,
+}
+
+pub(super) async fn api_create_poll(
+    State(app): App,
+    headers: HeaderMap,
+    body: Result<Json<PollBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Created>), ApiError> {
+    let actor = app.require(&headers)?;
+    let Json(b) = body.map_err(rejected)?;
+    let invitees = match (b.group, b.program, b.invitees) {
+        (Some(g), None, None) => Invitees::Group(GroupId::new(g)),
+        (None, Some(program), Some(list)) if !list.is_empty() => Invitees::List {
+            program: ProgramId::new(program),
+            participants: list.into_iter().map(ParticipantId::new).collect(),
+        },
+        _ => {
+            return Err(ApiError::bad(
+                "give either `group`, or `program` and a non-empty `invitees` list",
+            ));
+        }
+    };
+    let mut request = SlotRequest::new(duration(b.duration.as_deref())?, window(&b.from, &b.to)?)
+        .limit(b.slots.unwrap_or(5).clamp(1, 50));
+    if let Some(k) = b.min_free {
+        request = request.min_free(k);
+    }
+    let mut options = PollOptions::new(b.title.unwrap_or_else(|| "Group meeting".to_owned()))
+        .description(b.description.unwrap_or_default());
+    if let Some(deadline) = b.deadline {
+        options = options.deadline(
+            deadline
+                .parse::<Timestamp>()
+                .map_err(|e| ApiError::bad(format!("`deadline` is not an RFC 3339 time: {e}")))?,
+        );
+    }
+    let poll = app
+        .assistant
+        .create_poll(&actor, &invitees, request, options)
+        .await?;
+    let slots = poll
+        .slots
+        .iter()
+        .map(|s| {
+            let a = s.availability.clone().unwrap_or_default();
+            CreatedSlot {
+                interval: s.interval,
+                free: a.free,
+                unavailable: a.unavailable,
+                unknown: a.unknown,
+            }
+        })
+        .collect();
+    Ok((
+        StatusCode::CREATED,
+        Json(Created {
+            id: poll.id.clone(),
+            invitees: poll.invitees.len(),
+            connected: poll.connected,
+            connected_text: poll.connected_text.clone().unwrap_or_default(),
+            slots,
+            poll,
+        }),
+    ))
+}
+
+pub(super) async fn api_polls(
+    State(app): App,
+    headers: HeaderMap,
+) -> Result<Json<Vec<PollSummary>>, ApiError> {
+    let actor = app.require(&headers)?;
+    Ok(Json(app.assistant.polls(&actor).await?))
+}
+
+pub(super) async fn api_view_poll(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<PollView>, ApiError> {
+    let actor = app.require(&headers)?;
+    let Path(id) = path.map_err(rejected)?;
+    Ok(Json(app.assistant.view_poll(&actor, &PollId::new(id)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Answer {
+    slot: usize,
+    vote: Vote,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AnswersBody {
+    answers: Vec<Answer>,
+}
+
+pub(super) async fn api_answer_poll(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<AnswersBody>, JsonRejection>,
+) -> Result<Json<PollView>, ApiError> {
+    let actor = app.require(&headers)?;
+    let Path(id) = path.map_err(rejected)?;
+    let Json(b) = body.map_err(rejected)?;
+    let answers: Vec<(usize, Vote)> = b.answers.iter().map(|a| (a.slot, a.vote)).collect();
+    Ok(Json(
+        app.assistant
+            .answer_poll(&actor, &PollId::new(id), &answers)
+            .await?,
+    ))
+}
+
+pub(super) async fn api_close_poll(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<PollView>, ApiError> {
+    let actor = app.require(&headers)?;
+    let Path(id) = path.map_err(rejected)?;
+    Ok(Json(app.assistant.close_poll(&actor, &PollId::new(id)).await?))
+}
+
+pub(super) async fn api_cancel_poll(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<PollView>, ApiError> {
+    let actor = app.require(&headers)?;
+    let Path(id) = path.map_err(rejected)?;
+    Ok(Json(app.assistant.cancel_poll(&actor, &PollId::new(id)).await?))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct BookBody {
+    slot: Option<usize>,
+    from: Option<String>,
+    to: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    #[serde(default)]
+    force: bool,
+}
+
+impl BookBody {
+    fn options(&self) -> BookOptions {
+        let mut options = BookOptions::new().force(self.force);
+        options.title.clone_from(&self.title);
+        options.description.clone_from(&self.description);
+        options
+    }
+
+    fn interval(&self) -> Result<availability::Interval, ApiError> {
+        match (&self.from, &self.to) {
+            (Some(from), Some(to)) => window(from, to),
+            _ => Err(ApiError::bad("give the meeting's `from` and `to`")),
+        }
+    }
+}
+
+pub(super) async fn api_book_poll(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<BookBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Booking>), ApiError> {
+    let actor = app.require(&headers)?;
+    let Path(id) = path.map_err(rejected)?;
+    let Json(b) = body.map_err(rejected)?;
+    let slot = b.slot.ok_or_else(|| ApiError::bad("give the `slot` to book"))?;
+    let booking = app
+        .assistant
+        .book_poll(&actor, &PollId::new(id), slot, b.options())
+        .await?;
+    Ok((StatusCode::CREATED, Json(booking)))
+}
+
+pub(super) async fn api_book_pair(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<BookBody>, JsonRejection>,
+) -> Result<(StatusCode, Json<Booking>), ApiError> {
+    let actor = app.require(&headers)?;
+    let Path(id) = path.map_err(rejected)?;
+    let Json(b) = body.map_err(rejected)?;
+    let booking = app
+        .assistant
+        .book_pair(&actor, &PairId::new(id), b.interval()?, b.options())
+        .await?;
+    Ok((StatusCode::CREATED, Json(booking)))
+}
+
+pub(super) async fn api_bookings(
+    State(app): App,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Booking>>, ApiError> {
+    let actor = app.require(&headers)?;
+    Ok(Json(app.assistant.bookings(&actor).await?))
+}
+
+pub(super) async fn api_booking(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Booking>, ApiError> {
+    let actor = app.require(&headers)?;
+    let Path(id) = path.map_err(rejected)?;
+    Ok(Json(app.assistant.booking(&actor, &BookingId::new(id)).await?))
+}
+
+pub(super) async fn api_reschedule(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    body: Result<Json<BookBody>, JsonRejection>,
+) -> Result<Json<Booking>, ApiError> {
+    let actor = app.require(&headers)?;
+    let Path(id) = path.map_err(rejected)?;
+    let Json(b) = body.map_err(rejected)?;
+    Ok(Json(
+        app.assistant
+            .reschedule(&actor, &BookingId::new(id), b.interval()?, b.options())
+            .await?,
+    ))
+}
+
+pub(super) async fn api_cancel_booking(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Result<Json<Booking>, ApiError> {
+    let actor = app.require(&headers)?;
+    let Path(id) = path.map_err(rejected)?;
+    Ok(Json(
+        app.assistant
+            .cancel_booking(&actor, &BookingId::new(id))
+            .await?,
+    ))
+}
