@@ -55,8 +55,8 @@ pub use crate::connect::{
 };
 pub use crate::error::{AssistantError, BuildError, InvalidInput};
 pub use crate::model::{
-    Actor, BookingId, Connection, Creator, Group, GroupId, Pair, PairId, Participant, ParticipantId,
-    PollId, PollStatus, Program, ProgramId, Vote,
+    Actor, BookingId, Connection, Creator, Group, GroupId, Pair, PairId, Participant,
+    ParticipantId, PollId, PollStatus, Program, ProgramId, Vote,
 };
 pub use crate::store::{SCHEMA_VERSION, Store, StoreError};
 pub use crate::vault_adapters::{ICLOUD_CALDAV, ParticipantZones, VaultCalDavLogins, VaultTokens};

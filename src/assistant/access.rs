@@ -303,7 +303,8 @@ impl Assistant {
         program: &ProgramId,
         invitees: &[ParticipantId],
     ) -> Standing {
-        let manages = crate::model::Creator::of(actor) == *creator || self.administers(actor, program);
+        let manages =
+            crate::model::Creator::of(actor) == *creator || self.administers(actor, program);
         let invitee = match actor {
             Actor::Participant(p) if invitees.contains(p) => Some(p.clone()),
             _ => None,

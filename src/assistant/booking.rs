@@ -18,7 +18,9 @@ use org_wide_auth::IntegrationKind;
 use serde::Serialize;
 
 use crate::error::AssistantError;
-use crate::model::{Actor, BookingId, Creator, PairId, ParticipantId, PollId, PollStatus, ProgramId};
+use crate::model::{
+    Actor, BookingId, Creator, PairId, ParticipantId, PollId, PollStatus, ProgramId,
+};
 use crate::store::StoredBooking;
 
 use super::Assistant;
@@ -309,8 +311,15 @@ impl Assistant {
         self.sync().await;
         let old = self.booking_to_manage(actor, booking).await?;
         self.check_bookable(&old.program, &old.attendees, interval)?;
-        self.check_free(&old.program, &old.attendees, interval, &old.attendees, options.force, Some(booking))
-            .await?;
+        self.check_free(
+            &old.program,
+            &old.attendees,
+            interval,
+            &old.attendees,
+            options.force,
+            Some(booking),
+        )
+        .await?;
         let mut moved = old.clone();
         moved.interval = interval;
         moved.sequence = old.sequence.saturating_add(1);
@@ -318,7 +327,12 @@ impl Assistant {
         let meeting = self.meeting(&moved, &sending.organiser)?;
         let delivered = sending
             .sender
-            .send(&meeting, &MeetingChange::Update { event: old.event.clone() })
+            .send(
+                &meeting,
+                &MeetingChange::Update {
+                    event: old.event.clone(),
+                },
+            )
             .await
             .map_err(|source| AssistantError::Invitation {
                 via: sending.sender.via(),
@@ -327,7 +341,12 @@ impl Assistant {
         if delivered.event.is_some() {
             moved.event = delivered.event;
         }
-        if !self.inner.store.revise_booking(&moved, old.sequence).await? {
+        if !self
+            .inner
+            .store
+            .revise_booking(&moved, old.sequence)
+            .await?
+        {
             tracing::warn!(booking = %booking, "a booking changed while it was being moved; the attendees got both updates");
             return Err(AssistantError::Conflict(format!("booking {booking}")));
         }
@@ -354,13 +373,23 @@ impl Assistant {
         let meeting = self.meeting(&cancelled, &sending.organiser)?;
         sending
             .sender
-            .send(&meeting, &MeetingChange::Cancel { event: old.event.clone() })
+            .send(
+                &meeting,
+                &MeetingChange::Cancel {
+                    event: old.event.clone(),
+                },
+            )
             .await
             .map_err(|source| AssistantError::Invitation {
                 via: sending.sender.via(),
                 source,
             })?;
-        if !self.inner.store.revise_booking(&cancelled, old.sequence).await? {
+        if !self
+            .inner
+            .store
+            .revise_booking(&cancelled, old.sequence)
+            .await?
+        {
             return Err(AssistantError::Conflict(format!("booking {booking}")));
         }
         tracing::info!(booking = %booking, "booking cancelled");
@@ -538,7 +567,12 @@ impl Assistant {
             cancel.sequence = 1;
             if let Err(e) = sending
                 .sender
-                .send(&meeting_with(&meeting, 1), &MeetingChange::Cancel { event: delivered.event })
+                .send(
+                    &meeting_with(&meeting, 1),
+                    &MeetingChange::Cancel {
+                        event: delivered.event,
+                    },
+                )
                 .await
             {
                 tracing::error!(booking = %booking.id, kind = %e.kind(), "a meeting was sent but not stored, and could not be cancelled");
@@ -555,7 +589,11 @@ impl Assistant {
 
     /// The meeting to send for a booking: the attendees' addresses and
     /// names from their records, the program's zone.
-    fn meeting(&self, booking: &StoredBooking, organiser: &Person) -> Result<Meeting, AssistantError> {
+    fn meeting(
+        &self,
+        booking: &StoredBooking,
+        organiser: &Person,
+    ) -> Result<Meeting, AssistantError> {
         let records = self.records();
         let time_zone = records
             .programs
@@ -604,8 +642,10 @@ impl Assistant {
                 }
             }
             if let (true, Some(kind)) = (same, kind)
-                && let (Some(sender), Some(account)) =
-                    (org.meeting_sender(kind).await, org.scheduling_account(kind).await)
+                && let (Some(sender), Some(account)) = (
+                    org.meeting_sender(kind).await,
+                    org.scheduling_account(kind).await,
+                )
             {
                 return Ok(Sending {
                     sender,
@@ -641,7 +681,10 @@ impl Assistant {
             .org
             .as_ref()
             .ok_or(AssistantError::InvitationsNotConfigured)?;
-        match (org.meeting_sender(kind).await, org.scheduling_account(kind).await) {
+        match (
+            org.meeting_sender(kind).await,
+            org.scheduling_account(kind).await,
+        ) {
             (Some(sender), Some(account)) => Ok(Sending {
                 sender,
                 organiser: Person::new(account),

@@ -346,33 +346,33 @@ impl Assistant {
         } else {
             (None, 0)
         };
-        let slots = poll
-            .slots
-            .iter()
-            .enumerate()
-            .map(|(index, slot)| {
-                let answers = &by_slot[index];
-                let mut counts = VoteCounts::default();
-                for (_, vote) in answers {
-                    match vote {
-                        Vote::Yes => counts.yes += 1,
-                        Vote::IfNeedBe => counts.if_need_be += 1,
-                        Vote::No => counts.no += 1,
+        let slots =
+            poll.slots
+                .iter()
+                .enumerate()
+                .map(|(index, slot)| {
+                    let answers = &by_slot[index];
+                    let mut counts = VoteCounts::default();
+                    for (_, vote) in answers {
+                        match vote {
+                            Vote::Yes => counts.yes += 1,
+                            Vote::IfNeedBe => counts.if_need_be += 1,
+                            Vote::No => counts.no += 1,
+                        }
                     }
-                }
-                counts.unanswered = poll.invitees.len().saturating_sub(answers.len());
-                PollSlot {
-                    index,
-                    interval: slot.interval,
-                    counts,
-                    answers: standing.manages.then(|| answers.clone()),
-                    availability: availability.as_ref().map(|a| a[index].clone()),
-                    mine: standing.invitee.as_ref().and_then(|me| {
-                        answers.iter().find(|(who, _)| who == me).map(|(_, v)| *v)
-                    }),
-                }
-            })
-            .collect();
+                    counts.unanswered = poll.invitees.len().saturating_sub(answers.len());
+                    PollSlot {
+                        index,
+                        interval: slot.interval,
+                        counts,
+                        answers: standing.manages.then(|| answers.clone()),
+                        availability: availability.as_ref().map(|a| a[index].clone()),
+                        mine: standing.invitee.as_ref().and_then(|me| {
+                            answers.iter().find(|(who, _)| who == me).map(|(_, v)| *v)
+                        }),
+                    }
+                })
+                .collect();
         Ok(PollView {
             status: effective_status(&poll, self.now_secs()),
             id: poll.id,
@@ -495,13 +495,7 @@ impl Assistant {
         }
         let now = self.now_secs();
         let status = effective_status(&poll, now);
-        if status != PollStatus::Open
-            || !self
-                .inner
-                .store
-                .put_votes(id, &me, answers, now)
-                .await?
-        {
+        if status != PollStatus::Open || !self.inner.store.put_votes(id, &me, answers, now).await? {
             let status = match status {
                 PollStatus::Open => self
                     .inner
@@ -533,7 +527,11 @@ impl Assistant {
     /// # Errors
     /// As [`close_poll`](Self::close_poll); a booked poll is cancelled by
     /// cancelling its booking ([`cancel_booking`](Self::cancel_booking)).
-    pub async fn cancel_poll(&self, actor: &Actor, id: &PollId) -> Result<PollView, AssistantError> {
+    pub async fn cancel_poll(
+        &self,
+        actor: &Actor,
+        id: &PollId,
+    ) -> Result<PollView, AssistantError> {
         self.change_poll(actor, id, true).await
     }
 

@@ -9,8 +9,8 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    BookOptions, Booking, BookingId, GroupId, Invitees, PairId, ParticipantId, PollId,
-    PollOptions, PollSummary, PollView, ProgramId, SlotRequest, Vote,
+    BookOptions, Booking, BookingId, GroupId, Invitees, PairId, ParticipantId, PollId, PollOptions,
+    PollSummary, PollView, ProgramId, SlotRequest, Vote,
 };
 
 use super::App;
@@ -131,7 +131,9 @@ pub(super) async fn api_view_poll(
 ) -> Result<Json<PollView>, ApiError> {
     let actor = app.require(&headers)?;
     let Path(id) = path.map_err(rejected)?;
-    Ok(Json(app.assistant.view_poll(&actor, &PollId::new(id)).await?))
+    Ok(Json(
+        app.assistant.view_poll(&actor, &PollId::new(id)).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -171,7 +173,9 @@ pub(super) async fn api_close_poll(
 ) -> Result<Json<PollView>, ApiError> {
     let actor = app.require(&headers)?;
     let Path(id) = path.map_err(rejected)?;
-    Ok(Json(app.assistant.close_poll(&actor, &PollId::new(id)).await?))
+    Ok(Json(
+        app.assistant.close_poll(&actor, &PollId::new(id)).await?,
+    ))
 }
 
 pub(super) async fn api_cancel_poll(
@@ -181,7 +185,9 @@ pub(super) async fn api_cancel_poll(
 ) -> Result<Json<PollView>, ApiError> {
     let actor = app.require(&headers)?;
     let Path(id) = path.map_err(rejected)?;
-    Ok(Json(app.assistant.cancel_poll(&actor, &PollId::new(id)).await?))
+    Ok(Json(
+        app.assistant.cancel_poll(&actor, &PollId::new(id)).await?,
+    ))
 }
 
 #[derive(Debug, Deserialize)]
@@ -221,7 +227,9 @@ pub(super) async fn api_book_poll(
     let actor = app.require(&headers)?;
     let Path(id) = path.map_err(rejected)?;
     let Json(b) = body.map_err(rejected)?;
-    let slot = b.slot.ok_or_else(|| ApiError::bad("give the `slot` to book"))?;
+    let slot = b
+        .slot
+        .ok_or_else(|| ApiError::bad("give the `slot` to book"))?;
     let booking = app
         .assistant
         .book_poll(&actor, &PollId::new(id), slot, b.options())
@@ -260,7 +268,9 @@ pub(super) async fn api_booking(
 ) -> Result<Json<Booking>, ApiError> {
     let actor = app.require(&headers)?;
     let Path(id) = path.map_err(rejected)?;
-    Ok(Json(app.assistant.booking(&actor, &BookingId::new(id)).await?))
+    Ok(Json(
+        app.assistant.booking(&actor, &BookingId::new(id)).await?,
+    ))
 }
 
 pub(super) async fn api_reschedule(

@@ -15,13 +15,13 @@ use super::api::{
     api_status, oauth_callback,
 };
 use super::openapi::{Refs, openapi};
-use super::polls::{
-    api_answer_poll, api_book_pair, api_book_poll, api_booking, api_bookings, api_cancel_booking,
-    api_cancel_poll, api_close_poll, api_create_poll, api_polls, api_reschedule, api_view_poll,
-};
 use super::page::{
     page_connect, page_disconnect, page_home, page_hours, page_poll, page_sign_in, page_sign_out,
     page_week,
+};
+use super::polls::{
+    api_answer_poll, api_book_pair, api_book_poll, api_booking, api_bookings, api_cancel_booking,
+    api_cancel_poll, api_close_poll, api_create_poll, api_polls, api_reschedule, api_view_poll,
 };
 
 /// One route.

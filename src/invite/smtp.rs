@@ -197,11 +197,15 @@ impl EmailInvitations {
         let invalid = |what: &str| SourceError::InvalidResponse {
             message: format!("the invitation could not be written: {what}"),
         };
-        let mut builder = Message::builder().from(self.sender.clone()).subject(match method {
-            Method::Request if meeting.sequence == 0 => format!("Invitation: {}", meeting.title),
-            Method::Request => format!("Updated invitation: {}", meeting.title),
-            Method::Cancel => format!("Cancelled: {}", meeting.title),
-        });
+        let mut builder = Message::builder()
+            .from(self.sender.clone())
+            .subject(match method {
+                Method::Request if meeting.sequence == 0 => {
+                    format!("Invitation: {}", meeting.title)
+                }
+                Method::Request => format!("Updated invitation: {}", meeting.title),
+                Method::Cancel => format!("Cancelled: {}", meeting.title),
+            });
         for attendee in &meeting.attendees {
             builder = builder.to(mailbox(attendee).ok_or_else(|| invalid("an attendee address"))?);
         }

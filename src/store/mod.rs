@@ -23,9 +23,9 @@ mod polls;
 mod records;
 
 use db::{Db, backend, blocking, int};
-pub(crate) use polls::{StoredBooking, StoredPoll, StoredSlot};
 pub use migrations::SCHEMA_VERSION;
 use migrations::{MIGRATIONS, check_version, i64_of, usize_of};
+pub(crate) use polls::{StoredBooking, StoredPoll, StoredSlot};
 
 /// A storage failure. Messages name the action, never a secret or a
 /// calendar's content (none is stored).

@@ -8,6 +8,9 @@
 //! Writes that depend on a row's state (a poll still open, a claim still
 //! held, a booking at the sequence it was read at) are guarded in the same
 //! transaction ([`Db::write`](super::db::Db::write)).
+//!
+//! Parameters are numbered in the order they first appear in each
+//! statement: SQLite binds `$n` by first appearance, not by `n`.
 
 use availability::Interval;
 
@@ -238,9 +241,7 @@ impl Store {
                 ],
             )
             .await?;
-        rows.iter()
-            .map(|r| text(r, 0).map(PollId::new))
-            .collect()
+        rows.iter().map(|r| text(r, 0).map(PollId::new)).collect()
     }
 
     /// Every answer given on a poll: who, which slot, what.
@@ -347,14 +348,9 @@ impl Store {
         self.db
             .write(
                 vec![(
-                    "UPDATE assistant_polls SET claim_until = $2, claim_token = $3 WHERE id = $1 \
+                    "UPDATE assistant_polls SET claim_until = $1, claim_token = $2 WHERE id = $3 \
                      AND status IN ('open', 'closed') AND claim_until <= $4",
-                    vec![
-                        poll.as_str().into(),
-                        until.into(),
-                        token.into(),
-                        now.into(),
-                    ],
+                    vec![until.into(), token.into(), poll.as_str().into(), now.into()],
                 )],
                 true,
             )
@@ -388,9 +384,9 @@ impl Store {
         let mut statements: Vec<Statement> = Vec::new();
         if let (Some(token), Some(poll)) = (claim, &booking.poll) {
             statements.push((
-                "UPDATE assistant_polls SET status = 'booked', booking_id = $2, claim_until = 0, \
-                 claim_token = '' WHERE id = $1 AND claim_token = $3",
-                vec![poll.as_str().into(), id.into(), token.into()],
+                "UPDATE assistant_polls SET status = 'booked', booking_id = $1, claim_until = 0, \
+                 claim_token = '' WHERE id = $2 AND claim_token = $3",
+                vec![id.into(), poll.as_str().into(), token.into()],
             ));
         }
         let guarded = !statements.is_empty();
@@ -410,7 +406,12 @@ impl Store {
                 booking.interval.end().into(),
                 booking.title.as_str().into(),
                 booking.description.as_str().into(),
-                if booking.booked { "booked" } else { "cancelled" }.into(),
+                if booking.booked {
+                    "booked"
+                } else {
+                    "cancelled"
+                }
+                .into(),
                 booking.via.as_str().into(),
                 booking.event.as_deref().unwrap_or("").into(),
                 booking.created_at.into(),
@@ -427,7 +428,10 @@ impl Store {
     }
 
     /// A booking with its attendees.
-    pub(crate) async fn booking(&self, id: &BookingId) -> Result<Option<StoredBooking>, StoreError> {
+    pub(crate) async fn booking(
+        &self,
+        id: &BookingId,
+    ) -> Result<Option<StoredBooking>, StoreError> {
         let rows = self
             .db
             .query(
@@ -466,16 +470,21 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let id = booking.id.as_str();
         let mut statements: Vec<Statement> = vec![(
-            "UPDATE assistant_bookings SET sequence = $3, start_s = $4, end_s = $5, status = $6, \
-             event_ref = $7 WHERE id = $1 AND sequence = $2 AND status = 'booked'",
+            "UPDATE assistant_bookings SET sequence = $1, start_s = $2, end_s = $3, status = $4, \
+             event_ref = $5 WHERE id = $6 AND sequence = $7 AND status = 'booked'",
             vec![
-                id.into(),
-                i64::from(read_at).into(),
                 i64::from(booking.sequence).into(),
                 booking.interval.start().into(),
                 booking.interval.end().into(),
-                if booking.booked { "booked" } else { "cancelled" }.into(),
+                if booking.booked {
+                    "booked"
+                } else {
+                    "cancelled"
+                }
+                .into(),
                 booking.event.as_deref().unwrap_or("").into(),
+                id.into(),
+                i64::from(read_at).into(),
             ],
         )];
         if let (false, Some(poll)) = (booking.booked, &booking.poll) {
@@ -551,8 +560,10 @@ pub(super) fn erase_participant(who: &str) -> Vec<Statement> {
         by("DELETE FROM assistant_poll_slots WHERE poll_id IN \
             (SELECT id FROM assistant_polls WHERE creator = $1)"),
         by("DELETE FROM assistant_polls WHERE creator = $1"),
-        by("DELETE FROM assistant_booking_attendees WHERE booking_id IN \
-            (SELECT id FROM assistant_bookings WHERE creator = $1)"),
+        by(
+            "DELETE FROM assistant_booking_attendees WHERE booking_id IN \
+            (SELECT id FROM assistant_bookings WHERE creator = $1)",
+        ),
         by("DELETE FROM assistant_bookings WHERE creator = $1"),
         of("DELETE FROM assistant_poll_votes WHERE participant_id = $1"),
         of("DELETE FROM assistant_poll_invitees WHERE participant_id = $1"),

@@ -129,31 +129,31 @@ impl Store {
         let who = p.as_str();
         let mut statements = super::polls::erase_participant(who);
         statements.extend([
-                (
-                    "DELETE FROM assistant_participant_hours WHERE participant_id = $1",
-                    vec![who.into()],
-                ),
-                (
-                    "DELETE FROM assistant_connections WHERE participant_id = $1",
-                    vec![who.into()],
-                ),
-                (
-                    "DELETE FROM assistant_group_members WHERE participant_id = $1",
-                    vec![who.into()],
-                ),
-                (
-                    "DELETE FROM assistant_pairs WHERE mentor = $1 OR mentee = $1",
-                    vec![who.into()],
-                ),
-                (
-                    "DELETE FROM assistant_memberships WHERE participant_id = $1",
-                    vec![who.into()],
-                ),
-                (
-                    "DELETE FROM assistant_participants WHERE id = $1",
-                    vec![who.into()],
-                ),
-            ]);
+            (
+                "DELETE FROM assistant_participant_hours WHERE participant_id = $1",
+                vec![who.into()],
+            ),
+            (
+                "DELETE FROM assistant_connections WHERE participant_id = $1",
+                vec![who.into()],
+            ),
+            (
+                "DELETE FROM assistant_group_members WHERE participant_id = $1",
+                vec![who.into()],
+            ),
+            (
+                "DELETE FROM assistant_pairs WHERE mentor = $1 OR mentee = $1",
+                vec![who.into()],
+            ),
+            (
+                "DELETE FROM assistant_memberships WHERE participant_id = $1",
+                vec![who.into()],
+            ),
+            (
+                "DELETE FROM assistant_participants WHERE id = $1",
+                vec![who.into()],
+            ),
+        ]);
         self.db.transaction(statements).await
     }
 

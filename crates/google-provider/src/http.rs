@@ -71,6 +71,76 @@ where
     GOOGLE.send(build, retry, max_body, classify).await
 }
 
+/// [`send_with_retries`], where a reply of status `done` counts as success
+/// too (410 Gone for a delete: the event is already gone).
+pub(crate) async fn send_done_on<F>(
+    build: F,
+    retry: &RetryConfig,
+    max_body: usize,
+    done: u16,
+) -> Result<Reply, SourceError>
+where
+    F: Fn() -> reqwest::RequestBuilder,
+{
+    let classify = |reply: &Reply| {
+        if reply.status == done {
+            None
+        } else {
+            classify(reply)
+        }
+    };
+    GOOGLE.send(build, retry, max_body, classify).await
+}
+
+/// Sends a request that must not reach Google twice (`events.insert`,
+/// which is not idempotent): it is sent again only when it cannot have
+/// been acted on, that is when the connection could not be made, or when
+/// Google refused it as throttling (429, 403 `rateLimitExceeded` /
+/// `userRateLimitExceeded`: nothing was done), waiting at least what
+/// `Retry-After` asks, at most `retry.max_retries` times. A timeout, a
+/// connection lost after sending, or a 5xx is returned at once: Google may
+/// have created the event.
+pub(crate) async fn send_unrepeated<F>(
+    build: F,
+    retry: &RetryConfig,
+    max_body: usize,
+) -> Result<Reply, SourceError>
+where
+    F: Fn() -> reqwest::RequestBuilder,
+{
+    let mut attempt = 0;
+    loop {
+        let error = match build().send().await {
+            // Not connected: nothing reached Google.
+            Err(e) if e.is_connect() && !e.is_timeout() => GOOGLE.transport(e),
+            Err(e) => return Err(GOOGLE.transport(e)),
+            Ok(response) => {
+                let reply = GOOGLE.read(response, max_body).await?;
+                match classify(&reply) {
+                    None => return Ok(reply),
+                    Some(failure)
+                        if failure.retry
+                            && failure.error.kind() == SourceErrorKind::RateLimited =>
+                    {
+                        failure.error
+                    }
+                    Some(failure) => return Err(failure.error),
+                }
+            }
+        };
+        if attempt >= retry.max_retries {
+            return Err(error);
+        }
+        let wait = match error.retry_after() {
+            Some(asked) if asked > retry.max_retry_after => return Err(error),
+            Some(asked) => asked.max(retry.backoff_for(attempt)),
+            None => retry.backoff_for(attempt),
+        };
+        tokio::time::sleep(wait).await;
+        attempt += 1;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,6 +2,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub use crate::events::{GoogleEvents, SCOPE_EVENTS};
 pub use crate::oauth::{
     GoogleOAuth, OAuthConfig, OAuthError, SCOPE_EMAIL, SCOPE_EVENTS_READONLY, SCOPE_FREEBUSY,
     SCOPE_OPENID, UserTokens,
@@ -14,6 +15,7 @@ pub use provider_http::BuildError;
 /// token store [`UserTokens`] reads and writes, and its in-memory form.
 pub use provider_http::{Authorization, MemoryTokenStore, Refresh, TokenStore};
 
+mod events;
 mod http;
 mod oauth;
 mod service_account;

@@ -115,3 +115,60 @@ pub(crate) struct TokenAnswer {
     pub(crate) error: Option<String>,
     pub(crate) error_description: Option<String>,
 }
+
+/// The Event resource as `events.insert` and `events.patch` send it: what
+/// the assistant wrote, and nothing read from anyone's calendar.
+/// <https://developers.google.com/workspace/calendar/api/v3/reference/events/insert>,
+/// <https://developers.google.com/workspace/calendar/api/v3/reference/events#resource>
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventWrite<'a> {
+    pub(crate) summary: &'a str,
+    pub(crate) description: &'a str,
+    pub(crate) start: EventDateTime<'a>,
+    pub(crate) end: EventDateTime<'a>,
+    pub(crate) attendees: Vec<Attendee<'a>>,
+    pub(crate) sequence: u32,
+    /// The RFC 5545 `UID`: set on insert only (it cannot change), so
+    /// Google refuses a second insert of the same meeting (409
+    /// `duplicate`) instead of making two events.
+    #[serde(rename = "iCalUID", skip_serializing_if = "Option::is_none")]
+    pub(crate) ical_uid: Option<&'a str>,
+    /// `opaque`: the meeting blocks its attendees' time. Insert only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) transparency: Option<&'static str>,
+    /// `{"useDefault": true}`: each attendee's own reminders. Insert only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) reminders: Option<Reminders>,
+}
+
+/// `{"dateTime": RFC 3339, "timeZone": IANA name}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventDateTime<'a> {
+    pub(crate) date_time: String,
+    pub(crate) time_zone: &'a str,
+}
+
+/// An attendee: `{"email", "displayName"?}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Attendee<'a> {
+    pub(crate) email: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) display_name: Option<&'a str>,
+}
+
+/// `reminders`: the calendar's default reminders.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Reminders {
+    pub(crate) use_default: bool,
+}
+
+/// The answer of `events.insert`: the Event resource, of which only its
+/// `id` is read (to patch or delete it later).
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventId {
+    pub(crate) id: String,
+}

@@ -2,6 +2,9 @@
 //! speaking Google's documented JSON.
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
+/// Booking through the scheduling account: insert, patch, delete; the
+/// bodies pinned, statuses, retries, no address in errors.
+mod booking;
 /// Shared helpers.
 mod common;
 /// Events mode: field mask, paging, busy rules.

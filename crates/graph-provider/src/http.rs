@@ -44,3 +44,27 @@ where
         .await
         .map(|reply| reply.body)
 }
+
+/// [`send`], where a reply of status `done` counts as success too (404
+/// for cancelling an event: it is already gone).
+pub(crate) async fn send_done_on<F>(
+    build: F,
+    retry: &RetryConfig,
+    max_body: usize,
+    done: u16,
+) -> Result<Vec<u8>, SourceError>
+where
+    F: Fn() -> reqwest::RequestBuilder,
+{
+    let classify = |reply: &Reply| {
+        if reply.status == done {
+            None
+        } else {
+            classify(reply)
+        }
+    };
+    GRAPH
+        .send(build, retry, max_body, classify)
+        .await
+        .map(|reply| reply.body)
+}

@@ -8,6 +8,7 @@ pub use crate::auth::{
     APP_SCOPE, AppTokens, AuthConfig, AuthError, CONSUMER_TENANT, Certificate, DELEGATED_SCOPES,
     GraphOAuth, Tenant, UserTokens,
 };
+pub use crate::events::GraphEvents;
 pub use crate::source::{GraphConfig, GraphSource, Mode, ScheduleReport};
 pub use crate::working_hours::WorkingHours;
 pub use provider_http::BuildError;
@@ -17,6 +18,7 @@ pub use provider_http::BuildError;
 pub use provider_http::{Authorization, MemoryTokenStore, Refresh, VersionedTokenStore};
 
 mod auth;
+mod events;
 mod http;
 mod source;
 mod wire;

@@ -413,7 +413,7 @@ fn rfc3339(second: i64) -> String {
 }
 
 /// A `dateTimeTimeZone` in UTC: `2025-03-03T00:00:00` + `UTC`.
-fn utc(second: i64) -> DateTimeTimeZone {
+pub(crate) fn utc(second: i64) -> DateTimeTimeZone {
     let date_time = jiff::Timestamp::from_second(second)
         .map(|t| t.strftime("%Y-%m-%dT%H:%M:%S").to_string())
         .unwrap_or_default();

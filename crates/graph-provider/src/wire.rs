@@ -125,3 +125,70 @@ pub(crate) struct GraphError {
     #[serde(default)]
     pub(crate) code: String,
 }
+
+/// The event resource as `POST /users/{id}/events` and
+/// `PATCH /users/{id}/events/{id}` send it: what the assistant wrote, and
+/// nothing read from anyone's calendar.
+/// <https://learn.microsoft.com/en-us/graph/api/user-post-events>,
+/// <https://learn.microsoft.com/en-us/graph/api/event-update>,
+/// <https://learn.microsoft.com/en-us/graph/api/resources/event>
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EventWrite<'a> {
+    pub(crate) subject: &'a str,
+    pub(crate) body: ItemBody<'a>,
+    /// UTC wall time without an offset, `timeZone: UTC`.
+    pub(crate) start: DateTimeTimeZone,
+    pub(crate) end: DateTimeTimeZone,
+    pub(crate) attendees: Vec<Attendee<'a>>,
+    /// Graph's idempotency key of a create ("to avoid redundant POST
+    /// operations in case of client retries"): the meeting's `UID`.
+    /// Create only (it cannot change).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) transaction_id: Option<&'a str>,
+    /// `busy`. Create only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) show_as: Option<&'static str>,
+}
+
+/// `itemBody`: `{"contentType": "text", "content": ...}`.
+/// <https://learn.microsoft.com/en-us/graph/api/resources/itembody>
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ItemBody<'a> {
+    pub(crate) content_type: &'static str,
+    pub(crate) content: &'a str,
+}
+
+/// `attendee`: `{"emailAddress": {"address", "name"?}, "type": "required"}`.
+/// <https://learn.microsoft.com/en-us/graph/api/resources/attendee>
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Attendee<'a> {
+    pub(crate) email_address: EmailAddress<'a>,
+    #[serde(rename = "type")]
+    pub(crate) kind: &'static str,
+}
+
+/// `emailAddress`.
+/// <https://learn.microsoft.com/en-us/graph/api/resources/emailaddress>
+#[derive(Debug, Serialize)]
+pub(crate) struct EmailAddress<'a> {
+    pub(crate) address: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) name: Option<&'a str>,
+}
+
+/// `POST /users/{id}/events/{id}/cancel` body.
+/// <https://learn.microsoft.com/en-us/graph/api/event-cancel>
+#[derive(Debug, Serialize)]
+pub(crate) struct CancelBody<'a> {
+    pub(crate) comment: &'a str,
+}
+
+/// The created event, of which only its `id` is read (to update or
+/// cancel it later).
+#[derive(Debug, Deserialize)]
+pub(crate) struct EventId {
+    pub(crate) id: String,
+}

@@ -4,6 +4,9 @@
 
 /// Delegated OAuth with rotating refresh tokens; app-only credentials.
 mod auth;
+/// Booking through the scheduling account's mailbox: create, update,
+/// cancel; the bodies pinned, statuses, throttling, no address in errors.
+mod booking;
 /// calendarView for personal accounts: paging and busy rules.
 mod calendar_view;
 /// Shared helpers.

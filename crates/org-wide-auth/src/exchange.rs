@@ -6,10 +6,10 @@
 use std::fmt;
 use std::sync::Arc;
 
-use availability::Clock;
+use availability::{Clock, TokenSource};
 use credential_vault::{AppSecret, SecretString};
 use graph_provider::{
-    AppTokens, AuthConfig, Certificate, GraphConfig, GraphOAuth, GraphSource, Tenant,
+    AppTokens, AuthConfig, Certificate, GraphConfig, GraphEvents, GraphOAuth, GraphSource, Tenant,
 };
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +21,9 @@ use crate::{Coverage, IntegrationSettings, ValidationError};
 /// It is also what [`IntegrationSettings::ExchangeOnline`] stores: every
 /// field but the secret, which stays in the vault (and is an empty client
 /// secret in stored settings). In JSON, [`coverage`](Self::coverage) is the
-/// `domains` and `allow` fields, and the root certificates are base64
-/// strings.
+/// `domains` and `allow` fields, the root certificates are base64
+/// strings, and [`booking`](Self::booking) is written only when on
+/// (settings stored before booking existed read as off).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ExchangeOnline {
@@ -47,6 +48,14 @@ pub struct ExchangeOnline {
     /// besides the platform's: a private CA, or a proxy that inspects TLS.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "base64_ders")]
     pub extra_root_certificates: Vec<Vec<u8>>,
+    /// Whether meetings are booked in the scheduling account's calendar
+    /// ([`OrgAuth::meeting_sender`](crate::OrgAuth::meeting_sender)).
+    /// Opt-in: the app registration then needs the application permission
+    /// `Calendars.ReadWrite` (consented by a tenant administrator; an
+    /// application access policy can restrict it to the scheduling
+    /// account's mailbox). Default off.
+    #[serde(default, skip_serializing_if = "crate::settings::is_false")]
+    pub booking: bool,
 }
 
 /// The secret of stored settings: none.
@@ -68,6 +77,7 @@ impl fmt::Debug for ExchangeOnline {
                 "extra_root_certificates",
                 &self.extra_root_certificates.len(),
             )
+            .field("booking", &self.booking)
             .finish_non_exhaustive()
     }
 }
@@ -90,7 +100,16 @@ impl ExchangeOnline {
             authority: None,
             graph_base: None,
             extra_root_certificates: Vec::new(),
+            booking: false,
         }
+    }
+
+    /// Sets [`booking`](Self::booking): whether meetings are booked in
+    /// the scheduling account's calendar.
+    #[must_use]
+    pub fn with_booking(mut self, booking: bool) -> Self {
+        self.booking = booking;
+        self
     }
 
     /// Adds a root certificate (DER) to
@@ -140,14 +159,13 @@ impl ExchangeOnline {
         })
     }
 
-    /// The free/busy source: app-only Graph tokens from the secret or
-    /// certificate.
-    pub(crate) fn source(&self, clock: Arc<dyn Clock>) -> Result<GraphSource, ValidationError> {
+    /// App-only Graph tokens from the secret or certificate.
+    fn app_tokens(&self, clock: Arc<dyn Clock>) -> Result<AppTokens, ValidationError> {
         let oauth = Arc::new(
             GraphOAuth::new(self.auth_config())
                 .map_err(|e| ValidationError::BadCredentials(e.to_string()))?,
         );
-        let tokens = match &self.secret {
+        Ok(match &self.secret {
             AppSecret::ClientSecret(_) => AppTokens::with_secret(oauth, clock),
             AppSecret::Certificate {
                 private_key_pem,
@@ -163,7 +181,11 @@ impl ExchangeOnline {
                     "unknown kind of app secret".to_owned(),
                 ));
             }
-        };
+        })
+    }
+
+    /// Graph's settings: the test base URL and extra roots.
+    fn graph_config(&self) -> GraphConfig {
         let mut graph = GraphConfig::default();
         if let Some(base) = &self.graph_base {
             graph = graph.base_url(base.clone());
@@ -171,7 +193,33 @@ impl ExchangeOnline {
         for der in &self.extra_root_certificates {
             graph = graph.add_root_certificate(der.clone());
         }
-        GraphSource::new(Arc::new(tokens), graph)
-            .map_err(|e| ValidationError::Unreachable(e.to_string()))
+        graph
+    }
+
+    /// The free/busy source: app-only Graph tokens from the secret or
+    /// certificate.
+    pub(crate) fn source(&self, clock: Arc<dyn Clock>) -> Result<GraphSource, ValidationError> {
+        Ok(self.clients(clock)?.0)
+    }
+
+    /// The free/busy source and, when [`booking`](Self::booking) is on,
+    /// the writer booking in the scheduling account's calendar, sharing
+    /// one app-only token (`.default` carries every consented permission).
+    pub(crate) fn clients(
+        &self,
+        clock: Arc<dyn Clock>,
+    ) -> Result<(GraphSource, Option<GraphEvents>), ValidationError> {
+        let tokens: Arc<dyn TokenSource> = Arc::new(self.app_tokens(clock)?);
+        let source = GraphSource::new(tokens.clone(), self.graph_config())
+            .map_err(|e| ValidationError::Unreachable(e.to_string()))?;
+        let sender = if self.booking {
+            Some(
+                GraphEvents::new(tokens, self.scheduling_account.clone(), self.graph_config())
+                    .map_err(|e| ValidationError::Unreachable(e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        Ok((source, sender))
     }
 }

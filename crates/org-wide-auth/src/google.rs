@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use availability::{AccessToken, AccountId, Clock, SourceError, TokenSource};
 use credential_vault::SecretString;
 use google_provider::{
-    GoogleConfig, GoogleSource, SCOPE_FREEBUSY, ServiceAccount, ServiceAccountTokens,
+    GoogleConfig, GoogleEvents, GoogleSource, SCOPE_EVENTS, SCOPE_FREEBUSY, ServiceAccount,
+    ServiceAccountTokens,
 };
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +40,9 @@ pub enum ReadAs {
 /// field but the key, which stays in the vault (and is empty in stored
 /// settings). In JSON, [`coverage`](Self::coverage) is the `domains` and
 /// `allow` fields, [`read_as`](Self::read_as) is `via_scheduling_account`
-/// (a boolean), and the root certificates are base64 strings.
+/// (a boolean), the root certificates are base64 strings, and
+/// [`booking`](Self::booking) is written only when on (settings stored
+/// before booking existed read as off).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct GoogleWorkspace {
@@ -64,6 +67,14 @@ pub struct GoogleWorkspace {
     /// besides the platform's: a private CA, or a proxy that inspects TLS.
     #[serde(default, skip_serializing_if = "Vec::is_empty", with = "base64_ders")]
     pub extra_root_certificates: Vec<Vec<u8>>,
+    /// Whether meetings are booked on the scheduling account's calendar
+    /// ([`OrgAuth::meeting_sender`](crate::OrgAuth::meeting_sender)).
+    /// Opt-in: the service account then also asks for
+    /// [`SCOPE_EVENTS`] (`https://www.googleapis.com/auth/calendar.events`)
+    /// for the scheduling account, which the Workspace administrator must
+    /// add to its domain-wide delegation. Default off.
+    #[serde(default, skip_serializing_if = "crate::settings::is_false")]
+    pub booking: bool,
 }
 
 /// The key of stored settings: none.
@@ -84,6 +95,7 @@ impl fmt::Debug for GoogleWorkspace {
                 "extra_root_certificates",
                 &self.extra_root_certificates.len(),
             )
+            .field("booking", &self.booking)
             .finish_non_exhaustive()
     }
 }
@@ -103,7 +115,16 @@ impl GoogleWorkspace {
             api_base: None,
             read_as: ReadAs::EachParticipant,
             extra_root_certificates: Vec::new(),
+            booking: false,
         }
+    }
+
+    /// Sets [`booking`](Self::booking): whether meetings are booked on
+    /// the scheduling account's calendar.
+    #[must_use]
+    pub fn with_booking(mut self, booking: bool) -> Self {
+        self.booking = booking;
+        self
     }
 
     /// Adds a root certificate (DER) to
@@ -137,28 +158,30 @@ impl GoogleWorkspace {
         })
     }
 
-    /// The free/busy source: the key's service account, impersonating as
-    /// [`read_as`](Self::read_as) says.
-    pub(crate) fn source(&self, clock: Arc<dyn Clock>) -> Result<GoogleSource, ValidationError> {
+    /// The key's service account, with the test token endpoint if set.
+    fn service_account(&self) -> Result<Arc<ServiceAccount>, ValidationError> {
         let mut account = ServiceAccount::from_json(&self.service_account_key)
             .map_err(|e| ValidationError::BadCredentials(e.to_string()))?;
         if let Some(uri) = &self.token_uri {
             account = account.with_token_uri(uri.clone());
         }
-        let tokens = ServiceAccountTokens::with_clock(
-            Arc::new(account),
-            vec![SCOPE_FREEBUSY.to_owned()],
-            clock,
-        )?
-        .with_root_certificates(&self.extra_root_certificates)
-        .map_err(|e| ValidationError::BadCredentials(e.to_string()))?;
-        let tokens: Arc<dyn TokenSource> = match self.read_as {
-            ReadAs::SchedulingAccount => Arc::new(ViaSchedulingAccount {
-                inner: tokens,
-                subject: AccountId::new(self.scheduling_account.clone()),
-            }),
-            _ => Arc::new(tokens),
-        };
+        Ok(Arc::new(account))
+    }
+
+    /// The service account's tokens for `scope`.
+    fn tokens(
+        &self,
+        account: Arc<ServiceAccount>,
+        scope: &str,
+        clock: Arc<dyn Clock>,
+    ) -> Result<ServiceAccountTokens, ValidationError> {
+        ServiceAccountTokens::with_clock(account, vec![scope.to_owned()], clock)?
+            .with_root_certificates(&self.extra_root_certificates)
+            .map_err(|e| ValidationError::BadCredentials(e.to_string()))
+    }
+
+    /// The Calendar API's settings: the test base URL and extra roots.
+    fn api_config(&self) -> GoogleConfig {
         let mut google = GoogleConfig::default();
         if let Some(base) = &self.api_base {
             google = google.base_url(base.clone());
@@ -166,13 +189,51 @@ impl GoogleWorkspace {
         for der in &self.extra_root_certificates {
             google = google.add_root_certificate(der.clone());
         }
-        GoogleSource::new(tokens, google).map_err(|e| ValidationError::Unreachable(e.to_string()))
+        google
+    }
+
+    /// The writer when [`booking`](Self::booking) is on: the service
+    /// account impersonating the scheduling account only, with
+    /// [`SCOPE_EVENTS`] only, and its token source (to check the
+    /// delegation when enabling). `None` when booking is off.
+    pub(crate) fn sender(
+        &self,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Option<(GoogleEvents, Arc<ViaSchedulingAccount>)>, ValidationError> {
+        if !self.booking {
+            return Ok(None);
+        }
+        let subject = AccountId::new(self.scheduling_account.clone());
+        let tokens = Arc::new(ViaSchedulingAccount {
+            inner: self.tokens(self.service_account()?, SCOPE_EVENTS, clock)?,
+            subject: subject.clone(),
+        });
+        let events = GoogleEvents::new(tokens.clone(), subject, self.api_config())
+            .map_err(|e| ValidationError::Unreachable(e.to_string()))?;
+        Ok(Some((events, tokens)))
+    }
+
+    /// The free/busy source: the key's service account, impersonating as
+    /// [`read_as`](Self::read_as) says, with the free/busy scope only.
+    pub(crate) fn source(&self, clock: Arc<dyn Clock>) -> Result<GoogleSource, ValidationError> {
+        let tokens = self.tokens(self.service_account()?, SCOPE_FREEBUSY, clock)?;
+        let tokens: Arc<dyn TokenSource> = match self.read_as {
+            ReadAs::SchedulingAccount => Arc::new(ViaSchedulingAccount {
+                inner: tokens,
+                subject: AccountId::new(self.scheduling_account.clone()),
+            }),
+            _ => Arc::new(tokens),
+        };
+        GoogleSource::new(tokens, self.api_config())
+            .map_err(|e| ValidationError::Unreachable(e.to_string()))
     }
 }
 
 /// A Google token source that impersonates the scheduling account for every
 /// account, so colleagues' free/busy goes out 50 calendars to a request
-/// (domain members see each other's free/busy by default).
+/// (domain members see each other's free/busy by default). The booking
+/// writer's tokens ([`SCOPE_EVENTS`]) go through one too, so they are
+/// only ever the scheduling account's.
 #[derive(Debug)]
 pub struct ViaSchedulingAccount {
     inner: ServiceAccountTokens,

@@ -11,8 +11,8 @@
 //! - `settings.rs`: [`IntegrationSettings`], the stored JSON: the settings
 //!   structs themselves, minus their secrets.
 //! - `google.rs`: [`GoogleWorkspace`], [`ReadAs`], [`ViaSchedulingAccount`],
-//!   and the Google source.
-//! - `exchange.rs`: [`ExchangeOnline`] and the Graph source (Exchange
+//!   and the Google source and (with booking) writer.
+//! - `exchange.rs`: [`ExchangeOnline`] and the Graph source and writer (Exchange
 //!   on-premise is only recorded).
 //! - `registry.rs`: [`OrgAuth`] and [`IntegrationStatus`].
 //! - `error.rs`: [`OrgError`] and [`ValidationError`].

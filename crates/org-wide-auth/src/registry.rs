@@ -5,8 +5,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::sync::Arc;
 
-use availability::{Clock, FreeBusyRequest, FreeBusySource, Interval};
+use availability::{
+    AccountId, Clock, FreeBusyRequest, FreeBusySource, Interval, MeetingSender, TokenSource,
+};
 use credential_vault::{AppCredentials, Credential, Expect, ServiceAccountKey, Vault};
+use google_provider::{GoogleEvents, GoogleSource, SCOPE_EVENTS};
 use tokio::sync::RwLock;
 
 use crate::{
@@ -29,10 +32,12 @@ pub struct IntegrationStatus {
 }
 
 /// An enabled integration: its stored settings (no secret), its source
-/// (none for Exchange on-premise), and the connections it made.
+/// (none for Exchange on-premise), its writer (with booking on only), and
+/// the connections it made.
 struct Enabled {
     settings: IntegrationSettings,
     source: Option<Arc<dyn FreeBusySource>>,
+    sender: Option<Arc<dyn MeetingSender>>,
     automatic: BTreeSet<String>,
 }
 
@@ -83,12 +88,18 @@ impl OrgAuth {
     }
 
     /// Records an enabled integration (replacing one of its kind).
-    async fn insert(&self, settings: IntegrationSettings, source: Option<Arc<dyn FreeBusySource>>) {
+    async fn insert(
+        &self,
+        settings: IntegrationSettings,
+        source: Option<Arc<dyn FreeBusySource>>,
+        sender: Option<Arc<dyn MeetingSender>>,
+    ) {
         self.enabled.write().await.insert(
             settings.kind(),
             Enabled {
                 settings,
                 source,
+                sender,
                 automatic: BTreeSet::new(),
             },
         );
@@ -143,8 +154,33 @@ impl OrgAuth {
     ///
     /// A [`ValidationError`] with the reason.
     pub async fn validate_google(&self, config: &GoogleWorkspace) -> Result<(), ValidationError> {
+        self.google_clients(config).await.map(|_| ())
+    }
+
+    /// The checked Google clients: the source after its probe and, with
+    /// booking on, the writer after its token for the scheduling account
+    /// with the events scope was minted (Google answers
+    /// `unauthorized_client` when the delegation lacks the scope).
+    async fn google_clients(
+        &self,
+        config: &GoogleWorkspace,
+    ) -> Result<(GoogleSource, Option<GoogleEvents>), ValidationError> {
         let source = config.source(self.clock.clone())?;
-        self.probe(&source, &config.scheduling_account).await
+        self.probe(&source, &config.scheduling_account).await?;
+        let Some((sender, tokens)) = config.sender(self.clock.clone())? else {
+            return Ok((source, None));
+        };
+        let account = AccountId::new(config.scheduling_account.clone());
+        if let Err(e) = tokens.token(&account).await {
+            return Err(match ValidationError::from(e) {
+                ValidationError::NotAuthorised(why) => ValidationError::NotAuthorised(format!(
+                    "booking needs {SCOPE_EVENTS} in the service account's domain-wide \
+                     delegation: {why}"
+                )),
+                other => other,
+            });
+        }
+        Ok((source, Some(sender)))
     }
 
     /// Checks an Exchange Online integration without storing anything: the
@@ -169,15 +205,15 @@ impl OrgAuth {
     ///
     /// [`OrgError::Validation`] (nothing stored), or the vault's failure.
     pub async fn enable_google(&self, config: GoogleWorkspace) -> Result<(), OrgError> {
-        let source = config.source(self.clock.clone())?;
-        self.probe(&source, &config.scheduling_account).await?;
+        let (source, sender) = self.google_clients(&config).await?;
         let key = Credential::GoogleServiceAccount(ServiceAccountKey::new(
             config.scheduling_account.clone(),
             config.service_account_key.clone(),
         ));
         self.put_secret(IntegrationKind::GoogleWorkspace, &key)
             .await?;
-        self.insert(config.settings(), Some(Arc::new(source))).await;
+        self.insert(config.settings(), Some(Arc::new(source)), boxed(sender))
+            .await;
         Ok(())
     }
 
@@ -190,7 +226,7 @@ impl OrgAuth {
     pub async fn enable_exchange_online(&self, config: ExchangeOnline) -> Result<(), OrgError> {
         self.check_exclusion(IntegrationKind::ExchangeOnline)
             .await?;
-        let source = config.source(self.clock.clone())?;
+        let (source, sender) = config.clients(self.clock.clone())?;
         self.probe(&source, &config.scheduling_account).await?;
         let creds = Credential::MicrosoftAppCredentials(AppCredentials::new(
             config.tenant.clone(),
@@ -199,7 +235,8 @@ impl OrgAuth {
         ));
         self.put_secret(IntegrationKind::ExchangeOnline, &creds)
             .await?;
-        self.insert(config.settings(), Some(Arc::new(source))).await;
+        self.insert(config.settings(), Some(Arc::new(source)), boxed(sender))
+            .await;
         Ok(())
     }
 
@@ -234,7 +271,9 @@ impl OrgAuth {
                 let mut config = stored.clone();
                 config.service_account_key = key.key_json.clone();
                 let source = config.source(self.clock.clone())?;
-                self.insert(config.settings(), Some(Arc::new(source))).await;
+                let sender = config.sender(self.clock.clone())?.map(|(sender, _)| sender);
+                self.insert(config.settings(), Some(Arc::new(source)), boxed(sender))
+                    .await;
             }
             IntegrationSettings::ExchangeOnline(stored) => {
                 self.check_exclusion(kind).await?;
@@ -244,8 +283,9 @@ impl OrgAuth {
                 };
                 let mut config = stored.clone();
                 config.secret = app.secret.clone();
-                let source = config.source(self.clock.clone())?;
-                self.insert(config.settings(), Some(Arc::new(source))).await;
+                let (source, sender) = config.clients(self.clock.clone())?;
+                self.insert(config.settings(), Some(Arc::new(source)), boxed(sender))
+                    .await;
             }
             IntegrationSettings::ExchangeOnPremise { scheduling_account } => {
                 self.enable_exchange_on_premise(scheduling_account.clone())
@@ -270,7 +310,7 @@ impl OrgAuth {
         let settings = IntegrationSettings::ExchangeOnPremise {
             scheduling_account: scheduling_account.into(),
         };
-        self.insert(settings, None).await;
+        self.insert(settings, None, None).await;
         Ok(())
     }
 
@@ -358,6 +398,32 @@ impl OrgAuth {
             .and_then(|e| e.source.clone())
     }
 
+    /// The writer of an enabled integration whose
+    /// [`booking`](GoogleWorkspace::booking) is on: Google Calendar
+    /// `events.insert` / `patch` / `delete` on the scheduling account's
+    /// calendar, or Graph `POST /users/{account}/events` / `PATCH` /
+    /// `cancel` in its mailbox. `None` when `kind` is not enabled, or is
+    /// enabled without booking (and always for Exchange on-premise). Its
+    /// meetings' [`organiser`](availability::Meeting::organiser) is
+    /// [`scheduling_account`](Self::scheduling_account).
+    pub async fn meeting_sender(&self, kind: IntegrationKind) -> Option<Arc<dyn MeetingSender>> {
+        self.enabled
+            .read()
+            .await
+            .get(&kind)
+            .and_then(|e| e.sender.clone())
+    }
+
+    /// The scheduling account of an enabled integration (who invitations
+    /// come from), or `None` when `kind` is not enabled.
+    pub async fn scheduling_account(&self, kind: IntegrationKind) -> Option<String> {
+        self.enabled
+            .read()
+            .await
+            .get(&kind)
+            .map(|e| e.settings.scheduling_account().to_owned())
+    }
+
     /// Whether the vault holds `kind`'s secret (for checks and tests).
     pub async fn has_secret(&self, kind: IntegrationKind) -> bool {
         let Ok(owner) = kind.owner() else {
@@ -368,4 +434,9 @@ impl OrgAuth {
             Ok(Some(_))
         )
     }
+}
+
+/// A writer as the registry holds it.
+fn boxed<S: MeetingSender>(sender: Option<S>) -> Option<Arc<dyn MeetingSender>> {
+    sender.map(|s| Arc::new(s) as Arc<dyn MeetingSender>)
 }

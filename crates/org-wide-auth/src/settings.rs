@@ -59,6 +59,12 @@ impl IntegrationSettings {
     }
 }
 
+/// Whether `flag` is false: a stored `booking` is written only when on,
+/// so settings without booking keep their earlier bytes.
+pub(crate) fn is_false(flag: &bool) -> bool {
+    !*flag
+}
+
 /// Serde for root certificates in stored settings: each DER certificate
 /// as a standard base64 string.
 pub(crate) mod base64_ders {

@@ -69,18 +69,22 @@ pub(crate) fn google(server: &MockServer) -> GoogleWorkspace {
     .endpoints(format!("{}/token", server.uri()), server.uri())
 }
 
-fn jwt_sub(r: &Request) -> String {
+/// The claims of the JWT assertion a Google token request carries.
+pub(crate) fn jwt_claims(r: &Request) -> Value {
     use base64::Engine as _;
     let form: Vec<(String, String)> = url::form_urlencoded::parse(&r.body).into_owned().collect();
     let assertion = &form.iter().find(|(k, _)| k == "assertion").unwrap().1;
     let claims = assertion.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
+    serde_json::from_slice(
         &base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(claims)
             .unwrap(),
     )
-    .unwrap();
-    claims["sub"].as_str().unwrap().to_owned()
+    .unwrap()
+}
+
+fn jwt_sub(r: &Request) -> String {
+    jwt_claims(r)["sub"].as_str().unwrap().to_owned()
 }
 
 /// Enabled after one real call; 1000 participants resolve to it and are

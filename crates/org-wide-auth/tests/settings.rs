@@ -16,6 +16,9 @@ const SERVER: &str = "http://wiremock";
 const GOOGLE_EACH_PARTICIPANT: &str = r#"{"kind":"google_workspace","scheduling_account":"mentoring@example.org","domains":["example.org"],"allow":["guest@partner.example"],"via_scheduling_account":false,"token_uri":"http://wiremock/token","api_base":"http://wiremock"}"#;
 const GOOGLE_VIA_SCHEDULING_ACCOUNT: &str = r#"{"kind":"google_workspace","scheduling_account":"mentoring@example.org","domains":["example.org"],"allow":["guest@partner.example"],"via_scheduling_account":true,"token_uri":"http://wiremock/token","api_base":"http://wiremock"}"#;
 const EXCHANGE_ONLINE: &str = r#"{"kind":"exchange_online","tenant":"contoso.onmicrosoft.com","client_id":"11111111-2222-3333-4444-555555555555","scheduling_account":"mentoring@example.org","domains":["example.org"],"allow":[],"authority":"http://wiremock","graph_base":"http://wiremock/v1.0"}"#;
+/// Booking on: written only when on, after every earlier field.
+const GOOGLE_BOOKING: &str = r#"{"kind":"google_workspace","scheduling_account":"mentoring@example.org","domains":["example.org"],"allow":["guest@partner.example"],"via_scheduling_account":false,"token_uri":"http://wiremock/token","api_base":"http://wiremock","booking":true}"#;
+const EXCHANGE_BOOKING: &str = r#"{"kind":"exchange_online","tenant":"contoso.onmicrosoft.com","client_id":"11111111-2222-3333-4444-555555555555","scheduling_account":"mentoring@example.org","domains":["example.org"],"allow":[],"authority":"http://wiremock","graph_base":"http://wiremock/v1.0","booking":true}"#;
 const EXCHANGE_ON_PREMISE: &str =
     r#"{"kind":"exchange_on_premise","scheduling_account":"mentoring@example.org"}"#;
 /// Google's own endpoints (no overrides).
@@ -79,12 +82,28 @@ async fn enabled_integrations_store_the_pinned_json() {
     insta::assert_snapshot!("google_workspace_via_scheduling_account", via);
     assert_eq!(via, GOOGLE_VIA_SCHEDULING_ACCOUNT);
 
+    org.enable_google(google(&server).with_booking(true))
+        .await
+        .unwrap();
+    let booking = stored(&org, IntegrationKind::GoogleWorkspace, &server).await;
+    insta::assert_snapshot!("google_workspace_booking", booking);
+    assert_eq!(booking, GOOGLE_BOOKING);
+
     let server = graph_server().await;
     let org = org_on(vault());
     org.enable_exchange_online(exchange(&server)).await.unwrap();
     let online = stored(&org, IntegrationKind::ExchangeOnline, &server).await;
     insta::assert_snapshot!("exchange_online", online);
     assert_eq!(online, EXCHANGE_ONLINE);
+
+    // A fresh server: each enabling mints its own app-only token once.
+    let server = graph_server().await;
+    org.enable_exchange_online(exchange(&server).with_booking(true))
+        .await
+        .unwrap();
+    let booking = stored(&org, IntegrationKind::ExchangeOnline, &server).await;
+    insta::assert_snapshot!("exchange_online_booking", booking);
+    assert_eq!(booking, EXCHANGE_BOOKING);
 
     let org = org_on(vault());
     org.enable_exchange_on_premise("mentoring@example.org")
@@ -105,8 +124,10 @@ fn stored_json_reads_back_and_serialises_to_the_same_bytes() {
         ),
         (GOOGLE_DEFAULT_ENDPOINTS, IntegrationKind::GoogleWorkspace),
         (GOOGLE_EXTRA_ROOTS, IntegrationKind::GoogleWorkspace),
+        (GOOGLE_BOOKING, IntegrationKind::GoogleWorkspace),
         (EXCHANGE_ONLINE, IntegrationKind::ExchangeOnline),
         (EXCHANGE_EXTRA_ROOTS, IntegrationKind::ExchangeOnline),
+        (EXCHANGE_BOOKING, IntegrationKind::ExchangeOnline),
         (EXCHANGE_ON_PREMISE, IntegrationKind::ExchangeOnPremise),
     ] {
         let settings: IntegrationSettings = serde_json::from_str(json).unwrap();
@@ -160,12 +181,22 @@ async fn stored_json_restores_on_a_fresh_instance() {
         .enable_exchange_online(exchange(&server))
         .await
         .unwrap();
-    for (json, covered) in [
-        (GOOGLE_EACH_PARTICIPANT, Some("guest@partner.example")),
-        (GOOGLE_VIA_SCHEDULING_ACCOUNT, Some("ana@example.org")),
-        (GOOGLE_DEFAULT_ENDPOINTS, Some("ben@example.com")),
-        (EXCHANGE_ONLINE, Some("ana@example.org")),
-        (EXCHANGE_ON_PREMISE, None),
+    for (json, covered, booking) in [
+        (
+            GOOGLE_EACH_PARTICIPANT,
+            Some("guest@partner.example"),
+            false,
+        ),
+        (
+            GOOGLE_VIA_SCHEDULING_ACCOUNT,
+            Some("ana@example.org"),
+            false,
+        ),
+        (GOOGLE_DEFAULT_ENDPOINTS, Some("ben@example.com"), false),
+        (GOOGLE_BOOKING, Some("ana@example.org"), true),
+        (EXCHANGE_ONLINE, Some("ana@example.org"), false),
+        (EXCHANGE_BOOKING, Some("ana@example.org"), true),
+        (EXCHANGE_ON_PREMISE, None, false),
     ] {
         let settings: IntegrationSettings = serde_json::from_str(json).unwrap();
         let restarted = org_on(vault.clone());
@@ -178,6 +209,18 @@ async fn stored_json_restores_on_a_fresh_instance() {
         assert_eq!(status[0].kind, settings.kind());
         assert_eq!(status[0].scheduling_account, "mentoring@example.org");
         assert_eq!(status[0].automatic_connections, 0);
+        assert_eq!(
+            restarted.meeting_sender(settings.kind()).await.is_some(),
+            booking,
+            "{json}"
+        );
+        assert_eq!(
+            restarted
+                .scheduling_account(settings.kind())
+                .await
+                .as_deref(),
+            Some("mentoring@example.org")
+        );
         match covered {
             Some(email) => {
                 assert_eq!(restarted.resolve(email).await, Some(settings.kind()));

@@ -2,6 +2,9 @@
 //! APIs speaking Google's and Microsoft Graph's documented JSON.
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
+/// Booking is opt-in: the writers, their scopes and tokens.
+mod booking;
+
 /// Google Workspace and Exchange Online: validate, enable, resolve, query,
 /// disable; mutual exclusion.
 mod integrations;
