@@ -6,6 +6,7 @@ bytes as received, the envelope's recipients in DIR/NNN.rcpt). Runs until
 stdin closes, so it stops with the test that started it.
 """
 
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -34,9 +35,14 @@ class Sink:
 def main() -> None:
     out = Path(sys.argv[1])
     out.mkdir(parents=True, exist_ok=True)
-    controller = Controller(Sink(out), hostname="127.0.0.1", port=0)
+    # aiosmtpd's start() connects to the port to check it serves: a port
+    # the system chose (free a moment ago) rather than 0.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Sink(out), hostname="127.0.0.1", port=port)
     controller.start()
-    print(controller.server.sockets[0].getsockname()[1], flush=True)
+    print(port, flush=True)
     try:
         sys.stdin.read()
     finally:
