@@ -9,14 +9,11 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use availability::{
-    BusyKind, Delivered, FreeBusy, Meeting, MeetingChange, MeetingSender, Person, SourceError,
-};
-use common::{Counting, H, MONDAY, Validator, World, iv};
+use availability::{BusyKind, FreeBusy, MeetingChange, SourceError};
+use common::{Counting, H, MONDAY, Recorder, Validator, World, iv};
 use credential_vault::SecretString;
 use scheduling_assistant::{
     Actor, Assistant, AssistantError, BookOptions, Group, Invitees, Pair, Participant,
@@ -30,42 +27,6 @@ fn pid(s: &str) -> ParticipantId {
 
 fn me(s: &str) -> Actor {
     Actor::participant(s)
-}
-
-/// A sender that records what it was asked to send, or fails as told.
-#[derive(Debug, Default)]
-pub struct Recorder {
-    pub sent: Mutex<Vec<(Meeting, MeetingChange)>>,
-    pub fail: Mutex<Option<SourceError>>,
-}
-
-#[async_trait]
-impl MeetingSender for Recorder {
-    fn via(&self) -> &'static str {
-        "email"
-    }
-
-    fn organiser(&self) -> Option<Person> {
-        Some(Person::new("scheduling@example.org").named("Scheduling"))
-    }
-
-    async fn send(
-        &self,
-        meeting: &Meeting,
-        change: &MeetingChange,
-    ) -> Result<Delivered, SourceError> {
-        if let Some(e) = self.fail.lock().unwrap().clone() {
-            return Err(e);
-        }
-        self.sent
-            .lock()
-            .unwrap()
-            .push((meeting.clone(), change.clone()));
-        Ok(Delivered {
-            via: "email",
-            event: None,
-        })
-    }
 }
 
 const CIRCLE: [&str; 4] = ["mia", "c1", "c2", "c3"];

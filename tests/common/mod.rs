@@ -91,6 +91,42 @@ impl FreeBusySource for Counting {
     }
 }
 
+/// A sender that records what it was asked to send, or fails as told.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    pub sent: Mutex<Vec<(availability::Meeting, availability::MeetingChange)>>,
+    pub fail: Mutex<Option<SourceError>>,
+}
+
+#[async_trait]
+impl availability::MeetingSender for Recorder {
+    fn via(&self) -> &'static str {
+        "email"
+    }
+
+    fn organiser(&self) -> Option<availability::Person> {
+        Some(availability::Person::new("scheduling@example.org").named("Scheduling"))
+    }
+
+    async fn send(
+        &self,
+        meeting: &availability::Meeting,
+        change: &availability::MeetingChange,
+    ) -> Result<availability::Delivered, SourceError> {
+        if let Some(e) = self.fail.lock().unwrap().clone() {
+            return Err(e);
+        }
+        self.sent
+            .lock()
+            .unwrap()
+            .push((meeting.clone(), change.clone()));
+        Ok(availability::Delivered {
+            via: "email",
+            event: None,
+        })
+    }
+}
+
 /// An iCloud validator that accepts or refuses every login.
 #[derive(Debug)]
 pub struct Validator(pub Option<SourceError>);
