@@ -227,3 +227,180 @@ async fn exchange_online_and_on_premise_exclude_each_other_across_a_restart() {
     let err = a.enable_exchange_online(online).await.unwrap_err();
     assert!(err.to_string().contains("disable it before"), "{err}");
 }
+
+/// Booking with Google Workspace's booking on: a meeting whose attendees
+/// the integration covers is created on the scheduling account's calendar
+/// (`events.insert` with `sendUpdates=all`), so Google sends the
+/// invitations from that account; a throttled insert is a typed error that
+/// leaves the poll open; cancelling deletes the event with notifications;
+/// a meeting with someone the integration does not cover falls back to
+/// email (none configured here, so it says so).
+/// https://developers.google.com/workspace/calendar/api/v3/reference/events/insert
+/// https://developers.google.com/workspace/calendar/api/v3/reference/events/delete
+#[tokio::test]
+async fn covered_attendees_are_invited_from_the_scheduling_account() {
+    use wiremock::matchers::{method, path_regex, query_param};
+    use wiremock::{Mock, ResponseTemplate};
+    let server = common::mock_google_workspace(busy_of).await;
+    let events = "^/calendar/v3/calendars/scheduling(@|%40)school.example/events";
+    Mock::given(method("POST"))
+        .and(path_regex(format!("{events}$")))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "3600"))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(format!("{events}$")))
+        .and(query_param("sendUpdates", "all"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "kind": "calendar#event", "id": "evt1", "status": "confirmed",
+            "iCalUID": "ignored@google.com"
+        })))
+        .mount(&server)
+        .await;
+    Mock::given(method("DELETE"))
+        .and(path_regex(format!("{events}/evt1$")))
+        .and(query_param("sendUpdates", "all"))
+        .respond_with(ResponseTemplate::new(204))
+        .mount(&server)
+        .await;
+    let world = World::new();
+    let source = Counting::new(Duration::ZERO);
+    let a = open(&world, &source).await;
+    a.add_program(
+        Program::new("p", "P").with_policy_toml("scheduling_assistant = true\ngroup_polls = true"),
+    )
+    .await
+    .unwrap();
+    for (id, email) in [
+        ("ada", "ada@school.example"),
+        ("bea", "bea@school.example"),
+        ("dev", "dev@elsewhere.example"),
+    ] {
+        a.add_participant(
+            Participant::new(id, id.to_uppercase(), email, "UTC"),
+            &[ProgramId::new("p")],
+        )
+        .await
+        .unwrap();
+    }
+    for (id, members) in [
+        ("school", &["ada", "bea"][..]),
+        ("mixed", &["ada", "dev"][..]),
+    ] {
+        a.add_group(Group {
+            id: id.into(),
+            program: "p".into(),
+            name: id.into(),
+            members: members.iter().map(|m| pid(m)).collect(),
+        })
+        .await
+        .unwrap();
+    }
+    let config = GoogleWorkspace::new(
+        common::service_account_key(),
+        "scheduling@school.example",
+        Coverage::domains(["school.example"]),
+    )
+    .endpoints(format!("{}/token", server.uri()), server.uri())
+    .with_booking(true);
+    a.enable_google_workspace(config).await.unwrap();
+    let ada = Actor::participant("ada");
+    let request = SlotRequest::new(
+        Duration::from_secs(3600),
+        iv(MONDAY + 86_400 + 9 * H, MONDAY + 86_400 + 12 * H),
+    )
+    .limit(2);
+    let poll = a
+        .create_poll(
+            &ada,
+            &Invitees::Group("school".into()),
+            request,
+            scheduling_assistant::PollOptions::new("School circle"),
+        )
+        .await
+        .unwrap();
+
+    let before = server.received_requests().await.unwrap().len();
+    let err = a
+        .book_poll(&ada, &poll.id, 0, scheduling_assistant::BookOptions::new())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, AssistantError::Invitation { via: "google", source } if source.retry_after() == Some(Duration::from_secs(3600))),
+        "{err:?}"
+    );
+    assert!(!err.to_string().contains("school.example"), "{err}");
+    assert_eq!(
+        a.view_poll(&ada, &poll.id).await.unwrap().status,
+        scheduling_assistant::PollStatus::Open,
+        "never half-booked"
+    );
+    let booking = a
+        .book_poll(&ada, &poll.id, 0, scheduling_assistant::BookOptions::new())
+        .await
+        .unwrap();
+    assert_eq!(booking.via, "google");
+    let seen = server.received_requests().await.unwrap();
+    let inserts: Vec<&wiremock::Request> = seen[before..]
+        .iter()
+        .filter(|r| r.method.as_str() == "POST" && r.url.path().ends_with("/events"))
+        .collect();
+    assert_eq!(
+        inserts.len(),
+        2,
+        "the throttled one and the one that worked"
+    );
+    let body: Value = serde_json::from_slice(&inserts[1].body).unwrap();
+    let mut attendees: Vec<&str> = body["attendees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["email"].as_str().unwrap())
+        .collect();
+    attendees.sort_unstable();
+    assert_eq!(attendees, ["ada@school.example", "bea@school.example"]);
+    assert_eq!(body["summary"], "School circle");
+    assert_eq!(body["iCalUID"], booking.uid.as_str());
+    // The fresh re-check read the invitees' free/busy again per attempt.
+    let fresh_reads = seen[before..]
+        .iter()
+        .filter(|r| r.url.path() == "/calendar/v3/freeBusy")
+        .count();
+    assert!(
+        fresh_reads >= 2,
+        "{fresh_reads} freeBusy requests for two attempts"
+    );
+
+    let cancelled = a.cancel_booking(&ada, &booking.id).await.unwrap();
+    assert!(!cancelled.booked);
+    assert_eq!(
+        requests(
+            &server,
+            "/calendar/v3/calendars/scheduling@school.example/events/evt1"
+        )
+        .await
+            + requests(
+                &server,
+                "/calendar/v3/calendars/scheduling%40school.example/events/evt1"
+            )
+            .await,
+        1
+    );
+
+    // Someone the integration does not cover: email, which is not set up.
+    let mixed = a
+        .create_poll(
+            &ada,
+            &Invitees::Group("mixed".into()),
+            request.min_free(1),
+            scheduling_assistant::PollOptions::new("Mixed"),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        a.book_poll(&ada, &mixed.id, 0, scheduling_assistant::BookOptions::new())
+            .await,
+        Err(AssistantError::InvitationsNotConfigured)
+    ));
+}
