@@ -22,19 +22,28 @@
 //!
 //! Prints the connection statuses, the mentee's view of the mentor's week
 //! (Unavailable blocks only, in the program's zone), the top mutual slots,
-//! and a group poll with its connected count. Exits 2 with a one-line error
-//! on bad arguments or data.
+//! and a group poll with its connected count. Then the poll is stored and
+//! answered by the circle (a fixed pattern, [`VOTES`]), its creator's view
+//! shows each answer beside who is free now, the slot with the most "yes"
+//! is booked (re-checked fresh), and the invitation it produced is printed
+//! as iCalendar (iTIP `METHOD:REQUEST`) by the demo's own sender, which
+//! records the meeting instead of mailing it. Only the poll's and the
+//! booking's ids (in the `UID`) differ between runs. Exits 2 with a
+//! one-line error on bad arguments or data.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, civil::Date};
 use scheduling_assistant::{
-    Actor, Assistant, FixedClock, Interval, Invitees, KeyId, KeyRing, MasterKey, ParticipantId,
-    ProgramId, ProgramPolicy, Proposal, Provider, SecretString, SlotRequest, SqliteStore, Vault,
+    Actor, Assistant, BookOptions, Booking, Delivered, FixedClock, Interval, Invitees, KeyId,
+    KeyRing, MasterKey, Meeting, MeetingChange, MeetingSender, ParticipantId, Person, PollOptions,
+    PollView, ProgramId, ProgramPolicy, Proposal, Provider, SecretString, SlotRequest, SourceError,
+    SqliteStore, Vault, Vote,
 };
 
 #[path = "support/demo_data.rs"]
@@ -42,6 +51,60 @@ mod demo_data;
 use demo_data::PEOPLE;
 
 const USAGE: &str = "usage: demo [--data DIR]";
+
+/// How each circle member answers the stored poll, slot by slot in the
+/// order proposed: `Y` yes, `?` if need be, `N` no.
+const VOTES: [(&str, &str); 5] = [
+    ("ana", "YYY?Y"),
+    ("ben", "?YNNY"),
+    ("chen", "YY??N"),
+    ("dara", "NYYYY"),
+    ("eli", "Y?YNN"),
+];
+
+/// The demo's invitations: it records each meeting it is given and says
+/// it went by email, so the demo can print the iCalendar an email sender
+/// would attach (the library's own iTIP writer sends real mail, through
+/// [`EmailInvitations`](scheduling_assistant::invite::EmailInvitations)).
+#[derive(Debug, Default)]
+struct Recorded {
+    sent: Mutex<Vec<(Meeting, MeetingChange)>>,
+}
+
+impl Recorded {
+    fn sent(&self) -> Vec<(Meeting, MeetingChange)> {
+        self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[async_trait]
+impl MeetingSender for Recorded {
+    fn via(&self) -> &'static str {
+        "email"
+    }
+
+    fn organiser(&self) -> Option<Person> {
+        Some(Person::new("scheduling@example.org").named("Spring mentoring"))
+    }
+
+    async fn send(
+        &self,
+        meeting: &Meeting,
+        change: &MeetingChange,
+    ) -> Result<Delivered, SourceError> {
+        self.sent
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push((meeting.clone(), change.clone()));
+        Ok(Delivered {
+            via: "email",
+            event: None,
+        })
+    }
+}
 
 fn parse_args() -> Result<PathBuf, String> {
     let mut data = demo_data::default_data();
@@ -78,6 +141,7 @@ async fn run(data: &Path) -> Result<(), String> {
     let clock = Arc::new(FixedClock::new(now));
 
     let (ics, files) = demo_data::sources(data)?;
+    let invitations = Arc::new(Recorded::default());
     let assistant = Assistant::builder()
         .store(
             scheduling_assistant::Store::open_sqlite(&db)
@@ -88,6 +152,7 @@ async fn run(data: &Path) -> Result<(), String> {
         .clock(clock)
         .source(Provider::Icloud, Arc::new(ics))
         .caldav_validator(Arc::new(files))
+        .invitations(Arc::clone(&invitations) as Arc<dyn MeetingSender>)
         .build()
         .await
         .map_err(|e| err(&e))?;
@@ -188,7 +253,226 @@ async fn run(data: &Path) -> Result<(), String> {
         .await
         .map_err(|e| err(&e))?;
     print_poll(&tz, &poll);
+
+    stored_poll(&assistant, &tz, week, &invitations, now).await
+}
+
+/// The poll stored, answered by the circle ([`VOTES`]), seen by its
+/// creator (answers beside who is free now), its best slot booked, and the
+/// invitation that went out.
+async fn stored_poll(
+    assistant: &Assistant,
+    tz: &TimeZone,
+    week: Interval,
+    invitations: &Recorded,
+    now: Timestamp,
+) -> Result<(), String> {
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let ana = Actor::participant("ana");
+    let created = assistant
+        .create_poll(
+            &ana,
+            &Invitees::Group("circle".into()),
+            SlotRequest::new(Duration::from_secs(3600), week)
+                .limit(5)
+                .min_free(1),
+            PollOptions::new("Thursday circle"),
+        )
+        .await
+        .map_err(|e| err(&e))?;
+    println!(
+        "\nThe poll stored: \"{}\", proposed by Ana; the circle answers \
+         (Y yes, ? if need be, N no; slots in the order above)",
+        created.title
+    );
+    for (who, pattern) in VOTES {
+        let answers: Vec<(usize, Vote)> = pattern
+            .chars()
+            .map(vote_of)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .enumerate()
+            .take(created.slots.len())
+            .collect();
+        assistant
+            .answer_poll(&Actor::participant(who), &created.id, &answers)
+            .await
+            .map_err(|e| err(&e))?;
+        let marks: Vec<&str> = answers.iter().map(|(_, v)| mark(*v)).collect();
+        println!("  {who:<6} {}", marks.join(" "));
+    }
+
+    let view = assistant
+        .view_poll(&ana, &created.id)
+        .await
+        .map_err(|e| err(&e))?;
+    print_creator_view(tz, &view);
+
+    // The best slot: most "yes", then most "yes" or "if need be", then
+    // the earliest proposed.
+    let best = view
+        .slots
+        .iter()
+        .min_by_key(|s| {
+            (
+                std::cmp::Reverse(s.counts.yes),
+                std::cmp::Reverse(s.counts.yes + s.counts.if_need_be),
+                s.index,
+            )
+        })
+        .ok_or("the poll has no slots")?;
+    let booking = assistant
+        .book_poll(&ana, &created.id, best.index, BookOptions::new())
+        .await
+        .map_err(|e| err(&e))?;
+    let after = assistant
+        .view_poll(&ana, &created.id)
+        .await
+        .map_err(|e| err(&e))?;
+    print_booking(tz, best.index, &booking, &after);
+
+    let sent = invitations.sent();
+    let (meeting, change) = sent.last().ok_or("no invitation was sent")?;
+    if *change != MeetingChange::Create {
+        return Err(format!("unexpected invitation {change:?}"));
+    }
+    println!(
+        "\nThe invitation sent ({} of them; iTIP, as the email sender attaches it; the demo \
+         prints it instead of mailing it)",
+        sent.len()
+    );
+    for line in itip_request(meeting, now) {
+        println!("  {line}");
+    }
     Ok(())
+}
+
+fn vote_of(c: char) -> Result<Vote, String> {
+    match c {
+        'Y' => Ok(Vote::Yes),
+        '?' => Ok(Vote::IfNeedBe),
+        'N' => Ok(Vote::No),
+        other => Err(format!("{other:?} is not a vote (Y, ? or N)")),
+    }
+}
+
+fn mark(vote: Vote) -> &'static str {
+    match vote {
+        Vote::Yes => "Y",
+        Vote::IfNeedBe => "?",
+        Vote::No => "N",
+    }
+}
+
+fn ids(ids: &[ParticipantId]) -> String {
+    if ids.is_empty() {
+        "-".to_owned()
+    } else {
+        ids.iter()
+            .map(ParticipantId::as_str)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+fn print_creator_view(tz: &TimeZone, view: &PollView) {
+    println!(
+        "\nAna's view of the poll: each slot's answers beside who is free now (read again \
+         from the calendars)"
+    );
+    if let Some(text) = &view.connected_text {
+        println!("  {text}");
+    }
+    for slot in &view.slots {
+        let c = slot.counts;
+        println!(
+            "  {}. {:<26} {} yes, {} if need be, {} no, {} unanswered",
+            slot.index + 1,
+            when(tz, slot.interval),
+            c.yes,
+            c.if_need_be,
+            c.no,
+            c.unanswered
+        );
+        let answers: Vec<String> = slot
+            .answers
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|(who, vote)| format!("{who} {}", mark(*vote)))
+            .collect();
+        println!("     answers: {}", answers.join(", "));
+        if let Some(now) = &slot.availability {
+            println!(
+                "     now:     free: {}   unavailable: {}   unknown: {}",
+                ids(&now.free),
+                ids(&now.unavailable),
+                ids(&now.unknown)
+            );
+        }
+    }
+}
+
+fn print_booking(tz: &TimeZone, index: usize, booking: &Booking, after: &PollView) {
+    println!(
+        "\nBooked slot {} (the most yes): {}",
+        index + 1,
+        when(tz, booking.interval)
+    );
+    println!(
+        "  title: {}   via: {}   attendees: {}",
+        booking.title,
+        booking.via,
+        ids(&booking.attendees)
+    );
+    println!("  the poll is now {}", after.status);
+}
+
+/// `20260311T080000Z`.
+fn utc(second: i64) -> String {
+    Timestamp::from_second(second)
+        .map(|t| t.strftime("%Y%m%dT%H%M%SZ").to_string())
+        .unwrap_or_default()
+}
+
+/// The iTIP request (RFC 5546 §3.2.2) for a new meeting, as RFC 5545
+/// lines (unfolded; the email sender folds them at 75 octets).
+fn itip_request(meeting: &Meeting, stamp: Timestamp) -> Vec<String> {
+    // `;CN="Name":mailto:address`, or `:mailto:address` without a name.
+    let person = |p: &Person| match &p.name {
+        Some(name) => format!(";CN=\"{}\":mailto:{}", name.replace('"', "'"), p.email),
+        None => format!(":mailto:{}", p.email),
+    };
+    // TEXT values escape backslashes, semicolons, commas and newlines
+    // (RFC 5545 §3.3.11).
+    let text = |t: &str| {
+        t.replace('\\', "\\\\")
+            .replace(';', "\\;")
+            .replace(',', "\\,")
+            .replace('\n', "\\n")
+    };
+    let mut lines = vec![
+        "BEGIN:VCALENDAR".to_owned(),
+        "VERSION:2.0".to_owned(),
+        "PRODID:-//scheduling-assistant//demo//EN".to_owned(),
+        "METHOD:REQUEST".to_owned(),
+        "BEGIN:VEVENT".to_owned(),
+        format!("UID:{}", meeting.uid),
+        format!("SEQUENCE:{}", meeting.sequence),
+        format!("DTSTAMP:{}", utc(stamp.as_second())),
+        format!("DTSTART:{}", utc(meeting.interval.start())),
+        format!("DTEND:{}", utc(meeting.interval.end())),
+        format!("SUMMARY:{}", text(&meeting.title)),
+        format!("ORGANIZER{}", person(&meeting.organiser)),
+    ];
+    for attendee in &meeting.attendees {
+        lines.push(format!(
+            "ATTENDEE;ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=TRUE{}",
+            person(attendee)
+        ));
+    }
+    lines.extend(["STATUS:CONFIRMED", "END:VEVENT", "END:VCALENDAR"].map(str::to_owned));
+    lines
 }
 
 fn local(tz: &TimeZone, date: Date, hour: i8, minute: i8) -> Result<i64, String> {

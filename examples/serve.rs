@@ -39,6 +39,11 @@
 //!   (and `MICROSOFT_CLIENT_SECRET`, `MICROSOFT_TENANT`, default `common`).
 //!   Register `http://ADDR/api/oauth/callback` as the redirect URI.
 //! - `--now` fixes the clock (the demo data is in March 2026).
+//! - Booked meetings are sent as iTIP email with `--smtp HOST[:PORT]
+//!   --smtp-from ADDRESS` (implicit TLS on 465 by default; `--smtp-security
+//!   starttls` for 587, `loopback-plain` for a relay on this machine), with
+//!   `SMTP_USER` and `SMTP_PASSWORD` from the environment if the server
+//!   wants a login. Without them, booking answers `invitations_not_configured`.
 //!
 //! Prints `serving on http://ADDR/` and serves until Ctrl-C. Exits 2 with a
 //! one-line error on bad arguments.
@@ -61,7 +66,8 @@ mod demo_data;
 
 const USAGE: &str = "usage: serve [--addr 127.0.0.1:PORT] [--db FILE] [--key FILE] \
                      [--database postgres://...] [--data DIR] [--now RFC3339] \
-                     [--icloud-server URL] [--cache-ttl SECS] [--refresh-every SECS] [--lease SECS]";
+                     [--icloud-server URL] [--cache-ttl SECS] [--refresh-every SECS] [--lease SECS] \
+                     [--smtp HOST[:PORT] --smtp-from ADDRESS [--smtp-security tls|starttls|loopback-plain]]";
 
 struct Args {
     addr: std::net::SocketAddr,
@@ -74,6 +80,9 @@ struct Args {
     cache_ttl: Duration,
     refresh_every: Duration,
     lease: Duration,
+    smtp: Option<String>,
+    smtp_from: Option<String>,
+    smtp_security: scheduling_assistant::invite::SmtpSecurity,
 }
 
 fn seconds(name: &str, v: &str) -> Result<Duration, String> {
@@ -97,6 +106,9 @@ fn parse_args() -> Result<Args, String> {
         cache_ttl: Duration::from_secs(600),
         refresh_every: Duration::from_secs(60),
         lease: Duration::from_secs(60),
+        smtp: None,
+        smtp_from: None,
+        smtp_security: scheduling_assistant::invite::SmtpSecurity::Tls,
     };
     let mut db_given = false;
     let mut it = std::env::args().skip(1);
@@ -129,6 +141,21 @@ fn parse_args() -> Result<Args, String> {
                 args.refresh_every = seconds("--refresh-every", &value("--refresh-every")?)?;
             }
             "--lease" => args.lease = seconds("--lease", &value("--lease")?)?,
+            "--smtp" => args.smtp = Some(value("--smtp")?),
+            "--smtp-from" => args.smtp_from = Some(value("--smtp-from")?),
+            "--smtp-security" => {
+                use scheduling_assistant::invite::SmtpSecurity;
+                args.smtp_security = match value("--smtp-security")?.as_str() {
+                    "tls" => SmtpSecurity::Tls,
+                    "starttls" => SmtpSecurity::StartTls,
+                    "loopback-plain" => SmtpSecurity::LoopbackPlain,
+                    other => {
+                        return Err(format!(
+                            "--smtp-security {other:?}: expected tls, starttls or loopback-plain"
+                        ));
+                    }
+                };
+            }
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
@@ -140,6 +167,42 @@ fn parse_args() -> Result<Args, String> {
         args.database = Some(postgres_url("DATABASE_URL", url)?);
     }
     Ok(args)
+}
+
+/// The email sender of `--smtp HOST[:PORT]` and `--smtp-from`.
+fn email_invitations(
+    smtp: &str,
+    args: &Args,
+    clock: Arc<dyn Clock>,
+) -> Result<Arc<dyn scheduling_assistant::MeetingSender>, String> {
+    use scheduling_assistant::invite::{EmailInvitations, SmtpSecurity, SmtpSettings};
+    let from = args
+        .smtp_from
+        .clone()
+        .ok_or("--smtp needs --smtp-from ADDRESS (who invitations come from)")?;
+    let (host, port) = match smtp.rsplit_once(':') {
+        Some((host, port)) => (
+            host.to_owned(),
+            port.parse::<u16>()
+                .map_err(|e| format!("--smtp {smtp:?}: the port: {e}"))?,
+        ),
+        None => (
+            smtp.to_owned(),
+            match args.smtp_security {
+                SmtpSecurity::StartTls => 587,
+                SmtpSecurity::LoopbackPlain => 25,
+                _ => 465,
+            },
+        ),
+    };
+    let mut settings = SmtpSettings::new(host, scheduling_assistant::Person::new(from))
+        .port(port)
+        .security(args.smtp_security);
+    if let (Some(user), Some(password)) = (env("SMTP_USER"), env("SMTP_PASSWORD")) {
+        settings = settings.login(user, SecretString::new(password));
+    }
+    let sender = EmailInvitations::new(settings, clock).map_err(|e| format!("--smtp: {e}"))?;
+    Ok(Arc::new(sender))
 }
 
 /// `url` if it is a PostgreSQL URL (it is never echoed: it may hold a
@@ -263,6 +326,11 @@ async fn run(args: Args) -> Result<(), String> {
         builder = builder
             .source(Provider::Microsoft, Arc::new(source))
             .oauth(Provider::Microsoft, Arc::new(MicrosoftConnector(oauth)));
+    }
+    if let Some(smtp) = &args.smtp {
+        builder = builder.invitations(email_invitations(smtp, &args, clock.clone())?);
+    } else if args.smtp_from.is_some() {
+        return Err("--smtp-from needs --smtp HOST[:PORT]".to_owned());
     }
     let assistant = builder.build().await.map_err(|e| e.to_string())?;
     if assistant.programs().is_empty() {

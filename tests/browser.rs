@@ -4,15 +4,34 @@
 //! with the iCloud form, opens the mentor's week and checks the grid's
 //! Unavailable blocks against the shipped calendar (across the US clock
 //! change), checks the work-on-behalf refusal, and saves a screenshot to
-//! `target/test-artifacts/serve-week.png`.
+//! `target/test-artifacts/serve-week.png`; `serve` has no invitation
+//! sender, so booking a poll there ends on that error page.
+//!
+//! The poll flow runs the same router in process over an assistant built
+//! here with a recording invitation sender: a circle member creates two
+//! polls on the page, another answers one with the radio form, the creator
+//! sees the answer beside the availability and books; booking the other
+//! poll at the same time is refused naming who is busy, then booked anyway.
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use async_trait::async_trait;
 use fantoccini::{Client, ClientBuilder, Locator};
+use scheduling_assistant::http::{HttpConfig, router};
+use scheduling_assistant::{
+    Actor, Assistant, Delivered, FixedClock, KeyId, KeyRing, MasterKey, Meeting, MeetingChange,
+    MeetingSender, ParticipantId, Person, Provider, SecretString, SourceError, SqliteStore, Store,
+    Vault,
+};
+
+#[allow(dead_code)]
+#[path = "../examples/support/demo_data.rs"]
+mod demo_data;
 
 /// Kills a child process when dropped.
 struct Killed(Child);
@@ -311,5 +330,264 @@ async fn the_page_connects_a_participant_and_shows_the_partners_week() {
     text_until(&c, "#error", |t| t.contains("only eli can connect")).await;
     c.goto(&format!("{base}/")).await.unwrap();
     text_is(&c, "#status", "Your calendar is not connected").await;
+
+    // A poll on `serve`: created and shown, but `serve` sends no
+    // invitations, so booking it is the typed error's page.
+    sign_in(&c, &base, "ana").await;
+    connect_icloud(&c, "ana@example.org").await;
+    text_is(
+        &c,
+        "#status",
+        "Your iCloud calendar (ana@example.org) is connected",
+    )
+    .await;
+    create_poll(&c, "Circle catch-up").await;
+    text_is(
+        &c,
+        "#connected",
+        "1 of 5 invitees have connected a calendar",
+    )
+    .await;
+    el(&c, "#book-0").await.click().await.unwrap();
+    text_until(&c, "#error", |t| {
+        t.contains("no way to send invitations is configured")
+    })
+    .await;
+    c.close().await.unwrap();
+}
+
+/// On the home page, creates a poll for the circle titled `title`, and
+/// waits for its page; the poll's id.
+async fn create_poll(c: &Client, title: &str) -> String {
+    let field = el(c, "#poll-title-circle").await;
+    field.clear().await.unwrap();
+    field.send_keys(title).await.unwrap();
+    el(c, "#poll-circle").await.click().await.unwrap();
+    text_until(c, "h1", |t| t == title).await;
+    el(c, "#poll").await;
+    let url = c.current_url().await.unwrap();
+    url.path()
+        .strip_prefix("/polls/")
+        .unwrap_or_else(|| panic!("not a poll page: {url}"))
+        .to_owned()
+}
+
+/// Opens a poll from the home page's list.
+async fn open_poll(c: &Client, base: &str, id: &str) {
+    c.goto(&format!("{base}/")).await.unwrap();
+    el(c, &format!("#open-{id}")).await.click().await.unwrap();
+    el(c, "#poll-status").await;
+}
+
+async fn text_of(c: &Client, css: &str) -> String {
+    el(c, css).await.text().await.unwrap()
+}
+
+/// The invitations, recorded instead of sent.
+#[derive(Debug, Default)]
+struct Recorded(Mutex<Vec<(Meeting, MeetingChange)>>);
+
+#[async_trait]
+impl MeetingSender for Recorded {
+    fn via(&self) -> &'static str {
+        "email"
+    }
+
+    fn organiser(&self) -> Option<Person> {
+        Some(Person::new("scheduling@example.org"))
+    }
+
+    async fn send(
+        &self,
+        meeting: &Meeting,
+        change: &MeetingChange,
+    ) -> Result<Delivered, SourceError> {
+        self.0
+            .lock()
+            .unwrap()
+            .push((meeting.clone(), change.clone()));
+        Ok(Delivered {
+            via: "email",
+            event: None,
+        })
+    }
+}
+
+/// The page's router in process, over the demo program (its shipped
+/// calendars, the demo clock) with `sent` as the invitation sender; its
+/// URL and the assistant.
+async fn start_in_process(dir: &Path, sent: Arc<Recorded>) -> (String, Assistant) {
+    let db = dir.join("assistant.sqlite3");
+    let vault = Arc::new(Vault::new(
+        Arc::new(SqliteStore::open(&db).unwrap()),
+        KeyRing::new(MasterKey::from_bytes(KeyId(1), [7u8; 32])),
+    ));
+    let (ics, files) = demo_data::sources(&demo_data::default_data()).unwrap();
+    let assistant = Assistant::builder()
+        .store(Store::open_sqlite(&db).await.unwrap())
+        .vault(vault)
+        .clock(Arc::new(FixedClock::new(
+            "2026-03-05T09:00:00Z".parse().unwrap(),
+        )))
+        .source(Provider::Icloud, Arc::new(ics))
+        .caldav_validator(Arc::new(files))
+        .invitations(sent)
+        .build()
+        .await
+        .unwrap();
+    demo_data::seed(&assistant).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(assistant.clone(), HttpConfig::default());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, assistant)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_page_creates_answers_and_books_a_poll() {
+    let Some((driver, chromium)) = browser() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sent = Arc::new(Recorded::default());
+    let (base, assistant) = start_in_process(dir.path(), Arc::clone(&sent)).await;
+    // Ana and Ben have connected their calendars (the form is the other
+    // test's); Chen, Dara and Eli have not.
+    for who in ["ana", "ben"] {
+        assistant
+            .connect_icloud(
+                &Actor::participant(who),
+                &ParticipantId::new(who),
+                &format!("{who}@example.org"),
+                SecretString::new("abcd-efgh-ijkl-mnop".into()),
+            )
+            .await
+            .unwrap();
+    }
+    let (_driver, c) = start_driver(&driver, &chromium).await;
+
+    // Ana proposes two meetings to the circle.
+    sign_in(&c, &base, "ana").await;
+    let catch_up = create_poll(&c, "Circle catch-up").await;
+    text_is(
+        &c,
+        "#connected",
+        "2 of 5 invitees have connected a calendar",
+    )
+    .await;
+    let first_slot = text_of(&c, "#slot-0 .when").await;
+    c.goto(&format!("{base}/")).await.unwrap();
+    let retro = create_poll(&c, "Circle retro").await;
+    assert_ne!(catch_up, retro);
+    // The same calendars, the same best time.
+    assert_eq!(text_of(&c, "#slot-0 .when").await, first_slot);
+
+    // Ben sees both waiting for him, and answers the first with the
+    // radio form: counts and his own answers only, no one else's.
+    sign_in(&c, &base, "ben").await;
+    el(&c, &format!("#waiting-{catch_up}")).await;
+    el(&c, &format!("#waiting-{retro}")).await;
+    open_poll(&c, &base, &catch_up).await;
+    assert!(c.find(Locator::Css("#poll")).await.is_err());
+    for vote in ["#vote-0-yes", "#vote-1-if_need_be", "#vote-2-no"] {
+        el(&c, vote).await.click().await.unwrap();
+    }
+    el(&c, "#send-answers").await.click().await.unwrap();
+    text_until(&c, "#answer-0 .counts", |t| t.starts_with("1 yes")).await;
+    assert!(el(&c, "#vote-0-yes").await.is_selected().await.unwrap());
+    assert!(
+        el(&c, "#vote-1-if_need_be")
+            .await
+            .is_selected()
+            .await
+            .unwrap()
+    );
+    assert!(el(&c, "#vote-2-no").await.is_selected().await.unwrap());
+    assert!(!el(&c, "#vote-3-yes").await.is_selected().await.unwrap());
+    text_is(
+        &c,
+        "#answer-1 .counts",
+        "0 yes, 1 if need be, 0 no, 4 not yet",
+    )
+    .await;
+    assert!(!c.source().await.unwrap().contains("Ben: yes"));
+    c.goto(&format!("{base}/")).await.unwrap();
+    el(&c, &format!("#waiting-{retro}")).await;
+    assert!(
+        c.find(Locator::Css(&format!("#waiting-{catch_up}")))
+            .await
+            .is_err()
+    );
+
+    // Ana sees Ben's answers beside who is free now, and books.
+    sign_in(&c, &base, "ana").await;
+    open_poll(&c, &base, &catch_up).await;
+    text_is(
+        &c,
+        "#connected",
+        "2 of 5 invitees have connected a calendar",
+    )
+    .await;
+    let each = text_of(&c, "#slot-0 .each").await;
+    assert!(
+        each.contains("Ben: yes") && each.contains("Ana: no answer"),
+        "{each}"
+    );
+    assert!(
+        text_of(&c, "#slot-1 .each")
+            .await
+            .contains("Ben: if need be")
+    );
+    assert!(text_of(&c, "#slot-2 .each").await.contains("Ben: no"));
+    assert_eq!(
+        text_of(&c, "#slot-0 .counts").await,
+        "1 yes, 0 if need be, 0 no, 4 not yet"
+    );
+    let free = text_of(&c, "#slot-0 .now-free").await;
+    assert!(free.contains("Ana") && free.contains("Ben"), "{free}");
+    // No calendar: unknown, never free.
+    let unknown = text_of(&c, "#slot-0 .now-unknown").await;
+    for who in ["Chen", "Dara", "Eli"] {
+        assert!(unknown.contains(who), "{unknown}");
+    }
+    el(&c, "#book-0").await.click().await.unwrap();
+    text_is(&c, "#booking-title", "Circle catch-up").await;
+    assert_eq!(text_of(&c, "#booking-when").await, first_slot);
+    assert_eq!(text_of(&c, "#booking-via").await, "email");
+    assert_eq!(
+        text_of(&c, "#booking-attendees").await,
+        "Ana, Ben, Chen, Dara, Eli"
+    );
+    text_is(&c, "#status-word", "booked").await;
+    assert!(c.find(Locator::Css("#book-0")).await.is_err());
+    {
+        let sent = sent.0.lock().unwrap();
+        assert_eq!(sent.len(), 1);
+        let (meeting, change) = &sent[0];
+        assert_eq!(*change, MeetingChange::Create);
+        assert_eq!(meeting.title, "Circle catch-up");
+        assert_eq!(meeting.attendees.len(), 5);
+    }
+
+    // The other poll's best time is now taken by that meeting: refused,
+    // naming who is busy, until Ana books it anyway.
+    open_poll(&c, &base, &retro).await;
+    let busy = text_of(&c, "#slot-0 .now-unavailable").await;
+    assert!(busy.contains("Ana") && busy.contains("Ben"), "{busy}");
+    el(&c, "#book-0").await.click().await.unwrap();
+    let error = text_until(&c, "#error", |t| t.contains("no longer free")).await;
+    assert!(error.contains("Ana, Ben"), "{error}");
+    assert_eq!(sent.0.lock().unwrap().len(), 1);
+    el(&c, "#back").await.click().await.unwrap();
+    el(&c, "#force-0").await.click().await.unwrap();
+    el(&c, "#book-0").await.click().await.unwrap();
+    text_is(&c, "#booking-title", "Circle retro").await;
+    assert_eq!(text_of(&c, "#booking-when").await, first_slot);
+    assert_eq!(sent.0.lock().unwrap().len(), 2);
+
+    let png = c.screenshot().await.unwrap();
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    std::fs::write(artifacts.join("serve-poll.png"), &png).unwrap();
     c.close().await.unwrap();
 }

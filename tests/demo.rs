@@ -1,6 +1,7 @@
 //! The `demo` example: the main job on the shipped calendars, checked
 //! against hand-computed times, with nothing of the calendars' content in
-//! its output.
+//! its output; then the stored poll answered in a fixed pattern, booked at
+//! its best slot, and the invitation it sent.
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 
 use std::path::PathBuf;
@@ -107,6 +108,152 @@ fn the_demo_shows_statuses_the_partners_week_slots_and_a_poll() {
                 }
             }
         }
+    }
+}
+
+/// The demo's answers, slot by slot in the order proposed (Y yes, ? if
+/// need be, N no): a copy of `VOTES` in `examples/demo.rs`.
+const VOTES: [(&str, &str); 5] = [
+    ("ana", "YYY?Y"),
+    ("ben", "?YNNY"),
+    ("chen", "YY??N"),
+    ("dara", "NYYYY"),
+    ("eli", "Y?YNN"),
+];
+
+/// The lines after the one starting with `heading`, up to a blank line.
+fn section<'a>(out: &'a str, heading: &str) -> Vec<&'a str> {
+    let lines: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with(heading))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(!lines.is_empty(), "no section {heading:?} in\n{out}");
+    lines
+}
+
+#[test]
+fn the_demo_books_the_slot_the_circle_answered_best_and_prints_its_invitation() {
+    let out = demo().output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = String::from_utf8(out.stdout).unwrap();
+    // The slots the (unstored) group poll proposed, best first: the stored
+    // poll proposes the same ones, in the same order.
+    let proposed: Vec<&str> = section(&out, "Group poll for the Thursday circle")
+        .into_iter()
+        .skip(1)
+        .map(|l| l.trim_start().split("   free:").next().unwrap().trim())
+        .collect();
+    assert_eq!(proposed.len(), 5, "{out}");
+
+    // Each member's answers as given.
+    let answered = section(&out, "The poll stored: \"Thursday circle\"");
+    for ((who, pattern), line) in VOTES.iter().zip(&answered) {
+        let marks: Vec<String> = pattern.chars().map(String::from).collect();
+        assert_eq!(*line, format!("  {who:<6} {}", marks.join(" ")));
+    }
+
+    // The creator's view: per slot the counts, each answer (as the pattern
+    // says) and who is free now, beside each other.
+    let view = section(&out, "Ana's view of the poll");
+    assert_eq!(view[0], "  4 of 5 invitees have connected a calendar");
+    let slots = &view[1..];
+    assert_eq!(slots.len(), 3 * proposed.len(), "{out}");
+    let mut best = (0, 0, 0);
+    for (i, when) in proposed.iter().enumerate() {
+        let column: Vec<char> = VOTES.iter().map(|(_, p)| p.as_bytes()[i] as char).collect();
+        let count = |c: char| column.iter().filter(|&&v| v == c).count();
+        let (yes, maybe, no) = (count('Y'), count('?'), count('N'));
+        assert_eq!(
+            slots[3 * i],
+            format!(
+                "  {}. {when:<26} {yes} yes, {maybe} if need be, {no} no, 0 unanswered",
+                i + 1
+            )
+        );
+        let answers: Vec<String> = VOTES
+            .iter()
+            .zip(&column)
+            .map(|((who, _), v)| format!("{who} {v}"))
+            .collect();
+        assert_eq!(
+            slots[3 * i + 1],
+            format!("     answers: {}", answers.join(", "))
+        );
+        // Availability is read from the calendars, apart from the answers:
+        // Eli has no calendar, so is unknown whatever he answered.
+        let now = slots[3 * i + 2];
+        assert!(now.starts_with("     now:     free: "), "{now}");
+        assert!(now.ends_with("unknown: eli"), "{now}");
+        if (yes, yes + maybe) > (best.1, best.2) {
+            best = (i, yes, yes + maybe);
+        }
+    }
+    // Booked: the slot with the most yes (Wednesday 08:00, all four with a
+    // calendar free), one of those proposed.
+    let (index, _, _) = best;
+    let booked = section(&out, "Booked slot ");
+    let heading = out.lines().find(|l| l.starts_with("Booked slot ")).unwrap();
+    let booked_when = heading.split_once("(the most yes): ").unwrap().1;
+    assert_eq!(
+        heading,
+        format!(
+            "Booked slot {} (the most yes): {}",
+            index + 1,
+            proposed[index]
+        )
+    );
+    assert!(proposed.contains(&booked_when));
+    assert_eq!(booked_when, "Wed 11 Mar 08:00 - 09:00");
+    assert_eq!(
+        booked,
+        [
+            "  title: Thursday circle   via: email   attendees: ana, ben, chen, dara, eli",
+            "  the poll is now booked",
+        ]
+    );
+
+    // The invitation: one iTIP request for that hour, in UTC (London is on
+    // GMT until 29 March), from the scheduling address, to all five.
+    let itip: Vec<&str> = section(&out, "The invitation sent (1 of them;")
+        .into_iter()
+        .map(str::trim_start)
+        .collect();
+    assert_eq!(itip.first(), Some(&"BEGIN:VCALENDAR"));
+    assert_eq!(itip.last(), Some(&"END:VCALENDAR"));
+    for line in [
+        "METHOD:REQUEST",
+        "SEQUENCE:0",
+        "DTSTART:20260311T080000Z",
+        "DTEND:20260311T090000Z",
+        "SUMMARY:Thursday circle",
+        "ORGANIZER;CN=\"Spring mentoring\":mailto:scheduling@example.org",
+    ] {
+        assert!(itip.contains(&line), "no {line} in {itip:#?}");
+    }
+    let uid = itip.iter().find_map(|l| l.strip_prefix("UID:")).unwrap();
+    assert!(
+        uid.starts_with("booking-") && uid.ends_with("@scheduling-assistant"),
+        "{uid}"
+    );
+    let attendees: Vec<&str> = itip
+        .iter()
+        .filter(|l| l.starts_with("ATTENDEE;"))
+        .copied()
+        .collect();
+    assert_eq!(attendees.len(), 5, "{itip:#?}");
+    for (who, _) in VOTES {
+        assert!(
+            attendees
+                .iter()
+                .any(|a| a.ends_with(&format!(":mailto:{who}@example.org"))),
+            "{who} not invited"
+        );
     }
 }
 

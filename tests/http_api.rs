@@ -69,6 +69,7 @@ async fn start() -> Server {
         .source(Provider::Google, source.clone())
         .oauth(Provider::Google, Arc::new(GoogleConnector(Arc::new(oauth))))
         .caldav_validator(Arc::new(Validator(None)))
+        .invitations(Arc::new(common::Recorder::default()))
         .build()
         .await
         .unwrap();
@@ -300,6 +301,99 @@ async fn a_participant_connects_sees_a_partner_and_polls_over_http() {
         "1 of 3 invitees have connected a calendar"
     );
     assert_eq!(poll["slots"].as_array().unwrap().len(), 3);
+    // Stored: answered by another member, seen by its creator, booked once.
+    let id = poll["id"].as_str().unwrap().to_owned();
+    assert_eq!(poll["poll"]["status"], "open");
+    let mut c1 = Client::new(&server);
+    c1.sign_in(json!({"participant": "c1"})).await;
+    let (_, mine) = c1.send("GET", "/api/polls", None).await;
+    assert_eq!(mine[0]["waiting"], true, "{mine}");
+    let (status, view) = c1
+        .send(
+            "PUT",
+            &format!("/api/polls/{id}/answers"),
+            Some(
+                json!({"answers": [{"slot": 0, "vote": "yes"}, {"slot": 2, "vote": "if_need_be"}]}),
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["slots"][0]["mine"], "yes");
+    assert!(
+        view["slots"][0].get("answers").is_none(),
+        "counts only: {view}"
+    );
+    let (status, body) = c1
+        .send(
+            "PUT",
+            &format!("/api/polls/{id}/answers"),
+            Some(json!({"answers": [{"slot": 0, "vote": "maybe"}]})),
+        )
+        .await;
+    assert_eq!((status, kind(&body)), (StatusCode::BAD_REQUEST, "invalid"));
+    let (status, body) = zoe.send("GET", &format!("/api/polls/{id}"), None).await;
+    assert_eq!((status, kind(&body)), (StatusCode::NOT_FOUND, "not_found"));
+    let (_, view) = mia.send("GET", &format!("/api/polls/{id}"), None).await;
+    assert_eq!(view["slots"][0]["answers"], json!([["c1", "yes"]]));
+    assert_eq!(view["slots"][0]["counts"]["yes"], 1);
+    assert!(
+        view["slots"][0]["availability"]["unknown"].is_array(),
+        "{view}"
+    );
+    let (status, body) = c1
+        .send(
+            "POST",
+            &format!("/api/polls/{id}/booking"),
+            Some(json!({"slot": 0})),
+        )
+        .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::FORBIDDEN, "not_allowed")
+    );
+    let (status, booking) = mia
+        .send(
+            "POST",
+            &format!("/api/polls/{id}/booking"),
+            Some(json!({"slot": 0})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{booking}");
+    assert_eq!(booking["via"], "email");
+    assert_eq!(booking["sequence"], 0);
+    let (status, body) = mia
+        .send(
+            "POST",
+            &format!("/api/polls/{id}/booking"),
+            Some(json!({"slot": 1})),
+        )
+        .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::CONFLICT, "poll_not_open")
+    );
+    let (status, body) = c1
+        .send(
+            "PUT",
+            &format!("/api/polls/{id}/answers"),
+            Some(json!({"answers": [{"slot": 1, "vote": "no"}]})),
+        )
+        .await;
+    assert_eq!(
+        (status, kind(&body)),
+        (StatusCode::CONFLICT, "poll_not_open")
+    );
+    let booking_id = booking["id"].as_str().unwrap();
+    let (_, listed) = c1.send("GET", "/api/bookings", None).await;
+    assert_eq!(listed[0]["id"], booking_id);
+    let (status, cancelled) = mia
+        .send("DELETE", &format!("/api/bookings/{booking_id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(
+        (cancelled["booked"].clone(), cancelled["sequence"].clone()),
+        (json!(false), json!(1))
+    );
     let (status, body) = zoe
         .send(
             "POST",
@@ -334,7 +428,9 @@ async fn a_participant_connects_sees_a_partner_and_polls_over_http() {
         )
         .await;
     assert_eq!(seen["known"], false);
-    assert_eq!(server.source.asked("mia@example.org"), 1);
+    // Once for the reads through the cache, once for the booking's fresh
+    // re-check.
+    assert_eq!(server.source.asked("mia@example.org"), 2);
     // Sign out ends the session.
     assert_eq!(
         mia.send("DELETE", "/api/session", None).await.0,

@@ -76,6 +76,12 @@ impl From<AssistantError> for ApiError {
                 (StatusCode::SERVICE_UNAVAILABLE, "invitation_failed")
             }
             E::Invitation { .. } => (StatusCode::BAD_GATEWAY, "invitation_failed"),
+            // The service was set up without a way to send: nothing the
+            // caller did wrong, and nothing broken either.
+            E::InvitationsNotConfigured => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "invitations_not_configured",
+            ),
             E::OnBehalfRefused { .. } => (StatusCode::FORBIDDEN, "on_behalf_refused"),
             E::NotAllowed(_) => (StatusCode::FORBIDDEN, "not_allowed"),
             E::ProviderNotAllowed { .. } => (StatusCode::FORBIDDEN, "provider_not_allowed"),
@@ -146,6 +152,13 @@ mod tests {
             (StatusCode::CONFLICT, "slot_taken")
         );
         assert_eq!(
+            mapped(AssistantError::InvitationsNotConfigured),
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "invitations_not_configured"
+            )
+        );
+        assert_eq!(
             mapped(AssistantError::PollNotOpen {
                 poll: "p".into(),
                 status: crate::model::PollStatus::Booked
@@ -177,7 +190,6 @@ mod tests {
             AssistantError::Build(BuildError::MissingStore),
             AssistantError::ConnectFailed(ConnectFailure::Config("x".into())),
             AssistantError::Organisation(OrgError::Vault("x".into())),
-            AssistantError::InvitationsNotConfigured,
         ] {
             assert_eq!(
                 mapped(ours),

@@ -1,4 +1,6 @@
-//! The server-rendered page: sign in, connect, a partner's week, polls.
+//! The server-rendered page: sign in, connect, a partner's week, polls
+//! (created, answered with one radio group a slot, viewed by their
+//! manager with each answer beside who is free now, and booked).
 
 use std::fmt::Write as _;
 
@@ -16,7 +18,10 @@ use jiff::tz::TimeZone;
 use policy_rules::{Day, HoursRange, Provider, TimeOfDay};
 use serde::Deserialize;
 
-use crate::{Actor, ConnectionStatus, GroupId, Invitees, ParticipantId, SlotRequest};
+use crate::{
+    Actor, AssistantError, BookOptions, Booking, ConnectionStatus, Creator, GroupId, Invitees,
+    ParticipantId, PollId, PollOptions, PollStatus, PollView, ProgramId, SlotRequest, Vote,
+};
 
 use super::api::{ConnectBody, ConnectOut, connect, duration, provider};
 use super::error::{ApiError, rejected};
@@ -43,6 +48,7 @@ table.week{border-collapse:collapse;font-size:.8rem}\
 table.week td,table.week th{border:1px solid #ccc;padding:2px 6px;min-width:5.5rem;text-align:center}\
 td.unavailable{background:#c0392b;color:#fff}td.free{background:#eafaf1}td.closed{background:#f4f4f4}\
 .status{font-weight:bold}.error{color:#c0392b}form.inline{display:inline}\
+table.poll{border-collapse:collapse}table.poll td,table.poll th{border:1px solid #ccc;padding:2px 6px}\
 section{margin-bottom:1.5rem}";
 
 pub(super) fn page(title: &str, body: &str) -> Html<String> {
@@ -139,6 +145,7 @@ pub(super) async fn home(app: &Shared, actor: &Actor) -> Result<Response, ApiErr
     );
     let Some(subject) = subject(actor).cloned() else {
         body.push_str("<p>Choose a participant to work for.</p>");
+        polls_section(app, actor, &mut body).await?;
         return Ok(page("Scheduling assistant", &body).into_response());
     };
     let status = app.assistant.status_for(actor, &subject).await?;
@@ -197,7 +204,8 @@ pub(super) async fn home(app: &Shared, actor: &Actor) -> Result<Response, ApiErr
         let _ = write!(
             body,
             "<form method=\"post\" action=\"/polls\"><input type=\"hidden\" name=\"group\" value=\"{id}\">\
-             {name}: <input name=\"duration\" value=\"60m\" size=\"4\"> from \
+             {name}: <input name=\"title\" id=\"poll-title-{id}\" value=\"{name}\" size=\"20\" \
+             aria-label=\"title\">, <input name=\"duration\" value=\"60m\" size=\"4\"> from \
              <input name=\"start\" type=\"date\" value=\"{today}\"> for 7 days \
              <button id=\"poll-{id}\">Propose times</button></form>",
             id = escape(group.id.as_str()),
@@ -206,7 +214,40 @@ pub(super) async fn home(app: &Shared, actor: &Actor) -> Result<Response, ApiErr
         );
     }
     body.push_str("</section>");
+    polls_section(app, actor, &mut body).await?;
     Ok(page("Scheduling assistant", &body).into_response())
+}
+
+/// "Your polls": the polls the viewer created or is invited to, newest
+/// first, each a link, those waiting for the viewer's answer marked.
+async fn polls_section(app: &Shared, actor: &Actor, body: &mut String) -> Result<(), ApiError> {
+    let polls = app.assistant.polls(actor).await?;
+    body.push_str("<section><h2>Your polls</h2>");
+    if polls.is_empty() {
+        body.push_str("<p id=\"no-polls\">No polls yet.</p></section>");
+        return Ok(());
+    }
+    body.push_str("<ul id=\"polls\">");
+    for poll in &polls {
+        let _ = write!(
+            body,
+            "<li><a id=\"open-{id}\" href=\"/polls/{id}\">{title}</a> ({status}{manages})",
+            id = escape(poll.id.as_str()),
+            title = escape(&poll.title),
+            status = poll.status.as_str(),
+            manages = if poll.manages { ", yours to book" } else { "" }
+        );
+        if poll.waiting {
+            let _ = write!(
+                body,
+                " <strong class=\"waiting\" id=\"waiting-{}\">waiting for your answer</strong>",
+                escape(poll.id.as_str())
+            );
+        }
+        body.push_str("</li>");
+    }
+    body.push_str("</ul></section>");
+    Ok(())
 }
 
 pub(super) fn zone_of(app: &Shared, id: &ParticipantId) -> Result<TimeZone, ApiError> {
@@ -585,14 +626,17 @@ pub(super) fn when(tz: &TimeZone, interval: Interval) -> String {
     let e = tz.to_datetime(interval.end_jiff());
     format!("{} - {}", s.strftime("%a %d %b %H:%M"), e.strftime("%H:%M"))
 }
-
 #[derive(Debug, Deserialize)]
 pub(super) struct PollForm {
     group: String,
+    title: Option<String>,
     duration: Option<String>,
     start: Option<String>,
 }
 
+/// `POST /polls`: creates and stores a poll for a group over the seven
+/// days from `start` (the viewer's zone), titled as the form says (the
+/// group's name by default), and shows it.
 pub(super) async fn page_poll(
     State(app): App,
     headers: HeaderMap,
@@ -619,38 +663,336 @@ pub(super) async fn page_poll(
         let request = SlotRequest::new(duration(f.duration.as_deref())?, w)
             .limit(5)
             .min_free(1);
+        let group = GroupId::new(f.group);
+        let title = match f.title.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
+            Some(t) => t.to_owned(),
+            None => app
+                .assistant
+                .groups()
+                .into_iter()
+                .find(|g| g.id == group)
+                .map_or_else(|| "Group meeting".to_owned(), |g| g.name),
+        };
         let poll = app
             .assistant
-            .poll(&actor, &Invitees::Group(GroupId::new(f.group)), request)
+            .create_poll(
+                &actor,
+                &Invitees::Group(group),
+                request,
+                PollOptions::new(title),
+            )
             .await?;
+        Ok(Redirect::to(&poll_path(&poll.id)).into_response())
+    }
+    .await;
+    page_result(result)
+}
+
+/// `/polls/{id}`.
+fn poll_path(id: &PollId) -> String {
+    format!("/polls/{}", id.as_str())
+}
+
+/// A participant's name (their id if they are gone).
+fn name_of(app: &Shared, id: &ParticipantId) -> String {
+    app.assistant
+        .participant(id)
+        .map_or_else(|_| id.to_string(), |p| p.name)
+}
+
+/// Names, comma-separated; `-` for none.
+fn names(app: &Shared, ids: &[ParticipantId]) -> String {
+    if ids.is_empty() {
+        return "-".to_owned();
+    }
+    ids.iter()
+        .map(|i| name_of(app, i))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How an answer reads.
+fn vote_text(vote: Vote) -> &'static str {
+    match vote {
+        Vote::Yes => "yes",
+        Vote::IfNeedBe => "if need be",
+        Vote::No => "no",
+    }
+}
+
+/// The zone a poll is shown in: the viewer's own, else (an administrator
+/// acting for themselves) its program's.
+fn poll_zone(app: &Shared, actor: &Actor, program: &ProgramId) -> Result<TimeZone, ApiError> {
+    match subject(actor) {
+        Some(p) => zone_of(app, p),
+        None => Ok(app.assistant.policy(program)?.time_zone().tz().clone()),
+    }
+}
+
+/// `GET /polls/{id}`: a poll as the viewer may see it. An invitee gets a
+/// form with one radio group a slot (yes / if need be / no, their earlier
+/// answer chosen) and the counts; its manager (creator, administrators)
+/// gets each slot's counts, each invitee's answer and who is free now side
+/// by side, "k of n invitees have connected a calendar", and a Book button
+/// a slot. A booked poll shows its booking.
+pub(super) async fn page_poll_view(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let result = async {
+        let actor = app.require(&headers)?;
+        let Path(id) = path.map_err(rejected)?;
+        let view = app.assistant.view_poll(&actor, &PollId::new(id)).await?;
+        let tz = poll_zone(&app, &actor, &view.program)?;
+        let creator = match &view.creator {
+            Creator::Participant(p) => name_of(&app, p),
+            Creator::Administrator(a) => format!("{a} (administrator)"),
+        };
         let mut body = format!(
-            "<p id=\"connected\">{}</p><table id=\"poll\"><tr><th>When ({})</th><th>Free</th>\
-             <th>Unavailable</th><th>Unknown</th></tr>",
-            escape(poll.connected_text()),
+            "<p id=\"poll-status\">Status: <span id=\"status-word\">{}</span>. {} minutes, \
+             proposed by {}, for {}. Times in your time zone ({}).</p>",
+            view.status.as_str(),
+            view.duration_minutes,
+            escape(&creator),
+            escape(&names(&app, &view.invitees)),
             escape(tz.iana_name().unwrap_or("UTC"))
         );
-        let names = |ids: &[ParticipantId]| {
-            ids.iter()
-                .map(|i| {
-                    app.assistant
-                        .participant(i)
-                        .map_or_else(|_| i.to_string(), |p| p.name)
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
+        if !view.description.is_empty() {
+            let _ = write!(body, "<p>{}</p>", escape(&view.description));
+        }
+        if let Some(booking) = &view.booking {
+            let booking = app.assistant.booking(&actor, booking).await?;
+            booking_section(&app, &tz, &booking, &mut body);
+        }
+        let me = match &actor {
+            Actor::Participant(p) if view.invitees.contains(p) => Some(p.clone()),
+            _ => None,
         };
-        for slot in &poll.slots {
+        if me.is_some() {
+            answer_section(&tz, &view, &mut body);
+        }
+        if view.manages {
+            manager_section(&app, &tz, &view, &mut body);
+        }
+        Ok(page(&view.title, &body).into_response())
+    }
+    .await;
+    page_result(result)
+}
+
+/// The booking: when, title, how it was sent, who attends.
+fn booking_section(app: &Shared, tz: &TimeZone, booking: &Booking, body: &mut String) {
+    let _ = write!(
+        body,
+        "<section id=\"booking\"><h2>{}</h2><p><span id=\"booking-when\">{}</span>: \
+         <span id=\"booking-title\">{}</span>, invitations sent by \
+         <span id=\"booking-via\">{}</span>.</p>\
+         <p>Attendees: <span id=\"booking-attendees\">{}</span></p></section>",
+        if booking.booked {
+            "Booked"
+        } else {
+            "Booked, then cancelled"
+        },
+        when(tz, booking.interval),
+        escape(&booking.title),
+        escape(&booking.via),
+        escape(&names(app, &booking.attendees))
+    );
+}
+
+/// "2 yes, 1 if need be, 0 no, 2 not yet".
+fn counts_text(slot: &crate::PollSlot) -> String {
+    let c = slot.counts;
+    format!(
+        "{} yes, {} if need be, {} no, {} not yet",
+        c.yes, c.if_need_be, c.no, c.unanswered
+    )
+}
+
+/// The invitee's own answers: a form while the poll is open, else what
+/// they answered.
+fn answer_section(tz: &TimeZone, view: &PollView, body: &mut String) {
+    let id = escape(view.id.as_str());
+    let open = view.status == PollStatus::Open;
+    body.push_str("<section><h2>Your answers</h2>");
+    if open {
+        let _ = write!(
+            body,
+            "<form method=\"post\" action=\"/polls/{id}/answers\" id=\"answer-form\">"
+        );
+    } else {
+        body.push_str("<p id=\"answers-closed\">This poll takes no more answers.</p>");
+    }
+    body.push_str(
+        "<table class=\"poll\" id=\"answers\"><tr><th>When</th><th>Yes</th><th>If need be</th><th>No</th>\
+         <th>So far</th></tr>",
+    );
+    for slot in &view.slots {
+        let i = slot.index;
+        let _ = write!(
+            body,
+            "<tr id=\"answer-{i}\"><td>{}</td>",
+            when(tz, slot.interval)
+        );
+        for vote in [Vote::Yes, Vote::IfNeedBe, Vote::No] {
+            let v = vote.as_str();
             let _ = write!(
                 body,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                when(&tz, slot.interval),
-                escape(&names(&slot.free)),
-                escape(&names(&slot.unavailable)),
-                escape(&names(&slot.unknown))
+                "<td><input type=\"radio\" name=\"slot-{i}\" value=\"{v}\" id=\"vote-{i}-{v}\" \
+                 aria-label=\"{}\"{}{}></td>",
+                vote_text(vote),
+                if slot.mine == Some(vote) {
+                    " checked"
+                } else {
+                    ""
+                },
+                if open { "" } else { " disabled" }
             );
         }
-        body.push_str("</table>");
-        Ok(page("Proposed times", &body).into_response())
+        let _ = write!(
+            body,
+            "<td class=\"counts\">{}</td></tr>",
+            escape(&counts_text(slot))
+        );
+    }
+    body.push_str("</table>");
+    if open {
+        body.push_str("<button id=\"send-answers\">Send my answers</button></form>");
+    }
+    body.push_str("</section>");
+}
+
+/// The manager's table: counts, each invitee's answer and who is free now
+/// (read again from the calendars) side by side, and a Book button a slot
+/// while the poll may be booked.
+fn manager_section(app: &Shared, tz: &TimeZone, view: &PollView, body: &mut String) {
+    let id = escape(view.id.as_str());
+    let bookable =
+        view.booking.is_none() && matches!(view.status, PollStatus::Open | PollStatus::Closed);
+    let _ = write!(
+        body,
+        "<section><h2>Answers and availability</h2><p id=\"connected\">{}</p>\
+         <p>Answers are what invitees said; availability is read from their calendars now.</p>\
+         <table class=\"poll\" id=\"poll\"><tr><th>When</th><th>Answers</th><th>Each invitee</th>\
+         <th>Free now</th><th>Unavailable</th><th>Unknown</th><th></th></tr>",
+        escape(view.connected_text.as_deref().unwrap_or(""))
+    );
+    for slot in &view.slots {
+        let i = slot.index;
+        let answers = slot.answers.as_deref().unwrap_or(&[]);
+        let each = view
+            .invitees
+            .iter()
+            .map(|p| {
+                let answer = answers
+                    .iter()
+                    .find(|(who, _)| who == p)
+                    .map_or("no answer", |(_, v)| vote_text(*v));
+                format!("{}: {answer}", name_of(app, p))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let now = slot.availability.clone().unwrap_or_default();
+        let _ = write!(
+            body,
+            "<tr id=\"slot-{i}\"><td class=\"when\">{}</td><td class=\"counts\">{}</td>\
+             <td class=\"each\">{}</td><td class=\"now-free\">{}</td>\
+             <td class=\"now-unavailable\">{}</td><td class=\"now-unknown\">{}</td><td>",
+            when(tz, slot.interval),
+            escape(&counts_text(slot)),
+            escape(&each),
+            escape(&names(app, &now.free)),
+            escape(&names(app, &now.unavailable)),
+            escape(&names(app, &now.unknown))
+        );
+        if bookable {
+            let _ = write!(
+                body,
+                "<form class=\"inline\" method=\"post\" action=\"/polls/{id}/book\">\
+                 <input type=\"hidden\" name=\"slot\" value=\"{i}\">\
+                 <label><input type=\"checkbox\" name=\"force\" value=\"1\" id=\"force-{i}\"> \
+                 book anyway</label> <button id=\"book-{i}\">Book</button></form>"
+            );
+        }
+        body.push_str("</td></tr>");
+    }
+    body.push_str("</table></section>");
+}
+
+/// `POST /polls/{id}/answers`: `slot-N=yes|if_need_be|no` for each slot
+/// answered (slots left out stay unanswered), replacing the viewer's
+/// earlier answers; back to the poll.
+pub(super) async fn page_poll_answer(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    form: Result<Form<Vec<(String, String)>>, FormRejection>,
+) -> Response {
+    let result = async {
+        let actor = app.require(&headers)?;
+        let Path(id) = path.map_err(rejected)?;
+        let Form(fields) = form.map_err(rejected)?;
+        let mut answers = Vec::with_capacity(fields.len());
+        for (name, value) in &fields {
+            let Some(index) = name.strip_prefix("slot-") else {
+                continue;
+            };
+            let index: usize = index
+                .parse()
+                .map_err(|_| ApiError::bad(format!("{name:?} is not a slot")))?;
+            let vote = Vote::parse(value)
+                .ok_or_else(|| ApiError::bad(format!("{value:?} is not yes, if_need_be or no")))?;
+            answers.push((index, vote));
+        }
+        let id = PollId::new(id);
+        app.assistant.answer_poll(&actor, &id, &answers).await?;
+        Ok(Redirect::to(&poll_path(&id)).into_response())
+    }
+    .await;
+    page_result(result)
+}
+
+/// The Book button: which slot, and whether to book it anyway.
+#[derive(Debug, Deserialize)]
+pub(super) struct BookForm {
+    slot: usize,
+    force: Option<String>,
+}
+
+/// `POST /polls/{id}/book`: books a slot (re-read fresh; "book anyway"
+/// forces it) and shows the poll with its booking. A slot no longer free
+/// names who is busy now.
+pub(super) async fn page_poll_book(
+    State(app): App,
+    headers: HeaderMap,
+    path: Result<Path<String>, PathRejection>,
+    form: Result<Form<BookForm>, FormRejection>,
+) -> Response {
+    let result = async {
+        let actor = app.require(&headers)?;
+        let Path(id) = path.map_err(rejected)?;
+        let Form(f) = form.map_err(rejected)?;
+        let id = PollId::new(id);
+        let options = BookOptions::new().force(f.force.is_some_and(|v| !v.is_empty()));
+        match app.assistant.book_poll(&actor, &id, f.slot, options).await {
+            Ok(_) => Ok(Redirect::to(&poll_path(&id)).into_response()),
+            Err(AssistantError::SlotTaken { participants }) => {
+                let message = format!(
+                    "That time is no longer free for {}: nothing was booked. Tick \
+                     \"book anyway\" to book it regardless, or choose another time.",
+                    names(&app, &participants)
+                );
+                let body = format!(
+                    "<p class=\"error\" id=\"error\">{}</p>\
+                     <p><a id=\"back\" href=\"{}\">Back to the poll</a></p>",
+                    escape(&message),
+                    escape(&poll_path(&id))
+                );
+                Ok((StatusCode::CONFLICT, page("Not done", &body)).into_response())
+            }
+            Err(e) => Err(e.into()),
+        }
     }
     .await;
     page_result(result)

@@ -16,8 +16,8 @@ use super::api::{
 };
 use super::openapi::{Refs, openapi};
 use super::page::{
-    page_connect, page_disconnect, page_home, page_hours, page_poll, page_sign_in, page_sign_out,
-    page_week,
+    page_connect, page_disconnect, page_home, page_hours, page_poll, page_poll_answer,
+    page_poll_book, page_poll_view, page_sign_in, page_sign_out, page_week,
 };
 use super::polls::{
     api_answer_poll, api_book_pair, api_book_poll, api_booking, api_bookings, api_cancel_booking,
@@ -247,5 +247,8 @@ pub(super) fn table() -> Vec<Route> {
         page("POST", "/hours", post(page_hours)),
         page("GET", "/week/{id}", get(page_week)),
         page("POST", "/polls", post(page_poll)),
+        page("GET", "/polls/{id}", get(page_poll_view)),
+        page("POST", "/polls/{id}/answers", post(page_poll_answer)),
+        page("POST", "/polls/{id}/book", post(page_poll_book)),
     ]
 }
