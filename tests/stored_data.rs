@@ -1,5 +1,5 @@
-//! A store written by an earlier build loads unchanged: the SQLite file in
-//! `tests/fixtures/store-v5.sqlite3` was written through the public API
+//! A store written by an earlier build loads unchanged: the SQLite files in
+//! `tests/fixtures/` (schema 5, 6 and 7; see its README); `store-v5.sqlite3` was written through the public API
 //! by the build before the architecture change (commit 836e7b4; the
 //! generator is in `tests/fixtures/README.md`), and is opened here from a
 //! copy (tests never write into the source tree).
@@ -57,7 +57,7 @@ async fn open_copy(
 #[tokio::test]
 async fn a_store_written_by_the_previous_build_loads_unchanged() {
     assert_eq!(
-        SCHEMA_VERSION, 7,
+        SCHEMA_VERSION, 8,
         "a new migration: add a fixture written by the build before it"
     );
     // Schema 5 (before the architecture change): nobody had own hours.
@@ -75,6 +75,22 @@ async fn a_store_written_by_the_previous_build_loads_unchanged() {
         serde_json::to_value(&hours).unwrap(),
         serde_json::json!({"weekly": {"mon": [{"start": "09:00", "end": "12:00"}]}, "dates": {"2026-03-04": []}})
     );
+    everything_else_loads(a, calendars, org, vault).await;
+
+    // Schema 7 (before polls and bookings were stored): the same, with no
+    // poll or booking for anyone.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, calendars, org, vault) = open_copy(dir.path(), "store-v7.sqlite3").await;
+    assert!(!a.own_hours(&pid("maya")).unwrap().is_unrestricted());
+    for who in ["maya", "theo", "ana", "ben"] {
+        assert!(a.polls(&Actor::participant(who)).await.unwrap().is_empty());
+        assert!(
+            a.bookings(&Actor::participant(who))
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
     everything_else_loads(a, calendars, org, vault).await;
 }
 

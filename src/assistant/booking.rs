@@ -563,8 +563,6 @@ impl Assistant {
         if !matches!(stored, Ok(true)) {
             // Not stored (the claim expired and another attempt took the
             // poll, or the store failed): take the invitation back.
-            let mut cancel = booking.clone();
-            cancel.sequence = 1;
             if let Err(e) = sending
                 .sender
                 .send(
