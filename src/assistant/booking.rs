@@ -129,6 +129,24 @@ struct Sending {
     organiser: Person,
 }
 
+impl Sending {
+    /// Sends `change` of `meeting`; a refusal is
+    /// [`AssistantError::Invitation`], naming the way it went.
+    async fn send(
+        &self,
+        meeting: &Meeting,
+        change: &MeetingChange,
+    ) -> Result<availability::Delivered, AssistantError> {
+        self.sender
+            .send(meeting, change)
+            .await
+            .map_err(|source| AssistantError::Invitation {
+                via: self.sender.via(),
+                source,
+            })
+    }
+}
+
 impl Assistant {
     /// Books slot `slot` of a poll: re-reads every connected invitee
     /// (bypassing the cache) and refuses if one who was free when it was
@@ -326,18 +344,13 @@ impl Assistant {
         let sending = self.sending_for(&old.via).await?;
         let meeting = self.meeting(&moved, &sending.organiser)?;
         let delivered = sending
-            .sender
             .send(
                 &meeting,
                 &MeetingChange::Update {
                     event: old.event.clone(),
                 },
             )
-            .await
-            .map_err(|source| AssistantError::Invitation {
-                via: sending.sender.via(),
-                source,
-            })?;
+            .await?;
         if delivered.event.is_some() {
             moved.event = delivered.event;
         }
@@ -372,18 +385,13 @@ impl Assistant {
         let sending = self.sending_for(&old.via).await?;
         let meeting = self.meeting(&cancelled, &sending.organiser)?;
         sending
-            .sender
             .send(
                 &meeting,
                 &MeetingChange::Cancel {
                     event: old.event.clone(),
                 },
             )
-            .await
-            .map_err(|source| AssistantError::Invitation {
-                via: sending.sender.via(),
-                source,
-            })?;
+            .await?;
         if !self
             .inner
             .store
@@ -550,14 +558,7 @@ impl Assistant {
         booking.uid = format!("{}@scheduling-assistant", booking.id);
         booking.via = sending.sender.via().to_owned();
         let meeting = self.meeting(&booking, &sending.organiser)?;
-        let delivered = sending
-            .sender
-            .send(&meeting, &MeetingChange::Create)
-            .await
-            .map_err(|source| AssistantError::Invitation {
-                via: sending.sender.via(),
-                source,
-            })?;
+        let delivered = sending.send(&meeting, &MeetingChange::Create).await?;
         booking.event = delivered.event.clone();
         let stored = self.inner.store.insert_booking(&booking, claim).await;
         if !matches!(stored, Ok(true)) {

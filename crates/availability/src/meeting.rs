@@ -74,6 +74,37 @@ pub struct Meeting {
     pub attendees: Vec<Person>,
 }
 
+impl Meeting {
+    /// `error` with every address of this meeting (organiser, attendees)
+    /// and `also` (the account that sent it) replaced by `[address]`,
+    /// whatever its case: how a sender keeps addresses a provider echoed
+    /// out of the errors it returns.
+    #[must_use]
+    pub fn without_addresses(&self, error: SourceError, also: &str) -> SourceError {
+        let mut message = error.message().to_owned();
+        let addresses = [also, self.organiser.email.as_str()]
+            .into_iter()
+            .chain(self.attendees.iter().map(|p| p.email.as_str()));
+        let mut changed = false;
+        for address in addresses {
+            let address = address.trim().to_ascii_lowercase();
+            if address.is_empty() {
+                continue;
+            }
+            // ASCII lowercasing keeps byte offsets.
+            while let Some(at) = message.to_ascii_lowercase().find(&address) {
+                message.replace_range(at..at + address.len(), "[address]");
+                changed = true;
+            }
+        }
+        if changed {
+            SourceError::from_parts(error.kind(), message, error.retry_after())
+        } else {
+            error
+        }
+    }
+}
+
 impl fmt::Debug for Meeting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Meeting")
@@ -165,5 +196,21 @@ mod tests {
             assert!(!text.contains(secret), "{secret} in {text}");
         }
         assert!(text.contains("u1") && text.contains("sequence: 2"));
+        let error = SourceError::Forbidden {
+            message: "ADA@example.com and org@EXAMPLE.com may not; sched@x.org neither".into(),
+        };
+        let redacted = meeting.without_addresses(error, "sched@x.org");
+        assert_eq!(
+            redacted.message(),
+            "[address] and [address] may not; [address] neither"
+        );
+        assert_eq!(redacted.kind(), crate::SourceErrorKind::Forbidden);
+        let untouched = SourceError::RateLimited {
+            retry_after: Some(std::time::Duration::from_secs(3)),
+        };
+        assert_eq!(
+            meeting.without_addresses(untouched, "x").retry_after(),
+            Some(std::time::Duration::from_secs(3))
+        );
     }
 }

@@ -240,31 +240,6 @@ fn event_id(event: Option<&String>, what: &str) -> Result<String, SourceError> {
     }
 }
 
-/// `error` with every address of the meeting (and the scheduling
-/// account's) replaced by `[address]`, whatever its case.
-fn without_addresses(error: SourceError, meeting: &Meeting, account: &str) -> SourceError {
-    let mut message = error.message().to_owned();
-    let addresses = [account, meeting.organiser.email.as_str()]
-        .into_iter()
-        .chain(meeting.attendees.iter().map(|p| p.email.as_str()));
-    let mut changed = false;
-    for address in addresses {
-        let address = address.trim().to_ascii_lowercase();
-        if address.is_empty() {
-            continue;
-        }
-        while let Some(at) = message.to_ascii_lowercase().find(&address) {
-            message.replace_range(at..at + address.len(), "[address]");
-            changed = true;
-        }
-    }
-    if changed {
-        SourceError::from_parts(error.kind(), message, error.retry_after())
-    } else {
-        error
-    }
-}
-
 #[async_trait]
 impl MeetingSender for GoogleEvents {
     fn via(&self) -> &'static str {
@@ -292,7 +267,7 @@ impl MeetingSender for GoogleEvents {
                 via: VIA,
                 event: Some(id),
             })
-            .map_err(|e| without_addresses(e, meeting, self.account.as_str()))
+            .map_err(|e| meeting.without_addresses(e, self.account.as_str()))
     }
 }
 
@@ -320,7 +295,7 @@ mod tests {
         let error = SourceError::NotFound {
             message: "refused ORG@example.org and ada@example.org, ada@EXAMPLE.org".to_owned(),
         };
-        let redacted = without_addresses(error, &meeting(), "sched@example.org");
+        let redacted = meeting().without_addresses(error, "sched@example.org");
         assert_eq!(redacted.kind(), SourceErrorKind::NotFound);
         assert_eq!(
             redacted.message(),
