@@ -43,7 +43,9 @@ async fn child_refreshes_until_killed() {
         std::env::var("CRASH_CHILD_DB"),
         std::env::var("CRASH_CHILD_AUTHORITY"),
     ) else {
-        panic!("run only by a_kill_during_token_refreshes_loses_nothing, which sets CRASH_CHILD_DB");
+        panic!(
+            "run only by a_kill_during_token_refreshes_loses_nothing, which sets CRASH_CHILD_DB"
+        );
     };
     let vault = Arc::new(vault(&db));
     let clock = Arc::new(FixedClock::new(jiff::Timestamp::now()));

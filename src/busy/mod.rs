@@ -273,6 +273,7 @@ mod tests {
         assert!(clip(&err, iv(0, 1)).is_err());
     }
 
+    #[cfg(feature = "postgres")]
     #[test]
     fn source_keys_are_stored_by_their_one_spelling_and_read_in_the_old_one() {
         use org_wide_auth::IntegrationKind;
