@@ -447,34 +447,57 @@ async fn busy_times_are_reused_until_the_ttl_on_the_injected_clock() {
 /// A request that waited for another's fetch, which was then cancelled,
 /// fetches itself and dates the result when that fetch starts, not when
 /// the request began: it stays fresh for a whole TTL from then.
+///
+/// No sleeps: the source holds mia's fetches until the test releases
+/// them, and the second request (1:1 slots, mia and max) has boarded when
+/// max's fetch starts: boarding decides in one step to fetch max and to
+/// wait for mia's flight.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fetch_after_waiting_is_dated_when_it_starts() {
-    let source = Counting::new(Duration::from_millis(600));
+    let source = Counting::new(Duration::ZERO);
     let (w, a) = world_with(&source, "").await;
     connect(&a, "mia").await;
+    connect(&a, "max").await;
     source.set(
         "mia@example.org",
         busy(&[(BusyKind::Busy, MONDAY + 9 * H, MONDAY + 10 * H)]),
     );
-    let ask = || {
+    source.set("max@example.org", FreeBusy::default());
+    source.hold("mia@example.org");
+    let first = tokio::spawn({
         let a = a.clone();
-        tokio::spawn(async move { a.availability(&me("max"), &pid("mia"), week()).await })
-    };
-    let first = ask();
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    // Joins the first request's fetch at t0...
-    let second = ask();
-    tokio::time::sleep(Duration::from_millis(150)).await;
-    // ...which is cancelled 300 s later: the second fetches itself.
+        async move { a.availability(&me("max"), &pid("mia"), week()).await }
+    });
+    source.until_asked("mia@example.org", 1).await;
+    // Joins the first request's fetch of mia at t0 (and fetches max)...
+    let second = tokio::spawn({
+        let a = a.clone();
+        async move {
+            let request = SlotRequest::new(Duration::from_secs(1800), week());
+            a.mutual_slots(&me("max"), &"mia-max".into(), request).await
+        }
+    });
+    source.until_asked("max@example.org", 1).await;
+    // ...which is cancelled 300 s later, still held: the second fetches
+    // mia itself.
     w.clock.advance(300);
     first.abort();
-    assert!(second.await.unwrap().unwrap().known);
+    assert!(first.await.unwrap_err().is_cancelled());
+    source.until_asked("mia@example.org", 2).await;
+    source.release("mia@example.org");
+    let second = second.await.unwrap().unwrap();
+    assert_eq!((second.connected, second.problems.len()), (2, 0));
     assert_eq!(source.asked("mia@example.org"), 2);
     // 700 s after t0, 400 s after the second fetch: still fresh.
     w.clock.advance(400);
-    a.availability(&me("max"), &pid("mia"), week())
+    let answer = a
+        .availability(&me("max"), &pid("mia"), week())
         .await
         .unwrap();
+    assert_eq!(
+        answer.unavailable,
+        vec![iv(MONDAY + 9 * H, MONDAY + 10 * H)]
+    );
     assert_eq!(source.asked("mia@example.org"), 2);
     w.clock.advance(200);
     a.availability(&me("max"), &pid("mia"), week())

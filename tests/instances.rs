@@ -12,9 +12,9 @@
 mod common;
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use availability::{AccountId, BusyKind, FixedClock, FreeBusy, TokenSource};
+use availability::{AccountId, BusyKind, Clock, FixedClock, FreeBusy, TokenSource};
 use common::{Counting, H, MONDAY, Validator, iv, week};
 use credential_vault::{
     Credential, Expect, KeyId, KeyRing, MasterKey, OAuthTokens, OwnerId, PostgresStore, SecretKind,
@@ -25,6 +25,7 @@ use scheduling_assistant::{
     Actor, Assistant, Participant, ParticipantId, Program, ProgramId, Provider, Store,
 };
 use serde_json::json;
+use tokio::sync::watch;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
@@ -54,10 +55,20 @@ async fn instance(
     source: &Arc<Counting>,
     lease: Duration,
 ) -> Assistant {
+    instance_on(url, clock.clone(), source, lease).await
+}
+
+/// An instance on any clock.
+async fn instance_on(
+    url: &str,
+    clock: Arc<dyn Clock>,
+    source: &Arc<Counting>,
+    lease: Duration,
+) -> Assistant {
     Assistant::builder()
         .store(Store::connect_postgres_without_tls(url).await.unwrap())
         .vault(vault(url).await)
-        .clock(clock.clone())
+        .clock(clock)
         .source(Provider::Icloud, source.clone())
         .caldav_validator(Arc::new(Validator(None)))
         .refresh_lease(lease)
@@ -246,59 +257,90 @@ async fn plant_dead_lease(url: &str, participant: &str, ms: i64) {
     let _ = task.await;
 }
 
+/// The shared clock, counting its reads: a reader waiting for another
+/// instance's lease reads it on every look at the row, so the count shows
+/// that it is waiting without timing it.
+#[derive(Debug)]
+struct Watched {
+    clock: Arc<FixedClock>,
+    reads: watch::Sender<u64>,
+}
+
+impl Clock for Watched {
+    fn now(&self) -> jiff::Timestamp {
+        self.reads.send_modify(|n| *n += 1);
+        self.clock.now()
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dead_instances_lease_expires_and_another_takes_over() {
     let Some(url) = common::fresh_postgres_url().await else {
         return;
     };
-    let clock = clock();
+    let clock = Arc::new(Watched {
+        clock: clock(),
+        reads: watch::Sender::new(0),
+    });
     let source = Counting::new(Duration::ZERO);
-    let a = instance(&url, &clock, &source, Duration::from_secs(30)).await;
+    let a = instance_on(&url, clock.clone(), &source, Duration::from_secs(30)).await;
     let ids = seed(&a, &source, 2).await;
-    // An instance took p0's refresh and died: its lease runs 1.5 s more.
-    plant_dead_lease(&url, "p0", 1500).await;
+    // An instance took p0's refresh and died: its lease runs an hour, far
+    // beyond this refresh.
+    plant_dead_lease(&url, "p0", 3_600_000).await;
     // A background refresh leaves p0 to its (dead) holder, refreshes p1.
     assert_eq!(a.refresh(false).await.fetched, 1);
     assert_eq!(source.asked("p0@example.org"), 0);
-    // A reader waits for the lease to expire, then takes it over.
-    let started = Instant::now();
-    let answer = a.availability(&admin(), &ids[0], week()).await.unwrap();
-    let waited = started.elapsed();
+    // A reader waits while the lease lives: twenty looks at the row (two
+    // clock reads each), and it has neither answered nor fetched.
+    let reader = tokio::spawn({
+        let a = a.clone();
+        let p0 = ids[0].clone();
+        async move { a.availability(&admin(), &p0, week()).await }
+    });
+    let mut reads = clock.reads.subscribe();
+    let before = *reads.borrow_and_update();
+    let _ = reads.wait_for(|n| *n >= before + 40).await.unwrap();
+    assert!(!reader.is_finished(), "answered under another's live lease");
+    assert_eq!(source.asked("p0@example.org"), 0);
+    // The lease expires (by the database's clock): the reader takes over.
+    plant_dead_lease(&url, "p0", -1).await;
+    let answer = reader.await.unwrap().unwrap();
     assert!(answer.known, "{:?}", answer.reason);
-    assert_eq!(source.asked("p0@example.org"), 1);
-    assert!(
-        waited >= Duration::from_millis(1000) && waited < Duration::from_secs(10),
-        "took over after {waited:?}"
+    assert_eq!(
+        answer.unavailable,
+        vec![iv(MONDAY + 9 * H, MONDAY + 10 * H)]
     );
+    assert_eq!(source.asked("p0@example.org"), 1);
 }
 
+/// A request cancelled during its fetch gives its lease back. A's leases
+/// last an hour and B waits at most its own lease plus ten seconds, so B
+/// can only answer if A's lease was given back; the source holds p0's
+/// fetches, so A is cancelled while fetching, not after.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cancelled_request_gives_its_lease_back() {
     let Some(url) = common::fresh_postgres_url().await else {
         return;
     };
     let clock = clock();
-    let slow = Counting::new(Duration::from_secs(3));
-    // Leases of a minute: only giving them back lets B in sooner.
-    let a = instance(&url, &clock, &slow, Duration::from_secs(60)).await;
-    let b = instance(&url, &clock, &slow, Duration::from_secs(60)).await;
-    seed(&a, &slow, 1).await;
+    let source = Counting::new(Duration::ZERO);
+    let a = instance(&url, &clock, &source, Duration::from_secs(3600)).await;
+    let b = instance(&url, &clock, &source, Duration::from_secs(5)).await;
+    seed(&a, &source, 1).await;
+    source.hold("p0@example.org");
     let request = tokio::spawn({
         let a = a.clone();
         async move { a.availability(&admin(), &pid("p0"), week()).await }
     });
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A fetches only under its lease: the fetch started, the lease is A's.
+    source.until_asked("p0@example.org", 1).await;
     request.abort();
-    let _ = request.await;
-    let started = Instant::now();
+    assert!(request.await.unwrap_err().is_cancelled());
+    source.release("p0@example.org");
     let answer = b.availability(&admin(), &pid("p0"), week()).await.unwrap();
     assert!(answer.known, "{:?}", answer.reason);
-    assert!(
-        started.elapsed() < Duration::from_secs(20),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(slow.asked("p0@example.org"), 2);
+    assert_eq!(source.asked("p0@example.org"), 2);
 }
 
 /// A token endpoint that rotates refresh tokens strictly: only the newest

@@ -299,10 +299,103 @@ async fn no_secret_in_logs_debug_or_errors() {
     );
     let all = out.join("\n");
     for secret in SECRETS.iter().chain([&APP_PASSWORD]) {
-        assert!(!logs.contains(secret), "{secret} in the logs");
-        assert!(
-            !all.contains(secret),
-            "{secret} in an output, Debug or error"
-        );
+        for (form, text) in encodings(secret) {
+            assert!(
+                !logs.contains(&text),
+                "{secret} ({form}: {text}) in the logs"
+            );
+            assert!(
+                !all.contains(&text),
+                "{secret} ({form}: {text}) in an output, Debug or error"
+            );
+        }
     }
+}
+
+/// The forms a secret could leak in: raw, percent-encoded (RFC 3986,
+/// upper- and lower-case hex; form encoding's `+` for a space), and base64
+/// in the standard and URL-safe alphabets (RFC 4648 §4 and §5), with and
+/// without padding. A secret inside a longer base64 text (`user:secret`,
+/// a JWT) is encoded at one of three offsets: for each, the characters
+/// that only the secret's bytes determine.
+fn encodings(secret: &str) -> Vec<(&'static str, String)> {
+    const STANDARD: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const URL_SAFE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    fn base64(bytes: &[u8], alphabet: &[u8; 64]) -> String {
+        let mut out = String::new();
+        for chunk in bytes.chunks(3) {
+            let n = chunk
+                .iter()
+                .enumerate()
+                .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+            for i in 0..=chunk.len() {
+                out.push(char::from(alphabet[(n >> (18 - 6 * i) & 63) as usize]));
+            }
+        }
+        out
+    }
+    fn percent(secret: &str, lower: bool) -> String {
+        secret
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    char::from(b).to_string()
+                }
+                b' ' => "+".to_owned(),
+                _ if lower => format!("%{b:02x}"),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    }
+    let mut forms = vec![
+        ("raw", secret.to_owned()),
+        ("percent-encoded", percent(secret, false)),
+        ("percent-encoded, lower-case hex", percent(secret, true)),
+    ];
+    for (name, alphabet) in [("base64", STANDARD), ("URL-safe base64", URL_SAFE)] {
+        let bare = base64(secret.as_bytes(), alphabet);
+        let padding = "=".repeat((4 - bare.len() % 4) % 4);
+        forms.push((name, format!("{bare}{padding}")));
+        forms.push((name, bare));
+        for offset in 1..3 {
+            let mut bytes = vec![0u8; offset];
+            bytes.extend_from_slice(secret.as_bytes());
+            let text = base64(&bytes, alphabet);
+            let (start, end) = ((offset * 8).div_ceil(6), bytes.len() * 8 / 6);
+            forms.push((name, text[start..end].to_owned()));
+        }
+    }
+    forms
+}
+
+/// The encodings are right (RFC 4648 §10's vectors), and a secret inside a
+/// longer base64 text is found at every offset.
+#[test]
+fn the_encodings_looked_for_are_the_real_ones() {
+    let forms = |s: &str| encodings(s).into_iter().map(|(_, t)| t).collect::<Vec<_>>();
+    for (input, padded, bare) in [
+        ("f", "Zg==", "Zg"),
+        ("fo", "Zm8=", "Zm8"),
+        ("foobar", "Zm9vYmFy", "Zm9vYmFy"),
+    ] {
+        assert!(forms(input).contains(&padded.to_owned()), "{input}");
+        assert!(forms(input).contains(&bare.to_owned()), "{input}");
+    }
+    // U+FBFF is ef af bf in UTF-8: `76+/` in the standard alphabet,
+    // `76-_` in the URL-safe one.
+    assert!(forms("\u{fbff}").contains(&"76+/".to_owned()));
+    assert!(forms("\u{fbff}").contains(&"76-_".to_owned()));
+    assert!(forms("1//REFRESH-cc3").contains(&"1%2F%2FREFRESH-cc3".to_owned()));
+    // "Qfoobar" and "QQfoobar" in base64: UWZvb2Jhcg==, UVFmb29iYXI=.
+    let inner = forms("foobar");
+    assert!(
+        inner
+            .iter()
+            .any(|f| f.len() >= 6 && "UWZvb2Jhcg==".contains(f.as_str()))
+    );
+    assert!(
+        inner
+            .iter()
+            .any(|f| f.len() >= 6 && "UVFmb29iYXI=".contains(f.as_str()) && f != "Zm9vYmFy")
+    );
 }

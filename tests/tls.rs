@@ -34,8 +34,9 @@ impl Drop for TlsServer {
 
 /// An HTTPS server for `localhost` with a fresh self-signed certificate.
 /// It answers a request whose path ends in `/token` with an OAuth token
-/// (RFC 6749 §5.1) and every other request with Google's freeBusy JSON
-/// for `a@example.org`.
+/// (RFC 6749 §5.1), one whose path ends in `/getSchedule` with Graph's
+/// getSchedule JSON and every other request with Google's freeBusy JSON,
+/// both for `a@example.org`, busy 09:00 to 10:00 UTC on 2 March 2026.
 async fn tls_server() -> TlsServer {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
@@ -76,8 +77,11 @@ async fn tls_server() -> TlsServer {
                 }
                 let head = String::from_utf8_lossy(&buf[..read]);
                 let path = head.split(' ').nth(1).unwrap_or("");
-                let body = if path.split('?').next().unwrap_or("").ends_with("/token") {
+                let path = path.split('?').next().unwrap_or("");
+                let body = if path.ends_with("/token") {
                     r#"{"access_token":"ya29.tls","expires_in":3600,"token_type":"Bearer","refresh_token":"1//tls"}"#
+                } else if path.ends_with("/getSchedule") {
+                    r#"{"value":[{"scheduleId":"a@example.org","availabilityView":"0","scheduleItems":[{"status":"busy","start":{"dateTime":"2026-03-02T09:00:00.0000000","timeZone":"UTC"},"end":{"dateTime":"2026-03-02T10:00:00.0000000","timeZone":"UTC"}}]}]}"#
                 } else {
                     r#"{"kind":"calendar#freeBusy","calendars":{"a@example.org":{"busy":[{"start":"2026-03-02T09:00:00Z","end":"2026-03-02T10:00:00Z"}]}}}"#
                 };
@@ -355,6 +359,71 @@ async fn google_workspace_trusts_the_extra_root_for_tokens_and_api_and_after_a_r
     assert_eq!(
         answer.accounts[0].result.as_ref().unwrap().entries().len(),
         1
+    );
+    assert_eq!(served(), 4);
+}
+
+#[tokio::test]
+async fn exchange_online_trusts_the_extra_root_for_tokens_and_api_and_after_a_restore() {
+    use org_wide_auth::{Coverage, ExchangeOnline, OrgAuth};
+    let server = tls_server().await;
+    let served = || server.served.load(Ordering::SeqCst);
+    let vault = Arc::new(credential_vault::Vault::new(
+        Arc::new(credential_vault::MemoryStore::new()),
+        credential_vault::KeyRing::new(credential_vault::MasterKey::from_bytes(
+            credential_vault::KeyId(1),
+            [3; 32],
+        )),
+    ));
+    let clock: Arc<dyn availability::Clock> = Arc::new(availability::SystemClock);
+    let config = || {
+        ExchangeOnline::new(
+            "contoso.onmicrosoft.com",
+            "11111111-2222-3333-4444-555555555555",
+            credential_vault::AppSecret::ClientSecret(credential_vault::SecretString::new(
+                "app-secret".to_owned(),
+            )),
+            "a@example.org",
+            Coverage::domains(["example.org"]),
+        )
+        .endpoints(server.base.clone(), format!("{}/v1.0", server.base))
+    };
+    let org = OrgAuth::new(vault.clone(), clock.clone());
+    // Without the root the validation call fails at the handshake.
+    assert!(org.enable_exchange_online(config()).await.is_err());
+    assert_eq!(served(), 0);
+    org.enable_exchange_online(config().add_root_certificate(server.cert.clone()))
+        .await
+        .unwrap();
+    // The validation made a token request and a getSchedule request.
+    assert_eq!(served(), 2);
+
+    // The root is kept in the settings and used again after a restart.
+    let stored = serde_json::to_string(&org.settings().await).unwrap();
+    let settings: Vec<org_wide_auth::IntegrationSettings> = serde_json::from_str(&stored).unwrap();
+    let restarted = OrgAuth::new(vault, clock);
+    restarted.restore(&settings[0]).await.unwrap();
+    let source = restarted
+        .source(org_wide_auth::IntegrationKind::ExchangeOnline)
+        .await
+        .unwrap();
+    let answer = source
+        .free_busy(&FreeBusyRequest::new(
+            week(),
+            [AccountId::new("a@example.org")],
+        ))
+        .await
+        .unwrap();
+    let entries = answer.accounts[0].result.as_ref().unwrap().entries();
+    assert_eq!(
+        entries
+            .iter()
+            .map(|e| (e.kind, e.interval))
+            .collect::<Vec<_>>(),
+        vec![(
+            availability::BusyKind::Busy,
+            Interval::new(1_772_442_000, 1_772_445_600).unwrap()
+        )]
     );
     assert_eq!(served(), 4);
 }

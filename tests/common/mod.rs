@@ -2,7 +2,7 @@
 //! vault and the assistant's tables, an injected clock, counting sources.
 #![allow(dead_code, clippy::unwrap_used, missing_docs, unreachable_pub)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +16,7 @@ use caldav_provider::CalDavLogin;
 use credential_vault::{KeyId, KeyRing, MasterKey, SqliteStore, Vault};
 use scheduling_assistant::CalDavValidator;
 use scheduling_assistant::{Assistant, AssistantBuilder, Store};
+use tokio::sync::watch;
 
 pub const H: i64 = 3600;
 /// Monday 2 March 2026, 00:00 UTC.
@@ -34,11 +35,15 @@ pub fn week() -> Interval {
 }
 
 /// A memory source that counts, per account, how often it was asked, and
-/// can take a while to answer (so concurrent requests overlap).
+/// can take a while to answer (so concurrent requests overlap). Tests wait
+/// on its counts ([`Counting::until_asked`]: a fetch has started) and hold
+/// an account's fetches until they release them ([`Counting::hold`]), so
+/// they need no sleeps to know where a request is.
 #[derive(Debug)]
 pub struct Counting {
     pub inner: MemorySource,
-    asked: Mutex<HashMap<String, usize>>,
+    asked: watch::Sender<HashMap<String, usize>>,
+    held: watch::Sender<HashSet<String>>,
     pub delay: Duration,
     caps: Capabilities,
 }
@@ -47,23 +52,44 @@ impl Counting {
     pub fn new(delay: Duration) -> Arc<Self> {
         Arc::new(Self {
             inner: MemorySource::new(),
-            asked: Mutex::new(HashMap::new()),
+            asked: watch::Sender::new(HashMap::new()),
+            held: watch::Sender::new(HashSet::new()),
             delay,
             caps: Capabilities::new(50),
         })
     }
 
     pub fn asked(&self, account: &str) -> usize {
-        self.asked
-            .lock()
-            .unwrap()
-            .get(account)
-            .copied()
-            .unwrap_or(0)
+        self.asked.borrow().get(account).copied().unwrap_or(0)
     }
 
     pub fn total(&self) -> usize {
-        self.asked.lock().unwrap().values().sum()
+        self.asked.borrow().values().sum()
+    }
+
+    /// Returns once `account` has been asked for `n` times in all: the
+    /// `n`th fetch has started (and is held, if the account is).
+    pub async fn until_asked(&self, account: &str, n: usize) {
+        let mut asked = self.asked.subscribe();
+        let _ = asked
+            .wait_for(|m| m.get(account).copied().unwrap_or(0) >= n)
+            .await
+            .unwrap();
+    }
+
+    /// Fetches of `account` (counted when they start) wait until
+    /// [`Counting::release`].
+    pub fn hold(&self, account: &str) {
+        self.held.send_modify(|h| {
+            h.insert(account.to_owned());
+        });
+    }
+
+    /// Lets held and later fetches of `account` answer.
+    pub fn release(&self, account: &str) {
+        self.held.send_modify(|h| {
+            h.remove(account);
+        });
     }
 
     pub fn set(&self, account: &str, busy: FreeBusy) {
@@ -78,12 +104,16 @@ impl FreeBusySource for Counting {
     }
 
     async fn free_busy(&self, request: &FreeBusyRequest) -> Result<FreeBusyResponse, SourceError> {
-        {
-            let mut asked = self.asked.lock().unwrap();
+        self.asked.send_modify(|asked| {
             for a in &request.accounts {
                 *asked.entry(a.to_string()).or_default() += 1;
             }
-        }
+        });
+        let mut held = self.held.subscribe();
+        let _ = held
+            .wait_for(|h| request.accounts.iter().all(|a| !h.contains(a.as_str())))
+            .await
+            .unwrap();
         if !self.delay.is_zero() {
             tokio::time::sleep(self.delay).await;
         }

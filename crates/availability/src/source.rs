@@ -372,7 +372,9 @@ impl Capabilities {
 /// - never returns event titles, descriptions, locations or attendees
 ///   (the types cannot hold them) and never puts a secret in an error.
 ///
-/// The `conformance` feature's checks test these points against a peer.
+/// The `conformance` feature's module lists every point in full (with
+/// the window pieces and the kinds reported) and checks each against a
+/// peer; it is the one place they are written down.
 ///
 /// # Example: the in-memory source
 ///

@@ -31,10 +31,19 @@ async fn memory_source_passes_conformance() {
     };
     // A strict two-account source answers the excess accounts of a request
     // with errors, as the contract allows.
-    check_source(&source, &fixture).await.unwrap();
+    let strict = check_source(&source, &fixture).await.unwrap();
+    assert!(strict.ran("over_batch_limit"), "{strict:?}");
+    assert!(strict.ran("per_account_errors"), "{strict:?}");
     let roomy = MemorySource::new();
     roomy.insert("ana", ana());
-    check_source(&roomy, &fixture).await.unwrap();
+    let report = check_source(&roomy, &fixture).await.unwrap();
+    assert!(
+        report.ran("kinds") && report.ran("sub_window"),
+        "{report:?}"
+    );
+    // Unlimited: nothing to split, and too wide a batch to overflow.
+    let not_run: Vec<&str> = report.not_run.iter().map(|(c, _)| *c).collect();
+    assert_eq!(not_run, ["window_pieces", "over_batch_limit"]);
 }
 
 #[tokio::test]
@@ -67,6 +76,76 @@ async fn conformance_catches_a_source_that_forgets_to_clip() {
     };
     let err = check_source(&Unclipped(inner), &fixture).await.unwrap_err();
     assert_eq!(err.check, "sub_window", "{err}");
+}
+
+/// A source wrapping memory with other capabilities, and optionally only
+/// the first `max_window` of each request answered.
+#[derive(Debug)]
+struct Claims {
+    inner: MemorySource,
+    caps: Capabilities,
+    first_piece_only: bool,
+}
+
+#[async_trait::async_trait]
+impl FreeBusySource for Claims {
+    fn capabilities(&self) -> Capabilities {
+        self.caps
+    }
+    async fn free_busy(
+        &self,
+        request: &FreeBusyRequest,
+    ) -> Result<availability::FreeBusyResponse, SourceError> {
+        let mut request = request.clone();
+        if let (true, Some(d)) = (self.first_piece_only, self.caps.max_window) {
+            let end = request.window.start() + i64::try_from(d.as_secs()).unwrap();
+            request.window = iv(request.window.start(), end.min(request.window.end()));
+        }
+        self.inner.free_busy(&request).await
+    }
+}
+
+fn claims(caps: Capabilities, first_piece_only: bool) -> Claims {
+    let inner = MemorySource::new();
+    inner.insert("ana", ana());
+    Claims {
+        inner,
+        caps,
+        first_piece_only,
+    }
+}
+
+fn ana_fixture() -> Fixture {
+    Fixture {
+        window: iv(0, 1_200),
+        known: AccountId::new("ana"),
+        expected: ana(),
+        missing: AccountId::new("nobody"),
+    }
+}
+
+#[tokio::test]
+async fn conformance_catches_kinds_the_source_does_not_claim() {
+    let busy_only = Capabilities::new(10).with_reported_kinds(KindSet::EMPTY.with(BusyKind::Busy));
+    let err = check_source(&claims(busy_only, false), &ana_fixture())
+        .await
+        .unwrap_err();
+    assert_eq!(err.check, "kinds", "{err}");
+}
+
+#[tokio::test]
+async fn conformance_catches_a_source_that_answers_only_the_first_piece() {
+    let pieces = Capabilities::new(10).with_max_window(Duration::from_secs(500));
+    let honest = check_source(&claims(pieces, false), &ana_fixture())
+        .await
+        .unwrap();
+    assert!(honest.ran("window_pieces"), "{honest:?}");
+    let err = check_source(&claims(pieces, true), &ana_fixture())
+        .await
+        .unwrap_err();
+    // The out-of-office time at 900..1000 lies after the first piece, so
+    // the first whole-window answer already differs.
+    assert_eq!(err.check, "per_account_errors", "{err}");
 }
 
 #[tokio::test]

@@ -1,4 +1,5 @@
-use availability::{FreeBusyRequest, FreeBusySource, SourceErrorKind};
+use availability::conformance::{Fixture, check_source};
+use availability::{AccountId, FreeBusy, FreeBusyRequest, FreeBusySource, SourceErrorKind};
 use caldav_provider::IcsSource;
 use caldav_provider::ical::time_zone;
 
@@ -62,4 +63,32 @@ async fn answers_every_account_in_order_with_per_account_errors() {
         .unwrap_err()
         .to_string();
     assert!(message.contains("over the 4096-byte cap"), "{message}");
+}
+
+/// `availability`'s conformance checks over the peers' fixtures in one
+/// file: its golden busy time, and not found for an account whose file
+/// does not exist.
+#[tokio::test]
+async fn passes_the_conformance_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = dir.path().join("all.ics");
+    let text: String = crate::common::peer_files()
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    std::fs::write(&all, text).unwrap();
+    let source = IcsSource::new()
+        .with_file("known", &all)
+        .with_file("missing", dir.path().join("nope.ics"));
+    let golden =
+        std::fs::read_to_string(fixtures().join("peers/expected-2025-03-03--17-utc.json")).unwrap();
+    let fixture = Fixture {
+        window: two_weeks(),
+        known: AccountId::new("known"),
+        expected: serde_json::from_str::<FreeBusy>(&golden).unwrap(),
+        missing: AccountId::new("missing"),
+    };
+    let report = check_source(&source, &fixture).await.unwrap();
+    let not_run: Vec<&str> = report.not_run.iter().map(|(c, _)| *c).collect();
+    assert_eq!(not_run, ["window_pieces", "over_batch_limit"]);
 }

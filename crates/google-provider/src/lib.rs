@@ -22,19 +22,29 @@ mod service_account;
 mod source;
 mod wire;
 
-/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API and
+/// may change at any time.
 #[doc(hidden)]
 pub mod fuzzing {
-    /// Parses a `freeBusy` answer and returns each calendar's busy count,
-    /// or `None` when it is refused.
-    pub fn free_busy_answer(body: &[u8]) -> Option<Vec<(String, usize, usize)>> {
+    use availability::{AccountId, FreeBusy, Interval, SourceError};
+
+    /// Reads a `freeBusy` answer `body` as [`GoogleSource`](crate::GoogleSource)
+    /// does for one request: `None` when the body is not the documented
+    /// JSON, otherwise each of `accounts` (read at its own address) with its
+    /// busy time clipped to `window` or its error, in request order.
+    pub fn free_busy_busy(
+        body: &[u8],
+        accounts: &[AccountId],
+        window: Interval,
+    ) -> Option<Vec<(AccountId, Result<FreeBusy, SourceError>)>> {
         let answer: crate::wire::FreeBusyAnswer = serde_json::from_slice(body).ok()?;
-        let mut out: Vec<_> = answer
-            .calendars
-            .into_iter()
-            .map(|(id, c)| (id, c.busy.len(), c.errors.len()))
-            .collect();
-        out.sort();
-        Some(out)
+        let calendars: Vec<String> = accounts.iter().map(|a| a.as_str().to_owned()).collect();
+        Some(
+            accounts
+                .iter()
+                .cloned()
+                .zip(crate::source::answer_busy(&answer, &calendars, window))
+                .collect(),
+        )
     }
 }

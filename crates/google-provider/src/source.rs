@@ -225,38 +225,10 @@ impl GoogleSource {
                     return results;
                 }
                 Ok(answer) => {
-                    for (id, calendar) in ids.iter().zip(&calendars) {
-                        let entry = answer.calendars.get(calendar.as_str());
-                        let outcome = match entry {
-                            None => Err(SourceError::InvalidResponse {
-                                message: format!("Google's answer has no entry for {id}"),
-                            }),
-                            Some(cal) if !cal.errors.is_empty() => {
-                                Err(calendar_error(&cal.errors[0].reason))
-                            }
-                            Some(cal) => {
-                                let mut list = Vec::new();
-                                let mut failed = None;
-                                for p in &cal.busy {
-                                    match interval(&p.start, &p.end, piece) {
-                                        Ok(Some(iv)) => list.push(iv),
-                                        Ok(None) => {}
-                                        Err(e) => {
-                                            failed = Some(e);
-                                            break;
-                                        }
-                                    }
-                                }
-                                failed.map_or(Ok(list), Err)
-                            }
-                        };
+                    for (id, outcome) in ids.iter().zip(answer_busy(&answer, &calendars, piece)) {
                         if let Some(slot) = results.get_mut(id) {
                             match (slot.as_mut(), outcome) {
-                                (Ok(fb), Ok(list)) => {
-                                    for iv in list {
-                                        fb.add(BusyKind::Busy, iv);
-                                    }
-                                }
+                                (Ok(fb), Ok(part)) => fb.merge(&part),
                                 (Ok(_), Err(e)) => *slot = Err(e),
                                 (Err(_), _) => {}
                             }
@@ -353,6 +325,36 @@ impl GoogleSource {
         )
         .await
     }
+}
+
+/// Each of `calendars`' answer in one `freebusy.query` answer over
+/// `piece`, in order: its busy time clipped to `piece`, its first
+/// per-calendar error, or an error when the answer has no entry for it.
+pub(crate) fn answer_busy(
+    answer: &FreeBusyAnswer,
+    calendars: &[String],
+    piece: Interval,
+) -> Vec<Result<FreeBusy, SourceError>> {
+    calendars
+        .iter()
+        .map(|calendar| match answer.calendars.get(calendar.as_str()) {
+            None => Err(SourceError::InvalidResponse {
+                message: format!("Google's answer has no entry for {calendar}"),
+            }),
+            Some(cal) => match cal.errors.first() {
+                Some(error) => Err(calendar_error(&error.reason)),
+                None => {
+                    let mut busy = FreeBusy::new();
+                    for p in &cal.busy {
+                        if let Some(iv) = interval(&p.start, &p.end, piece)? {
+                            busy.add(BusyKind::Busy, iv);
+                        }
+                    }
+                    Ok(busy)
+                }
+            },
+        })
+        .collect()
 }
 
 /// Per-calendar error reasons of `freebusy.query`.

@@ -2,7 +2,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use availability::{FreeBusyRequest, FreeBusySource, SourceErrorKind};
+use availability::conformance::{Fixture, check_source};
+use availability::{
+    AccountId, BusyKind, FreeBusy, FreeBusyRequest, FreeBusySource, SourceErrorKind,
+};
 use google_provider::{RetryConfig, StaticToken};
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
@@ -220,4 +223,75 @@ async fn a_slow_server_times_out_and_a_huge_answer_is_refused() {
         source(Arc::new(StaticToken::new("t")), config)
     };
     assert_over_the_cap(100_000, capped, "ana@example.org").await;
+}
+
+/// What the conformance peer holds for `ana@example.org`: an hour, a
+/// period across the boundary of the 3-day pieces the test's source asks,
+/// and one across the end of the window.
+const ANA: [(&str, &str); 3] = [
+    ("2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z"),
+    ("2025-03-05T23:00:00Z", "2025-03-06T01:00:00Z"),
+    ("2025-03-09T23:00:00Z", "2025-03-10T02:00:00Z"),
+];
+
+/// Answers a freeBusy query as Google documents it, from `ANA`: each
+/// period overlapping the asked range, as stored (not clipped), and
+/// `notFound` for any other calendar.
+fn ana_calendar(request: &Request) -> ResponseTemplate {
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    let (from, to) = (
+        ts(body["timeMin"].as_str().unwrap()),
+        ts(body["timeMax"].as_str().unwrap()),
+    );
+    let mut calendars = serde_json::Map::new();
+    for item in body["items"].as_array().unwrap() {
+        let id = item["id"].as_str().unwrap();
+        let answer = if id == "ana@example.org" {
+            let busy: Vec<Value> = ANA
+                .iter()
+                .filter(|(s, e)| ts(s) < to && ts(e) > from)
+                .map(|(s, e)| json!({"start": s, "end": e}))
+                .collect();
+            json!({"busy": busy})
+        } else {
+            json!({"errors": [{"domain": "global", "reason": "notFound"}], "busy": []})
+        };
+        calendars.insert(id.to_owned(), answer);
+    }
+    ResponseTemplate::new(200).set_body_json(json!({
+        "kind": "calendar#freeBusy",
+        "timeMin": body["timeMin"],
+        "timeMax": body["timeMax"],
+        "calendars": calendars,
+    }))
+}
+
+/// `availability`'s conformance checks, against wiremock speaking the
+/// documented freeBusy JSON, with pieces of 3 days over a week.
+#[tokio::test]
+async fn passes_the_conformance_checks() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .respond_with(ana_calendar)
+        .mount(&server)
+        .await;
+    let mut config = config(&server);
+    config.max_window = Duration::from_secs(3 * 86_400);
+    // Small batches, so the over-limit check runs too.
+    config.max_calendars_per_request = 4;
+    let source = source(Arc::new(StaticToken::new("shared-token")), config);
+    let fixture = Fixture {
+        window: window("2025-03-03T00:00:00Z", "2025-03-10T00:00:00Z"),
+        known: AccountId::new("ana@example.org"),
+        expected: FreeBusy::from_entries([
+            (BusyKind::Busy, window(ANA[0].0, ANA[0].1)),
+            (BusyKind::Busy, window(ANA[1].0, ANA[1].1)),
+            (BusyKind::Busy, window(ANA[2].0, "2025-03-10T00:00:00Z")),
+        ]),
+        missing: AccountId::new("nobody@example.org"),
+    };
+    let report = check_source(&source, &fixture).await.unwrap();
+    // Every check ran: pieces, the batch limit, kinds (busy only).
+    assert!(report.not_run.is_empty(), "{report:?}");
 }

@@ -24,18 +24,29 @@ mod source;
 mod wire;
 mod working_hours;
 
-/// Entry points for the fuzz targets in `fuzz/`; not part of the API.
+/// Entry points for the fuzz targets in `fuzz/`; not part of the API and
+/// may change at any time.
 #[doc(hidden)]
 pub mod fuzzing {
-    /// Parses a getSchedule answer; the schedule ids and item counts, or
-    /// `None` when it is refused.
-    pub fn schedule_answer(body: &[u8]) -> Option<Vec<(String, usize)>> {
+    use availability::{AccountId, FreeBusy, Interval, SourceError};
+
+    /// Reads a getSchedule answer `body` as [`GraphSource`](crate::GraphSource)
+    /// does for one request: `None` when the body is not the documented
+    /// JSON, otherwise each of `accounts` (asked by its own address) with
+    /// its busy time clipped to `window` or its error, in request order.
+    pub fn schedule_busy(
+        body: &[u8],
+        accounts: &[AccountId],
+        window: Interval,
+    ) -> Option<Vec<(AccountId, Result<FreeBusy, SourceError>)>> {
         let answer: crate::wire::ScheduleAnswer = serde_json::from_slice(body).ok()?;
+        let schedules: Vec<String> = accounts.iter().map(|a| a.as_str().to_owned()).collect();
         Some(
-            answer
-                .value
-                .into_iter()
-                .map(|s| (s.schedule_id, s.schedule_items.len()))
+            accounts
+                .iter()
+                .cloned()
+                .zip(crate::source::answer_reports(&answer, &schedules, window))
+                .map(|(account, report)| (account, report.map(|r| r.busy)))
                 .collect(),
         )
     }

@@ -296,17 +296,7 @@ impl GraphSource {
                     return ids.into_iter().map(|id| (id, Err(e.clone()))).collect();
                 }
             };
-            for (id, address) in ids.iter().zip(schedules) {
-                let info = answer
-                    .value
-                    .iter()
-                    .find(|s| s.schedule_id.eq_ignore_ascii_case(address));
-                let outcome = match info {
-                    None => Err(SourceError::InvalidResponse {
-                        message: format!("Graph's answer has no schedule for {id}"),
-                    }),
-                    Some(info) => schedule(info, piece),
-                };
+            for (id, outcome) in ids.iter().zip(answer_reports(&answer, schedules, piece)) {
                 if let Some(slot) = results.get_mut(id) {
                     match (slot.as_mut(), outcome) {
                         (Ok(report), Ok(part)) => {
@@ -453,6 +443,33 @@ fn clipped(start: i64, end: i64, window: Interval) -> Option<Interval> {
     } else {
         None
     }
+}
+
+/// Each of `schedules`' report in one getSchedule answer over `piece`, in
+/// order: the schedule Graph answered for that address
+/// (case-insensitively), its busy time clipped to `piece`, or its error.
+pub(crate) fn answer_reports(
+    answer: &ScheduleAnswer,
+    schedules: &[String],
+    piece: Interval,
+) -> Vec<Result<ScheduleReport, SourceError>> {
+    schedules
+        .iter()
+        .map(|address| {
+            answer
+                .value
+                .iter()
+                .find(|s| s.schedule_id.eq_ignore_ascii_case(address))
+                .map_or_else(
+                    || {
+                        Err(SourceError::InvalidResponse {
+                            message: format!("Graph's answer has no schedule for {address}"),
+                        })
+                    },
+                    |info| schedule(info, piece),
+                )
+        })
+        .collect()
 }
 
 /// One schedule's busy time and working hours, or its error.

@@ -1,8 +1,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use availability::conformance::{Fixture, check_source};
 use availability::{
-    AccountId, FreeBusyRequest, FreeBusySource, RetryConfig, SourceErrorKind, StaticToken,
+    AccountId, BusyKind, FreeBusy, FreeBusyRequest, FreeBusySource, RetryConfig, SourceErrorKind,
+    StaticToken,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
@@ -259,4 +261,96 @@ async fn a_huge_answer_is_refused() {
         source(Arc::new(StaticToken::new("app-token")), config)
     };
     assert_over_the_cap(50_000, capped, "adele@contoso.com").await;
+}
+
+/// What the conformance peer holds for `adele@contoso.com`: every kind,
+/// a free item, a period across the boundary of the 3-day pieces the
+/// test's source asks, and one across the end of the window.
+const ADELE: [(&str, &str, &str); 5] = [
+    ("Busy", "2025-03-03T09:00:00Z", "2025-03-03T10:00:00Z"),
+    ("tentative", "2025-03-05T23:00:00Z", "2025-03-06T01:00:00Z"),
+    ("Free", "2025-03-07T09:00:00Z", "2025-03-07T10:00:00Z"),
+    (
+        "workingElsewhere",
+        "2025-03-07T12:00:00Z",
+        "2025-03-07T17:00:00Z",
+    ),
+    ("Oof", "2025-03-09T23:00:00Z", "2025-03-10T02:00:00Z"),
+];
+
+/// A Graph `dateTimeTimeZone` in UTC for an RFC 3339 `Z` time.
+fn graph_time(rfc3339: &str) -> Value {
+    let wall = rfc3339.trim_end_matches('Z');
+    json!({"dateTime": format!("{wall}.0000000"), "timeZone": "UTC"})
+}
+
+/// Answers getSchedule as Graph documents it, from `ADELE`: each item
+/// overlapping the asked range, as stored (not clipped), and
+/// `ErrorMailRecipientNotFound` for any other address.
+fn adele_mailbox(request: &Request) -> ResponseTemplate {
+    let body: Value = serde_json::from_slice(&request.body).unwrap();
+    let utc = |t: &Value| crate::common::ts(&format!("{}Z", t["dateTime"].as_str().unwrap()));
+    let (from, to) = (utc(&body["startTime"]), utc(&body["endTime"]));
+    let value: Vec<Value> = body["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| {
+            let id = id.as_str().unwrap();
+            if id != "adele@contoso.com" {
+                return json!({"scheduleId": id, "availabilityView": "",
+                    "error": {"message": "not found", "responseCode": "ErrorMailRecipientNotFound"}});
+            }
+            let items: Vec<Value> = ADELE
+                .iter()
+                .filter(|(_, s, e)| crate::common::ts(s) < to && crate::common::ts(e) > from)
+                .map(|(status, s, e)| {
+                    json!({"status": status, "subject": "dropped",
+                           "start": graph_time(s), "end": graph_time(e)})
+                })
+                .collect();
+            json!({"scheduleId": id, "availabilityView": "", "scheduleItems": items})
+        })
+        .collect();
+    ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+}
+
+/// `availability`'s conformance checks, against wiremock speaking the
+/// documented getSchedule JSON, with pieces of 3 days over a week.
+#[tokio::test]
+async fn passes_the_conformance_checks() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/users/adele@contoso.com/calendar/getSchedule"))
+        .respond_with(adele_mailbox)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/v1.0/users/nobody@contoso.com/calendar/getSchedule"))
+        .respond_with(adele_mailbox)
+        .mount(&server)
+        .await;
+    let mut config = config(&server);
+    config.max_window = Duration::from_secs(3 * 86_400);
+    // Small batches, so the over-limit check runs too.
+    config.max_schedules_per_request = 4;
+    let source = source(Arc::new(StaticToken::new("app-token")), config);
+    let at = |i: usize| window(ADELE[i].1, ADELE[i].2);
+    let fixture = Fixture {
+        window: window("2025-03-03T00:00:00Z", "2025-03-10T00:00:00Z"),
+        known: AccountId::new("adele@contoso.com"),
+        expected: FreeBusy::from_entries([
+            (BusyKind::Busy, at(0)),
+            (BusyKind::Tentative, at(1)),
+            (BusyKind::WorkingElsewhere, at(3)),
+            (
+                BusyKind::OutOfOffice,
+                window(ADELE[4].1, "2025-03-10T00:00:00Z"),
+            ),
+        ]),
+        missing: AccountId::new("nobody@contoso.com"),
+    };
+    let report = check_source(&source, &fixture).await.unwrap();
+    // Every check ran: pieces, the batch limit, every kind.
+    assert!(report.not_run.is_empty(), "{report:?}");
 }

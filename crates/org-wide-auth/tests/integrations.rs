@@ -1,6 +1,6 @@
 use std::sync::Arc;
 
-use availability::{FixedClock, FreeBusyRequest, Interval};
+use availability::{BusyEntry, BusyKind, FixedClock, FreeBusyRequest, Interval};
 use credential_vault::{AppSecret, KeyId, KeyRing, MasterKey, MemoryStore, SecretString, Vault};
 use org_wide_auth::{
     CONNECTED_THROUGH_ORGANISATION, Coverage, ExchangeOnline, GoogleWorkspace, IntegrationKind,
@@ -252,24 +252,74 @@ pub(crate) async fn graph_token(server: &MockServer) {
         .await;
 }
 
+/// Mailbox `p{i:04}`'s one item: five minutes from `i` times ten minutes
+/// into `week()` (Monday 3 March 2025), its status cycling through four of
+/// getSchedule's (`busy`, `tentative`, `oof`, `workingElsewhere`).
+fn mailbox_item(i: usize) -> (i64, &'static str, BusyKind) {
+    let start = week().start() + i64::try_from(i).unwrap() * 600;
+    let (status, kind) = [
+        ("busy", BusyKind::Busy),
+        ("tentative", BusyKind::Tentative),
+        ("oof", BusyKind::OutOfOffice),
+        ("workingElsewhere", BusyKind::WorkingElsewhere),
+    ][i % 4];
+    (start, status, kind)
+}
+
+/// A UTC `dateTimeTimeZone` within March 2025, as Graph writes it with
+/// `Prefer: outlook.timezone="UTC"`.
+fn graph_utc(t: i64) -> Value {
+    let since = t - week().start();
+    let (day, rest) = (since / 86_400, since % 86_400);
+    json!({
+        "dateTime": format!("2025-03-{:02}T{:02}:{:02}:00.0000000", 3 + day, rest / 3600, rest % 3600 / 60),
+        "timeZone": "UTC"
+    })
+}
+
+/// getSchedule as documented
+/// (https://learn.microsoft.com/en-us/graph/api/calendar-getschedule):
+/// each asked mailbox `p{i:04}@example.org` answers its own
+/// [`mailbox_item`], with a subject and location that must be dropped;
+/// others answer nothing busy.
+fn schedules_of_their_own(r: &Request) -> ResponseTemplate {
+    let body: Value = serde_json::from_slice(&r.body).unwrap();
+    let value: Vec<Value> = body["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            let id = s.as_str().unwrap();
+            let items = match id
+                .strip_prefix('p')
+                .and_then(|rest| rest.strip_suffix("@example.org"))
+                .and_then(|n| n.parse::<usize>().ok())
+            {
+                Some(i) => {
+                    let (start, status, _) = mailbox_item(i);
+                    vec![json!({
+                        "isPrivate": false, "status": status,
+                        "subject": "Private matter", "location": "Room 1",
+                        "start": graph_utc(start), "end": graph_utc(start + 300)
+                    })]
+                }
+                None => Vec::new(),
+            };
+            json!({"scheduleId": id, "availabilityView": "0", "scheduleItems": items})
+        })
+        .collect();
+    ResponseTemplate::new(200).set_body_json(json!({"value": value}))
+}
+
 /// App-only Graph: one token for the tenant, 1000 mailboxes as 50
-/// getSchedule requests of 20.
+/// getSchedule requests of 20, each mailbox answered with its own item.
 #[tokio::test]
 async fn exchange_online_end_to_end_for_a_thousand_participants() {
     let server = MockServer::start().await;
     graph_token(&server).await;
     Mock::given(method("POST"))
         .and(path_regex(r"^/v1\.0/users/[^/]+/calendar/getSchedule$"))
-        .respond_with(|r: &Request| {
-            let body: Value = serde_json::from_slice(&r.body).unwrap();
-            let value: Vec<Value> = body["schedules"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|s| json!({"scheduleId": s, "scheduleItems": []}))
-                .collect();
-            ResponseTemplate::new(200).set_body_json(json!({"value": value}))
-        })
+        .respond_with(schedules_of_their_own)
         .mount(&server)
         .await;
     let org = org();
@@ -285,10 +335,23 @@ async fn exchange_online_end_to_end_for_a_thousand_participants() {
     assert_eq!(made.len(), 1000);
     let source = org.source(IntegrationKind::ExchangeOnline).await.unwrap();
     let answer = source
-        .free_busy(&FreeBusyRequest::new(week(), everyone))
+        .free_busy(&FreeBusyRequest::new(week(), everyone.clone()))
         .await
         .unwrap();
-    assert!(answer.accounts.iter().all(|a| a.result.is_ok()));
+    assert_eq!(answer.accounts.len(), 1000);
+    for (i, (asked, a)) in everyone.iter().zip(&answer.accounts).enumerate() {
+        assert_eq!(a.account.as_str(), asked);
+        let (start, _, kind) = mailbox_item(i);
+        let entries = a.result.as_ref().unwrap().entries();
+        assert_eq!(
+            entries,
+            vec![BusyEntry {
+                interval: Interval::new(start, start + 300).unwrap(),
+                kind
+            }],
+            "{asked}"
+        );
+    }
     let schedule_calls = server
         .received_requests()
         .await
