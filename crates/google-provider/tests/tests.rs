@@ -12,6 +12,9 @@ mod events;
 /// `freebusy.query`: request shape, batching and chunking, per-calendar
 /// errors, retries, failures.
 mod free_busy;
+/// A loopback server that holds requests to count how many are in
+/// flight at once.
+mod held;
 /// User OAuth: the code flow end to end, refresh, single flight, revocation.
 mod oauth;
 /// Service account: the JWT verified with the public key, delegation errors.

@@ -3,9 +3,9 @@ use std::sync::Arc;
 use availability::{StaticToken, TokenSource};
 use graph_provider::{GraphConfig, GraphSource};
 pub(crate) use provider_http::test_support::{
-    answer_always, answer_once, assert_fails_once, assert_over_the_cap, clock, first_json_body,
-    form, microsoft_id_token, one_day, one_slow_refresh, quick_retries, requests_seen, row, rows,
-    secret, store_with, token_endpoint, tokens, ts, verify_rs256, window,
+    account_error, answer_always, answer_once, assert_fails_once, assert_over_the_cap, clock,
+    first_json_body, form, microsoft_id_token, one_day, one_slow_refresh, quick_retries,
+    requests_seen, row, rows, secret, store_with, token_endpoint, tokens, ts, verify_rs256, window,
 };
 use wiremock::MockServer;
 

@@ -6,14 +6,17 @@ use availability::{
     AccountId, BusyKind, FreeBusy, FreeBusyRequest, FreeBusySource, RetryConfig, SourceErrorKind,
     StaticToken,
 };
+use graph_provider::GraphConfig;
 use serde_json::{Value, json};
 use wiremock::matchers::{header, method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::common::{
-    answer_always, answer_once, assert_fails_once, assert_over_the_cap, config, first_json_body,
-    one_day, requests_seen, row, rows, source, static_source, window,
+    account_error, answer_always, answer_once, assert_fails_once, assert_over_the_cap, config,
+    first_json_body, one_day, quick_retries, requests_seen, row, rows, source, static_source,
+    window,
 };
+use crate::held::HeldServer;
 
 /// The documented response shape, with capitalised statuses, a subject and
 /// location that must be dropped, a `customTimeZone` and an unknown
@@ -187,13 +190,29 @@ async fn throttling_is_retried_and_failures_are_typed() {
     answer_once(&server, ResponseTemplate::new(503)).await;
     let empty = json!({"value": [{"scheduleId": "adele@contoso.com", "scheduleItems": []}]});
     answer_always(&server, ResponseTemplate::new(200).set_body_json(empty)).await;
-    let started = std::time::Instant::now();
     let answer = static_source(&server)
         .free_busy(&one_day(["adele@contoso.com"]))
         .await
         .unwrap();
     assert!(answer.accounts[0].result.is_ok());
-    assert!(started.elapsed() >= Duration::from_secs(1));
+    // Both retried (how long is waited is `wait_for`'s, unit-tested in
+    // provider-http): three requests.
+    assert_eq!(requests_seen(&server).await.len(), 3);
+    // A Retry-After over the maximum ends the retries at once: one
+    // request, the error carrying what was asked.
+    let server = MockServer::start().await;
+    let throttled = ResponseTemplate::new(429).insert_header("Retry-After", "1");
+    answer_always(&server, throttled).await;
+    let mut retry = quick_retries();
+    retry.max_retry_after = Duration::from_millis(500);
+    let impatient = source(
+        Arc::new(StaticToken::new("app-token")),
+        config(&server).retry(retry),
+    );
+    let error = account_error(&impatient, "adele@contoso.com").await;
+    assert_eq!(error.kind(), SourceErrorKind::RateLimited);
+    assert_eq!(error.retry_after(), Some(Duration::from_secs(1)));
+    assert_eq!(requests_seen(&server).await.len(), 1);
     for (template, kind) in [
         (
             ResponseTemplate::new(403).set_body_json(
@@ -220,23 +239,22 @@ async fn throttling_is_retried_and_failures_are_typed() {
     }
 }
 
-/// Graph allows 4 concurrent requests per mailbox: ten queries about one
-/// mailbox with a 200 ms server take at least three rounds.
+/// Graph allows 4 concurrent requests per mailbox: of ten queries about
+/// one mailbox, 4 are in flight at once and never more (the server holds
+/// each request until 4 are in flight or all ten have arrived).
 #[tokio::test]
 async fn at_most_four_requests_per_mailbox_at_once() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_delay(Duration::from_millis(200))
-                .set_body_json(
-                    json!({"value": [{"scheduleId": "adele@contoso.com", "scheduleItems": []}]}),
-                ),
-        )
-        .mount(&server)
-        .await;
-    let source = Arc::new(static_source(&server));
-    let started = std::time::Instant::now();
+    let config = GraphConfig::default();
+    assert_eq!(config.per_mailbox_concurrency, 4);
+    let held = HeldServer::start(config.per_mailbox_concurrency, 10, |_, _| {
+        json!({"value": [{"scheduleId": "adele@contoso.com", "scheduleItems": []}]}).to_string()
+    });
+    let source = Arc::new(source(
+        Arc::new(StaticToken::new("app-token")),
+        config
+            .base_url(format!("{}/v1.0", held.uri()))
+            .retry(quick_retries()),
+    ));
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let source = source.clone();
@@ -247,11 +265,13 @@ async fn at_most_four_requests_per_mailbox_at_once() {
     for t in tasks {
         assert!(t.await.unwrap().unwrap().accounts[0].result.is_ok());
     }
-    assert!(
-        started.elapsed() >= Duration::from_millis(550),
-        "{:?}",
-        started.elapsed()
-    );
+    let requests = held.requests();
+    assert_eq!(requests.len(), 10);
+    for (path, _) in &requests {
+        assert_eq!(path, "/v1.0/users/adele@contoso.com/calendar/getSchedule");
+    }
+    assert_eq!(held.peak(), 4);
+    assert!(!held.stalled(), "4 requests were never in flight at once");
 }
 
 #[tokio::test]

@@ -11,6 +11,9 @@ mod booking;
 mod calendar_view;
 /// Shared helpers.
 mod common;
+/// A loopback server that holds requests to count how many are in
+/// flight at once.
+mod held;
 /// getSchedule: request shape, batching, statuses, working hours, errors,
 /// throttling.
 mod schedule;

@@ -1,6 +1,8 @@
 //! The retry loop: backoff with jitter, `Retry-After` honoured up to a
 //! limit, and the last error returned when the retries run out.
 
+use std::time::Duration;
+
 use availability::{RetryConfig, SourceError};
 
 use crate::reply::{Reply, Service};
@@ -68,13 +70,8 @@ impl Service {
                 Err(e) if e.is_transient() => e,
                 Err(e) => return Err(e),
             };
-            if attempt >= retry.max_retries {
+            let Some(wait) = wait_for(attempt, error.retry_after(), retry) else {
                 return Err(error);
-            }
-            let wait = match error.retry_after() {
-                Some(asked) if asked > retry.max_retry_after => return Err(error),
-                Some(asked) => asked.max(retry.backoff_for(attempt)),
-                None => retry.backoff_for(attempt),
             };
             tokio::time::sleep(wait).await;
             attempt += 1;
@@ -82,10 +79,24 @@ impl Service {
     }
 }
 
+/// The wait before retry number `attempt` (0-based) after a failure whose
+/// `Retry-After` was `retry_after`, or `None` when the retries end: they
+/// have run out, or `Retry-After` asks longer than
+/// [`RetryConfig::max_retry_after`]. A `Retry-After` honoured is waited
+/// in full, or the backoff if that is longer.
+fn wait_for(attempt: u32, retry_after: Option<Duration>, retry: &RetryConfig) -> Option<Duration> {
+    if attempt >= retry.max_retries {
+        return None;
+    }
+    match retry_after {
+        Some(asked) if asked > retry.max_retry_after => None,
+        Some(asked) => Some(asked.max(retry.backoff_for(attempt))),
+        None => Some(retry.backoff_for(attempt)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use wiremock::matchers::any;
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -147,5 +158,53 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((raw.status, raw.body.as_slice()), (400, b"why".as_slice()));
+    }
+    #[test]
+    fn a_retry_after_within_the_maximum_is_waited_in_full() {
+        let retry = quick();
+        for attempt in 0..retry.max_retries {
+            let asked = Some(Duration::from_secs(1));
+            assert_eq!(
+                wait_for(attempt, asked, &retry),
+                Some(Duration::from_secs(1))
+            );
+        }
+        // At the maximum exactly it is still honoured.
+        let at_most = Some(retry.max_retry_after);
+        assert_eq!(wait_for(0, at_most, &retry), at_most);
+    }
+
+    #[test]
+    fn a_backoff_longer_than_retry_after_wins() {
+        let retry = RetryConfig::default()
+            .backoff(Duration::from_secs(10), Duration::from_secs(10))
+            .max_retries(1);
+        // Full jitter: the backoff is up to 10 s, and the wait is at
+        // least the 1 ms asked and at most the ceiling.
+        for _ in 0..20 {
+            let wait = wait_for(0, Some(Duration::from_millis(1)), &retry).unwrap();
+            assert!(wait >= Duration::from_millis(1), "{wait:?}");
+            assert!(wait <= Duration::from_secs(10), "{wait:?}");
+        }
+    }
+
+    #[test]
+    fn without_retry_after_the_wait_is_the_backoff() {
+        let retry = quick();
+        for attempt in 0..retry.max_retries {
+            let wait = wait_for(attempt, None, &retry).unwrap();
+            assert!(wait <= Duration::from_millis(2), "{wait:?}");
+        }
+    }
+
+    #[test]
+    fn the_retries_end_when_they_run_out_or_retry_after_is_too_long() {
+        let retry = quick();
+        let asked = Some(Duration::from_secs(1));
+        assert_eq!(wait_for(retry.max_retries, asked, &retry), None);
+        assert_eq!(wait_for(retry.max_retries, None, &retry), None);
+        assert_eq!(wait_for(0, None, &RetryConfig::none()), None);
+        let too_long = retry.max_retry_after + Duration::from_secs(1);
+        assert_eq!(wait_for(0, Some(too_long), &retry), None);
     }
 }
