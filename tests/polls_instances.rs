@@ -192,4 +192,43 @@ async fn answers_on_both_one_booking_wins_and_is_busy_everywhere_at_once() {
         a.view_poll(&me("mia"), &poll.id).await.unwrap().status,
         PollStatus::Cancelled
     );
+
+    // Two 1:1 bookings of one hour for the same pair at the same moment,
+    // one per instance: each holds the pair while it checks and books, so
+    // exactly one wins (the other finds them held, or already busy).
+    let before = sent_a.sent.lock().unwrap().len() + sent_b.sent.lock().unwrap().len();
+    for round in 0..16 {
+        // Wednesday and Thursday, 09:00 to 17:00, an hour each.
+        let start = MONDAY + (2 + round / 8) * 86_400 + (9 + round % 8) * H;
+        let hour = iv(start, start + H);
+        let pair = |x: &Assistant, who: &'static str| {
+            let x = x.clone();
+            tokio::spawn(async move {
+                x.book_pair(&me(who), &"mia-max".into(), hour, BookOptions::new())
+                    .await
+            })
+        };
+        let (on_a, on_b) = (pair(&a, "mia"), pair(&b, "max"));
+        let (on_a, on_b) = (on_a.await.unwrap(), on_b.await.unwrap());
+        match (&on_a, &on_b) {
+            (Ok(_), Err(e)) | (Err(e), Ok(_)) => assert!(
+                matches!(
+                    e,
+                    AssistantError::Conflict(_) | AssistantError::SlotTaken { .. }
+                ),
+                "round {round}: {e:?}"
+            ),
+            other => panic!("round {round}: exactly one 1:1 booking must win: {other:?}"),
+        }
+    }
+    let after = sent_a.sent.lock().unwrap().len() + sent_b.sent.lock().unwrap().len();
+    assert_eq!(after - before, 16, "one invitation per round");
+    let booked = a.bookings(&me("max")).await.unwrap();
+    assert_eq!(
+        booked
+            .iter()
+            .filter(|b| b.booked && b.pair.is_some())
+            .count(),
+        16
+    );
 }

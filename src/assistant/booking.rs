@@ -329,40 +329,13 @@ impl Assistant {
         self.sync().await;
         let old = self.booking_to_manage(actor, booking).await?;
         self.check_bookable(&old.program, &old.attendees, interval)?;
-        self.check_free(
-            &old.program,
-            &old.attendees,
-            interval,
-            &old.attendees,
-            options.force,
-            Some(booking),
-        )
-        .await?;
-        let mut moved = old.clone();
-        moved.interval = interval;
-        moved.sequence = old.sequence.saturating_add(1);
-        let sending = self.sending_for(&old.via).await?;
-        let meeting = self.meeting(&moved, &sending.organiser)?;
-        let delivered = sending
-            .send(
-                &meeting,
-                &MeetingChange::Update {
-                    event: old.event.clone(),
-                },
+        let attendees = old.attendees.clone();
+        let moved = self
+            .holding(
+                &attendees,
+                self.move_held(old, booking, interval, options.force),
             )
             .await?;
-        if delivered.event.is_some() {
-            moved.event = delivered.event;
-        }
-        if !self
-            .inner
-            .store
-            .revise_booking(&moved, old.sequence)
-            .await?
-        {
-            tracing::warn!(booking = %booking, "a booking changed while it was being moved; the attendees got both updates");
-            return Err(AssistantError::Conflict(format!("booking {booking}")));
-        }
         tracing::info!(booking = %booking, sequence = moved.sequence, "booking moved");
         Ok(moved.into())
     }
@@ -539,6 +512,106 @@ impl Assistant {
 
     /// Checks, sends and stores a new booking (`claim`: the poll's).
     async fn place(
+        &self,
+        booking: StoredBooking,
+        were_free: &[ParticipantId],
+        force: bool,
+        claim: Option<&str>,
+    ) -> Result<Booking, AssistantError> {
+        let attendees = booking.attendees.clone();
+        self.holding(
+            &attendees,
+            self.place_held(booking, were_free, force, claim),
+        )
+        .await
+    }
+
+    /// Runs `work` while holding every one of `attendees` for this booking
+    /// attempt (in the store, so on every instance): two attempts never
+    /// check and book the same person at once, so a fresh check cannot be
+    /// raced into a double booking. Another attempt holding one of them is
+    /// [`AssistantError::Conflict`]; a holder that died frees them when its
+    /// hold expires.
+    async fn holding<T>(
+        &self,
+        attendees: &[ParticipantId],
+        work: impl Future<Output = Result<T, AssistantError>>,
+    ) -> Result<T, AssistantError> {
+        let token = random_id("hold-")?;
+        let now = self.now_secs();
+        let mut sorted: Vec<&ParticipantId> = attendees.iter().collect();
+        sorted.sort();
+        sorted.dedup();
+        for p in sorted {
+            let held = self
+                .inner
+                .store
+                .lock_attendee(p, &token, now, now + CLAIM_SECS)
+                .await;
+            if !matches!(held, Ok(true)) {
+                self.let_go(&token).await;
+                held?;
+                return Err(AssistantError::Conflict(format!(
+                    "a booking with {p} (another is being made)"
+                )));
+            }
+        }
+        let out = work.await;
+        self.let_go(&token).await;
+        out
+    }
+
+    async fn move_held(
+        &self,
+        old: StoredBooking,
+        booking: &BookingId,
+        interval: Interval,
+        force: bool,
+    ) -> Result<StoredBooking, AssistantError> {
+        self.check_free(
+            &old.program,
+            &old.attendees,
+            interval,
+            &old.attendees,
+            force,
+            Some(booking),
+        )
+        .await?;
+        let mut moved = old.clone();
+        moved.interval = interval;
+        moved.sequence = old.sequence.saturating_add(1);
+        let sending = self.sending_for(&old.via).await?;
+        let meeting = self.meeting(&moved, &sending.organiser)?;
+        let delivered = sending
+            .send(
+                &meeting,
+                &MeetingChange::Update {
+                    event: old.event.clone(),
+                },
+            )
+            .await?;
+        if delivered.event.is_some() {
+            moved.event = delivered.event;
+        }
+        if !self
+            .inner
+            .store
+            .revise_booking(&moved, old.sequence)
+            .await?
+        {
+            tracing::warn!(booking = %booking, "a booking changed while it was being moved; the attendees got both updates");
+            return Err(AssistantError::Conflict(format!("booking {booking}")));
+        }
+        Ok(moved)
+    }
+
+    async fn let_go(&self, token: &str) {
+        if let Err(e) = self.inner.store.unlock_attendees(token).await {
+            tracing::warn!(error = %e, "could not let go of attendees after a booking attempt; they free themselves when the hold expires");
+        }
+    }
+
+    async fn place_held(
         &self,
         mut booking: StoredBooking,
         were_free: &[ParticipantId],

@@ -73,7 +73,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // instance's booking attempt stops holding it (0: nobody holds it);
     // `claim_token` says whose attempt it is; `deadline` and `booking_id` are 0 and '' when there is none. Slots
     // keep who was free when proposed (a JSON array of ids), so a booking
-    // can tell "no longer free" from "never was". Times are whole seconds.
+    // can tell "no longer free" from "never was". A booking attempt holds
+    // each attendee in `assistant_booking_locks` until `claim_until`, so two
+    // attempts never check and book one person at once. Times are whole seconds.
     "CREATE TABLE assistant_polls (
         id TEXT PRIMARY KEY,
         program_id TEXT NOT NULL REFERENCES assistant_programs(id),
@@ -130,7 +132,11 @@ pub(super) const MIGRATIONS: &[&str] = &[
         participant_id TEXT NOT NULL REFERENCES assistant_participants(id),
         PRIMARY KEY (booking_id, participant_id));
      CREATE INDEX assistant_booking_attendees_by_participant
-        ON assistant_booking_attendees (participant_id);",
+        ON assistant_booking_attendees (participant_id);
+     CREATE TABLE assistant_booking_locks (
+        participant_id TEXT PRIMARY KEY REFERENCES assistant_participants(id),
+        claim_until BIGINT NOT NULL,
+        claim_token TEXT NOT NULL);",
 ];
 
 /// The newest schema version this build knows.

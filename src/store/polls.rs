@@ -545,6 +545,51 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Holds `participant` for a booking attempt until `until`, under
+    /// `token`, unless another attempt (on any instance) holds them.
+    /// `false`: one does.
+    pub(crate) async fn lock_attendee(
+        &self,
+        participant: &ParticipantId,
+        token: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        self.db
+            .write(
+                vec![(
+                    "INSERT INTO assistant_booking_locks (participant_id, claim_until, claim_token) \
+                     VALUES ($1, $2, $3) ON CONFLICT (participant_id) DO UPDATE \
+                     SET claim_until = $2, claim_token = $3 \
+                     WHERE assistant_booking_locks.claim_until <= $4",
+                    vec![
+                        participant.as_str().into(),
+                        until.into(),
+                        token.into(),
+                        now.into(),
+                    ],
+                )],
+                true,
+            )
+            .await
+    }
+
+    /// Lets go of what `token` holds.
+    pub(crate) async fn unlock_attendees(&self, token: &str) -> Result<(), StoreError> {
+        self.db
+            .write(
+                vec![(
+                    "DELETE FROM assistant_booking_locks WHERE claim_token = $1",
+                    vec![token.into()],
+                )],
+                false,
+            )
+            .await
+            .map(|_| ())
+    }
+}
+
 /// The statements that erase a deleted participant from polls and
 /// bookings: their answers and invitations, the polls and bookings they
 /// created (with everything under them), their places at others'.
@@ -568,5 +613,6 @@ pub(super) fn erase_participant(who: &str) -> Vec<Statement> {
         of("DELETE FROM assistant_poll_votes WHERE participant_id = $1"),
         of("DELETE FROM assistant_poll_invitees WHERE participant_id = $1"),
         of("DELETE FROM assistant_booking_attendees WHERE participant_id = $1"),
+        of("DELETE FROM assistant_booking_locks WHERE participant_id = $1"),
     ]
 }
