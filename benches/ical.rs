@@ -9,8 +9,8 @@
 //! Criterion groups: `ical year (200 recurring + 2000 single)` and
 //! `ical 10 MB`. After them, a comparison runs the peer script
 //! (`crates/caldav-provider/tests/peer_busy.py`, with `PEER_PYTHON` or
-//! `.venv/bin/python` from the README test command), checks that both give
-//! identical busy time, and prints seconds per run and the ratio.
+//! `.venv/bin/python` from the README test command), prints seconds per
+//! run and the ratio, and panics if the busy times are not identical.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
@@ -146,14 +146,25 @@ fn compare_with_peer() {
             println!("  {name}: the peer failed");
             continue;
         };
-        let same = serde_json::from_str::<serde_json::Value>(&our_json).ok()
-            == serde_json::from_str::<serde_json::Value>(&their_json).ok();
+        let read = |who: &str, json: &str| -> serde_json::Value {
+            serde_json::from_str(json)
+                .unwrap_or_else(|e| panic!("{name}: {who} busy times are not JSON: {e}"))
+        };
+        let (our_busy, their_busy) = (read("our", &our_json), read("the peer's", &their_json));
+        let same = our_busy == their_busy;
         println!(
             "  {name} ({:.1} MB): ours {:.2} ms, peer {:.1} ms, ratio {:.0}x, busy times identical: {same}",
             text.len() as f64 / 1e6,
             our_secs * 1e3,
             their_secs * 1e3,
             their_secs / our_secs
+        );
+        assert!(
+            same,
+            "{name}: our busy times differ from the Python peer's on the same file \
+             ({} entries against {})",
+            our_busy.as_array().map_or(0, Vec::len),
+            their_busy.as_array().map_or(0, Vec::len),
         );
     }
 }

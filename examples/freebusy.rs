@@ -30,6 +30,14 @@
 //! `https://graph.microsoft.com/v1.0`; the path
 //! `/users/{first schedule}/calendar/getSchedule` is appended) and prints
 //! the same `{"accounts":[...]}` shape.
+//!
+//! `--ews URL --user NAME --password-env VAR [--auth ntlm|basic|bearer]
+//! --mailbox EMAIL [--mailbox EMAIL ...]` asks Exchange Server's EWS
+//! `GetUserAvailability` (URL the full endpoint, such as
+//! `https://mail.example.com/EWS/Exchange.asmx`; NAME `DOMAIN\name` or a
+//! UPN; the password, or with `--auth bearer` the access token, read from
+//! the environment variable VAR; default `--auth ntlm`) and prints the same
+//! `{"accounts":[...]}` shape.
 
 use std::process::ExitCode;
 
@@ -45,7 +53,9 @@ use serde::Serialize;
 
 const USAGE: &str = "usage: freebusy (--ics PATH | --caldav URL --user NAME --password-env VAR | \
                      --google BASE_URL --token-env VAR --calendar ID... | \
-                     --graph BASE_URL --token-env VAR --schedule EMAIL...) \
+                     --graph BASE_URL --token-env VAR --schedule EMAIL... | \
+                     --ews URL --user NAME --password-env VAR [--auth ntlm|basic|bearer] \
+                     --mailbox EMAIL...) \
                      --from RFC3339 --to RFC3339 [--tz ZONE]";
 
 enum Input {
@@ -65,6 +75,11 @@ enum Input {
         token: String,
         schedules: Vec<String>,
     },
+    Ews {
+        url: String,
+        auth: ews_provider::EwsAuth,
+        mailboxes: Vec<String>,
+    },
 }
 
 struct Args {
@@ -78,6 +93,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
     let (mut caldav, mut user, mut password_env) = (None, None, None);
     let (mut google, mut token_env, mut calendars) = (None, None, Vec::new());
     let (mut graph, mut schedules) = (None, Vec::new());
+    let (mut ews, mut auth, mut mailboxes) = (None, None, Vec::new());
     while let Some(flag) = args.next() {
         let mut value = |name: &str| {
             args.next()
@@ -96,6 +112,9 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
             "--calendar" => calendars.push(value("--calendar")?),
             "--graph" => graph = Some(value("--graph")?),
             "--schedule" => schedules.push(value("--schedule")?),
+            "--ews" => ews = Some(value("--ews")?),
+            "--auth" => auth = Some(value("--auth")?),
+            "--mailbox" => mailboxes.push(value("--mailbox")?),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
@@ -105,6 +124,52 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         std::env::var(&var)
             .map_err(|_| format!("the environment variable {var} (--token-env) is not set"))
     };
+    let secret = |flag: &str, var: Option<String>| -> Result<String, String> {
+        let var = var.ok_or_else(|| format!("{flag} needs --password-env; {USAGE}"))?;
+        std::env::var(&var)
+            .map_err(|_| format!("the environment variable {var} (--password-env) is not set"))
+    };
+    if ews.is_none() && (auth.is_some() || !mailboxes.is_empty()) {
+        return Err(format!("--auth and --mailbox go with --ews; {USAGE}"));
+    }
+    if let Some(url) = ews {
+        if ics.is_some() || caldav.is_some() || google.is_some() || graph.is_some() {
+            return Err(format!(
+                "give exactly one of --ics, --caldav, --google, --graph and --ews; {USAGE}"
+            ));
+        }
+        if mailboxes.is_empty() {
+            return Err(format!("--ews needs at least one --mailbox; {USAGE}"));
+        }
+        let method: ews_provider::AuthMethod = match auth {
+            None => ews_provider::AuthMethod::Ntlm,
+            Some(name) => name
+                .parse()
+                .map_err(|e| format!("--auth {name:?}: {e}; {USAGE}"))?,
+        };
+        let secret = secret("--ews", password_env)?;
+        let login = |user: Option<String>| -> Result<ews_provider::EwsLogin, String> {
+            let user = user.ok_or_else(|| format!("--ews needs --user; {USAGE}"))?;
+            Ok(ews_provider::EwsLogin::new(user, secret.clone()))
+        };
+        let auth = match method {
+            ews_provider::AuthMethod::Ntlm => ews_provider::EwsAuth::Ntlm(login(user)?),
+            ews_provider::AuthMethod::Basic => ews_provider::EwsAuth::Basic(login(user)?),
+            ews_provider::AuthMethod::Bearer => ews_provider::EwsAuth::Bearer(Arc::new(
+                availability::StaticToken::new(secret.clone()),
+            )),
+        };
+        return finish(
+            Input::Ews {
+                url,
+                auth,
+                mailboxes,
+            },
+            from,
+            to,
+            tz,
+        );
+    }
     let input = match (ics, caldav, google, graph) {
         (Some(path), None, None, None) => Input::Ics(path),
         (None, None, Some(base_url), None) => {
@@ -142,10 +207,20 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         }
         _ => {
             return Err(format!(
-                "give exactly one of --ics, --caldav, --google and --graph; {USAGE}"
+                "give exactly one of --ics, --caldav, --google, --graph and --ews; {USAGE}"
             ));
         }
     };
+    finish(input, from, to, tz)
+}
+
+/// The window and zone flags, shared by every input.
+fn finish(
+    input: Input,
+    from: Option<String>,
+    to: Option<String>,
+    tz: Option<String>,
+) -> Result<Args, String> {
     let instant = |name: &str, v: Option<String>| -> Result<Timestamp, String> {
         let v = v.ok_or_else(|| format!("{name} is required; {USAGE}"))?;
         v.parse::<Timestamp>()
@@ -194,6 +269,15 @@ async fn run(args: Args) -> Result<String, String> {
             let source =
                 graph_provider::GraphSource::new(tokens, config).map_err(|e| e.to_string())?;
             return many(&source, schedules, args.window).await;
+        }
+        Input::Ews {
+            url,
+            auth,
+            mailboxes,
+        } => {
+            let source = ews_provider::EwsSource::new(ews_provider::EwsConfig::new(url), auth)
+                .map_err(|e| e.to_string())?;
+            return many(&source, mailboxes, args.window).await;
         }
         Input::Ics(path) => {
             let source = IcsSource::new()

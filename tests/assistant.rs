@@ -338,7 +338,18 @@ async fn oauth_connects_replace_the_previous_connection_and_its_secrets() {
         Provider::Google
     );
 
-    // An attempt expires with the (injected) clock.
+    // An attempt is good for 10 minutes on the (injected) clock: still
+    // taken at +599 s, expired at +601 s.
+    let start = a
+        .begin_connect(&me("max"), &pid("max"), Provider::Google)
+        .await
+        .unwrap();
+    world.clock.advance(599);
+    let status = a
+        .complete_connect(&state_of(&start.authorization_url), "good-code")
+        .await
+        .unwrap();
+    assert_eq!(status.text(), "Your Google calendar is connected");
     let start = a
         .begin_connect(&me("max"), &pid("max"), Provider::Google)
         .await

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use common::{Counting, H, MONDAY, Validator, World, iv, week};
 use credential_vault::SecretString;
+use ews_provider::test_support::AvailabilityDouble;
 use org_wide_auth::{Coverage, GoogleWorkspace, IntegrationKind, OrgAuth};
 use scheduling_assistant::{
     Actor, Assistant, AssistantError, ConnectionStatus, Group, Invitees, Participant,
@@ -207,16 +208,143 @@ async fn google_workspace_connects_the_covered_participants_and_survives_a_resta
     assert_eq!(a.status(&pid("ada")).await, ConnectionStatus::NotConnected);
 }
 
+/// Exchange on-premise end to end through the assistant: enabling it
+/// (one `GetUserAvailability` for the scheduling account) connects the
+/// school's participants without a calendar of their own; a group poll
+/// reads them through EWS (ada's meeting makes her unavailable, a mailbox
+/// EWS refuses is a named problem, never free); it survives a restart
+/// without a new validation call and excludes Exchange Online there;
+/// disabling removes exactly its connections.
 #[tokio::test]
-async fn exchange_online_and_on_premise_exclude_each_other_across_a_restart() {
+async fn exchange_on_premise_connects_the_school_and_polls_read_through_ews() {
+    let double = AvailabilityDouble::new()
+        .mailbox("scheduling@school.example", &[])
+        .mailbox(
+            "ada@school.example",
+            &[(MONDAY + 10 * H, MONDAY + 11 * H, "Busy")],
+        )
+        .mailbox(
+            "bea@school.example",
+            &[(MONDAY + 14 * H, MONDAY + 15 * H, "OOF")],
+        )
+        .error("eve@school.example", "ErrorNoFreeBusyAccess");
+    let server = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/EWS/Exchange.asmx"))
+        .respond_with(double.clone())
+        .mount(&server)
+        .await;
     let world = World::new();
     let source = Counting::new(Duration::ZERO);
     let a = open(&world, &source).await;
-    a.enable_exchange_on_premise("scheduling@school.example")
+    a.add_program(
+        Program::new("p", "P").with_policy_toml("scheduling_assistant = true\ngroup_polls = true"),
+    )
+    .await
+    .unwrap();
+    for (id, email) in [
+        ("ada", "ada@school.example"),
+        ("bea", "bea@school.example"),
+        ("eve", "eve@school.example"),
+        ("dev", "dev@elsewhere.example"),
+    ] {
+        a.add_participant(
+            Participant::new(id, id, email, "UTC"),
+            &[ProgramId::new("p")],
+        )
         .await
         .unwrap();
+    }
+    a.add_group(Group {
+        id: "g".into(),
+        program: "p".into(),
+        name: "G".into(),
+        members: ["ada", "bea", "eve", "dev"].map(pid).to_vec(),
+    })
+    .await
+    .unwrap();
+
+    let config = org_wide_auth::ExchangeOnPremise::new(
+        format!("{}/EWS/Exchange.asmx", server.uri()),
+        "SCHOOL\\scheduler",
+        SecretString::new("Spring-2026!".into()),
+        "scheduling@school.example",
+        Coverage::domains(["school.example"]),
+    )
+    .with_auth(ews_provider::AuthMethod::Basic);
+    let connected = a.enable_exchange_on_premise(config).await.unwrap();
+    let mut ids: Vec<&str> = connected.iter().map(|(p, _)| p.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["ada", "bea", "eve"], "dev is not covered");
+    assert!(
+        connected
+            .iter()
+            .all(|(_, kind)| *kind == IntegrationKind::ExchangeOnPremise)
+    );
+    assert_eq!(double.asked(), [["scheduling@school.example"]]);
+    assert_eq!(
+        a.status(&pid("ada")).await.text(),
+        "Your calendar is connected through your organisation"
+    );
+
+    let poll = a
+        .poll(
+            &Actor::participant("ada"),
+            &Invitees::Group("g".into()),
+            SlotRequest::new(Duration::from_secs(3600), week()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        poll.connected_text(),
+        "3 of 4 invitees have connected a calendar"
+    );
+    // One batch for the three covered mailboxes.
+    let asked = double.asked();
+    assert_eq!(asked.len(), 2, "{asked:?}");
+    let mut batch = asked[1].clone();
+    batch.sort();
+    assert_eq!(
+        batch,
+        [
+            "ada@school.example",
+            "bea@school.example",
+            "eve@school.example"
+        ]
+    );
+    assert_eq!(
+        poll.problems
+            .iter()
+            .map(|p| p.participant.as_str())
+            .collect::<Vec<_>>(),
+        ["eve"]
+    );
+    for slot in &poll.slots {
+        let overlaps = |s: i64, e: i64| slot.interval.start() < e && slot.interval.end() > s;
+        assert_eq!(
+            slot.unavailable.contains(&pid("ada")),
+            overlaps(MONDAY + 10 * H, MONDAY + 11 * H),
+            "{slot:?}"
+        );
+        assert_eq!(
+            slot.unavailable.contains(&pid("bea")),
+            overlaps(MONDAY + 14 * H, MONDAY + 15 * H),
+            "{slot:?}"
+        );
+        assert!(slot.unknown.contains(&pid("eve")) && slot.unknown.contains(&pid("dev")));
+        assert!(!slot.free.contains(&pid("eve")));
+    }
     drop(a);
+
+    // A restart restores it from the stored settings and the vault's
+    // login, without a new validation call; Exchange Online is refused.
+    let calls = double.asked().len();
     let a = open(&world, &source).await;
+    assert_eq!(
+        a.status(&pid("bea")).await.text(),
+        "Your calendar is connected through your organisation"
+    );
+    assert_eq!(double.asked().len(), calls);
     let online = org_wide_auth::ExchangeOnline::new(
         "school.example",
         "client",
@@ -226,6 +354,17 @@ async fn exchange_online_and_on_premise_exclude_each_other_across_a_restart() {
     );
     let err = a.enable_exchange_online(online).await.unwrap_err();
     assert!(err.to_string().contains("disable it before"), "{err}");
+
+    let mut gone = a
+        .disable_integration(IntegrationKind::ExchangeOnPremise)
+        .await
+        .unwrap();
+    gone.sort();
+    assert_eq!(gone, vec![pid("ada"), pid("bea"), pid("eve")]);
+    assert_eq!(a.status(&pid("ada")).await, ConnectionStatus::NotConnected);
+    drop(a);
+    let a = open(&world, &source).await;
+    assert_eq!(a.status(&pid("ada")).await, ConnectionStatus::NotConnected);
 }
 
 /// Booking with Google Workspace's booking on: a meeting whose attendees

@@ -486,6 +486,8 @@ fn the_expansion_agrees_with_the_peer_over_its_whole_suites() {
 /// The calendars shipped in the peers' own test folders, read from the
 /// installed packages (so an upgrade of the pinned peer brings its new
 /// calendars), sorted, with the site-packages folder they are named from.
+/// The peers are pinned (`scripts/peers-env`), so the count is exact: the
+/// one caldav-provider's README states.
 fn peer_suite_files(python: &Path) -> (PathBuf, Vec<PathBuf>) {
     let out = Command::new(python)
         .args([
@@ -508,10 +510,10 @@ fn peer_suite_files(python: &Path) -> (PathBuf, Vec<PathBuf>) {
         collect_ics(&dir.join(tests), &mut files);
     }
     files.sort();
-    assert!(
-        files.len() >= 200,
-        "only {} peer calendars found",
-        files.len()
+    assert_eq!(
+        files.len(),
+        258,
+        "peer calendars found (update crates/caldav-provider/README.md with the pins)"
     );
     (site, files)
 }

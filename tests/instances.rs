@@ -1151,3 +1151,130 @@ async fn ending_a_pair_or_deleting_someone_on_one_instance_holds_on_every_instan
     drop(client);
     let _ = task.await;
 }
+
+/// Exchange Online and on-premise exclude each other across instances,
+/// checked in the database: A validates Exchange Online while B enables
+/// on-premise and stores it first (A's probe is held until then, so both
+/// passed their in-memory checks). A's save is refused as a conflict, its
+/// secret removed, and every instance then covers the school through
+/// on-premise only.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exchange_online_and_on_premise_racing_on_two_instances_store_one() {
+    use ews_provider::test_support::AvailabilityDouble;
+    use org_wide_auth::{Coverage, ExchangeOnPremise, ExchangeOnline, IntegrationKind, OrgError};
+    use scheduling_assistant::AssistantError;
+    use std::sync::mpsc;
+
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let ews = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/EWS/Exchange.asmx"))
+        .respond_with(
+            AvailabilityDouble::new()
+                .mailbox("scheduling@school.example", &[])
+                .mailbox("ada@school.example", &[]),
+        )
+        .mount(&ews)
+        .await;
+    // Graph: the app token, and a getSchedule probe held until released
+    // (this mock server's own thread waits; the EWS one is another).
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/school.example/oauth2/v2.0/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "token_type": "Bearer", "expires_in": 3599, "access_token": "eyJ.app"
+        })))
+        .mount(&graph)
+        .await;
+    let (arrived_tx, arrived) = mpsc::channel::<()>();
+    let (release, released) = mpsc::channel::<()>();
+    let (arrived_tx, released) = (Mutex::new(arrived_tx), Mutex::new(released));
+    Mock::given(method("POST"))
+        .and(wiremock::matchers::path_regex("/calendar/getSchedule$"))
+        .respond_with(move |_: &Request| {
+            let _ = arrived_tx.lock().unwrap().send(());
+            let _ = released
+                .lock()
+                .unwrap()
+                .recv_timeout(Duration::from_secs(60));
+            ResponseTemplate::new(200).set_body_json(json!({"value": [
+                {"scheduleId": "scheduling@school.example", "scheduleItems": []}]}))
+        })
+        .mount(&graph)
+        .await;
+
+    let clock = clock();
+    let a = org_instance(&url, &clock).await;
+    let b = org_instance(&url, &clock).await;
+    a.add_program(Program::new("p", "P").with_policy_toml("scheduling_assistant = true\n"))
+        .await
+        .unwrap();
+    a.add_participant(
+        Participant::new("ada", "ada", "ada@school.example", "UTC"),
+        &[ProgramId::new("p")],
+    )
+    .await
+    .unwrap();
+    let coverage = Coverage::domains(["school.example"]);
+    let online = ExchangeOnline::new(
+        "school.example",
+        "client",
+        credential_vault::AppSecret::ClientSecret(SecretString::new("s".into())),
+        "scheduling@school.example",
+        coverage.clone(),
+    )
+    .endpoints(graph.uri(), format!("{}/v1.0", graph.uri()));
+    let on_premise = ExchangeOnPremise::new(
+        format!("{}/EWS/Exchange.asmx", ews.uri()),
+        "SCHOOL\\scheduler",
+        SecretString::new("pw".into()),
+        "scheduling@school.example",
+        coverage,
+    )
+    .with_auth(ews_provider::AuthMethod::Basic);
+
+    let racing = {
+        let a = a.clone();
+        tokio::spawn(async move { a.enable_exchange_online(online).await })
+    };
+    tokio::task::spawn_blocking(move || arrived.recv_timeout(Duration::from_secs(60)))
+        .await
+        .unwrap()
+        .expect("A's probe reached Graph");
+    let connected = b.enable_exchange_on_premise(on_premise).await.unwrap();
+    assert_eq!(connected.len(), 1);
+    release.send(()).unwrap();
+    let err = racing.await.unwrap().unwrap_err();
+    assert!(
+        matches!(
+            err,
+            AssistantError::Organisation(OrgError::ExchangeConflict {
+                enabled: IntegrationKind::ExchangeOnPremise,
+                requested: IntegrationKind::ExchangeOnline,
+            })
+        ),
+        "{err}"
+    );
+
+    // One integration stored; A's secret is gone; both cover ada through
+    // on-premise, and so does a third instance started now.
+    let c = org_instance(&url, &clock).await;
+    let vault = vault(&url).await;
+    let online_owner = OwnerId::new("org:exchange-online").unwrap();
+    assert!(vault.kinds(&online_owner).await.unwrap().is_empty());
+    for instance in [&a, &b, &c] {
+        assert_eq!(
+            instance.status(&pid("ada")).await.text(),
+            "Your calendar is connected through your organisation"
+        );
+        assert!(
+            instance
+                .availability(&admin(), &pid("ada"), week())
+                .await
+                .unwrap()
+                .known
+        );
+    }
+}

@@ -12,7 +12,7 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use availability::{BusyKind, FreeBusy, MeetingChange, SourceError};
+use availability::{BusyKind, Clock, FreeBusy, MeetingChange, SourceError};
 use common::{Counting, H, MONDAY, Recorder, Validator, World, iv};
 use credential_vault::SecretString;
 use scheduling_assistant::{
@@ -491,6 +491,107 @@ async fn a_pair_books_a_mutual_slot_inside_the_programs_hours() {
     assert_eq!(booking.title, "Our 1:1");
     // Either partner may move or cancel their 1:1.
     a.cancel_booking(&me("mia"), &booking.id).await.unwrap();
+}
+
+/// The claim_until of each hold in `assistant_booking_locks`, by participant.
+fn holds(path: &std::path::Path) -> Vec<(String, i64)> {
+    let c = rusqlite::Connection::open(path).unwrap();
+    let mut q = c
+        .prepare("SELECT participant_id, claim_until FROM assistant_booking_locks ORDER BY 1")
+        .unwrap();
+    q.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// A sender that reads the holds while the meeting is being sent.
+#[derive(Debug)]
+struct SeesHolds(std::path::PathBuf, std::sync::Mutex<Vec<(String, i64)>>);
+
+#[async_trait::async_trait]
+impl availability::MeetingSender for SeesHolds {
+    fn via(&self) -> &'static str {
+        "email"
+    }
+
+    fn organiser(&self) -> Option<availability::Person> {
+        Some(availability::Person::new("scheduling@example.org"))
+    }
+
+    async fn send(
+        &self,
+        _meeting: &availability::Meeting,
+        _change: &MeetingChange,
+    ) -> Result<availability::Delivered, SourceError> {
+        *self.1.lock().unwrap() = holds(&self.0);
+        Ok(availability::Delivered {
+            via: "email",
+            event: None,
+        })
+    }
+}
+
+/// An attendee held by another booking attempt (another instance's, in the
+/// store) refuses a booking until the hold expires; the assistant's own
+/// holds expire 2 minutes after they are taken.
+#[tokio::test]
+async fn an_attendee_held_elsewhere_is_refused_until_the_two_minute_hold_expires() {
+    let world = World::new();
+    let source = Counting::new(Duration::ZERO);
+    let sender = Arc::new(SeesHolds(world.path.clone(), Default::default()));
+    let a = world
+        .builder()
+        .await
+        .source(Provider::Icloud, source.clone())
+        .caldav_validator(Arc::new(Validator(None)))
+        .invitations(sender.clone())
+        .build()
+        .await
+        .unwrap();
+    seed(&a).await;
+    connect(&a, &source, "mia").await;
+    connect(&a, &source, "max").await;
+    let slot = a
+        .mutual_slots(
+            &me("max"),
+            &"mia-max".into(),
+            SlotRequest::new(Duration::from_secs(1800), tuesday_morning()),
+        )
+        .await
+        .unwrap()
+        .slots[0]
+        .interval;
+    let held_at = world.clock.now().as_second();
+    rusqlite::Connection::open(&world.path)
+        .unwrap()
+        .execute(
+            "INSERT INTO assistant_booking_locks (participant_id, claim_until, claim_token) \
+             VALUES ('mia', ?1, 'hold-elsewhere')",
+            [held_at + 120],
+        )
+        .unwrap();
+    world.clock.advance(119);
+    let refused = a
+        .book_pair(&me("max"), &"mia-max".into(), slot, BookOptions::new())
+        .await;
+    assert!(
+        matches!(refused, Err(AssistantError::Conflict(_))),
+        "{refused:?}"
+    );
+    // The refused attempt let go of its own holds only.
+    assert_eq!(holds(&world.path), [("mia".to_owned(), held_at + 120)]);
+    world.clock.advance(2);
+    a.book_pair(&me("max"), &"mia-max".into(), slot, BookOptions::new())
+        .await
+        .unwrap();
+    // While it sent, this attempt held both for 2 minutes; then let go.
+    let now = held_at + 121;
+    assert_eq!(
+        *sender.1.lock().unwrap(),
+        [("max".to_owned(), now + 120), ("mia".to_owned(), now + 120)]
+    );
+    assert!(holds(&world.path).is_empty());
 }
 
 /// Every actor against one poll: who sees it, answers it, books it.

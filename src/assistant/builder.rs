@@ -44,6 +44,9 @@ impl fmt::Debug for AssistantBuilder {
     }
 }
 
+/// The default of [`AssistantBuilder::refresh_lease`].
+const DEFAULT_REFRESH_LEASE: Duration = Duration::from_secs(60);
+
 pub(crate) fn secs(d: Duration) -> i64 {
     i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
 }
@@ -151,6 +154,12 @@ impl AssistantBuilder {
         self
     }
 
+    /// The lease the shared busy-time cache is given: the one set with
+    /// [`refresh_lease`](Self::refresh_lease), or the default.
+    pub(crate) fn refresh_lease_or_default(&self) -> Duration {
+        self.lease.unwrap_or(DEFAULT_REFRESH_LEASE)
+    }
+
     /// Loads the stored records and builds the assistant.
     ///
     /// # Errors
@@ -159,6 +168,7 @@ impl AssistantBuilder {
     /// longer resolves;
     /// [`AssistantError::Store`] when loading fails.
     pub async fn build(self) -> Result<Assistant, AssistantError> {
+        let lease = self.refresh_lease_or_default();
         let store = self.store.ok_or(BuildError::MissingStore)?;
         let vault = self.vault.ok_or(BuildError::MissingVault)?;
         let ttl = self.ttl.unwrap_or(Duration::from_secs(600));
@@ -180,7 +190,7 @@ impl AssistantBuilder {
         }
         let store_for_cache = store.clone();
         let clock: Arc<dyn Clock> = self.clock.unwrap_or_else(|| Arc::new(SystemClock));
-        let cache = busy_cache(&store_for_cache, &clock, ttl, self.lease);
+        let cache = busy_cache(&store_for_cache, &clock, ttl, lease);
         let assistant = Assistant {
             inner: Arc::new(Inner {
                 store,
@@ -216,7 +226,7 @@ pub(crate) fn busy_cache(
     store: &Store,
     clock: &Arc<dyn Clock>,
     ttl: Duration,
-    lease: Option<Duration>,
+    lease: Duration,
 ) -> Box<dyn BusyCache> {
     #[cfg(feature = "postgres")]
     if let Some(pool) = store.postgres_pool() {
@@ -224,9 +234,23 @@ pub(crate) fn busy_cache(
             pool,
             Arc::clone(clock),
             ttl,
-            lease.unwrap_or(Duration::from_secs(60)),
+            lease,
         ));
     }
     let _ = (store, lease);
     Box::new(LocalCache::new(secs(ttl), Arc::clone(clock)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// README: `refresh_lease` defaults to 60 s; a set one is kept.
+    #[test]
+    fn the_refresh_lease_defaults_to_sixty_seconds() {
+        let builder = Assistant::builder();
+        assert_eq!(builder.refresh_lease_or_default(), Duration::from_secs(60));
+        let builder = builder.refresh_lease(Duration::from_secs(3));
+        assert_eq!(builder.refresh_lease_or_default(), Duration::from_secs(3));
+    }
 }

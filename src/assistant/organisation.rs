@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, PoisonError};
 
 use org_wide_auth::{
-    ExchangeOnline, GoogleWorkspace, IntegrationKind, IntegrationSettings, OrgAuth,
+    ExchangeOnPremise, ExchangeOnline, GoogleWorkspace, IntegrationKind, IntegrationSettings,
+    OrgAuth, OrgError,
 };
 
 use crate::error::{AssistantError, BuildError};
@@ -105,7 +106,25 @@ impl Assistant {
                     fields.insert("generation".to_owned(), generation.into());
                 }
                 let json = value.to_string();
-                self.inner.store.put_integration(name, json.clone()).await?;
+                let excludes = kind.excludes();
+                let stored = self
+                    .inner
+                    .store
+                    .put_integration(
+                        name,
+                        json.clone(),
+                        excludes.as_ref().map(IntegrationKind::as_str),
+                    )
+                    .await?;
+                if let (false, Some(enabled)) = (stored, excludes) {
+                    // Another instance stored the kind this one excludes
+                    // since this instance last looked.
+                    return Err(OrgError::ExchangeConflict {
+                        enabled,
+                        requested: kind,
+                    }
+                    .into());
+                }
                 Some(json)
             }
             None => {
@@ -149,15 +168,29 @@ impl Assistant {
 
     /// Stores an integration just enabled here; if that fails, turns it
     /// off here too, so this instance does not cover people the others
-    /// (and a restart) do not. Called with `reloading` held.
+    /// (and a restart) do not. When it failed because another instance
+    /// stored the kind it excludes, its secret goes too (nothing of it
+    /// stays). Called with `reloading` held.
     pub(crate) async fn save_enabled(
         &self,
         org: &OrgAuth,
         kind: IntegrationKind,
     ) -> Result<(), AssistantError> {
         let saved = self.save_integration(kind).await;
-        if saved.is_err() {
-            org.forget(kind).await;
+        match &saved {
+            Ok(()) => {}
+            Err(AssistantError::Organisation(OrgError::ExchangeConflict { .. })) => {
+                if let Err(e) = org.disable(kind).await {
+                    tracing::error!(integration = kind.as_str(), error = %e, "could not remove the secret of an integration another instance excluded");
+                }
+                // Applies what the other instance stored at the next call.
+                self.inner
+                    .integrations_pending
+                    .store(true, std::sync::atomic::Ordering::Release);
+            }
+            Err(_) => {
+                org.forget(kind).await;
+            }
         }
         saved
     }
@@ -184,21 +217,29 @@ impl Assistant {
         Ok(self.sync_organisation().await)
     }
 
-    /// Records Exchange on-premise (it excludes Exchange Online; its
-    /// free/busy client is not built, so it covers nobody yet).
+    /// Enables Exchange on-premise (EWS) for the whole instance, as
+    /// [`enable_google_workspace`](Self::enable_google_workspace): one
+    /// `GetUserAvailability` for the scheduling account validates the URL
+    /// and login first, the login goes to the vault, the settings beside
+    /// it, then every covered participant without a calendar of their own
+    /// is connected. Meetings booked for them go by email.
     ///
     /// # Errors
-    /// [`AssistantError::Organisation`] when Exchange Online is enabled.
+    /// As there, and [`AssistantError::Organisation`] when Exchange Online
+    /// is enabled, here or (checked in the database) by another instance
+    /// sharing it.
     pub async fn enable_exchange_on_premise(
         &self,
-        scheduling_account: &str,
-    ) -> Result<(), AssistantError> {
+        config: ExchangeOnPremise,
+    ) -> Result<Vec<(ParticipantId, IntegrationKind)>, AssistantError> {
         let org = self.org()?;
         self.sync().await;
-        let _reloading = self.inner.reloading.lock().await;
-        org.enable_exchange_on_premise(scheduling_account).await?;
+        let reloading = self.inner.reloading.lock().await;
+        org.enable_exchange_on_premise(config).await?;
         self.save_enabled(org, IntegrationKind::ExchangeOnPremise)
-            .await
+            .await?;
+        drop(reloading);
+        Ok(self.sync_organisation().await)
     }
 
     /// Disables an integration: its secret, its settings and the automatic

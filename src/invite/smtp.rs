@@ -299,6 +299,14 @@ impl MeetingSender for EmailInvitations {
 mod tests {
     use super::*;
 
+    /// README: implicit TLS on port 465 unless told otherwise (STARTTLS
+    /// keeps the port given; 587 is `serve`'s choice, not this type's).
+    #[test]
+    fn the_default_is_implicit_tls_on_port_465() {
+        let settings = SmtpSettings::new("mail.example.org", Person::new("sched@example.org"));
+        assert_eq!((settings.port, settings.security), (465, SmtpSecurity::Tls));
+    }
+
     #[test]
     fn plain_smtp_goes_to_loopback_only_and_never_with_a_login() {
         let clock: std::sync::Arc<dyn Clock> = std::sync::Arc::new(availability::SystemClock);

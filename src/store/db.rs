@@ -79,7 +79,7 @@ impl Db {
             "UPDATE assistant_revision SET revision = revision + 1 WHERE id = 1",
             Vec::new(),
         ));
-        self.run(statements, false).await.map(|_| ())
+        self.run(statements, None).await.map(|_| ())
     }
 
     /// Runs statements in one transaction without touching the records'
@@ -92,10 +92,27 @@ impl Db {
         statements: Vec<Statement>,
         guarded: bool,
     ) -> Result<bool, StoreError> {
-        self.run(statements, guarded).await
+        self.run(statements, guarded.then_some(0)).await
     }
 
-    async fn run(&self, statements: Vec<Statement>, guarded: bool) -> Result<bool, StoreError> {
+    /// Runs statements in one transaction where the one at `guard` must
+    /// change a row, or nothing is written and `false` comes back. The
+    /// statements before it can take the locks its condition needs (in
+    /// PostgreSQL, a later statement of a transaction sees what others
+    /// committed while it waited for a row lock).
+    pub(super) async fn write_guarded_at(
+        &self,
+        statements: Vec<Statement>,
+        guard: usize,
+    ) -> Result<bool, StoreError> {
+        self.run(statements, Some(guard)).await
+    }
+
+    async fn run(
+        &self,
+        statements: Vec<Statement>,
+        guard: Option<usize>,
+    ) -> Result<bool, StoreError> {
         match self {
             Self::Sqlite(conn) => {
                 let conn = Arc::clone(conn);
@@ -113,7 +130,7 @@ impl Db {
                                 rusqlite::params_from_iter(params.iter().map(sqlite_param)),
                             )
                             .map_err(backend("writing"))?;
-                        if guarded && i == 0 && changed == 0 {
+                        if guard == Some(i) && changed == 0 {
                             // Dropping the transaction rolls it back.
                             return Ok(false);
                         }
@@ -137,7 +154,7 @@ impl Db {
                         .execute(*sql, &params)
                         .await
                         .map_err(backend("writing"))?;
-                    if guarded && i == 0 && changed == 0 {
+                    if guard == Some(i) && changed == 0 {
                         tx.rollback().await.map_err(backend("rolling back"))?;
                         return Ok(false);
                     }

@@ -418,13 +418,34 @@ impl Store {
             .collect()
     }
 
-    pub(crate) async fn put_integration(&self, kind: &str, json: String) -> Result<(), StoreError> {
+    /// Stores an integration's settings unless the integration `excludes`
+    /// names is stored (Exchange Online and on-premise): `false` then,
+    /// nothing written. The check holds across instances: the revision
+    /// row is locked (and bumped) first, so two instances storing the two
+    /// kinds at once are serialised and the second sees the first.
+    pub(crate) async fn put_integration(
+        &self,
+        kind: &str,
+        json: String,
+        excludes: Option<&str>,
+    ) -> Result<bool, StoreError> {
         self.db
-            .transaction(vec![(
-                "INSERT INTO assistant_org_integrations (kind, settings_json) VALUES ($1, $2)
-                 ON CONFLICT (kind) DO UPDATE SET settings_json = excluded.settings_json",
-                vec![kind.into(), json.into()],
-            )])
+            .write_guarded_at(
+                vec![
+                    (
+                        "UPDATE assistant_revision SET revision = revision + 1 WHERE id = 1",
+                        Vec::new(),
+                    ),
+                    (
+                        "INSERT INTO assistant_org_integrations (kind, settings_json)
+                         SELECT $1, $2 WHERE NOT EXISTS
+                            (SELECT 1 FROM assistant_org_integrations WHERE kind = $3)
+                         ON CONFLICT (kind) DO UPDATE SET settings_json = excluded.settings_json",
+                        vec![kind.into(), json.into(), excludes.unwrap_or("").into()],
+                    ),
+                ],
+                1,
+            )
             .await
     }
 
@@ -555,7 +576,18 @@ mod tests {
             .unwrap();
         assert!(s.connections().await.unwrap().is_empty());
 
-        s.put_integration("exchange_on_premise", "{}".into())
+        assert!(
+            s.put_integration("exchange_on_premise", "{}".into(), Some("exchange_online"))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !s.put_integration("exchange_online", "{}".into(), Some("exchange_on_premise"))
+                .await
+                .unwrap(),
+            "the excluded kind is stored: refused"
+        );
+        s.put_integration("exchange_on_premise", "{}".into(), None)
             .await
             .unwrap();
         assert_eq!(s.integrations().await.unwrap(), ["{}"]);

@@ -348,6 +348,17 @@ mod tests {
         assert_eq!(back, ConnectedAccount::new("1234", None, None));
     }
 
+    /// The defaults the providers' READMEs state: 3 retries, 500 ms
+    /// doubling to 30 s, `Retry-After` honoured up to 60 s.
+    #[test]
+    fn retry_defaults_are_the_documented_ones() {
+        let r = RetryConfig::default();
+        assert_eq!(r.max_retries, 3);
+        assert_eq!(r.initial_backoff, Duration::from_millis(500));
+        assert_eq!(r.max_backoff, Duration::from_secs(30));
+        assert_eq!(r.max_retry_after, Duration::from_secs(60));
+    }
+
     #[test]
     fn backoff_is_jittered_below_a_doubling_capped_ceiling() {
         let r = RetryConfig::default();

@@ -247,6 +247,9 @@ async fn failing(template: ResponseTemplate, config: CalDavConfig) -> SourceErro
 #[tokio::test]
 async fn failures_are_typed_and_never_show_the_password() {
     let d = CalDavConfig::default;
+    // The cap the README states: 32 MiB by default (the case over it below
+    // sets a smaller one).
+    assert_eq!(d().max_response_bytes, 32 * 1024 * 1024);
     let cases = vec![
         (
             ResponseTemplate::new(401),

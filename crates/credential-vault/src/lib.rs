@@ -8,7 +8,7 @@ pub use crate::keys::{KeyError, KeyId, KeyRing, MasterKey};
 pub use crate::postgres::PostgresStore;
 pub use crate::secret::{
     AppCredentials, AppPassword, AppSecret, Credential, InvalidOwnerId, OAuthTokens, OwnerId,
-    SecretKind, SecretString, ServiceAccountKey,
+    SecretKind, SecretString, ServerLogin, ServiceAccountKey,
 };
 #[cfg(feature = "sqlite")]
 pub use crate::sqlite::SqliteStore;

@@ -151,17 +151,21 @@ pub enum SecretKind {
     /// has started and not yet completed, kept for the few minutes until
     /// the provider's callback, which any instance may receive.
     OauthAttempt,
+    /// An organisation's Exchange Server (on-premise) scheduling account:
+    /// its user name and password for EWS (NTLM or Basic).
+    ExchangeServerLogin,
 }
 
 impl SecretKind {
     /// Every kind, in code order.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::GoogleOauth,
         Self::MicrosoftOauth,
         Self::AppleAppPassword,
         Self::GoogleServiceAccount,
         Self::MicrosoftAppCredentials,
         Self::OauthAttempt,
+        Self::ExchangeServerLogin,
     ];
 
     /// The stable name stored in databases (`google_oauth`, ...).
@@ -173,6 +177,7 @@ impl SecretKind {
             Self::GoogleServiceAccount => "google_service_account",
             Self::MicrosoftAppCredentials => "microsoft_app_credentials",
             Self::OauthAttempt => "oauth_attempt",
+            Self::ExchangeServerLogin => "exchange_server_login",
         }
     }
 
@@ -190,6 +195,7 @@ impl SecretKind {
             Self::GoogleServiceAccount => 4,
             Self::MicrosoftAppCredentials => 5,
             Self::OauthAttempt => 6,
+            Self::ExchangeServerLogin => 7,
         }
     }
 
@@ -292,6 +298,27 @@ impl AppPassword {
     }
 }
 
+/// A user name and password for an organisation's own server: the
+/// Exchange Server (EWS) scheduling account.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[non_exhaustive]
+pub struct ServerLogin {
+    /// The user name (`DOMAIN\\name` or a UPN; not secret, but personal).
+    pub user: String,
+    /// The password.
+    pub password: SecretString,
+}
+
+impl ServerLogin {
+    /// A user name with its password.
+    pub fn new(user: impl Into<String>, password: SecretString) -> Self {
+        Self {
+            user: user.into(),
+            password,
+        }
+    }
+}
+
 /// A Google service-account key, kept as the JSON file Google issues.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
 #[non_exhaustive]
@@ -375,6 +402,8 @@ pub enum Credential {
     MicrosoftAppCredentials(AppCredentials),
     /// [`SecretKind::OauthAttempt`]: the PKCE verifier.
     OauthAttempt(SecretString),
+    /// [`SecretKind::ExchangeServerLogin`].
+    ExchangeServerLogin(ServerLogin),
 }
 
 impl Credential {
@@ -387,6 +416,7 @@ impl Credential {
             Self::GoogleServiceAccount(_) => SecretKind::GoogleServiceAccount,
             Self::MicrosoftAppCredentials(_) => SecretKind::MicrosoftAppCredentials,
             Self::OauthAttempt(_) => SecretKind::OauthAttempt,
+            Self::ExchangeServerLogin(_) => SecretKind::ExchangeServerLogin,
         }
     }
 
@@ -433,6 +463,10 @@ impl Credential {
             Self::OauthAttempt(verifier) => WireOut::OauthAttempt {
                 pkce_verifier: verifier.secret(),
             },
+            Self::ExchangeServerLogin(login) => WireOut::ServerLogin {
+                user: &login.user,
+                password: login.password.secret(),
+            },
         };
         // Reserve generously up front so the buffer never reallocates (a
         // reallocation would leave an unzeroized copy behind).
@@ -465,6 +499,7 @@ impl Credential {
                     }
             }
             Self::OauthAttempt(verifier) => verifier.len(),
+            Self::ExchangeServerLogin(login) => login.user.len() + login.password.len(),
         };
         // JSON escapes at most double a string's length (\n, \"), plus keys.
         2 * secrets + 256
@@ -485,6 +520,9 @@ impl Credential {
             }
             (SecretKind::OauthAttempt, WireIn::OauthAttempt { pkce_verifier }) => {
                 Self::OauthAttempt(pkce_verifier)
+            }
+            (SecretKind::ExchangeServerLogin, WireIn::ServerLogin(login)) => {
+                Self::ExchangeServerLogin(login)
             }
             _ => return None,
         })
@@ -523,6 +561,10 @@ enum WireOut<'a> {
     OauthAttempt {
         pkce_verifier: &'a str,
     },
+    ServerLogin {
+        user: &'a str,
+        password: &'a str,
+    },
 }
 
 #[derive(Serialize)]
@@ -546,6 +588,7 @@ enum WireIn {
     OauthAttempt {
         pkce_verifier: SecretString,
     },
+    ServerLogin(ServerLogin),
 }
 
 #[cfg(test)]
@@ -590,6 +633,10 @@ mod tests {
                 AppSecret::ClientSecret("s3cr3t~".into()),
             )),
             Credential::OauthAttempt("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into()),
+            Credential::ExchangeServerLogin(ServerLogin::new(
+                "CORP\\scheduler",
+                "Winter-2026!".into(),
+            )),
         ]
     }
 

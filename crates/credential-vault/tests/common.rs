@@ -1,6 +1,6 @@
 use credential_vault::{
     AppCredentials, AppPassword, AppSecret, Credential, KeyId, KeyRing, MasterKey, OAuthTokens,
-    OwnerId, ServiceAccountKey,
+    OwnerId, ServerLogin, ServiceAccountKey,
 };
 
 /// Every secret string the samples contain: none may appear in any error,
@@ -14,6 +14,7 @@ pub(crate) const SECRETS: &[&str] = &[
     "MIIEvQIBADANBgkq",
     "client~secret~value",
     "pkce-verifier-dBjftJeZ4CVP",
+    "Ews-Winter-2026!",
 ];
 
 pub(crate) fn key(id: u32) -> MasterKey {
@@ -62,6 +63,7 @@ pub(crate) fn samples() -> Vec<Credential> {
             AppSecret::ClientSecret(SECRETS[6].into()),
         )),
         Credential::OauthAttempt(SECRETS[7].into()),
+        Credential::ExchangeServerLogin(ServerLogin::new("CORP\\scheduler", SECRETS[8].into())),
     ]
 }
 

@@ -232,6 +232,28 @@ async fn throttled_inserts_are_retried_a_bounded_number_of_times() {
     assert_eq!(calls, 1 + RetryConfig::default().max_retries as usize);
 }
 
+/// A second insert of the same `iCalUID` is refused with 409 `duplicate`
+/// (the documented body): one call, a typed error, no address, also when
+/// Google's message names them.
+/// <https://developers.google.com/workspace/calendar/api/guides/errors#409_the_requested_identifier_already_exists>
+#[tokio::test]
+async fn a_duplicate_insert_is_refused_once_and_typed() {
+    let documented = ResponseTemplate::new(409).set_body_json(json!({"error": {
+        "errors": [{"domain": "global", "reason": "duplicate",
+                    "message": "The requested identifier already exists."}],
+        "code": 409,
+        "message": "The requested identifier already exists."
+    }}));
+    for template in [documented, google_error(409, "duplicate")] {
+        let (err, calls) = insert_error(template).await;
+        assert_eq!(
+            (err.kind(), calls),
+            (SourceErrorKind::InvalidResponse, 1),
+            "{err}"
+        );
+    }
+}
+
 /// A patch is idempotent: a 503 is retried, then returned as unavailable.
 #[tokio::test]
 async fn a_patch_is_retried_on_503() {

@@ -238,6 +238,36 @@ async fn app_only_with_a_secret_once_for_every_mailbox() {
     assert!(consent.starts_with("https://login.microsoftonline.com/contoso.onmicrosoft.com/v2.0/adminconsent?client_id=11111111-2222-3333-4444-555555555555&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"));
 }
 
+/// The app-only token is kept until five minutes before it expires: with
+/// `expires_in: 3600`, still cached at +3000 s, renewed at +3400 s.
+#[tokio::test]
+async fn the_app_token_is_renewed_five_minutes_before_expiry() {
+    let server = MockServer::start().await;
+    let issued = Arc::new(AtomicUsize::new(0));
+    let count = issued.clone();
+    Mock::given(method("POST"))
+        .and(path("/contoso.onmicrosoft.com/oauth2/v2.0/token"))
+        .respond_with(move |_: &Request| {
+            let n = count.fetch_add(1, Ordering::SeqCst) + 1;
+            ResponseTemplate::new(200).set_body_json(json!({
+                "token_type": "Bearer", "expires_in": 3600, "access_token": format!("eyJ.app{n}")
+            }))
+        })
+        .mount(&server)
+        .await;
+    let oauth = Arc::new(oauth(&server, Tenant("contoso.onmicrosoft.com".to_owned())));
+    let now = clock();
+    let tokens = AppTokens::with_secret(oauth, now.clone());
+    let adele = AccountId::new("adele@contoso.com");
+    assert_eq!(tokens.token(&adele).await.unwrap().secret(), "eyJ.app1");
+    now.advance(3000);
+    assert_eq!(tokens.token(&adele).await.unwrap().secret(), "eyJ.app1");
+    assert_eq!(issued.load(Ordering::SeqCst), 1);
+    now.advance(400);
+    assert_eq!(tokens.token(&adele).await.unwrap().secret(), "eyJ.app2");
+    assert_eq!(issued.load(Ordering::SeqCst), 2);
+}
+
 /// Certificate credentials: the client assertion verifies with the
 /// certificate's public key and names it by its SHA-1 thumbprint.
 #[tokio::test]

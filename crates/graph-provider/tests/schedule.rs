@@ -166,9 +166,24 @@ async fn batches_of_twenty_and_windows_under_62_days() {
         .unwrap();
     let requests = requests_seen(&server).await;
     assert_eq!(requests.len(), 6);
+    let sixty_days = jiff::SignedDuration::from_hours(60 * 24);
+    assert_eq!(
+        GraphConfig::default().max_window,
+        Duration::from_secs(60 * 86_400)
+    );
     for r in &requests {
         let body: Value = serde_json::from_slice(&r.body).unwrap();
         assert!(body["schedules"].as_array().unwrap().len() <= 20);
+        // Each piece spans at most 60 days (Graph refuses 62 or more).
+        let at = |key: &str| -> jiff::civil::DateTime {
+            assert_eq!(body[key]["timeZone"], "UTC");
+            body[key]["dateTime"].as_str().unwrap().parse().unwrap()
+        };
+        let span = at("startTime").duration_until(at("endTime"));
+        assert!(
+            span > jiff::SignedDuration::ZERO && span <= sixty_days,
+            "a piece of {span:?}"
+        );
         let first = body["schedules"][0].as_str().unwrap();
         assert_eq!(
             r.url.path(),

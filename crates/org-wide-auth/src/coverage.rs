@@ -15,8 +15,10 @@ pub const CONNECTED_THROUGH_ORGANISATION: &str = "Connected through your organis
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Coverage {
     /// Email domains (`example.org`), exact match.
+    #[serde(default)]
     pub domains: BTreeSet<String>,
     /// Individual addresses outside those domains.
+    #[serde(default)]
     pub allow: BTreeSet<String>,
 }
 

@@ -16,8 +16,7 @@ pub enum IntegrationKind {
     /// Exchange Online: a Graph app registration with application
     /// permissions, consented by the tenant administrator.
     ExchangeOnline,
-    /// Exchange Server on-premise (EWS). Recorded for mutual exclusion;
-    /// its free/busy client is not built yet.
+    /// Exchange Server on-premise, read through EWS (`ews-provider`).
     ExchangeOnPremise,
 }
 
@@ -60,17 +59,17 @@ impl IntegrationKind {
         OwnerId::new(self.owner_str()).map_err(|e| OrgError::Vault(e.to_string()))
     }
 
-    /// The kind of secret the vault holds for it (Exchange on-premise
-    /// holds none; it is looked up as app credentials, never found).
+    /// The kind of secret the vault holds for it.
     pub(crate) const fn secret_kind(self) -> SecretKind {
         match self {
             Self::GoogleWorkspace => SecretKind::GoogleServiceAccount,
-            _ => SecretKind::MicrosoftAppCredentials,
+            Self::ExchangeOnline => SecretKind::MicrosoftAppCredentials,
+            Self::ExchangeOnPremise => SecretKind::ExchangeServerLogin,
         }
     }
 
     /// The kind that cannot be enabled beside this one.
-    pub(crate) const fn excludes(self) -> Option<Self> {
+    pub const fn excludes(self) -> Option<Self> {
         match self {
             Self::ExchangeOnline => Some(Self::ExchangeOnPremise),
             Self::ExchangeOnPremise => Some(Self::ExchangeOnline),

@@ -12,14 +12,15 @@
 //!   structs themselves, minus their secrets.
 //! - `google.rs`: [`GoogleWorkspace`], [`ReadAs`], [`ViaSchedulingAccount`],
 //!   and the Google source and (with booking) writer.
-//! - `exchange.rs`: [`ExchangeOnline`] and the Graph source and writer (Exchange
-//!   on-premise is only recorded).
+//! - `exchange.rs`: [`ExchangeOnline`] and the Graph source and writer.
+//! - `on_premise.rs`: [`ExchangeOnPremise`] and the EWS source.
 //! - `registry.rs`: [`OrgAuth`] and [`IntegrationStatus`].
 //! - `error.rs`: [`OrgError`] and [`ValidationError`].
 //!
 //! The other crates do the rest: `google-provider` mints the delegated
 //! tokens and speaks the Calendar API, `graph-provider` the app-only
-//! tokens and Graph, `credential-vault` keeps the secrets, and
+//! tokens and Graph, `ews-provider` Exchange Server's EWS (NTLM or Basic),
+//! `credential-vault` keeps the secrets, and
 //! `availability` defines the `FreeBusySource` and `TokenSource` traits
 //! they meet at.
 #![deny(missing_docs)]
@@ -31,6 +32,7 @@ pub use crate::{
     exchange::ExchangeOnline,
     google::{GoogleWorkspace, ReadAs, ViaSchedulingAccount},
     kind::IntegrationKind,
+    on_premise::ExchangeOnPremise,
     registry::{IntegrationStatus, OrgAuth},
     settings::IntegrationSettings,
 };
@@ -40,5 +42,6 @@ mod error;
 mod exchange;
 mod google;
 mod kind;
+mod on_premise;
 mod registry;
 mod settings;

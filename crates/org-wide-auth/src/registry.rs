@@ -9,12 +9,13 @@ use availability::{
     AccountId, Clock, FreeBusyRequest, FreeBusySource, Interval, MeetingSender, TokenSource,
 };
 use credential_vault::{AppCredentials, Credential, Expect, ServiceAccountKey, Vault};
+use ews_provider::EwsSource;
 use google_provider::{GoogleEvents, GoogleSource, SCOPE_EVENTS};
 use tokio::sync::RwLock;
 
 use crate::{
-    Coverage, ExchangeOnline, GoogleWorkspace, IntegrationKind, IntegrationSettings, OrgError,
-    ValidationError,
+    Coverage, ExchangeOnPremise, ExchangeOnline, GoogleWorkspace, IntegrationKind,
+    IntegrationSettings, OrgError, ValidationError,
 };
 
 /// One integration's status.
@@ -32,7 +33,8 @@ pub struct IntegrationStatus {
 }
 
 /// An enabled integration: its stored settings (no secret), its source
-/// (none for Exchange on-premise), its writer (with booking on only), and
+/// (none for Exchange on-premise settings stored before its client
+/// existed), its writer (with booking on only), and
 /// the connections it made.
 struct Enabled {
     settings: IntegrationSettings,
@@ -287,30 +289,80 @@ impl OrgAuth {
                 self.insert(config.settings(), Some(Arc::new(source)), boxed(sender))
                     .await;
             }
-            IntegrationSettings::ExchangeOnPremise { scheduling_account } => {
-                self.enable_exchange_on_premise(scheduling_account.clone())
-                    .await?;
+            IntegrationSettings::ExchangeOnPremise(stored) => {
+                self.check_exclusion(kind).await?;
+                if !stored.has_client() {
+                    // Stored before the EWS client existed: it still
+                    // excludes Exchange Online and covers nobody.
+                    self.insert(settings.clone(), None, None).await;
+                    return Ok(());
+                }
+                let Credential::ExchangeServerLogin(login) = self.stored_secret(kind).await? else {
+                    return Err(OrgError::Vault("unexpected secret kind".to_owned()));
+                };
+                let mut config = stored.clone();
+                config.user = login.user.clone();
+                config.password = login.password.clone();
+                let source = config.source()?;
+                self.insert(config.settings(), Some(Arc::new(source)), None)
+                    .await;
             }
         }
         Ok(())
     }
 
-    /// Records Exchange on-premise (for mutual exclusion; its client is
-    /// not built, so it covers nobody yet).
+    /// Checks an Exchange on-premise integration without storing anything:
+    /// the EWS endpoint answers, the login is accepted, and the scheduling
+    /// account's mailbox exists (one `GetUserAvailability` for it).
     ///
     /// # Errors
     ///
-    /// [`OrgError::ExchangeConflict`] if Exchange Online is enabled.
+    /// A [`ValidationError`] with the reason.
+    pub async fn validate_exchange_on_premise(
+        &self,
+        config: &ExchangeOnPremise,
+    ) -> Result<(), ValidationError> {
+        self.on_premise_source(config).await.map(|_| ())
+    }
+
+    /// The EWS source after its probe.
+    async fn on_premise_source(
+        &self,
+        config: &ExchangeOnPremise,
+    ) -> Result<EwsSource, ValidationError> {
+        if !config.has_client() {
+            return Err(ValidationError::Unreachable(
+                "no EWS URL was given".to_owned(),
+            ));
+        }
+        let source = config.source()?;
+        self.probe(&source, &config.scheduling_account).await?;
+        Ok(source)
+    }
+
+    /// Validates (one `GetUserAvailability` for the scheduling account),
+    /// then enables Exchange on-premise for every program: the login goes
+    /// to the vault, and the participants its coverage names are read
+    /// through EWS.
+    ///
+    /// # Errors
+    ///
+    /// [`OrgError::ExchangeConflict`] if Exchange Online is enabled,
+    /// [`OrgError::Validation`] (nothing stored), or the vault's failure.
     pub async fn enable_exchange_on_premise(
         &self,
-        scheduling_account: impl Into<String>,
+        config: ExchangeOnPremise,
     ) -> Result<(), OrgError> {
         self.check_exclusion(IntegrationKind::ExchangeOnPremise)
             .await?;
-        let settings = IntegrationSettings::ExchangeOnPremise {
-            scheduling_account: scheduling_account.into(),
-        };
-        self.insert(settings, None, None).await;
+        let source = self.on_premise_source(&config).await?;
+        self.put_secret(
+            IntegrationKind::ExchangeOnPremise,
+            &Credential::ExchangeServerLogin(config.login()),
+        )
+        .await?;
+        self.insert(config.settings(), Some(Arc::new(source)), None)
+            .await;
         Ok(())
     }
 
@@ -403,7 +455,8 @@ impl OrgAuth {
     /// `events.insert` / `patch` / `delete` on the scheduling account's
     /// calendar, or Graph `POST /users/{account}/events` / `PATCH` /
     /// `cancel` in its mailbox. `None` when `kind` is not enabled, or is
-    /// enabled without booking (and always for Exchange on-premise). Its
+    /// enabled without booking (and always for Exchange on-premise, whose
+    /// meetings go by email). Its
     /// meetings' [`organiser`](availability::Meeting::organiser) is
     /// [`scheduling_account`](Self::scheduling_account).
     pub async fn meeting_sender(&self, kind: IntegrationKind) -> Option<Arc<dyn MeetingSender>> {

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::{Coverage, ExchangeOnline, GoogleWorkspace, IntegrationKind};
+use crate::{Coverage, ExchangeOnPremise, ExchangeOnline, GoogleWorkspace, IntegrationKind};
 
 /// An integration's settings without its secret: what an instance stores so
 /// that, restarting, it can [`restore`](crate::OrgAuth::restore) the
@@ -23,11 +23,10 @@ pub enum IntegrationSettings {
     /// Exchange Online; its [`secret`](ExchangeOnline::secret) is empty
     /// (the secret is in the vault).
     ExchangeOnline(ExchangeOnline),
-    /// Exchange on-premise (recorded for mutual exclusion).
-    ExchangeOnPremise {
-        /// The scheduling account.
-        scheduling_account: String,
-    },
+    /// Exchange on-premise; its [`user`](ExchangeOnPremise::user) and
+    /// [`password`](ExchangeOnPremise::password) are empty (the login is in
+    /// the vault).
+    ExchangeOnPremise(ExchangeOnPremise),
 }
 
 impl IntegrationSettings {
@@ -36,7 +35,7 @@ impl IntegrationSettings {
         match self {
             Self::GoogleWorkspace(_) => IntegrationKind::GoogleWorkspace,
             Self::ExchangeOnline(_) => IntegrationKind::ExchangeOnline,
-            Self::ExchangeOnPremise { .. } => IntegrationKind::ExchangeOnPremise,
+            Self::ExchangeOnPremise(_) => IntegrationKind::ExchangeOnPremise,
         }
     }
 
@@ -45,16 +44,16 @@ impl IntegrationSettings {
         match self {
             Self::GoogleWorkspace(google) => &google.scheduling_account,
             Self::ExchangeOnline(exchange) => &exchange.scheduling_account,
-            Self::ExchangeOnPremise { scheduling_account } => scheduling_account,
+            Self::ExchangeOnPremise(ews) => &ews.scheduling_account,
         }
     }
 
-    /// Who is covered; nobody for Exchange on-premise, which has no client.
+    /// Who is covered.
     pub(crate) fn coverage(&self) -> Option<&Coverage> {
         match self {
             Self::GoogleWorkspace(google) => Some(&google.coverage),
             Self::ExchangeOnline(exchange) => Some(&exchange.coverage),
-            Self::ExchangeOnPremise { .. } => None,
+            Self::ExchangeOnPremise(ews) => Some(&ews.coverage),
         }
     }
 }
@@ -111,6 +110,9 @@ mod tests {
                 "scheduling_account": "a@example.org", "domains": [], "allow": [],
                 "authority": null, "graph_base": null}),
             json!({"kind": "exchange_on_premise", "scheduling_account": "a@example.org"}),
+            json!({"kind": "exchange_on_premise", "ews_url": "https://mail.example.org/EWS/Exchange.asmx",
+                "auth": "basic", "scheduling_account": "a@example.org",
+                "domains": ["example.org"], "allow": [], "max_window_days": 62}),
         ];
         for row in rows {
             let settings = serde_json::from_value::<IntegrationSettings>(row.clone());

@@ -2,9 +2,11 @@ use std::sync::Arc;
 
 use availability::{BusyEntry, BusyKind, FixedClock, FreeBusyRequest, Interval};
 use credential_vault::{AppSecret, KeyId, KeyRing, MasterKey, MemoryStore, SecretString, Vault};
+use ews_provider::AuthMethod;
+use ews_provider::test_support::AvailabilityDouble;
 use org_wide_auth::{
-    CONNECTED_THROUGH_ORGANISATION, Coverage, ExchangeOnline, GoogleWorkspace, IntegrationKind,
-    OrgAuth, OrgError, ReadAs, ValidationError,
+    CONNECTED_THROUGH_ORGANISATION, Coverage, ExchangeOnPremise, ExchangeOnline, GoogleWorkspace,
+    IntegrationKind, OrgAuth, OrgError, ReadAs, ValidationError,
 };
 use serde_json::{Value, json};
 use wiremock::matchers::{method, path, path_regex};
@@ -38,6 +40,30 @@ pub(crate) fn key() -> SecretString {
         )
         .unwrap(),
     )
+}
+
+/// An EWS endpoint on wiremock answering `double`.
+pub(crate) async fn ews_server(double: AvailabilityDouble) -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/EWS/Exchange.asmx"))
+        .respond_with(double)
+        .mount(&server)
+        .await;
+    server
+}
+
+/// Exchange on-premise at `server`, Basic (plain HTTP is allowed to
+/// loopback only, for tests), covering example.org.
+pub(crate) fn on_premise(server: &MockServer) -> ExchangeOnPremise {
+    ExchangeOnPremise::new(
+        format!("{}/EWS/Exchange.asmx", server.uri()),
+        "CORP\\scheduler",
+        SecretString::new("Winter-2026!".to_owned()),
+        "mentoring@example.org",
+        Coverage::domains(["example.org"]),
+    )
+    .with_auth(AuthMethod::Basic)
 }
 
 fn participants() -> Vec<String> {
@@ -393,10 +419,146 @@ async fn exchange_online_validation_names_missing_consent_and_unknown_users() {
     }
 }
 
+/// Exchange on-premise end to end: one `GetUserAvailability` for the
+/// scheduling account validates it (Basic login sent, nothing stored
+/// before), covered participants are read through EWS with their own
+/// items and per-mailbox errors, and disabling removes the login.
+#[tokio::test]
+async fn exchange_on_premise_validates_covers_and_reads_each_mailbox() {
+    let week = week();
+    let (s, e) = (week.start(), week.end());
+    let double = AvailabilityDouble::new()
+        .mailbox("mentoring@example.org", &[])
+        .mailbox(
+            "p0001@example.org",
+            &[
+                (s + 3600, s + 7200, "Busy"),
+                (s + 86_400, s + 90_000, "OOF"),
+            ],
+        )
+        .mailbox(
+            "p0003@example.org",
+            &[(s - 3600, s + 600, "Tentative"), (e - 60, e + 60, "NoData")],
+        )
+        .error("p0002@example.org", "ErrorNoFreeBusyAccess");
+    let server = ews_server(double.clone()).await;
+    let org = org();
+    org.enable_exchange_on_premise(on_premise(&server))
+        .await
+        .unwrap();
+    assert!(org.has_secret(IntegrationKind::ExchangeOnPremise).await);
+    assert_eq!(double.asked(), [["mentoring@example.org"]], "one probe");
+    let requests = server.received_requests().await.unwrap();
+    use base64::Engine as _;
+    let basic = format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode("CORP\\scheduler:Winter-2026!")
+    );
+    assert_eq!(requests[0].headers["authorization"], basic.as_str());
+
+    assert_eq!(
+        org.resolve("P0001@Example.org").await,
+        Some(IntegrationKind::ExchangeOnPremise)
+    );
+    assert_eq!(org.resolve("someone@other.example").await, None);
+    let status = org.status().await;
+    assert_eq!(status[0].kind, IntegrationKind::ExchangeOnPremise);
+    assert_eq!(status[0].scheduling_account, "mentoring@example.org");
+
+    let source = org
+        .source(IntegrationKind::ExchangeOnPremise)
+        .await
+        .unwrap();
+    let asked = [
+        "p0001@example.org",
+        "p0002@example.org",
+        "p0003@example.org",
+    ];
+    let answer = source
+        .free_busy(&FreeBusyRequest::new(week, asked))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = answer.accounts.iter().map(|a| a.account.as_str()).collect();
+    assert_eq!(ids, asked);
+    let entries =
+        |i: usize| -> Vec<BusyEntry> { answer.accounts[i].result.as_ref().unwrap().entries() };
+    assert_eq!(
+        entries(0),
+        [
+            BusyEntry {
+                interval: Interval::new(s + 3600, s + 7200).unwrap(),
+                kind: BusyKind::Busy
+            },
+            BusyEntry {
+                interval: Interval::new(s + 86_400, s + 90_000).unwrap(),
+                kind: BusyKind::OutOfOffice
+            },
+        ]
+    );
+    assert!(matches!(
+        answer.accounts[1].result,
+        Err(availability::SourceError::Forbidden { .. })
+    ));
+    // Clipped to the window; NoData is unknown, never free.
+    assert_eq!(
+        entries(2),
+        [
+            BusyEntry {
+                interval: Interval::new(s, s + 600).unwrap(),
+                kind: BusyKind::Tentative
+            },
+            BusyEntry {
+                interval: Interval::new(e - 60, e).unwrap(),
+                kind: BusyKind::Unknown
+            },
+        ]
+    );
+
+    org.disable(IntegrationKind::ExchangeOnPremise)
+        .await
+        .unwrap();
+    assert!(!org.has_secret(IntegrationKind::ExchangeOnPremise).await);
+    assert_eq!(org.resolve("p0001@example.org").await, None);
+}
+
+/// A refused login or a missing scheduling mailbox stores nothing.
+#[tokio::test]
+async fn exchange_on_premise_validation_failures_store_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let org = org();
+    let err = org
+        .enable_exchange_on_premise(on_premise(&server))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OrgError::Validation(ValidationError::NotAuthorised(_))),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("Winter-2026!"));
+    assert!(!org.has_secret(IntegrationKind::ExchangeOnPremise).await);
+
+    let server = ews_server(AvailabilityDouble::new()).await;
+    let err = org
+        .enable_exchange_on_premise(on_premise(&server))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, OrgError::Validation(ValidationError::UserNotFound(_))),
+        "{err}"
+    );
+    assert!(org.status().await.is_empty());
+    assert!(!org.has_secret(IntegrationKind::ExchangeOnPremise).await);
+}
+
 #[tokio::test]
 async fn exchange_online_and_on_premise_exclude_each_other() {
+    let ews = ews_server(AvailabilityDouble::new().mailbox("mentoring@example.org", &[])).await;
     let org = org();
-    org.enable_exchange_on_premise("mentoring@example.org")
+    org.enable_exchange_on_premise(on_premise(&ews))
         .await
         .unwrap();
     let server = MockServer::start().await;
@@ -425,10 +587,13 @@ async fn exchange_online_and_on_premise_exclude_each_other() {
         .mount(&server)
         .await;
     org.enable_exchange_online(exchange(&server)).await.unwrap();
+    let probes = ews.received_requests().await.unwrap().len();
     assert!(matches!(
-        org.enable_exchange_on_premise("x@example.org").await,
+        org.enable_exchange_on_premise(on_premise(&ews)).await,
         Err(OrgError::ExchangeConflict { .. })
     ));
+    // Refused before any call.
+    assert_eq!(ews.received_requests().await.unwrap().len(), probes);
 }
 
 /// Disabling removes the integration, its secret, and exactly the

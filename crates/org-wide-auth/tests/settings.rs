@@ -8,7 +8,10 @@ use serde_json::json;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::integrations::{exchange, google, google_echo, graph_token, org_on, vault};
+use crate::integrations::{
+    ews_server, exchange, google, google_echo, graph_token, on_premise, org_on, vault,
+};
+use ews_provider::test_support::AvailabilityDouble;
 
 /// The server's address in stored settings, as the strings below spell it.
 const SERVER: &str = "http://wiremock";
@@ -19,7 +22,10 @@ const EXCHANGE_ONLINE: &str = r#"{"kind":"exchange_online","tenant":"contoso.onm
 /// Booking on: written only when on, after every earlier field.
 const GOOGLE_BOOKING: &str = r#"{"kind":"google_workspace","scheduling_account":"mentoring@example.org","domains":["example.org"],"allow":["guest@partner.example"],"via_scheduling_account":false,"token_uri":"http://wiremock/token","api_base":"http://wiremock","booking":true}"#;
 const EXCHANGE_BOOKING: &str = r#"{"kind":"exchange_online","tenant":"contoso.onmicrosoft.com","client_id":"11111111-2222-3333-4444-555555555555","scheduling_account":"mentoring@example.org","domains":["example.org"],"allow":[],"authority":"http://wiremock","graph_base":"http://wiremock/v1.0","booking":true}"#;
-const EXCHANGE_ON_PREMISE: &str =
+const EXCHANGE_ON_PREMISE: &str = r#"{"kind":"exchange_on_premise","ews_url":"http://wiremock/EWS/Exchange.asmx","auth":"basic","scheduling_account":"mentoring@example.org","domains":["example.org"],"allow":[]}"#;
+/// What a build before the EWS client stored: it still reads (and still
+/// excludes Exchange Online), covering nobody.
+const EXCHANGE_ON_PREMISE_RECORDED: &str =
     r#"{"kind":"exchange_on_premise","scheduling_account":"mentoring@example.org"}"#;
 /// Google's own endpoints (no overrides).
 const GOOGLE_DEFAULT_ENDPOINTS: &str = r#"{"kind":"google_workspace","scheduling_account":"mentoring@example.org","domains":["example.com","example.org"],"allow":[],"via_scheduling_account":false,"token_uri":null,"api_base":null}"#;
@@ -106,10 +112,12 @@ async fn enabled_integrations_store_the_pinned_json() {
     assert_eq!(booking, EXCHANGE_BOOKING);
 
     let org = org_on(vault());
-    org.enable_exchange_on_premise("mentoring@example.org")
+    let server = ews_server(AvailabilityDouble::new().mailbox("mentoring@example.org", &[])).await;
+    org.enable_exchange_on_premise(on_premise(&server))
         .await
         .unwrap();
     let on_premise = stored(&org, IntegrationKind::ExchangeOnPremise, &server).await;
+    assert!(!on_premise.contains("scheduler") && !on_premise.contains("Winter"));
     insta::assert_snapshot!("exchange_on_premise", on_premise);
     assert_eq!(on_premise, EXCHANGE_ON_PREMISE);
 }
@@ -155,7 +163,7 @@ fn stored_rows_with_sorted_keys_and_a_generation_read_back() {
             EXCHANGE_ONLINE,
         ),
         (
-            r#"{"generation":"g","kind":"exchange_on_premise","scheduling_account":"mentoring@example.org"}"#,
+            r#"{"allow":[],"auth":"basic","domains":["example.org"],"ews_url":"http://wiremock/EWS/Exchange.asmx","generation":"g","kind":"exchange_on_premise","scheduling_account":"mentoring@example.org"}"#,
             EXCHANGE_ON_PREMISE,
         ),
     ] {
@@ -181,6 +189,11 @@ async fn stored_json_restores_on_a_fresh_instance() {
         .enable_exchange_online(exchange(&server))
         .await
         .unwrap();
+    let server = ews_server(AvailabilityDouble::new().mailbox("mentoring@example.org", &[])).await;
+    org_on(vault.clone())
+        .enable_exchange_on_premise(on_premise(&server))
+        .await
+        .unwrap();
     for (json, covered, booking) in [
         (
             GOOGLE_EACH_PARTICIPANT,
@@ -196,8 +209,12 @@ async fn stored_json_restores_on_a_fresh_instance() {
         (GOOGLE_BOOKING, Some("ana@example.org"), true),
         (EXCHANGE_ONLINE, Some("ana@example.org"), false),
         (EXCHANGE_BOOKING, Some("ana@example.org"), true),
-        (EXCHANGE_ON_PREMISE, None, false),
+        (EXCHANGE_ON_PREMISE, Some("ana@example.org"), false),
     ] {
+        // A loopback address (no call is made): the EWS source refuses
+        // plain HTTP anywhere else.
+        let json = json.replace(SERVER, "http://127.0.0.1:9");
+        let json = json.as_str();
         let settings: IntegrationSettings = serde_json::from_str(json).unwrap();
         let restarted = org_on(vault.clone());
         restarted.restore(&settings).await.unwrap();
@@ -232,4 +249,27 @@ async fn stored_json_restores_on_a_fresh_instance() {
             }
         }
     }
+}
+
+/// Settings a build before the EWS client stored read and restore without
+/// a secret: on-premise stays recorded (so it still excludes Exchange
+/// Online) and covers nobody until enabled again with a URL and login.
+#[tokio::test]
+async fn on_premise_recorded_before_its_client_still_reads_and_covers_nobody() {
+    let settings: IntegrationSettings = serde_json::from_str(EXCHANGE_ON_PREMISE_RECORDED).unwrap();
+    assert_eq!(settings.kind(), IntegrationKind::ExchangeOnPremise);
+    let org = org_on(vault());
+    org.restore(&settings).await.unwrap();
+    assert_eq!(org.status().await.len(), 1);
+    assert_eq!(org.resolve("ana@example.org").await, None);
+    assert!(
+        org.source(IntegrationKind::ExchangeOnPremise)
+            .await
+            .is_none()
+    );
+    let server = MockServer::start().await;
+    assert!(matches!(
+        org.enable_exchange_online(exchange(&server)).await,
+        Err(org_wide_auth::OrgError::ExchangeConflict { .. })
+    ));
 }

@@ -146,6 +146,7 @@ fn hours_in_and_buffers_are_read_defaulted_and_bounded() {
     let default = ProgramPolicy::from_toml("").unwrap();
     assert_eq!(default.hours_in(), HoursIn::Participant);
     assert_eq!(default.buffer_before().as_secs(), 0);
+    assert_eq!(default.buffer_after().as_secs(), 0);
     let set = ProgramPolicy::from_toml(
         "hours_in = \"program\"\nbuffer_before = \"15m\"\nbuffer_after = \"10m\"",
     )
@@ -165,4 +166,20 @@ fn hours_in_and_buffers_are_read_defaulted_and_bounded() {
         .unwrap_err()
         .to_string();
     assert!(long.contains("buffer_after"), "{long}");
+    // At most a day each: "1d" is read, one second more is refused.
+    for (buffer, read) in [
+        ("buffer_before", (86_400, 0)),
+        ("buffer_after", (0, 86_400)),
+    ] {
+        let day = ProgramPolicy::from_toml(&format!("{buffer} = \"1d\"")).unwrap();
+        assert_eq!(
+            (day.buffer_before().as_secs(), day.buffer_after().as_secs()),
+            read,
+            "{buffer}"
+        );
+        let over = ProgramPolicy::from_toml(&format!("{buffer} = \"1d1s\""))
+            .unwrap_err()
+            .to_string();
+        assert!(over.contains(buffer), "{over}");
+    }
 }

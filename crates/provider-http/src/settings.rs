@@ -84,6 +84,19 @@ pub struct BuildError {
     message: String,
 }
 
+impl BuildError {
+    /// A source of `service` ("EWS") that cannot be built, for `message`
+    /// (a setting out of range, an endpoint that is not allowed): for
+    /// providers whose `new` validates more than the client. The message
+    /// must not hold a secret.
+    pub fn new(service: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            service,
+            message: message.into(),
+        }
+    }
+}
+
 /// Writes a provider config's shared setters, and its `Deref` to the
 /// [`HttpSettings`] it holds in its `http` field.
 ///
