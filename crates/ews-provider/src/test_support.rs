@@ -77,13 +77,19 @@ impl AvailabilityDouble {
 
     /// Each request's mailboxes, in the order asked.
     pub fn asked(&self) -> Vec<Vec<String>> {
-        self.asked.lock().unwrap_or_else(PoisonError::into_inner).clone()
+        self.asked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The answer to a request body (`None` when it cannot be read).
     pub fn answer(&self, body: &[u8]) -> Option<String> {
         let (addresses, start, end) = read_request(body)?;
-        self.asked.lock().unwrap_or_else(PoisonError::into_inner).push(addresses.clone());
+        self.asked
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(addresses.clone());
         let mut out = String::from(concat!(
             r#"<?xml version="1.0" encoding="utf-8"?>"#,
             r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/">"#,
