@@ -30,6 +30,10 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[path = "support/records_floor.rs"]
+mod records_floor;
+use records_floor::floor;
+
 use criterion::{Criterion, criterion_group, criterion_main};
 use scheduling_assistant::{
     Assistant, FixedClock, KeyId, KeyRing, MasterKey, Participant, Program, ProgramId, SqliteStore,
@@ -97,30 +101,6 @@ fn seed(db: &Path, people: usize) {
         }
     }
     tx.commit().unwrap();
-}
-
-fn floor(db: &Path) -> usize {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let mut rows = 0;
-    for sql in [
-        "SELECT id, name, policy_toml FROM assistant_programs ORDER BY id",
-        "SELECT id, email, time_zone, name FROM assistant_participants ORDER BY id",
-        "SELECT participant_id, program_id FROM assistant_memberships ORDER BY participant_id, program_id",
-        "SELECT id, program_id, mentor, mentee FROM assistant_pairs ORDER BY id",
-        "SELECT id, program_id, name FROM assistant_groups ORDER BY id",
-        "SELECT group_id, participant_id FROM assistant_group_members ORDER BY group_id, position",
-    ] {
-        let mut stmt = conn.prepare(sql).unwrap();
-        let columns = stmt.column_count();
-        let mut cursor = stmt.query([]).unwrap();
-        while let Some(row) = cursor.next().unwrap() {
-            for c in 0..columns {
-                black_box(row.get_ref(c).unwrap());
-            }
-            rows += 1;
-        }
-    }
-    rows
 }
 
 struct World {
