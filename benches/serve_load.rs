@@ -99,7 +99,7 @@ fn main() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(a.clone(), HttpConfig::default());
+    let app = router(a.clone(), HttpConfig::demo(Default::default()));
     server_rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()

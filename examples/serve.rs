@@ -337,7 +337,7 @@ async fn run(args: Args) -> Result<(), String> {
         demo_data::seed(&assistant).await?;
     }
     let _refresher = assistant.spawn_refresher(args.refresh_every);
-    let app = router(assistant, HttpConfig::default());
+    let app = router(assistant, HttpConfig::demo(Default::default()));
 
     println!("serving on {base}/");
     match &args.database {

@@ -108,6 +108,12 @@ pub enum AssistantError {
     /// The `state` of an OAuth callback is unknown, used or expired.
     #[error("this connection attempt is unknown or expired; start connecting again")]
     ConnectExpired,
+    /// The OAuth callback came from another browser session than the one
+    /// that began the attempt (a participant's authorization link opened
+    /// by someone else): nothing is exchanged or stored, and the attempt
+    /// is used up.
+    #[error("this connection was started in another session; start connecting again here")]
+    ConnectOtherSession,
     /// The provider refused the connection (a wrong code, a wrong
     /// app-specific password).
     #[error("the calendar could not be connected: {0}")]

@@ -43,7 +43,8 @@ mod store;
 mod vault_adapters;
 
 pub use crate::assistant::{
-    Act, Assistant, AssistantBuilder, Availability, BookOptions, Booking, ConnectStart,
+    Act, Assistant, AssistantBuilder, Availability, BookOptions, Booking, ConnectBinding,
+    ConnectDone, ConnectStart,
     ConnectionStatus, EndedPair, Invitees, Listed, PollOptions, PollSlot, PollSummary, PollView,
     Problem, Proposal, ProposedSlot, REASON_NOT_CONNECTED, REASON_RECONNECT, REASON_UNREADABLE,
     Refresher, Relation, SlotAvailability, SlotRequest, VoteCounts,

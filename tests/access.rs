@@ -459,7 +459,7 @@ async fn serve() -> Server {
     let (world, a, _source) = world().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(a, HttpConfig::default());
+    let app = router(a, HttpConfig::demo(Default::default()));
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });

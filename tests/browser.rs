@@ -438,7 +438,7 @@ async fn start_in_process(dir: &Path, sent: Arc<Recorded>) -> (String, Assistant
     demo_data::seed(&assistant).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(assistant.clone(), HttpConfig::default());
+    let app = router(assistant.clone(), HttpConfig::demo(Default::default()));
     tokio::spawn(async move { axum::serve(listener, app).await });
     (url, assistant)
 }

@@ -108,7 +108,7 @@ async fn start() -> Server {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(a, HttpConfig::default());
+    let app = router(a, HttpConfig::demo(Default::default()));
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });

@@ -15,6 +15,8 @@ use crate::model::ParticipantId;
 
 #[cfg(feature = "postgres")]
 use super::PendingConnect;
+#[cfg(feature = "postgres")]
+use super::connections::ConnectBinding;
 use super::{Assistant, owner};
 
 /// The key an OAuth attempt is kept under: SHA-256 of its `state`, in hex
@@ -48,6 +50,7 @@ impl Assistant {
         participant: &ParticipantId,
         provider: Provider,
         expires_at: i64,
+        binding: &ConnectBinding,
     ) -> Result<(), AssistantError> {
         let hash = state_hash(state);
         self.inner
@@ -62,7 +65,7 @@ impl Assistant {
         if let Err(e) = self
             .inner
             .store
-            .put_attempt(&hash, participant, provider, expires_at)
+            .put_attempt(&hash, participant, provider, expires_at, binding)
             .await
         {
             // No row would ever expire the sealed verifier: remove it.
@@ -108,7 +111,7 @@ impl Assistant {
         local: Option<PendingConnect>,
     ) -> Result<Option<PendingConnect>, AssistantError> {
         let hash = state_hash(state);
-        let Some((participant, provider, expires_at)) =
+        let Some((participant, provider, expires_at, binding)) =
             self.inner.store.take_attempt(&hash).await?
         else {
             // Completed elsewhere already, or never stored (a connector
@@ -140,6 +143,7 @@ impl Assistant {
             participant,
             provider,
             expires_at,
+            binding,
             exchange,
         }))
     }

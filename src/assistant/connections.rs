@@ -22,10 +22,71 @@ pub struct ConnectStart {
     pub expires_at: i64,
 }
 
+/// Binds an OAuth attempt to the browser session that began it, so that
+/// only that session can complete it: a participant who mails their own
+/// authorization link to someone else cannot have that person's calendar
+/// stored as their connection (the account-linking attack). Only a hash of
+/// the session key is kept with the attempt, in memory and, on a shared
+/// store, in the database.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnectBinding {
+    pub(crate) session_hash: String,
+    pub(crate) return_to: String,
+}
+
+impl ConnectBinding {
+    /// Bound to the session whose secret key is `key` (a session token,
+    /// or any value only that browser's requests carry).
+    #[must_use]
+    pub fn session(key: &str) -> Self {
+        Self {
+            session_hash: sha256_hex(&format!("connect-session:{key}")),
+            return_to: String::new(),
+        }
+    }
+
+    /// Where the web layer returns the browser once connected (a path the
+    /// caller has validated); given back by
+    /// [`Assistant::complete_connect_bound`].
+    #[must_use]
+    pub fn return_to(mut self, path: impl Into<String>) -> Self {
+        self.return_to = path.into();
+        self
+    }
+
+    /// Whether this binds to a session.
+    pub(crate) fn is_bound(&self) -> bool {
+        !self.session_hash.is_empty()
+    }
+}
+
+/// A completed connection: its status, and where the web layer said to
+/// return ([`ConnectBinding::return_to`]).
+#[derive(Clone, Debug)]
+pub struct ConnectDone {
+    /// The participant's status after connecting.
+    pub status: ConnectionStatus,
+    /// The binding's return path (`None` when it gave none).
+    pub return_to: Option<String>,
+}
+
+/// SHA-256 of `text`, in lower-case hex.
+pub(crate) fn sha256_hex(text: &str) -> String {
+    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
 pub(crate) struct PendingConnect {
     pub(crate) participant: ParticipantId,
     pub(crate) provider: Provider,
     pub(crate) expires_at: i64,
+    pub(crate) binding: ConnectBinding,
     pub(crate) exchange: Box<dyn PendingExchange>,
 }
 
@@ -100,11 +161,31 @@ impl Assistant {
     /// On a PostgreSQL store the attempt is also kept in the database (its
     /// PKCE verifier sealed in the vault), so the provider's callback may
     /// reach any instance sharing it.
+    ///
+    /// The attempt is bound to no browser session: a web layer uses
+    /// [`Assistant::begin_connect_bound`] instead.
     pub async fn begin_connect(
         &self,
         actor: &Actor,
         participant: &ParticipantId,
         provider: Provider,
+    ) -> Result<ConnectStart, AssistantError> {
+        self.begin_connect_bound(actor, participant, provider, ConnectBinding::default())
+            .await
+    }
+
+    /// [`Assistant::begin_connect`] bound to the browser session that
+    /// asks: only [`Assistant::complete_connect_bound`] with the same
+    /// session's key completes it.
+    ///
+    /// # Errors
+    /// As [`Assistant::begin_connect`].
+    pub async fn begin_connect_bound(
+        &self,
+        actor: &Actor,
+        participant: &ParticipantId,
+        provider: Provider,
+        binding: ConnectBinding,
     ) -> Result<ConnectStart, AssistantError> {
         self.sync().await;
         self.check_self(actor, participant)?;
@@ -127,6 +208,7 @@ impl Assistant {
                 participant,
                 provider,
                 expires_at,
+                &binding,
             )
             .await?;
         }
@@ -142,6 +224,7 @@ impl Assistant {
                 participant: participant.clone(),
                 provider,
                 expires_at,
+                binding,
                 exchange: start.pending,
             },
         );
@@ -160,11 +243,42 @@ impl Assistant {
     /// [`AssistantError::ConnectExpired`] for an unknown, used or expired
     /// `state`; [`AssistantError::ConnectFailed`] when the provider refuses
     /// the code.
+    /// An attempt begun with [`Assistant::begin_connect_bound`] is refused
+    /// here with [`AssistantError::ConnectOtherSession`].
     pub async fn complete_connect(
         &self,
         state: &str,
         code: &str,
     ) -> Result<ConnectionStatus, AssistantError> {
+        self.complete_connect_inner(state, code, None)
+            .await
+            .map(|done| done.status)
+    }
+
+    /// Completes an attempt from the callback of the browser session whose
+    /// key is `session` (see [`ConnectBinding::session`]). The attempt is
+    /// used up either way.
+    ///
+    /// # Errors
+    /// [`AssistantError::ConnectOtherSession`] when another session began
+    /// it (nothing is exchanged); otherwise as
+    /// [`Assistant::complete_connect`].
+    pub async fn complete_connect_bound(
+        &self,
+        state: &str,
+        code: &str,
+        session: &str,
+    ) -> Result<ConnectDone, AssistantError> {
+        let given = ConnectBinding::session(session);
+        self.complete_connect_inner(state, code, Some(&given)).await
+    }
+
+    async fn complete_connect_inner(
+        &self,
+        state: &str,
+        code: &str,
+        given: Option<&ConnectBinding>,
+    ) -> Result<ConnectDone, AssistantError> {
         let local = self
             .inner
             .pending
@@ -181,6 +295,16 @@ impl Assistant {
         if pending.expires_at <= self.now_secs() {
             return Err(AssistantError::ConnectExpired);
         }
+        if pending.binding.is_bound()
+            && given.is_none_or(|g| g.session_hash != pending.binding.session_hash)
+        {
+            tracing::warn!(
+                provider = pending.provider.as_str(),
+                "an OAuth callback came from another session than the one that began it; refused"
+            );
+            return Err(AssistantError::ConnectOtherSession);
+        }
+        let return_to = Some(pending.binding.return_to.clone()).filter(|r| !r.is_empty());
         self.sync().await;
         let participant = self.check_provider(&pending.participant, pending.provider)?;
         let tokens = pending.exchange.exchange(state, code).await?;
@@ -188,8 +312,10 @@ impl Assistant {
             Provider::Microsoft => Credential::MicrosoftOauth(tokens),
             _ => Credential::GoogleOauth(tokens),
         };
-        self.replace_connection(&participant, pending.provider, credential)
-            .await
+        let status = self
+            .replace_connection(&participant, pending.provider, credential)
+            .await?;
+        Ok(ConnectDone { status, return_to })
     }
 
     /// Connects an iCloud calendar: the Apple ID and app-specific password

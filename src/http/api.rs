@@ -20,27 +20,42 @@ use crate::{
 
 use super::error::{ApiError, rejected};
 use super::page::page_error;
+use super::auth::{Caller, Identity, MaybeCaller};
 use super::session::{Me, SignIn, me};
 use super::{App, MAX_WINDOW_DAYS, Shared};
+
+/// The demo's sign-in, or 404 when it is off.
+fn demo(app: &Shared) -> Result<&super::session::DemoSignIn, ApiError> {
+    app.demo.as_deref().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_route",
+            "this service signs people in its own way".to_owned(),
+        )
+    })
+}
 
 pub(super) async fn api_sign_in(
     State(app): App,
     body: Result<Json<SignIn>, JsonRejection>,
 ) -> Result<Response, ApiError> {
+    let demo = demo(&app)?;
     let Json(request) = body.map_err(rejected)?;
-    let (actor, cookie) = app.sign_in(&request)?;
+    let (actor, cookie) = demo.sign_in(&request).await?;
     let mut response = Json(me(&actor)).into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)
 }
 
-pub(super) async fn api_sign_out(State(app): App, headers: HeaderMap) -> StatusCode {
-    app.sign_out(&headers);
-    StatusCode::NO_CONTENT
+pub(super) async fn api_sign_out(State(app): App, headers: HeaderMap) -> Result<Response, ApiError> {
+    let cookie = demo(&app)?.sign_out(&headers).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.headers_mut().insert(header::SET_COOKIE, cookie);
+    Ok(response)
 }
 
-pub(super) async fn api_me(State(app): App, headers: HeaderMap) -> Result<Json<Me>, ApiError> {
-    Ok(Json(me(&app.require(&headers)?)))
+pub(super) async fn api_me(caller: Caller) -> Json<Me> {
+    Json(me(caller.actor()))
 }
 
 #[derive(Serialize)]
@@ -54,9 +69,8 @@ pub(super) struct ProgramOut {
 
 pub(super) async fn api_programs(
     State(app): App,
-    headers: HeaderMap,
+    _caller: Caller,
 ) -> Result<Json<Vec<ProgramOut>>, ApiError> {
-    app.require(&headers)?;
     let mut out = Vec::new();
     for p in app.assistant.programs() {
         let policy = app.assistant.policy(&p.id)?;
@@ -76,9 +90,9 @@ pub(super) async fn api_programs(
 /// people), emails only to the person and administrators.
 pub(super) async fn api_participants(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<Vec<crate::Listed>>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     Ok(Json(app.assistant.visible_participants(&actor).await))
 }
 
@@ -105,10 +119,10 @@ pub(super) async fn status_out(
 
 pub(super) async fn api_status(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<StatusOut>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     Ok(Json(
         status_out(&app, &actor, ParticipantId::new(id)).await?,
@@ -118,10 +132,10 @@ pub(super) async fn api_status(
 /// `GET /api/participants/{id}/hours`: a participant's own hours.
 pub(super) async fn api_hours(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ParticipantHours>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     Ok(Json(
         app.assistant
@@ -134,11 +148,11 @@ pub(super) async fn api_hours(
 /// administrator).
 pub(super) async fn api_set_hours(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<ParticipantHours>, JsonRejection>,
 ) -> Result<Json<ParticipantHours>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     let Json(hours) = body.map_err(rejected)?;
     let id = ParticipantId::new(id);
@@ -152,6 +166,9 @@ pub(super) async fn api_set_hours(
 pub(super) struct ConnectBody {
     pub(super) apple_id: Option<String>,
     pub(super) app_password: Option<String>,
+    /// Google and Microsoft: the page to return to once connected (one of
+    /// the page's own paths; default `/`).
+    pub(super) return_to: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -168,13 +185,37 @@ pub(super) fn provider(name: &str) -> Result<Provider, ApiError> {
     name.parse::<Provider>().map_err(ApiError::bad)
 }
 
+/// Where a connect may return the browser: one of the page's own
+/// parameterless `GET` paths (`/` when none is given).
+pub(super) fn return_path(given: Option<&str>) -> Result<String, ApiError> {
+    let Some(path) = given.filter(|p| !p.is_empty()) else {
+        return Ok("/".to_owned());
+    };
+    let own = super::routes::table().into_iter().any(|r| {
+        r.method == "GET" && r.operation.is_none() && !r.path.contains('{') && r.path == path
+    });
+    if own {
+        Ok(path.to_owned())
+    } else {
+        Err(ApiError::bad(
+            "`return_to` must be one of this service's own pages",
+        ))
+    }
+}
+
+/// Connects `id`'s calendar for `caller`: iCloud at once, Google and
+/// Microsoft by an authorization URL whose attempt is bound to the
+/// caller's session (see [`crate::ConnectBinding`]) and returns to
+/// `return_to` (validated by [`return_path`]).
 pub(super) async fn connect(
     app: &Shared,
-    actor: &Actor,
+    caller: &Identity,
     id: ParticipantId,
     provider: Provider,
     body: ConnectBody,
+    return_to: Option<&str>,
 ) -> Result<ConnectOut, ApiError> {
+    let actor = caller.actor();
     app.assistant.participant(&id)?;
     if provider == Provider::Icloud {
         let (Some(apple_id), Some(password)) = (body.apple_id, body.app_password) else {
@@ -188,7 +229,11 @@ pub(super) async fn connect(
             .await?;
         return Ok(ConnectOut::Connected(status_out(app, actor, id).await?));
     }
-    let start = app.assistant.begin_connect(actor, &id, provider).await?;
+    let binding = caller.binding().return_to(return_path(return_to)?);
+    let start = app
+        .assistant
+        .begin_connect_bound(actor, &id, provider, binding)
+        .await?;
     Ok(ConnectOut::Redirect {
         authorization_url: start.authorization_url,
         expires_at: Timestamp::from_second(start.expires_at).unwrap_or(Timestamp::MAX),
@@ -197,21 +242,29 @@ pub(super) async fn connect(
 
 pub(super) async fn api_connect(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<(String, String)>, PathRejection>,
     body: Result<Json<ConnectBody>, JsonRejection>,
 ) -> Result<Json<ConnectOut>, ApiError> {
-    let actor = app.require(&headers)?;
     let Path((id, name)) = path.map_err(rejected)?;
     let provider = provider(&name)?;
-    // Google and Microsoft take no body.
-    let body = match body {
+    // Google and Microsoft take no body (or only `return_to`).
+    let mut body = match body {
         Ok(Json(b)) => b,
         Err(JsonRejection::MissingJsonContentType(_)) => ConnectBody::default(),
         Err(e) => return Err(rejected(e)),
     };
+    let return_to = body.return_to.take();
     Ok(Json(
-        connect(&app, &actor, ParticipantId::new(id), provider, body).await?,
+        connect(
+            &app,
+            &caller.0,
+            ParticipantId::new(id),
+            provider,
+            body,
+            return_to.as_deref(),
+        )
+        .await?,
     ))
 }
 
@@ -222,10 +275,10 @@ pub(super) struct Disconnected {
 
 pub(super) async fn api_disconnect(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Disconnected>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     let disconnected = app
         .assistant
@@ -277,11 +330,11 @@ pub(super) fn duration(text: Option<&str>) -> Result<Duration, ApiError> {
 
 pub(super) async fn api_availability(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<WindowQuery>, QueryRejection>,
 ) -> Result<Json<Availability>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     let Query(q) = query.map_err(rejected)?;
     let w = window(&q.from, &q.to)?;
@@ -303,9 +356,9 @@ pub(super) struct PairOut {
 /// The pairs the session may see: its own (all, for an administrator).
 pub(super) async fn api_pairs(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<Vec<PairOut>>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     Ok(Json(
         app.assistant
             .pairs()
@@ -326,11 +379,11 @@ pub(super) async fn api_pairs(
 
 pub(super) async fn api_slots(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<WindowQuery>, QueryRejection>,
 ) -> Result<Json<Proposal>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     let Query(q) = query.map_err(rejected)?;
     let request = SlotRequest::new(duration(q.duration.as_deref())?, window(&q.from, &q.to)?)
@@ -352,9 +405,9 @@ pub(super) struct GroupOut {
 
 pub(super) async fn api_groups(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<Vec<GroupOut>>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     Ok(Json(
         app.assistant
             .groups()
@@ -380,17 +433,26 @@ pub(super) struct Callback {
     error: Option<String>,
 }
 
-/// The providers' redirect target: completes the connection, then shows
-/// the page with the outcome.
+/// The providers' redirect target: completes the connection in the
+/// session that began it (another session's callback, or none, is
+/// refused without exchanging the code), then returns to the page the
+/// attempt named.
 pub(super) async fn oauth_callback(
     State(app): App,
+    caller: MaybeCaller,
     query: Result<Query<Callback>, QueryRejection>,
 ) -> Response {
     let Ok(Query(q)) = query else {
         return page_error(StatusCode::BAD_REQUEST, "malformed callback");
     };
     if let Some(error) = q.error {
-        // RFC 6749 §4.1.2.1: the participant declined, or the provider failed.
+        // RFC 6749 §4.1.2.1: the participant declined, or the provider
+        // failed. The code is an ASCII token; anything else is not echoed.
+        let error: String = error
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .take(64)
+            .collect();
         return page_error(
             StatusCode::BAD_REQUEST,
             &format!("the provider did not connect the calendar ({error})"),
@@ -402,11 +464,24 @@ pub(super) async fn oauth_callback(
             "the callback needs `state` and `code`",
         );
     };
-    match app.assistant.complete_connect(&state, &code).await {
-        Ok(_) => Redirect::to("/").into_response(),
+    let Some(identity) = caller.0 else {
+        return page_error(
+            StatusCode::UNAUTHORIZED,
+            "sign in, in the browser where you began connecting, and connect again",
+        );
+    };
+    match app
+        .assistant
+        .complete_connect_bound(&state, &code, &identity.binding_key())
+        .await
+    {
+        Ok(done) => {
+            let to = return_path(done.return_to.as_deref()).unwrap_or_else(|_| "/".to_owned());
+            Redirect::to(&to).into_response()
+        }
         Err(e) => {
             let e = ApiError::from(e);
-            page_error(e.status, &e.message)
+            page_error(e.status, &e.public_message())
         }
     }
 }

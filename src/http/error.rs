@@ -11,7 +11,7 @@ use crate::connect::ConnectFailure;
 
 /// A JSON error response.
 #[derive(Debug)]
-pub(super) struct ApiError {
+pub(crate) struct ApiError {
     pub(super) status: StatusCode,
     pub(super) kind: &'static str,
     pub(super) message: String,
@@ -29,6 +29,25 @@ impl ApiError {
     pub(super) fn bad(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "invalid", message.into())
     }
+
+    /// A fault of the service: the detail goes to the log (with the
+    /// request id), the caller sees only that id.
+    pub(super) fn internal(detail: String) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
+    }
+
+    /// What the caller may read: the message, or for a 500 a generic
+    /// sentence with the request id (the detail may name the store, the
+    /// vault or a configuration, and is logged instead).
+    pub(super) fn public_message(&self) -> String {
+        if self.status.is_server_error() && self.kind == "internal" {
+            let id = super::security::current_request_id();
+            tracing::error!(request_id = %id, error = %self.message, "request failed");
+            format!("an internal error occurred (request id {id})")
+        } else {
+            self.message.clone()
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -40,14 +59,20 @@ pub(super) struct ErrorBody<'a> {
 pub(super) struct ErrorInner<'a> {
     kind: &'a str,
     message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    request_id: Option<String>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let message = self.public_message();
+        let request_id = (self.status == StatusCode::INTERNAL_SERVER_ERROR)
+            .then(super::security::current_request_id);
         let body = ErrorBody {
             error: ErrorInner {
                 kind: self.kind,
-                message: &self.message,
+                message: &message,
+                request_id,
             },
         };
         (self.status, Json(body)).into_response()
@@ -90,6 +115,7 @@ impl From<AssistantError> for ApiError {
             E::ProgramArchived(_) => (StatusCode::FORBIDDEN, "program_archived"),
             E::ProviderNotConfigured(_) => (StatusCode::BAD_REQUEST, "provider_not_configured"),
             E::ConnectExpired => (StatusCode::BAD_REQUEST, "connect_expired"),
+            E::ConnectOtherSession => (StatusCode::FORBIDDEN, "connect_other_session"),
             E::ConnectFailed(ConnectFailure::Config(_)) => {
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
             }
@@ -104,9 +130,6 @@ impl From<AssistantError> for ApiError {
             E::Organisation(OrgError::Unsupported(_)) => (StatusCode::BAD_REQUEST, "unsupported"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
-        if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = %e, "request failed");
-        }
         Self::new(status, kind, e.to_string())
     }
 }

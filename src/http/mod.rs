@@ -28,53 +28,140 @@
 //! JSON handlers), `page` (the server-rendered page), `openapi` (the
 //! document).
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::{Actor, Assistant};
+use crate::Assistant;
 
 use error::ApiError;
 
 mod api;
+mod auth;
 mod error;
 mod openapi;
 mod page;
 mod polls;
 mod routes;
+mod security;
 mod session;
 
+pub use auth::{AuthError, Authenticator, Identity, Nobody};
 pub use openapi::openapi;
+pub use security::{Limits, ServeConfig, serve};
+pub use session::DemoConfig;
 
 /// The longest window one request may ask about.
 pub(crate) const MAX_WINDOW_DAYS: i64 = 92;
-pub(crate) const COOKIE: &str = "sa_session";
 
-/// How the router is set up.
-#[derive(Clone, Debug)]
+/// How the router is set up: who signs people in, which hosts it answers
+/// for, whether it is served over TLS, and its limits.
+///
+/// [`HttpConfig::new`] takes your [`Authenticator`]; [`HttpConfig::demo`]
+/// turns on the demo's sign-in instead (anyone may pick a participant: for
+/// trying the crates only, as the `serve` example does). The default lets
+/// nobody in.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct HttpConfig {
-    /// Administrator names the sign-in accepts (default `coordinator`).
-    pub admins: Vec<String>,
+    /// Who requests come from (default [`Nobody`]).
+    pub authenticator: Arc<dyn Authenticator>,
+    /// The demo's sign-in, when on (its sessions replace `authenticator`).
+    pub demo: Option<DemoConfig>,
+    /// `Host` values answered (421 otherwise): `name` on any port or
+    /// `name:port` (default `localhost`, `127.0.0.1`, `[::1]`).
+    pub allowed_hosts: Vec<String>,
+    /// Served over TLS (directly or behind a proxy): cookies are `Secure`
+    /// and `__Host-`, and responses carry `Strict-Transport-Security`
+    /// (default off).
+    pub secure: bool,
+    /// The limits (see [`Limits`] for the defaults).
+    pub limits: Limits,
+    csrf_key: [u8; 32],
+}
+
+impl std::fmt::Debug for HttpConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpConfig")
+            .field("demo", &self.demo)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("secure", &self.secure)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self {
-            admins: vec!["coordinator".to_owned()],
-        }
+        Self::new(Arc::new(Nobody))
     }
 }
 
+fn random_key() -> [u8; 32] {
+    let mut key = [0u8; 32];
+    // Without randomness the key stays zero: form tokens of sessionless
+    // identities are then guessable, but the same-origin check still holds.
+    let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut key);
+    key
+}
+
 impl HttpConfig {
-    /// The administrator names the sign-in accepts.
+    /// Requests are authenticated by `authenticator`.
     #[must_use]
-    pub fn admins<I: IntoIterator<Item = S>, S: Into<String>>(mut self, admins: I) -> Self {
-        self.admins = admins.into_iter().map(Into::into).collect();
+    pub fn new(authenticator: Arc<dyn Authenticator>) -> Self {
+        Self {
+            authenticator,
+            demo: None,
+            allowed_hosts: vec![
+                "localhost".to_owned(),
+                "127.0.0.1".to_owned(),
+                "[::1]".to_owned(),
+            ],
+            secure: false,
+            limits: Limits::default(),
+            csrf_key: random_key(),
+        }
+    }
+
+    /// The demo's sign-in (`POST /api/session`, the page's form): anyone
+    /// may pick a participant or one of `demo`'s administrator names.
+    #[must_use]
+    pub fn demo(demo: DemoConfig) -> Self {
+        let mut config = Self::new(Arc::new(Nobody));
+        config.demo = Some(demo);
+        config
+    }
+
+    /// The `Host` values answered.
+    #[must_use]
+    pub fn allowed_hosts<I: IntoIterator<Item = S>, S: Into<String>>(mut self, hosts: I) -> Self {
+        self.allowed_hosts = hosts.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Served over TLS (see [`HttpConfig::secure`]).
+    #[must_use]
+    pub fn secure(mut self, secure: bool) -> Self {
+        self.secure = secure;
+        self
+    }
+
+    /// The limits.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The key of the page's form tokens for identities without a session
+    /// (give every instance the same 32 random bytes; by default each
+    /// router draws its own).
+    #[must_use]
+    pub fn csrf_key(mut self, key: [u8; 32]) -> Self {
+        self.csrf_key = key;
         self
     }
 }
@@ -82,7 +169,40 @@ impl HttpConfig {
 pub(crate) struct Shared {
     pub(crate) assistant: Assistant,
     pub(crate) config: HttpConfig,
-    pub(crate) sessions: Mutex<HashMap<String, Actor>>,
+    pub(crate) authenticator: Arc<dyn Authenticator>,
+    /// The demo's sign-in, when on.
+    pub(crate) demo: Option<Arc<session::DemoSignIn>>,
+    pub(crate) rate_limits: security::RateLimits,
+    pub(crate) csrf_key: ring::hmac::Key,
+}
+
+impl Shared {
+    /// The form token of `identity` (the page's forms carry it).
+    pub(crate) fn csrf_token(&self, identity: &Identity) -> String {
+        identity.csrf_token(&self.csrf_key)
+    }
+
+    /// Checks a form's token against the caller's: 403 otherwise.
+    pub(crate) fn check_csrf(&self, identity: &Identity, given: &str) -> Result<(), ApiError> {
+        let expected = self.csrf_token(identity);
+        // Constant time over equal lengths (the token's length is public).
+        let same = expected.len() == given.len()
+            && expected
+                .bytes()
+                .zip(given.bytes())
+                .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+                == 0;
+        if same {
+            Ok(())
+        } else {
+            Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "bad_form_token",
+                "this form is stale or was not sent by this service's page; reload and try again"
+                    .to_owned(),
+            ))
+        }
+    }
 }
 
 pub(crate) type App = State<Arc<Shared>>;
@@ -96,29 +216,85 @@ pub fn routes() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// The router: the JSON API, `/openapi.json` and the page.
+/// The router: the JSON API, `/openapi.json` and the page, behind the
+/// defences of `security.rs` (see [`Limits`] and [`HttpConfig`]).
 pub fn router(assistant: Assistant, config: HttpConfig) -> Router {
+    use axum::error_handling::HandleErrorLayer;
+    use tower::ServiceBuilder;
+
+    let demo = config
+        .demo
+        .clone()
+        .map(|d| session::DemoSignIn::new(assistant.clone(), d, config.secure));
+    let authenticator: Arc<dyn Authenticator> = match &demo {
+        Some(d) => Arc::clone(d) as Arc<dyn Authenticator>,
+        None => Arc::clone(&config.authenticator),
+    };
     let shared = Arc::new(Shared {
+        rate_limits: security::RateLimits::new(&config.limits),
+        csrf_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &config.csrf_key),
         assistant,
+        authenticator,
+        demo,
         config,
-        sessions: Mutex::new(HashMap::new()),
     });
+    let limits = shared.config.limits.clone();
     let mut app = Router::new();
     for route in routes::table() {
         app = app.route(route.path, route.handler);
     }
-    app.fallback(|| async {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no_route",
-            "no such route".to_owned(),
+    let app = app
+        .fallback(|| async {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_route",
+                "no such route".to_owned(),
+            )
+        })
+        // Innermost first: authentication, then (outside it) the checks
+        // that need no identity.
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            sync_first,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            security::authenticate,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            security::rate_limit,
+        ))
+        .layer(axum::middleware::from_fn(security::same_origin))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            limits.max_body_bytes,
+        ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            limits.body_timeout,
+        ))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            limits.request_timeout,
+        ));
+    let app = security::with_headers(app, shared.config.secure)
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&shared),
+            security::check_host,
+        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                    ApiError::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "overloaded",
+                        "the service is busy; try again shortly".to_owned(),
+                    )
+                }))
+                .load_shed()
+                .concurrency_limit(limits.max_in_flight.max(1)),
         )
-    })
-    .layer(axum::middleware::from_fn_with_state(
-        Arc::clone(&shared),
-        sync_first,
-    ))
-    .with_state(shared)
+        .layer(axum::middleware::from_fn(security::request_id));
+    app.with_state(shared)
 }
 
 /// Before each request, on a database shared by several instances, picks

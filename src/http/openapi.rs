@@ -5,7 +5,7 @@ use std::sync::LazyLock;
 
 use serde_json::{Map, Value, json};
 
-use super::{COOKIE, routes};
+use super::routes;
 
 /// The parameters and responses operations share.
 pub(super) struct Refs {
@@ -67,7 +67,7 @@ fn document() -> Value {
             "description": "Free/busy scheduling for mentoring programs: connections, availability (times only), mutual slots and group polls. Errors are {\"error\": {\"kind\", \"message\"}}: 400 bad input, 401 no session, 403 not allowed, 404 unknown id, 409 a conflict (Exchange Online and on-premise exclude each other), 500 only for a fault of the service (its store or vault)."
         },
         "components": {
-            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": COOKIE}},
+            "securitySchemes": {"session": {"type": "apiKey", "in": "cookie", "name": super::session::cookie_name(false)}},
             "responses": {"Error": {"description": "An error", "content": {"application/json": {"schema": r("Error")}}}},
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["kind", "message"], "properties": {"kind": {"type": "string"}, "message": {"type": "string"}}}}},

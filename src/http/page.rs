@@ -25,6 +25,7 @@ use crate::{
 
 use super::api::{ConnectBody, ConnectOut, connect, duration, provider};
 use super::error::{ApiError, rejected};
+use super::auth::MaybeCaller;
 use super::session::{SignIn, subject};
 use super::{App, Shared};
 
@@ -76,8 +77,8 @@ pub(super) fn page_result(result: Result<Response, ApiError>) -> Response {
     result.unwrap_or_else(|e| page_error(e.status, &e.message))
 }
 
-pub(super) async fn page_home(State(app): App, headers: HeaderMap) -> Response {
-    let Some(actor) = app.actor(&headers) else {
+pub(super) async fn page_home(State(app): App, caller: MaybeCaller) -> Response {
+    let Some(actor) = caller.actor() else {
         return sign_in_page(&app).into_response();
     };
     page_result(home(&app, &actor).await)
@@ -101,7 +102,8 @@ pub(super) fn sign_in_page(app: &Shared) -> Html<String> {
     }
     body.push_str("</section><section><h2>Or as an administrator</h2>");
     body.push_str("<form method=\"post\" action=\"/session\"><select name=\"admin\">");
-    for a in &app.config.admins {
+    let admins = app.config.demo.as_ref().map(|d| d.admins.clone()).unwrap_or_default();
+    for a in &admins {
         let _ = write!(body, "<option>{}</option>", escape(a));
     }
     body.push_str("</select> working on behalf of <select name=\"on_behalf_of\">");
@@ -273,7 +275,10 @@ pub(super) async fn page_sign_in(
     State(app): App,
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
-    let result = (|| {
+    let result = async {
+        let demo = app.demo.as_deref().ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such page".to_owned())
+        })?;
         let Form(f) = form.map_err(rejected)?;
         let request = SignIn {
             participant: f.participant,
@@ -281,17 +286,23 @@ pub(super) async fn page_sign_in(
             on_behalf_of: f.on_behalf_of,
             programs: None,
         };
-        let (_, cookie) = app.sign_in(&request)?;
+        let (_, cookie) = demo.sign_in(&request).await?;
         let mut response = Redirect::to("/").into_response();
         response.headers_mut().insert(header::SET_COOKIE, cookie);
         Ok(response)
-    })();
+    }
+    .await;
     page_result(result)
 }
 
 pub(super) async fn page_sign_out(State(app): App, headers: HeaderMap) -> Response {
-    app.sign_out(&headers);
-    Redirect::to("/").into_response()
+    let mut response = Redirect::to("/").into_response();
+    if let Some(demo) = app.demo.as_deref()
+        && let Ok(cookie) = demo.sign_out(&headers).await
+    {
+        response.headers_mut().insert(header::SET_COOKIE, cookie);
+    }
+    response
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -302,12 +313,13 @@ pub(super) struct ConnectForm {
 
 pub(super) async fn page_connect(
     State(app): App,
-    headers: HeaderMap,
+    caller: MaybeCaller,
     path: Result<Path<String>, PathRejection>,
     form: Result<Form<ConnectForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        let actor = app.require(&headers)?;
+        let identity = caller.0.clone().ok_or_else(|| caller.require().err().unwrap_or_else(|| ApiError::bad("sign in first")))?;
+        let actor = identity.actor().clone();
         let Path(name) = path.map_err(rejected)?;
         let provider = provider(&name)?;
         let f = form.map(|Form(f)| f).unwrap_or_default();
@@ -317,8 +329,9 @@ pub(super) async fn page_connect(
         let body = ConnectBody {
             apple_id: f.apple_id,
             app_password: f.app_password,
+            return_to: None,
         };
-        match connect(&app, &actor, subject, provider, body).await? {
+        match connect(&app, &identity, subject, provider, body, None).await? {
             ConnectOut::Redirect {
                 authorization_url, ..
             } => Ok(Redirect::to(&authorization_url).into_response()),
@@ -329,9 +342,9 @@ pub(super) async fn page_connect(
     page_result(result)
 }
 
-pub(super) async fn page_disconnect(State(app): App, headers: HeaderMap) -> Response {
+pub(super) async fn page_disconnect(State(app): App, caller: MaybeCaller) -> Response {
     let result = async {
-        let actor = app.require(&headers)?;
+        let actor = caller.require()?;
         let subject = subject(&actor)
             .cloned()
             .ok_or_else(|| ApiError::bad("choose a participant to work for"))?;
@@ -447,11 +460,11 @@ pub(super) struct HoursForm {
 /// other hours than their weekday's, set through the API, are kept.
 pub(super) async fn page_hours(
     State(app): App,
-    headers: HeaderMap,
+    caller: MaybeCaller,
     form: Result<Form<HoursForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        let actor = app.require(&headers)?;
+        let actor = caller.require()?;
         let subject = subject(&actor)
             .cloned()
             .ok_or_else(|| ApiError::bad("choose a participant to work for"))?;
@@ -499,12 +512,12 @@ pub(super) fn local_second(tz: &TimeZone, date: Date, minutes: i64) -> Result<i6
 
 pub(super) async fn page_week(
     State(app): App,
-    headers: HeaderMap,
+    caller: MaybeCaller,
     path: Result<Path<String>, PathRejection>,
     query: Result<Query<WeekQuery>, QueryRejection>,
 ) -> Response {
     let result = async {
-        let actor = app.require(&headers)?;
+        let actor = caller.require()?;
         let Path(id) = path.map_err(rejected)?;
         let Query(q) = query.map_err(rejected)?;
         let target = ParticipantId::new(id);
@@ -639,11 +652,11 @@ pub(super) struct PollForm {
 /// group's name by default), and shows it.
 pub(super) async fn page_poll(
     State(app): App,
-    headers: HeaderMap,
+    caller: MaybeCaller,
     form: Result<Form<PollForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        let actor = app.require(&headers)?;
+        let actor = caller.require()?;
         let Form(f) = form.map_err(rejected)?;
         let viewer = subject(&actor)
             .cloned()
@@ -737,11 +750,11 @@ fn poll_zone(app: &Shared, actor: &Actor, program: &ProgramId) -> Result<TimeZon
 /// a slot. A booked poll shows its booking.
 pub(super) async fn page_poll_view(
     State(app): App,
-    headers: HeaderMap,
+    caller: MaybeCaller,
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
     let result = async {
-        let actor = app.require(&headers)?;
+        let actor = caller.require()?;
         let Path(id) = path.map_err(rejected)?;
         let view = app.assistant.view_poll(&actor, &PollId::new(id)).await?;
         let tz = poll_zone(&app, &actor, &view.program)?;
@@ -925,12 +938,12 @@ fn manager_section(app: &Shared, tz: &TimeZone, view: &PollView, body: &mut Stri
 /// earlier answers; back to the poll.
 pub(super) async fn page_poll_answer(
     State(app): App,
-    headers: HeaderMap,
+    caller: MaybeCaller,
     path: Result<Path<String>, PathRejection>,
     form: Result<Form<Vec<(String, String)>>, FormRejection>,
 ) -> Response {
     let result = async {
-        let actor = app.require(&headers)?;
+        let actor = caller.require()?;
         let Path(id) = path.map_err(rejected)?;
         let Form(fields) = form.map_err(rejected)?;
         let mut answers = Vec::with_capacity(fields.len());
@@ -965,12 +978,12 @@ pub(super) struct BookForm {
 /// names who is busy now.
 pub(super) async fn page_poll_book(
     State(app): App,
-    headers: HeaderMap,
+    caller: MaybeCaller,
     path: Result<Path<String>, PathRejection>,
     form: Result<Form<BookForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        let actor = app.require(&headers)?;
+        let actor = caller.require()?;
         let Path(id) = path.map_err(rejected)?;
         let Form(f) = form.map_err(rejected)?;
         let id = PollId::new(id);

@@ -4,7 +4,7 @@
 
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::extract::{Json, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +13,7 @@ use crate::{
     PollSummary, PollView, ProgramId, SlotRequest, Vote,
 };
 
+use super::auth::Caller;
 use super::App;
 use super::api::{duration, window};
 use super::error::{ApiError, rejected};
@@ -55,10 +56,10 @@ pub(super) struct CreatedSlot {
 
 pub(super) async fn api_create_poll(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     body: Result<Json<PollBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Created>), ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Json(b) = body.map_err(rejected)?;
     let invitees = match (b.group, b.program, b.invitees) {
         (Some(g), None, None) => Invitees::Group(GroupId::new(g)),
@@ -118,18 +119,18 @@ pub(super) async fn api_create_poll(
 
 pub(super) async fn api_polls(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<Vec<PollSummary>>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     Ok(Json(app.assistant.polls(&actor).await?))
 }
 
 pub(super) async fn api_view_poll(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<PollView>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     Ok(Json(
         app.assistant.view_poll(&actor, &PollId::new(id)).await?,
@@ -151,11 +152,11 @@ pub(super) struct AnswersBody {
 
 pub(super) async fn api_answer_poll(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<AnswersBody>, JsonRejection>,
 ) -> Result<Json<PollView>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     let Json(b) = body.map_err(rejected)?;
     let answers: Vec<(usize, Vote)> = b.answers.iter().map(|a| (a.slot, a.vote)).collect();
@@ -168,10 +169,10 @@ pub(super) async fn api_answer_poll(
 
 pub(super) async fn api_close_poll(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<PollView>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     Ok(Json(
         app.assistant.close_poll(&actor, &PollId::new(id)).await?,
@@ -180,10 +181,10 @@ pub(super) async fn api_close_poll(
 
 pub(super) async fn api_cancel_poll(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<PollView>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     Ok(Json(
         app.assistant.cancel_poll(&actor, &PollId::new(id)).await?,
@@ -220,11 +221,11 @@ impl BookBody {
 
 pub(super) async fn api_book_poll(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<BookBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Booking>), ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     let Json(b) = body.map_err(rejected)?;
     let slot = b
@@ -239,11 +240,11 @@ pub(super) async fn api_book_poll(
 
 pub(super) async fn api_book_pair(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<BookBody>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Booking>), ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     let Json(b) = body.map_err(rejected)?;
     let booking = app
@@ -255,18 +256,18 @@ pub(super) async fn api_book_pair(
 
 pub(super) async fn api_bookings(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Json<Vec<Booking>>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     Ok(Json(app.assistant.bookings(&actor).await?))
 }
 
 pub(super) async fn api_booking(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Booking>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     Ok(Json(
         app.assistant.booking(&actor, &BookingId::new(id)).await?,
@@ -275,11 +276,11 @@ pub(super) async fn api_booking(
 
 pub(super) async fn api_reschedule(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
     body: Result<Json<BookBody>, JsonRejection>,
 ) -> Result<Json<Booking>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     let Json(b) = body.map_err(rejected)?;
     Ok(Json(
@@ -291,10 +292,10 @@ pub(super) async fn api_reschedule(
 
 pub(super) async fn api_cancel_booking(
     State(app): App,
-    headers: HeaderMap,
+    caller: Caller,
     path: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Booking>, ApiError> {
-    let actor = app.require(&headers)?;
+    let actor = caller.actor().clone();
     let Path(id) = path.map_err(rejected)?;
     Ok(Json(
         app.assistant

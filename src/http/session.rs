@@ -1,77 +1,174 @@
-//! The demo's sessions: a cookie naming an [`Actor`]. Replace the sign-in
-//! with your own in a real service.
+//! The demo's sign-in ([`DemoSignIn`]): anyone may pick a participant, or
+//! an administrator name from [`DemoConfig::admins`], and gets a session
+//! cookie. Sessions live in the assistant's store (so every instance on a
+//! shared database knows them), under a hash of their token; they expire
+//! when idle and at an absolute age, are capped (the least recently used
+//! go first), and are removed at sign-out, whose cookie expires at once.
+//!
+//! Only the `serve` example enables it: in your service, implement
+//! [`Authenticator`] over your own sign-in.
 
-use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
 
-use std::sync::PoisonError;
-
+use async_trait::async_trait;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use crate::{Actor, ParticipantId, ProgramId};
+use crate::store::StoredSession;
+use crate::{Actor, Assistant, ParticipantId, ProgramId};
 
+use super::auth::{AuthError, Authenticator, Identity};
 use super::error::ApiError;
-use super::{COOKIE, Shared};
 
-pub(super) fn new_token() -> Result<String, ApiError> {
-    let mut bytes = [0u8; 24];
-    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes).map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "no randomness".to_owned(),
-        )
-    })?;
-    Ok(bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    }))
+/// The demo sign-in's settings.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct DemoConfig {
+    /// Administrator names the sign-in accepts (default `coordinator`).
+    pub admins: Vec<String>,
+    /// How long an unused session lasts (default 30 minutes).
+    pub idle_timeout: Duration,
+    /// How long any session lasts (default 12 hours).
+    pub absolute_timeout: Duration,
+    /// At most this many sessions are kept (default 10,000); a new one
+    /// beyond it removes the least recently used.
+    pub max_sessions: usize,
 }
 
-pub(super) fn cookie_token(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .find_map(|kv| kv.trim().strip_prefix(COOKIE)?.strip_prefix('='))
-        .map(str::to_owned)
+impl Default for DemoConfig {
+    fn default() -> Self {
+        Self {
+            admins: vec!["coordinator".to_owned()],
+            idle_timeout: Duration::from_secs(30 * 60),
+            absolute_timeout: Duration::from_secs(12 * 3600),
+            max_sessions: 10_000,
+        }
+    }
 }
 
-impl Shared {
-    pub(super) fn actor(&self, headers: &HeaderMap) -> Option<Actor> {
-        let token = cookie_token(headers)?;
-        self.sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(&token)
-            .cloned()
+impl DemoConfig {
+    /// The administrator names the sign-in accepts.
+    #[must_use]
+    pub fn admins<I: IntoIterator<Item = S>, S: Into<String>>(mut self, admins: I) -> Self {
+        self.admins = admins.into_iter().map(Into::into).collect();
+        self
     }
 
-    pub(super) fn require(&self, headers: &HeaderMap) -> Result<Actor, ApiError> {
-        self.actor(headers).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "no_session",
-                "sign in first (POST /api/session)".to_owned(),
-            )
+    /// Idle and absolute session lifetimes.
+    #[must_use]
+    pub fn timeouts(mut self, idle: Duration, absolute: Duration) -> Self {
+        self.idle_timeout = idle;
+        self.absolute_timeout = absolute;
+        self
+    }
+
+    /// The most sessions kept at once.
+    #[must_use]
+    pub fn max_sessions(mut self, max: usize) -> Self {
+        self.max_sessions = max.max(1);
+        self
+    }
+}
+
+/// A session is touched in the store at most this often.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// The demo's sign-in, as an [`Authenticator`] over session cookies.
+pub(crate) struct DemoSignIn {
+    assistant: Assistant,
+    config: DemoConfig,
+    cookie: &'static str,
+    secure: bool,
+}
+
+impl DemoSignIn {
+    pub(crate) fn new(assistant: Assistant, config: DemoConfig, secure: bool) -> Arc<Self> {
+        Arc::new(Self {
+            assistant,
+            config,
+            cookie: cookie_name(secure),
+            secure,
         })
     }
 
-    /// Checks a sign-in request and opens a session; returns the cookie.
-    pub(super) fn sign_in(&self, request: &SignIn) -> Result<(Actor, HeaderValue), ApiError> {
-        let actor = match (&request.participant, &request.admin) {
+    fn now(&self) -> i64 {
+        self.assistant.now_secs()
+    }
+
+    fn idle(&self) -> i64 {
+        i64::try_from(self.config.idle_timeout.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    fn absolute(&self) -> i64 {
+        i64::try_from(self.config.absolute_timeout.as_secs()).unwrap_or(i64::MAX)
+    }
+
+    /// Checks a sign-in request and opens a session; returns the actor and
+    /// the cookie.
+    pub(crate) async fn sign_in(&self, request: &SignIn) -> Result<(Actor, HeaderValue), ApiError> {
+        let actor = self.actor_for(request)?;
+        let token = new_token()?;
+        let now = self.now();
+        self.assistant
+            .store()
+            .put_session(
+                &token_hash(&token),
+                &StoredSession {
+                    actor_json: actor_json(&actor)?,
+                    created_at: now,
+                    last_seen: now,
+                },
+                (
+                    now.saturating_sub(self.idle()),
+                    now.saturating_sub(self.absolute()),
+                ),
+                self.config.max_sessions,
+            )
+            .await
+            .map_err(|e| ApiError::internal(format!("storing a session: {e}")))?;
+        let cookie = HeaderValue::from_str(&format!(
+            "{}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
+            self.cookie,
+            self.absolute(),
+            if self.secure { "; Secure" } else { "" }
+        ))
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok((actor, cookie))
+    }
+
+    /// Ends the request's session (if any) and returns a cookie that
+    /// expires it in the browser.
+    pub(crate) async fn sign_out(&self, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
+        if let Some(token) = cookie_token(headers, self.cookie) {
+            self.assistant
+                .store()
+                .delete_session(&token_hash(&token))
+                .await
+                .map_err(|e| ApiError::internal(format!("removing a session: {e}")))?;
+        }
+        HeaderValue::from_str(&format!(
+            "{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
+            self.cookie,
+            if self.secure { "; Secure" } else { "" }
+        ))
+        .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    fn actor_for(&self, request: &SignIn) -> Result<Actor, ApiError> {
+        match (&request.participant, &request.admin) {
             (Some(p), None) => {
                 let id = ParticipantId::new(p.clone());
                 self.assistant.participant(&id)?;
-                Actor::Participant(id)
+                Ok(Actor::Participant(id))
             }
             (None, Some(admin)) => {
                 if !self.config.admins.iter().any(|a| a == admin) {
                     return Err(ApiError::new(
                         StatusCode::FORBIDDEN,
                         "not_allowed",
-                        format!("{admin} is not an administrator here"),
+                        "that name is not an administrator here".to_owned(),
                     ));
                 }
                 let on_behalf_of = match request.on_behalf_of.as_deref().filter(|s| !s.is_empty()) {
@@ -82,7 +179,7 @@ impl Shared {
                     }
                     None => None,
                 };
-                match &request.programs {
+                Ok(match &request.programs {
                     // A single-track administrator: these programs only.
                     Some(programs) => {
                         let mut scope = Vec::new();
@@ -101,33 +198,144 @@ impl Shared {
                         admin: admin.clone(),
                         on_behalf_of,
                     },
-                }
+                })
             }
-            _ => {
-                return Err(ApiError::bad(
-                    "give either `participant`, or `admin` (with `on_behalf_of`)",
-                ));
-            }
-        };
-        let token = new_token()?;
-        self.sessions
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .insert(token.clone(), actor.clone());
-        let cookie =
-            HeaderValue::from_str(&format!("{COOKIE}={token}; HttpOnly; SameSite=Lax; Path=/"))
-                .map_err(|e| ApiError::bad(e.to_string()))?;
-        Ok((actor, cookie))
+            _ => Err(ApiError::bad(
+                "give either `participant`, or `admin` (with `on_behalf_of`)",
+            )),
+        }
     }
+}
 
-    pub(super) fn sign_out(&self, headers: &HeaderMap) -> bool {
-        cookie_token(headers).is_some_and(|t| {
-            self.sessions
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .remove(&t)
-                .is_some()
-        })
+#[async_trait]
+impl Authenticator for DemoSignIn {
+    async fn authenticate(&self, request: &Parts) -> Result<Option<Identity>, AuthError> {
+        let Some(token) = cookie_token(&request.headers, self.cookie) else {
+            return Ok(None);
+        };
+        let hash = token_hash(&token);
+        let store = self.assistant.store();
+        let stored = store
+            .session(&hash)
+            .await
+            .map_err(|e| AuthError::Failed(format!("reading a session: {e}")))?;
+        let Some(session) = stored else {
+            return Ok(None);
+        };
+        let now = self.now();
+        if now.saturating_sub(session.last_seen) >= self.idle()
+            || now.saturating_sub(session.created_at) >= self.absolute()
+        {
+            store
+                .delete_session(&hash)
+                .await
+                .map_err(|e| AuthError::Failed(format!("removing a session: {e}")))?;
+            return Ok(None);
+        }
+        if now.saturating_sub(session.last_seen) >= TOUCH_EVERY_SECS {
+            store
+                .touch_session(&hash, now)
+                .await
+                .map_err(|e| AuthError::Failed(format!("touching a session: {e}")))?;
+        }
+        let actor = actor_from_json(&session.actor_json)
+            .map_err(|e| AuthError::Failed(format!("a stored session: {e}")))?;
+        Ok(Some(Identity::with_session(actor, token)))
+    }
+}
+
+/// `__Host-` (Secure, Path=/, no Domain) over TLS; the plain name otherwise
+/// (browsers refuse `__Host-` cookies without `Secure`).
+pub(crate) fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        "__Host-sa_session"
+    } else {
+        "sa_session"
+    }
+}
+
+fn new_token() -> Result<String, ApiError> {
+    let mut bytes = [0u8; 32];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes)
+        .map_err(|_| ApiError::internal("no randomness".to_owned()))?;
+    Ok(super::auth::hex(&bytes))
+}
+
+fn token_hash(token: &str) -> String {
+    crate::assistant::sha256_hex(&format!("session:{token}"))
+}
+
+pub(crate) fn cookie_token(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| kv.trim().strip_prefix(name)?.strip_prefix('='))
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+        .map(str::to_owned)
+}
+
+/// The stored shape of an actor (the same fields as [`Me`]).
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredActor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    participant: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    admin: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    on_behalf_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    programs: Option<Vec<String>>,
+}
+
+fn actor_json(actor: &Actor) -> Result<String, ApiError> {
+    let stored = match actor {
+        Actor::Participant(p) => StoredActor {
+            participant: Some(p.as_str().to_owned()),
+            admin: None,
+            on_behalf_of: None,
+            programs: None,
+        },
+        Actor::Administrator {
+            admin,
+            on_behalf_of,
+        } => StoredActor {
+            participant: None,
+            admin: Some(admin.clone()),
+            on_behalf_of: on_behalf_of.as_ref().map(|p| p.as_str().to_owned()),
+            programs: None,
+        },
+        Actor::ProgramAdministrator {
+            admin,
+            programs,
+            on_behalf_of,
+        } => StoredActor {
+            participant: None,
+            admin: Some(admin.clone()),
+            on_behalf_of: on_behalf_of.as_ref().map(|p| p.as_str().to_owned()),
+            programs: Some(programs.iter().map(|p| p.as_str().to_owned()).collect()),
+        },
+    };
+    serde_json::to_string(&stored).map_err(|e| ApiError::internal(e.to_string()))
+}
+
+fn actor_from_json(json: &str) -> Result<Actor, String> {
+    let stored: StoredActor = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let on_behalf_of = stored.on_behalf_of.map(ParticipantId::new);
+    match (stored.participant, stored.admin, stored.programs) {
+        (Some(p), None, None) => Ok(Actor::Participant(ParticipantId::new(p))),
+        (None, Some(admin), None) => Ok(Actor::Administrator {
+            admin,
+            on_behalf_of,
+        }),
+        (None, Some(admin), Some(programs)) => Ok(Actor::ProgramAdministrator {
+            admin,
+            programs: programs.into_iter().map(ProgramId::new).collect(),
+            on_behalf_of,
+        }),
+        _ => Err("neither a participant nor an administrator".to_owned()),
     }
 }
 
@@ -140,7 +348,7 @@ pub(super) fn subject(actor: &Actor) -> Option<&ParticipantId> {
 /// `POST /api/session`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(super) struct SignIn {
+pub(crate) struct SignIn {
     pub(super) participant: Option<String>,
     pub(super) admin: Option<String>,
     pub(super) on_behalf_of: Option<String>,
@@ -185,5 +393,43 @@ pub(super) fn me(actor: &Actor) -> Me {
             on_behalf_of: on_behalf_of.clone(),
             programs: Some(programs.clone()),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_actor_survives_the_stored_shape() {
+        for actor in [
+            Actor::participant("maya"),
+            Actor::global_admin("coordinator"),
+            Actor::admin_on_behalf_of("coordinator", "maya"),
+            Actor::ProgramAdministrator {
+                admin: "lead".into(),
+                programs: vec![ProgramId::new("spring"), ProgramId::new("autumn")],
+                on_behalf_of: Some(ParticipantId::new("theo")),
+            },
+        ] {
+            let json = actor_json(&actor).unwrap();
+            assert_eq!(actor_from_json(&json).unwrap(), actor);
+        }
+        assert!(actor_from_json(r#"{"participant":"a","admin":"b"}"#).is_err());
+        assert!(actor_from_json("{}").is_err());
+    }
+
+    #[test]
+    fn the_cookie_is_read_by_its_exact_name_and_bounded() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("x=1; sa_session_other=2; sa_session=abc"),
+        );
+        assert_eq!(cookie_token(&h, "sa_session").as_deref(), Some("abc"));
+        assert_eq!(cookie_token(&h, "__Host-sa_session"), None);
+        let long = format!("sa_session={}", "a".repeat(200));
+        h.insert(header::COOKIE, HeaderValue::from_str(&long).unwrap());
+        assert_eq!(cookie_token(&h, "sa_session"), None);
     }
 }

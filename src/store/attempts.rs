@@ -6,6 +6,8 @@ use policy_rules::Provider;
 
 #[cfg(feature = "postgres")]
 use super::db::int;
+#[cfg(feature = "postgres")]
+use crate::assistant::ConnectBinding;
 use super::db::text;
 use super::{Store, StoreError};
 use crate::model::ParticipantId;
@@ -19,16 +21,20 @@ impl Store {
         participant: &ParticipantId,
         provider: Provider,
         expires_at: i64,
+        binding: &ConnectBinding,
     ) -> Result<(), StoreError> {
         self.db
             .query(
                 "INSERT INTO assistant_oauth_attempts \
-                 (state_hash, participant_id, provider, expires_at) VALUES ($1, $2, $3, $4)",
+                 (state_hash, participant_id, provider, expires_at, session_hash, return_to) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
                 vec![
                     state_hash.into(),
                     participant.as_str().into(),
                     provider.as_str().into(),
                     expires_at.into(),
+                    binding.session_hash.as_str().into(),
+                    binding.return_to.as_str().into(),
                 ],
             )
             .await
@@ -40,12 +46,12 @@ impl Store {
     pub(crate) async fn take_attempt(
         &self,
         state_hash: &str,
-    ) -> Result<Option<(ParticipantId, Provider, i64)>, StoreError> {
+    ) -> Result<Option<(ParticipantId, Provider, i64, ConnectBinding)>, StoreError> {
         let rows = self
             .db
             .query(
                 "DELETE FROM assistant_oauth_attempts WHERE state_hash = $1 \
-                 RETURNING participant_id, provider, expires_at",
+                 RETURNING participant_id, provider, expires_at, session_hash, return_to",
                 vec![state_hash.into()],
             )
             .await?;
@@ -59,6 +65,10 @@ impl Store {
             ParticipantId::new(text(row, 0)?),
             provider,
             int(row, 2)?,
+            ConnectBinding {
+                session_hash: text(row, 3)?,
+                return_to: text(row, 4)?,
+            },
         )))
     }
 

@@ -137,6 +137,20 @@ pub(super) const MIGRATIONS: &[&str] = &[
         participant_id TEXT PRIMARY KEY REFERENCES assistant_participants(id),
         claim_until BIGINT NOT NULL,
         claim_token TEXT NOT NULL);",
+    // 9: the HTTP layer. Sign-in sessions, under a hash of their token (the
+    // token itself is never stored), with the actor they act as (JSON), when
+    // they began and were last used, so every instance expires them alike.
+    // An OAuth attempt keeps a hash of the session that began it, checked at
+    // the callback, and where to return (one of the router's own paths).
+    // `assistant_settings` holds run-time settings by key (the
+    // organisation's policy layer, as TOML, under `org_policy`).
+    "CREATE TABLE assistant_sessions (
+        token_hash TEXT PRIMARY KEY, actor_json TEXT NOT NULL,
+        created_at BIGINT NOT NULL, last_seen BIGINT NOT NULL);
+     CREATE INDEX assistant_sessions_by_last_seen ON assistant_sessions (last_seen);
+     ALTER TABLE assistant_oauth_attempts ADD COLUMN session_hash TEXT NOT NULL DEFAULT '';
+     ALTER TABLE assistant_oauth_attempts ADD COLUMN return_to TEXT NOT NULL DEFAULT '';
+     CREATE TABLE assistant_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
 ];
 
 /// The newest schema version this build knows.

@@ -21,11 +21,13 @@ mod db;
 mod migrations;
 mod polls;
 mod records;
+mod sessions;
 
 use db::{Db, backend, blocking, int};
 pub use migrations::SCHEMA_VERSION;
 use migrations::{MIGRATIONS, check_version, i64_of, usize_of};
 pub(crate) use polls::{StoredBooking, StoredPoll, StoredSlot};
+pub(crate) use sessions::StoredSession;
 
 /// A storage failure. Messages name the action, never a secret or a
 /// calendar's content (none is stored).

@@ -1,6 +1,7 @@
 //! HTTP for CalDAV: Basic auth sent up front, redirects followed by hand
-//! (keeping the method, body and credentials, RFC 4918 clients must), a
-//! cap on every body, timeouts, and one place that maps statuses to
+//! (keeping the method, body and credentials, RFC 4918 clients must), only
+//! to the login's origin or, for iCloud, Apple's hosts ([`origin`](super::origin)),
+//! a cap on every body, timeouts, and one place that maps statuses to
 //! [`SourceError`].
 
 use std::time::Duration;
@@ -11,6 +12,7 @@ use reqwest::header::LOCATION;
 use reqwest::{Method, Url};
 
 use super::Password;
+use super::origin::{self, Hop};
 
 /// The CalDAV server, as its errors name it.
 const CALDAV: Service = Service::new("the CalDAV server");
@@ -45,6 +47,8 @@ impl Reply {
 
 /// Credentials for one account.
 pub(crate) struct Auth<'a> {
+    /// The login's URL: every request's URL must pass [`origin::check`]
+    /// against it.
     pub(crate) origin: Url,
     pub(crate) username: &'a str,
     pub(crate) password: &'a Password,
@@ -70,9 +74,19 @@ impl Http {
     }
 
     /// Sends `method` to `url` with `depth` and an XML `body`, following up
-    /// to five redirects. Credentials go with every hop that is on the
-    /// account's own host or uses HTTPS (iCloud moves an account to
-    /// `pNN-caldav.icloud.com`); never in clear text to another host.
+    /// to five redirects by hand (the client follows none). `url` and every
+    /// redirect's target must pass [`origin::check`] against the login's
+    /// URL before anything is sent: the login's own origin, or for an
+    /// iCloud login Apple's hosts over HTTPS (iCloud moves an account to
+    /// `pNN-caldav.icloud.com`). So the credentials, sent with every
+    /// request, never reach another origin nor plain HTTP after HTTPS.
+    ///
+    /// # Errors
+    ///
+    /// [`SourceError::InvalidResponse`] for a URL or redirect the rule
+    /// refuses (naming the reason and the origins, never a path or a
+    /// secret), a redirect without a usable `Location` or more than five;
+    /// transport errors and capped reads as provider-http maps them.
     pub(crate) async fn send(
         &self,
         auth: &Auth<'_>,
@@ -86,14 +100,17 @@ impl Http {
             source: None,
         })?;
         let mut url = url;
+        let mut hop = Hop::Href;
         for _ in 0..=MAX_REDIRECTS {
+            // Checked before every request: nothing, credentials or not,
+            // goes to a URL the rule refuses.
+            origin::check(&auth.origin, &url)
+                .map_err(|why| origin::refused(&auth.origin, &url, hop, why))?;
             let mut request = self
                 .client
                 .request(method.clone(), url.clone())
-                .timeout(self.timeout);
-            if may_send_credentials(&auth.origin, &url) {
-                request = request.basic_auth(auth.username, Some(auth.password.secret()));
-            }
+                .timeout(self.timeout)
+                .basic_auth(auth.username, Some(auth.password.secret()));
             if let Some(depth) = depth {
                 request = request.header("Depth", depth);
             }
@@ -112,11 +129,12 @@ impl Http {
                     .and_then(|l| l.to_str().ok())
                     .and_then(|l| url.join(l).ok());
                 match next {
-                    Some(next) if next.scheme() == "https" || next.scheme() == "http" => {
+                    Some(next) => {
                         url = next;
+                        hop = Hop::Redirect;
                         continue;
                     }
-                    _ => {
+                    None => {
                         return Err(SourceError::InvalidResponse {
                             message: format!("HTTP {status} without a usable Location"),
                         });
@@ -147,11 +165,6 @@ impl Http {
             Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
         })
     }
-}
-
-/// Same origin, the same host on another port, or HTTPS.
-fn may_send_credentials(origin: &Url, url: &Url) -> bool {
-    url.scheme() == "https" || url.host_str() == origin.host_str()
 }
 
 /// CalDAV's wording of the common mapping, and its exceptions: 410 Gone

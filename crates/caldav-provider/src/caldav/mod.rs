@@ -22,6 +22,7 @@ use crate::ical::{Calendar, ExpandOptions, Problem};
 
 mod bodies;
 mod client;
+mod origin;
 pub(crate) mod xml;
 
 /// An app-specific password (or any CalDAV password): wiped from memory on
@@ -278,11 +279,17 @@ struct Listed {
 ///
 /// Each account is a [`CalDavLogin`]. The source discovers the account's
 /// calendars (`/.well-known/caldav`, `current-user-principal`,
-/// `calendar-home-set`; hrefs may be absolute on another host), skips
+/// `calendar-home-set`), skips
 /// calendars marked transparent for scheduling (RFC 6638) or without
 /// VEVENTs, and computes busy time by [`Strategy`]. It remembers each
 /// calendar's ctag / sync-token: a refresh that finds nothing changed costs
 /// one request.
+///
+/// The login's credentials go only to the origin of its URL (scheme, host,
+/// port) and, for an iCloud login, to Apple's hosts over HTTPS: a redirect
+/// or an href elsewhere, or from HTTPS to plain HTTP, is refused before
+/// anything is sent, as [`SourceError::InvalidResponse`] (see the crate
+/// docs, "Where credentials go").
 #[derive(Debug)]
 pub struct CalDavSource {
     http: Http,
@@ -324,8 +331,10 @@ impl CalDavSource {
     ///
     /// # Errors
     ///
-    /// [`SourceError::Unauthorized`] for a wrong password, and the other
-    /// kinds for what the server answers.
+    /// [`SourceError::Unauthorized`] for a wrong password,
+    /// [`SourceError::InvalidResponse`] for a redirect or href to where the
+    /// credentials may not go (another origin, or plain HTTP after HTTPS),
+    /// and the other kinds for what the server answers.
     pub async fn discover(&self, login: &CalDavLogin) -> Result<Vec<CalendarInfo>, SourceError> {
         let mut state = AccountState::default();
         let mut requests = 0;
