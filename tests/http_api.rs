@@ -512,14 +512,15 @@ async fn google_connects_through_the_redirect_and_the_callback() {
         .find_map(|kv| kv.split_once("state=").map(|(_, v)| v))
         .unwrap();
 
-    // Declined, forged, then the real callback (the browser, no cookie needed).
+    // Declined, forged, without a session, then the real callback in the
+    // session that began it.
     let anon = Client::new(&server);
     let (status, page) = anon
         .send("GET", "/api/oauth/callback?error=access_denied", None)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(page.as_str().unwrap().contains("access_denied"));
-    let (status, _) = anon
+    let (status, _) = max
         .send("GET", "/api/oauth/callback?state=forged&code=good", None)
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -530,11 +531,19 @@ async fn google_connects_through_the_redirect_and_the_callback() {
             None,
         )
         .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "no session, nothing done");
+    let (status, _) = max
+        .send(
+            "GET",
+            &format!("/api/oauth/callback?state={state}&code=good"),
+            None,
+        )
+        .await;
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, s) = max.send("GET", "/api/participants/max/status", None).await;
     assert_eq!(s["text"], "Your Google calendar is connected");
     // Used up.
-    let (status, _) = anon
+    let (status, _) = max
         .send(
             "GET",
             &format!("/api/oauth/callback?state={state}&code=good"),

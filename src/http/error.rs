@@ -134,8 +134,33 @@ impl From<AssistantError> for ApiError {
     }
 }
 
-pub(super) fn rejected(e: impl std::fmt::Display) -> ApiError {
-    ApiError::bad(e.to_string())
+/// An extractor's rejection: a body that did not arrive in time is 408
+/// (the body timeout of [`super::Limits`]), one over the limit 413, any
+/// other malformed input 400 with the extractor's message.
+pub(super) fn rejected<E>(e: E) -> ApiError
+where
+    E: std::error::Error + IntoResponse + 'static,
+{
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+    while let Some(s) = source {
+        if s.is::<tower_http::timeout::TimeoutError>() {
+            return ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                "the request body did not arrive in time".to_owned(),
+            );
+        }
+        source = s.source();
+    }
+    let message = e.to_string();
+    if e.into_response().status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            "the request body is too large".to_owned(),
+        );
+    }
+    ApiError::bad(message)
 }
 
 #[cfg(test)]

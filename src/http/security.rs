@@ -338,6 +338,22 @@ impl Default for ServeConfig {
     }
 }
 
+impl ServeConfig {
+    /// The header-read timeout.
+    #[must_use]
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.header_read_timeout = timeout;
+        self
+    }
+
+    /// The most connections open at once.
+    #[must_use]
+    pub fn max_connections(mut self, max: usize) -> Self {
+        self.max_connections = max.max(1);
+        self
+    }
+}
+
 /// Serves `router` on `listener` (HTTP/1.1) until `shutdown` completes,
 /// with [`ServeConfig`]'s header-read timeout and connection cap and the
 /// client's address given to the rate limits. Connections in progress

@@ -85,8 +85,10 @@ impl Store {
         self.db
             .write(
                 vec![(
-                    "UPDATE assistant_sessions SET last_seen = $2 WHERE token_hash = $1",
-                    vec![token_hash.into(), now.into()],
+                    // Parameters in the order they appear (SQLite numbers
+                    // `$n` by first appearance).
+                    "UPDATE assistant_sessions SET last_seen = $1 WHERE token_hash = $2",
+                    vec![now.into(), token_hash.into()],
                 )],
                 false,
             )

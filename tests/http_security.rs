@@ -1,0 +1,589 @@
+//! The HTTP layer's defences over real HTTP on loopback, each attack tried
+//! as an attacker would: the OAuth account-linking attempt, cross-origin
+//! and login-CSRF posts, a foreign `Host`, an unbounded sign-in loop,
+//! expired and signed-out sessions, a client that sends half a request or
+//! half a body, oversize bodies, rate limits, security headers, generic
+//! 500s, an embedder's own authenticator, and `Secure` cookies.
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use axum::http::request::Parts;
+use common::{Validator, World};
+use google_provider::{GoogleOAuth, OAuthConfig};
+use reqwest::StatusCode;
+use scheduling_assistant::http::{
+    AuthError, Authenticator, DemoConfig, HttpConfig, Identity, Limits, ServeConfig, router, serve,
+};
+use scheduling_assistant::{
+    Actor, Assistant, GoogleConnector, Participant, Program, ProgramId, Provider,
+};
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+struct Server {
+    base: String,
+    addr: std::net::SocketAddr,
+    world: World,
+    oauth: MockServer,
+    assistant: Assistant,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
+    }
+}
+
+async fn assistant(world: &World, oauth_server: &MockServer) -> Assistant {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // https://developers.google.com/identity/protocols/oauth2/web-server#exchange-authorization-code
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29.x", "expires_in": 3599, "refresh_token": "1//r", "token_type": "Bearer"
+        })))
+        .mount(oauth_server)
+        .await;
+    let oauth = GoogleOAuth::new(
+        OAuthConfig::new("c", None, "http://127.0.0.1/api/oauth/callback").with_endpoints(
+            format!("{}/auth", oauth_server.uri()),
+            format!("{}/token", oauth_server.uri()),
+            format!("{}/revoke", oauth_server.uri()),
+        ),
+    )
+    .unwrap();
+    let source = common::Counting::new(Duration::ZERO);
+    let a = world
+        .builder()
+        .await
+        .source(Provider::Icloud, source.clone())
+        .source(Provider::Google, source)
+        .oauth(Provider::Google, Arc::new(GoogleConnector(Arc::new(oauth))))
+        .caldav_validator(Arc::new(Validator(None)))
+        .build()
+        .await
+        .unwrap();
+    a.add_program(Program::new("p", "P").with_policy_toml("scheduling_assistant = true"))
+        .await
+        .unwrap();
+    for id in ["max", "zoe"] {
+        a.add_participant(
+            Participant::new(id, id.to_uppercase(), format!("{id}@example.org"), "UTC"),
+            &[ProgramId::new("p")],
+        )
+        .await
+        .unwrap();
+    }
+    a
+}
+
+/// Serves through `http::serve` (header-read timeout, client addresses).
+async fn start_with(config: impl FnOnce(HttpConfig) -> HttpConfig, serve_config: ServeConfig) -> Server {
+    let world = World::new();
+    let oauth = MockServer::start().await;
+    let a = assistant(&world, &oauth).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = router(a.clone(), config(HttpConfig::demo(DemoConfig::default())));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        serve(listener, app, serve_config, async {
+            let _ = stopped.await;
+        })
+        .await
+        .unwrap();
+    });
+    Server {
+        base: format!("http://{addr}"),
+        addr,
+        world,
+        oauth,
+        assistant: a,
+        stop: Some(stop),
+        task: Some(task),
+    }
+}
+
+async fn start() -> Server {
+    start_with(|c| c, ServeConfig::default()).await
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Signs in through the JSON API; the cookie (name=value).
+async fn sign_in(base: &str, who: Value) -> (StatusCode, Option<String>) {
+    let r = client()
+        .post(format!("{base}/api/session"))
+        .json(&who)
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned());
+    (r.status(), cookie)
+}
+
+async fn get(base: &str, cookie: &str, route: &str) -> (StatusCode, Value) {
+    let r = client()
+        .get(format!("{base}{route}"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+}
+
+fn state_of(url: &str) -> String {
+    url.split(['?', '&'])
+        .find_map(|kv| kv.strip_prefix("state="))
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn an_authorization_link_opened_in_another_session_connects_nobody() {
+    let server = start().await;
+    let (_, max) = sign_in(&server.base, json!({"participant": "max"})).await;
+    let (_, zoe) = sign_in(&server.base, json!({"participant": "zoe"})).await;
+    let (max, zoe) = (max.unwrap(), zoe.unwrap());
+    // max starts connecting and mails the link to zoe, who consents: the
+    // provider sends zoe's browser (zoe's session) to the callback.
+    let started: Value = client()
+        .post(format!("{}/api/participants/max/connect/google", server.base))
+        .header("cookie", &max)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let state = state_of(started["authorization_url"].as_str().unwrap());
+    let (status, page) = get(
+        &server.base,
+        &zoe,
+        &format!("/api/oauth/callback?state={state}&code=zoes-code"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    // The code was never exchanged, nothing is stored for max, and the
+    // attempt is used up (max's own callback now finds nothing).
+    let token_calls = server
+        .oauth
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/token")
+        .count();
+    assert_eq!(token_calls, 0);
+    assert!(server.assistant.connection(&"max".into()).is_none());
+    let (status, _) = get(
+        &server.base,
+        &max,
+        &format!("/api/oauth/callback?state={state}&code=zoes-code"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // A fresh attempt completed in max's own session connects, and returns
+    // to the page it named (only the router's own paths are accepted).
+    let (status, refused) = {
+        let r = client()
+            .post(format!("{}/api/participants/max/connect/google", server.base))
+            .header("cookie", &max)
+            .json(&json!({"return_to": "https://evil.test/"}))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    let started: Value = client()
+        .post(format!("{}/api/participants/max/connect/google", server.base))
+        .header("cookie", &max)
+        .json(&json!({"return_to": "/"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let state = state_of(started["authorization_url"].as_str().unwrap());
+    let r = client()
+        .get(format!(
+            "{}/api/oauth/callback?state={state}&code=maxs-code",
+            server.base
+        ))
+        .header("cookie", &max)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/");
+    assert!(server.assistant.connection(&"max".into()).is_some());
+}
+
+#[tokio::test]
+async fn cross_origin_posts_and_login_csrf_are_refused() {
+    let server = start().await;
+    let (_, max) = sign_in(&server.base, json!({"participant": "max"})).await;
+    let max = max.unwrap();
+    let put_hours = |origin: Option<&'static str>, site: Option<&'static str>| {
+        let mut r = client()
+            .put(format!("{}/api/participants/max/hours", server.base))
+            .header("cookie", &max)
+            .json(&json!({"weekly": {"mon": [{"start": "09:00", "end": "12:00"}]}}));
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        if let Some(s) = site {
+            r = r.header("sec-fetch-site", s);
+        }
+        r.send()
+    };
+    for (origin, site) in [
+        (Some("http://evil.test"), None),
+        (Some("null"), None),
+        (None, Some("cross-site")),
+        (None, Some("same-site")),
+        (Some(server.base.clone().leak() as &str), Some("cross-site")),
+    ] {
+        let r = put_hours(origin, site).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{origin:?} {site:?}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["kind"], "cross_origin");
+    }
+    assert!(
+        server
+            .assistant
+            .own_hours(&"max".into())
+            .unwrap()
+            .is_unrestricted(),
+        "nothing changed"
+    );
+    let r = put_hours(Some(server.base.clone().leak()), Some("same-origin"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // Login CSRF: another site's form signing the victim in as the attacker.
+    let r = client()
+        .post(format!("{}/session", server.base))
+        .header("origin", "http://evil.test")
+        .form(&[("participant", "zoe")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get("set-cookie").is_none());
+}
+
+#[tokio::test]
+async fn a_foreign_host_gets_421() {
+    let server = start().await;
+    // DNS rebinding: a page of evil.test whose name now points at 127.0.0.1.
+    for host in ["evil.test", "evil.test:8080", "127.0.0.1.evil.test"] {
+        let r = client()
+            .get(format!("{}/api/me", server.base))
+            .header("host", host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::MISDIRECTED_REQUEST, "{host}");
+    }
+    let r = client()
+        .get(format!("http://localhost:{}/api/me", server.addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "allowed, not signed in");
+}
+
+#[tokio::test]
+async fn sessions_are_capped_expire_and_end_at_sign_out() {
+    let mut limits = Limits::default();
+    limits.sign_ins_per_minute = 1000;
+    let server = start_with(
+        |c| {
+            let mut c = c.limits(limits);
+            c.demo = Some(
+                DemoConfig::default()
+                    .max_sessions(5)
+                    .timeouts(Duration::from_secs(600), Duration::from_secs(3600)),
+            );
+            c
+        },
+        ServeConfig::default(),
+    )
+    .await;
+    // An unbounded loop of sign-ins keeps at most 5 sessions: the oldest go.
+    let mut cookies = Vec::new();
+    for _ in 0..20 {
+        server.world.clock.advance(1);
+        let (status, cookie) = sign_in(&server.base, json!({"participant": "max"})).await;
+        assert_eq!(status, StatusCode::OK);
+        cookies.push(cookie.unwrap());
+    }
+    for (i, c) in cookies.iter().enumerate() {
+        let (status, _) = get(&server.base, c, "/api/me").await;
+        let expected = if i >= 15 {
+            StatusCode::OK
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(status, expected, "session {i}");
+    }
+
+    // Idle: 10 minutes unused ends it; use keeps it alive.
+    let (_, busy) = sign_in(&server.base, json!({"participant": "max"})).await;
+    let (_, idle) = sign_in(&server.base, json!({"participant": "zoe"})).await;
+    let (busy, idle) = (busy.unwrap(), idle.unwrap());
+    for i in 0..3 {
+        server.world.clock.advance(299);
+        let (status, body) = get(&server.base, &busy, "/api/me").await;
+        assert_eq!(status, StatusCode::OK, "{i} {body}");
+    }
+    assert_eq!(
+        get(&server.base, &idle, "/api/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // Absolute: an hour after sign-in, however busy.
+    for _ in 0..10 {
+        server.world.clock.advance(299);
+        get(&server.base, &busy, "/api/me").await;
+    }
+    assert_eq!(
+        get(&server.base, &busy, "/api/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Sign-out removes the session and expires the cookie.
+    let (_, c) = sign_in(&server.base, json!({"participant": "max"})).await;
+    let c = c.unwrap();
+    let r = client()
+        .delete(format!("{}/api/session", server.base))
+        .header("cookie", &c)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let set = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(set.starts_with("sa_session=;") && set.contains("Max-Age=0"), "{set}");
+    assert_eq!(get(&server.base, &c, "/api/me").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn sign_in_and_connect_are_rate_limited_per_client() {
+    let server = start().await;
+    for i in 0..10 {
+        let (status, _) = sign_in(&server.base, json!({"participant": "max"})).await;
+        assert_eq!(status, StatusCode::OK, "sign-in {i}");
+    }
+    let r = client()
+        .post(format!("{}/api/session", server.base))
+        .json(&json!({"participant": "max"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=61).contains(&wait), "{wait}");
+    assert!(r.headers().get("set-cookie").is_none());
+
+    // Connects (each iCloud one a real login at Apple) have their own limit.
+    let server = start().await;
+    let (_, max) = sign_in(&server.base, json!({"participant": "max"})).await;
+    let max = max.unwrap();
+    let mut statuses = Vec::new();
+    for _ in 0..11 {
+        let r = client()
+            .post(format!("{}/api/participants/max/connect/icloud", server.base))
+            .header("cookie", &max)
+            .json(&json!({"apple_id": "max@example.org", "app_password": "abcd-efgh-ijkl-mnop"}))
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status());
+    }
+    assert!(statuses[..10].iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn slow_clients_and_oversize_bodies_are_cut_off() {
+    let mut limits = Limits::default();
+    limits.body_timeout = Duration::from_secs(1);
+    let server = start_with(
+        |c| c.limits(limits),
+        ServeConfig::default().header_read_timeout(Duration::from_secs(1)),
+    )
+    .await;
+    // Half a request line, then nothing: the connection is closed.
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tcp.write_all(b"GET /api/me HT").await.unwrap();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server still holds the connection");
+
+    // Headers, then half the body: 408.
+    let (_, max) = sign_in(&server.base, json!({"participant": "max"})).await;
+    let max = max.unwrap();
+    let mut tcp = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "PUT /api/participants/max/hours HTTP/1.1\r\nhost: 127.0.0.1\r\ncookie: {max}\r\n\
+         content-type: application/json\r\ncontent-length: 100\r\n\r\n{{\"weekly\":"
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(20), tcp.read_to_end(&mut buf)).await;
+    let text = String::from_utf8_lossy(&buf);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+
+    // A body over 64 KiB: 413, whatever the route.
+    let big = json!({"weekly": {}, "pad": "x".repeat(70 * 1024)});
+    let r = client()
+        .put(format!("{}/api/participants/max/hours", server.base))
+        .header("cookie", &max)
+        .json(&big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers() {
+    let server = start().await;
+    for route in ["/", "/api/me", "/openapi.json", "/no/such/route"] {
+        let r = client()
+            .get(format!("{}{route}", server.base))
+            .send()
+            .await
+            .unwrap();
+        let h = r.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{route}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{route}");
+        assert_eq!(h["cache-control"], "no-store", "{route}");
+        assert_eq!(h["x-frame-options"], "DENY", "{route}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert_eq!(h["x-request-id"].len(), 16, "{route}");
+        assert!(h.get("strict-transport-security").is_none(), "plain HTTP");
+    }
+}
+
+/// An embedder's authenticator: a bearer header naming the participant,
+/// and one token whose check fails (its store is down).
+struct HeaderToken;
+
+#[async_trait]
+impl Authenticator for HeaderToken {
+    async fn authenticate(&self, request: &Parts) -> Result<Option<Identity>, AuthError> {
+        let Some(v) = request.headers.get("x-test-token") else {
+            return Ok(None);
+        };
+        match v.to_str().unwrap_or("") {
+            "token-of-max" => Ok(Some(Identity::new(Actor::participant("max")))),
+            "broken" => Err(AuthError::Failed(
+                "session store at postgres://admin:hunter2@db failed".into(),
+            )),
+            _ => Err(AuthError::Rejected("unknown token".into())),
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_embedders_authenticator_replaces_the_demo_sign_in() {
+    let world = World::new();
+    let oauth = MockServer::start().await;
+    let a = assistant(&world, &oauth).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(a, HttpConfig::new(Arc::new(HeaderToken)));
+    let task = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    let send = |token: Option<&'static str>, m: reqwest::Method, route: &'static str| {
+        let mut r = client().request(m, format!("{base}{route}"));
+        if let Some(t) = token {
+            r = r.header("x-test-token", t);
+        }
+        r.send()
+    };
+    // No demo sign-in: its route is not there, and naming someone is no key.
+    let r = send(None, reqwest::Method::POST, "/api/session").await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let r = send(None, reqwest::Method::GET, "/api/me").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = send(Some("token-of-max"), reqwest::Method::GET, "/api/me")
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["participant"], "max");
+    let r = send(Some("forged"), reqwest::Method::GET, "/api/me").await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // A failure of the authenticator is a 500 with a request id, and none
+    // of its detail.
+    let r = send(Some("broken"), reqwest::Method::GET, "/api/me").await.unwrap();
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let text = r.text().await.unwrap();
+    assert!(!text.contains("hunter2") && !text.contains("postgres"), "{text}");
+    let body: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["error"]["kind"], "internal");
+    assert_eq!(body["error"]["request_id"], id.as_str());
+    task.abort();
+}
+
+#[tokio::test]
+async fn over_tls_cookies_are_secure_and_host_prefixed() {
+    let server = start_with(|c| c.secure(true), ServeConfig::default()).await;
+    let r = client()
+        .post(format!("{}/api/session", server.base))
+        .json(&json!({"participant": "max"}))
+        .send()
+        .await
+        .unwrap();
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.starts_with("__Host-sa_session="), "{set}");
+    assert!(set.contains("; Secure") && set.contains("HttpOnly") && set.contains("Path=/"));
+    assert!(!set.contains("Domain"));
+    assert_eq!(
+        r.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+    let cookie = set.split(';').next().unwrap().to_owned();
+    assert_eq!(get(&server.base, &cookie, "/api/me").await.0, StatusCode::OK);
+    // The plain name is not read when secure.
+    let plain = cookie.replacen("__Host-", "", 1);
+    assert_eq!(
+        get(&server.base, &plain, "/api/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
