@@ -45,6 +45,22 @@
 //!   `SMTP_USER` and `SMTP_PASSWORD` from the environment if the server
 //!   wants a login. Without them, booking answers `invitations_not_configured`.
 //!
+//! - `--allowed-host NAME[:PORT]` (repeatable) adds a `Host` the server
+//!   answers for (421 otherwise; `localhost`, `127.0.0.1` and `[::1]` always
+//!   are); `--secure` says it is reached over TLS through a proxy (cookies
+//!   `Secure` and `__Host-`, HSTS).
+//! - `--extra-root FILE` (repeatable) trusts the PEM certificates in FILE,
+//!   besides the platform's roots, for Google and Microsoft (a private CA,
+//!   a stand-in server). Exchange on-premise takes its own roots in its
+//!   settings.
+//! - Organisation integrations are enabled at run time by an
+//!   administrator, on the page (`/admin`) or the API (`/api/admin/`), and
+//!   restored on every start.
+//! - Its files are its own: the directory of the database is created with
+//!   mode 0700, the database and key file are made 0600, and an existing
+//!   database or key file owned by another user or readable by others is
+//!   refused (exit 2, naming the file and the fix).
+//!
 //! Prints `serving on http://ADDR/` and serves until Ctrl-C. Exits 2 with a
 //! one-line error on bad arguments.
 
@@ -53,7 +69,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use scheduling_assistant::http::{HttpConfig, router};
+use scheduling_assistant::http::{DemoConfig, HttpConfig, ServeConfig, router, serve};
 use scheduling_assistant::{
     Assistant, Clock, FixedClock, KeyId, KeyRing, MasterKey, Provider, SecretStore, SecretString,
     SqliteStore, Store, SystemClock, Vault,
@@ -67,7 +83,8 @@ mod demo_data;
 const USAGE: &str = "usage: serve [--addr 127.0.0.1:PORT] [--db FILE] [--key FILE] \
                      [--database postgres://...] [--data DIR] [--now RFC3339] \
                      [--icloud-server URL] [--cache-ttl SECS] [--refresh-every SECS] [--lease SECS] \
-                     [--smtp HOST[:PORT] --smtp-from ADDRESS [--smtp-security tls|starttls|loopback-plain]]";
+                     [--smtp HOST[:PORT] --smtp-from ADDRESS [--smtp-security tls|starttls|loopback-plain]] \
+                     [--allowed-host NAME[:PORT]]... [--secure] [--extra-root FILE]...";
 
 struct Args {
     addr: std::net::SocketAddr,
@@ -83,6 +100,9 @@ struct Args {
     smtp: Option<String>,
     smtp_from: Option<String>,
     smtp_security: scheduling_assistant::invite::SmtpSecurity,
+    allowed_hosts: Vec<String>,
+    secure: bool,
+    extra_roots: Vec<PathBuf>,
 }
 
 fn seconds(name: &str, v: &str) -> Result<Duration, String> {
@@ -109,6 +129,9 @@ fn parse_args() -> Result<Args, String> {
         smtp: None,
         smtp_from: None,
         smtp_security: scheduling_assistant::invite::SmtpSecurity::Tls,
+        allowed_hosts: Vec::new(),
+        secure: false,
+        extra_roots: Vec::new(),
     };
     let mut db_given = false;
     let mut it = std::env::args().skip(1);
@@ -156,6 +179,9 @@ fn parse_args() -> Result<Args, String> {
                     }
                 };
             }
+            "--allowed-host" => args.allowed_hosts.push(value("--allowed-host")?),
+            "--secure" => args.secure = true,
+            "--extra-root" => args.extra_roots.push(PathBuf::from(value("--extra-root")?)),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
@@ -228,12 +254,16 @@ async fn run(args: Args) -> Result<(), String> {
     if args.database.is_none()
         && let Some(dir) = args.db.parent()
     {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        private_dir(dir)?;
     }
     let key_path = args
         .key
         .clone()
         .unwrap_or_else(|| args.db.with_extension("key"));
+    if args.database.is_none() {
+        check_private(&args.db)?;
+    }
+    check_private(&key_path)?;
     let key = if key_path.exists() {
         MasterKey::from_file(KeyId(1), &key_path)
     } else {
@@ -241,6 +271,10 @@ async fn run(args: Args) -> Result<(), String> {
     }
     .map_err(|e| format!("vault key {}: {e}", key_path.display()))?;
     let (secrets, store) = open_storage(&args).await?;
+    if args.database.is_none() {
+        make_private(&args.db)?;
+    }
+    let roots = extra_roots(&args.extra_roots)?;
     let vault = Arc::new(Vault::new(secrets, KeyRing::new(key)));
     let clock: Arc<dyn Clock> = match args.now {
         Some(now) => Arc::new(FixedClock::new(now)),
@@ -248,6 +282,10 @@ async fn run(args: Args) -> Result<(), String> {
     };
     let mut builder = Assistant::builder()
         .store(store)
+        .org_auth(Arc::new(scheduling_assistant::OrgAuth::new(
+            vault.clone(),
+            clock.clone(),
+        )))
         .vault(vault.clone())
         .clock(clock.clone())
         .cache_ttl(args.cache_ttl)
@@ -295,6 +333,9 @@ async fn run(args: Args) -> Result<(), String> {
         if let Some(url) = env("GOOGLE_API_URL") {
             config = config.base_url(url);
         }
+        for der in &roots {
+            config = config.add_root_certificate(der.clone());
+        }
         let source = google_provider::GoogleSource::new(Arc::new(tokens), config)
             .map_err(|e| e.to_string())?;
         builder = builder
@@ -321,6 +362,9 @@ async fn run(args: Args) -> Result<(), String> {
         if let Some(url) = env("MICROSOFT_GRAPH_URL") {
             config = config.base_url(url);
         }
+        for der in &roots {
+            config = config.add_root_certificate(der.clone());
+        }
         let source = graph_provider::GraphSource::new(Arc::new(tokens), config)
             .map_err(|e| e.to_string())?;
         builder = builder
@@ -337,7 +381,18 @@ async fn run(args: Args) -> Result<(), String> {
         demo_data::seed(&assistant).await?;
     }
     let _refresher = assistant.spawn_refresher(args.refresh_every);
-    let app = router(assistant, HttpConfig::demo(Default::default()));
+    let mut hosts = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "[::1]".to_owned(),
+    ];
+    hosts.extend(args.allowed_hosts.iter().cloned());
+    let app = router(
+        assistant,
+        HttpConfig::demo(DemoConfig::default())
+            .allowed_hosts(hosts)
+            .secure(args.secure),
+    );
 
     println!("serving on {base}/");
     match &args.database {
@@ -353,12 +408,103 @@ async fn run(args: Args) -> Result<(), String> {
         ),
     }
     let _ = std::io::Write::flush(&mut std::io::stdout());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())
+    serve(listener, app, ServeConfig::default(), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|e| e.to_string())
+}
+
+/// Creates `dir` (and its parents) with mode 0700, or checks an existing
+/// one is not open to others.
+fn private_dir(dir: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+    if !dir.exists() {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| format!("{}: {e}", dir.display()))?;
+        return Ok(());
+    }
+    let meta = std::fs::metadata(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if meta.permissions().mode() & 0o002 != 0 {
+        return Err(format!(
+            "{} is writable by everyone: use a directory of your own (chmod 700)",
+            dir.display()
+        ));
+    }
+    Ok(())
+}
+
+/// This process's user: the owner of `/proc/self` (Linux).
+fn own_uid() -> Option<u32> {
+    use std::os::unix::fs::MetadataExt as _;
+    std::fs::metadata("/proc/self").ok().map(|m| m.uid())
+}
+
+/// Refuses an existing `file` that another user owns or others may read
+/// or write (it holds sealed credentials, or the key that opens them).
+fn check_private(file: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(meta) = std::fs::metadata(file) else {
+        return Ok(());
+    };
+    if let Some(uid) = own_uid()
+        && meta.uid() != uid
+    {
+        return Err(format!(
+            "{} is owned by another user (uid {}); refusing to use it",
+            file.display(),
+            meta.uid()
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} is open to other users (mode {:o}): chmod 600 it first",
+            file.display(),
+            meta.mode() & 0o777
+        ));
+    }
+    Ok(())
+}
+
+/// Makes the database (and SQLite's WAL files beside it) mode 0600.
+fn make_private(db: &std::path::Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let path = PathBuf::from(name);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// The DER certificates of the PEM files of `--extra-root`.
+fn extra_roots(files: &[PathBuf]) -> Result<Vec<Vec<u8>>, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject as _;
+    let mut roots = Vec::new();
+    for file in files {
+        let before = roots.len();
+        for cert in CertificateDer::pem_file_iter(file)
+            .map_err(|e| format!("--extra-root {}: {e}", file.display()))?
+        {
+            let cert = cert.map_err(|e| format!("--extra-root {}: {e}", file.display()))?;
+            roots.push(cert.as_ref().to_vec());
+        }
+        if roots.len() == before {
+            return Err(format!(
+                "--extra-root {}: no PEM certificate in it",
+                file.display()
+            ));
+        }
+    }
+    Ok(roots)
 }
 
 /// The vault's store and the records' store: one SQLite file, or one

@@ -587,3 +587,81 @@ async fn over_tls_cookies_are_secure_and_host_prefixed() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+fn serve_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    exe.parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join("serve")
+}
+
+/// Runs `serve` with `args` until it prints its address or exits; its exit
+/// status (None: it was serving, and was stopped) and stderr.
+fn run_serve(args: &[&std::ffi::OsStr]) -> (Option<i32>, String) {
+    use std::io::BufRead as _;
+    let mut child = std::process::Command::new(serve_binary())
+        .args(args)
+        .arg("--addr")
+        .arg("127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("build the examples first: cargo build --all-features --examples");
+    let mut first = String::new();
+    let _ = std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first);
+    let status = if first.starts_with("serving on") {
+        let _ = child.kill();
+        let _ = child.wait();
+        None
+    } else {
+        child.wait().unwrap().code()
+    };
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+    (status, err)
+}
+
+#[test]
+fn serve_keeps_its_files_private_and_refuses_open_ones() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("state");
+    let db = home.join("assistant.sqlite3");
+    let (status, err) = run_serve(&["--db".as_ref(), db.as_os_str()]);
+    assert_eq!(status, None, "{err}");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&home), 0o700);
+    assert_eq!(mode(&db), 0o600);
+    assert_eq!(mode(&db.with_extension("key")), 0o600);
+    // A restart on its own files works.
+    assert_eq!(run_serve(&["--db".as_ref(), db.as_os_str()]).0, None);
+
+    // A key file others can read is refused, and left as it was.
+    std::fs::set_permissions(db.with_extension("key"), std::fs::Permissions::from_mode(0o644))
+        .unwrap();
+    let (status, err) = run_serve(&["--db".as_ref(), db.as_os_str()]);
+    assert_eq!(status, Some(2));
+    assert!(err.contains("open to other users") && err.contains("chmod 600"), "{err}");
+    std::fs::set_permissions(db.with_extension("key"), std::fs::Permissions::from_mode(0o600))
+        .unwrap();
+    // So is a database others can read.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let (status, err) = run_serve(&["--db".as_ref(), db.as_os_str()]);
+    assert_eq!(status, Some(2), "{err}");
+    assert!(err.contains("assistant.sqlite3"), "{err}");
+    // A file that is not PEM as an extra root is a clear error.
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let junk = dir.path().join("junk.pem");
+    std::fs::write(&junk, "not a certificate").unwrap();
+    let (status, err) = run_serve(&[
+        "--db".as_ref(),
+        db.as_os_str(),
+        "--extra-root".as_ref(),
+        junk.as_os_str(),
+    ]);
+    assert_eq!(status, Some(2));
+    assert!(err.contains("no PEM certificate"), "{err}");
+}
