@@ -57,7 +57,7 @@ async fn open_copy(
 #[tokio::test]
 async fn a_store_written_by_the_previous_build_loads_unchanged() {
     assert_eq!(
-        SCHEMA_VERSION, 8,
+        SCHEMA_VERSION, 9,
         "a new migration: add a fixture written by the build before it"
     );
     // Schema 5 (before the architecture change): nobody had own hours.
@@ -91,6 +91,13 @@ async fn a_store_written_by_the_previous_build_loads_unchanged() {
                 .is_empty()
         );
     }
+    everything_else_loads(a, calendars, org, vault).await;
+
+    // Schema 8 (before sessions and bound OAuth attempts were stored): the
+    // same records; no session or setting to carry over.
+    let dir = tempfile::tempdir().unwrap();
+    let (a, calendars, org, vault) = open_copy(dir.path(), "store-v8.sqlite3").await;
+    assert!(!a.own_hours(&pid("maya")).unwrap().is_unrestricted());
     everything_else_loads(a, calendars, org, vault).await;
 }
 
