@@ -665,3 +665,52 @@ fn serve_keeps_its_files_private_and_refuses_open_ones() {
     assert_eq!(status, Some(2));
     assert!(err.contains("no PEM certificate"), "{err}");
 }
+
+/// `examples/embed.rs`: the router behind a header-token authenticator, in
+/// a service with routes of its own.
+#[tokio::test]
+async fn the_embed_example_signs_in_by_header_token_only() {
+    use std::io::BufRead as _;
+    let exe = serve_binary().with_file_name("embed");
+    let mut child = std::process::Command::new(&exe)
+        .args(["--addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("build the examples first: cargo build --all-features --examples");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let base = line
+        .trim()
+        .strip_prefix("serving on ")
+        .unwrap()
+        .trim_end_matches('/')
+        .to_owned();
+    let http = client();
+    let me = |token: Option<&'static str>| {
+        let mut r = http.get(format!("{base}/api/me"));
+        if let Some(t) = token {
+            r = r.header("authorization", format!("Bearer {t}"));
+        }
+        r.send()
+    };
+    assert_eq!(
+        http.get(format!("{base}/health")).send().await.unwrap().text().await.unwrap(),
+        "ok"
+    );
+    assert_eq!(me(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(me(Some("forged")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let r = me(Some("token-of-maya")).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["participant"], "maya");
+    let r = http
+        .post(format!("{base}/api/session"))
+        .json(&json!({"participant": "maya"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "no demo sign-in");
+    let _ = child.kill();
+    let _ = child.wait();
+}
