@@ -49,6 +49,8 @@
 //!   answers for (421 otherwise; `localhost`, `127.0.0.1` and `[::1]` always
 //!   are); `--secure` says it is reached over TLS through a proxy (cookies
 //!   `Secure` and `__Host-`, HSTS).
+//! - `--sign-ins-per-minute N` and `--connects-per-minute N` (default 10
+//!   each) are the per-client-address rate limits (429 beyond them).
 //! - `--extra-root FILE` (repeatable) trusts the PEM certificates in FILE,
 //!   besides the platform's roots, for Google and Microsoft (a private CA,
 //!   a stand-in server). Exchange on-premise takes its own roots in its
@@ -84,7 +86,8 @@ const USAGE: &str = "usage: serve [--addr 127.0.0.1:PORT] [--db FILE] [--key FIL
                      [--database postgres://...] [--data DIR] [--now RFC3339] \
                      [--icloud-server URL] [--cache-ttl SECS] [--refresh-every SECS] [--lease SECS] \
                      [--smtp HOST[:PORT] --smtp-from ADDRESS [--smtp-security tls|starttls|loopback-plain]] \
-                     [--allowed-host NAME[:PORT]]... [--secure] [--extra-root FILE]...";
+                     [--allowed-host NAME[:PORT]]... [--secure] [--extra-root FILE]... \
+                     [--sign-ins-per-minute N] [--connects-per-minute N]";
 
 struct Args {
     addr: std::net::SocketAddr,
@@ -103,6 +106,7 @@ struct Args {
     allowed_hosts: Vec<String>,
     secure: bool,
     extra_roots: Vec<PathBuf>,
+    limits: scheduling_assistant::http::Limits,
 }
 
 fn seconds(name: &str, v: &str) -> Result<Duration, String> {
@@ -111,6 +115,13 @@ fn seconds(name: &str, v: &str) -> Result<Duration, String> {
         _ => Err(format!(
             "{name} {v:?}: expected a whole number of seconds above 0"
         )),
+    }
+}
+
+fn per_minute(name: &str, v: &str) -> Result<u32, String> {
+    match v.parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("{name} {v:?}: expected a whole number above 0")),
     }
 }
 
@@ -132,6 +143,7 @@ fn parse_args() -> Result<Args, String> {
         allowed_hosts: Vec::new(),
         secure: false,
         extra_roots: Vec::new(),
+        limits: scheduling_assistant::http::Limits::default(),
     };
     let mut db_given = false;
     let mut it = std::env::args().skip(1);
@@ -181,6 +193,14 @@ fn parse_args() -> Result<Args, String> {
             }
             "--allowed-host" => args.allowed_hosts.push(value("--allowed-host")?),
             "--secure" => args.secure = true,
+            "--sign-ins-per-minute" => {
+                args.limits.sign_ins_per_minute =
+                    per_minute("--sign-ins-per-minute", &value("--sign-ins-per-minute")?)?;
+            }
+            "--connects-per-minute" => {
+                args.limits.connects_per_minute =
+                    per_minute("--connects-per-minute", &value("--connects-per-minute")?)?;
+            }
             "--extra-root" => args.extra_roots.push(PathBuf::from(value("--extra-root")?)),
             "-h" | "--help" => return Err(USAGE.to_owned()),
             other => return Err(format!("unknown argument {other:?}; {USAGE}")),
@@ -391,7 +411,8 @@ async fn run(args: Args) -> Result<(), String> {
         assistant,
         HttpConfig::demo(DemoConfig::default())
             .allowed_hosts(hosts)
-            .secure(args.secure),
+            .secure(args.secure)
+            .limits(args.limits.clone()),
     );
 
     println!("serving on {base}/");

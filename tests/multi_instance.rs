@@ -258,6 +258,8 @@ fn start(url: &str, key: &Path, google: &str, url_in_env: bool) -> Instance {
         .arg(key)
         .args(["--cache-ttl", &TTL.to_string(), "--refresh-every", "1"])
         .args(["--lease", &LEASE.to_string()])
+        // Many readers sign in from one address.
+        .args(["--sign-ins-per-minute", "100000"])
         .env("GOOGLE_CLIENT_ID", "test-client")
         .env("GOOGLE_AUTH_URL", format!("{google}/auth"))
         .env("GOOGLE_TOKEN_URL", format!("{google}/token"))
