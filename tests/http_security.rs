@@ -714,3 +714,121 @@ async fn the_embed_example_signs_in_by_header_token_only() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+/// Two instances on one PostgreSQL database, each behind its own router:
+/// a session begun on one is known to the other and ends on both at
+/// sign-out; an OAuth attempt begun on one completes on the other only in
+/// the same session.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn sessions_and_bound_attempts_are_shared_through_postgres() {
+    use scheduling_assistant::{KeyId, KeyRing, MasterKey, Store, Vault};
+    let Some(url) = common::fresh_postgres_url().await else {
+        return;
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let oauth_server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "access_token": "ya29.x", "expires_in": 3599, "refresh_token": "1//r", "token_type": "Bearer"
+        })))
+        .mount(&oauth_server)
+        .await;
+    let world = World::new();
+    let mut bases = Vec::new();
+    let mut tasks = Vec::new();
+    for i in 0..2 {
+        let oauth = GoogleOAuth::new(
+            OAuthConfig::new("c", None, "http://127.0.0.1/api/oauth/callback").with_endpoints(
+                format!("{}/auth", oauth_server.uri()),
+                format!("{}/token", oauth_server.uri()),
+                format!("{}/revoke", oauth_server.uri()),
+            ),
+        )
+        .unwrap();
+        let vault = Arc::new(Vault::new(
+            Arc::new(
+                credential_vault::PostgresStore::connect_without_tls(&url)
+                    .await
+                    .unwrap(),
+            ),
+            KeyRing::new(MasterKey::from_bytes(KeyId(1), [7; 32])),
+        ));
+        let source = common::Counting::new(Duration::ZERO);
+        let a = Assistant::builder()
+            .store(Store::connect_postgres_without_tls(&url).await.unwrap())
+            .vault(vault)
+            .clock(world.clock.clone())
+            .source(Provider::Google, source)
+            .oauth(Provider::Google, Arc::new(GoogleConnector(Arc::new(oauth))))
+            .build()
+            .await
+            .unwrap();
+        if i == 0 {
+            a.add_program(Program::new("p", "P").with_policy_toml("scheduling_assistant = true"))
+                .await
+                .unwrap();
+            for id in ["max", "zoe"] {
+                a.add_participant(
+                    Participant::new(id, id.to_uppercase(), format!("{id}@example.org"), "UTC"),
+                    &[ProgramId::new("p")],
+                )
+                .await
+                .unwrap();
+            }
+        }
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        bases.push(format!("http://{}", listener.local_addr().unwrap()));
+        let app = router(a, HttpConfig::demo(DemoConfig::default()));
+        tasks.push(tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        }));
+    }
+    let (one, two) = (&bases[0], &bases[1]);
+    let (_, max) = sign_in(one, json!({"participant": "max"})).await;
+    let (_, zoe) = sign_in(two, json!({"participant": "zoe"})).await;
+    let (max, zoe) = (max.unwrap(), zoe.unwrap());
+    let (status, me) = get(two, &max, "/api/me").await;
+    assert_eq!((status, me["participant"].as_str()), (StatusCode::OK, Some("max")));
+
+    // Begun on one; zoe's callback on two is refused, and uses it up.
+    let start = |cookie: String| {
+        let base = one.clone();
+        async move {
+            let v: Value = client()
+                .post(format!("{base}/api/participants/max/connect/google"))
+                .header("cookie", cookie)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            state_of(v["authorization_url"].as_str().unwrap_or_else(|| panic!("{v}")))
+        }
+    };
+    let state = start(max.clone()).await;
+    let callback = format!("/api/oauth/callback?state={state}&code=c");
+    assert_eq!(get(two, &zoe, &callback).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(get(two, &max, &callback).await.0, StatusCode::BAD_REQUEST);
+    // Begun on one, completed on two in max's session.
+    let state = start(max.clone()).await;
+    let callback = format!("/api/oauth/callback?state={state}&code=c");
+    assert_eq!(get(two, &max, &callback).await.0, StatusCode::SEE_OTHER);
+    let (_, status) = get(one, &max, "/api/participants/max/status").await;
+    assert_eq!(status["text"], "Your Google calendar is connected");
+
+    // Signed out on two: gone on one too.
+    let r = client()
+        .delete(format!("{two}/api/session"))
+        .header("cookie", &max)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(get(one, &max, "/api/me").await.0, StatusCode::UNAUTHORIZED);
+    for t in tasks {
+        t.abort();
+    }
+}
