@@ -6,7 +6,9 @@
 //! cargo bench --bench serve_load
 //! ```
 //!
-//! The server is `scheduling_assistant::http::router` over the demo's
+//! The server is `scheduling_assistant::http::router` (every defence on:
+//! the demo's stored sessions, host and origin checks, limits, headers)
+//! served by `http::serve`, over the demo's
 //! calendars (`examples/data`, read by `IcsSource`), on its own 2-thread
 //! runtime; 64 clients (keep-alive connections, a 2-thread runtime of their
 //! own, on the same 2 cores) each send 250 `GET
@@ -21,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use availability::{FixedClock, Interval};
 use credential_vault::{KeyId, KeyRing, MasterKey, SecretString, SqliteStore, Vault};
-use scheduling_assistant::http::{HttpConfig, router};
+use scheduling_assistant::http::{HttpConfig, ServeConfig, router, serve};
 use scheduling_assistant::{Actor, Assistant, ParticipantId, Provider, Store};
 
 #[path = "../examples/support/demo_data.rs"]
@@ -100,7 +102,13 @@ fn main() {
         .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = router(a.clone(), HttpConfig::demo(Default::default()));
-    server_rt.spawn(async move { axum::serve(listener, app).await.unwrap() });
+    // The production path: every layer of the router, and `http::serve`'s
+    // connections (header-read timeout, connection cap, client addresses).
+    server_rt.spawn(async move {
+        serve(listener, app, ServeConfig::default(), std::future::pending())
+            .await
+            .unwrap();
+    });
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
