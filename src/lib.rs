@@ -43,6 +43,7 @@ mod store;
 mod vault_adapters;
 
 pub use crate::assistant::{
+    ConnectedCounts, IntegrationConfig, NeedsReconnecting, ParticipantReport, ProgramReport,
     Act, Assistant, AssistantBuilder, Availability, BookOptions, Booking, ConnectBinding,
     ConnectDone, ConnectStart,
     ConnectionStatus, EndedPair, Invitees, Listed, PollOptions, PollSlot, PollSummary, PollView,
@@ -72,5 +73,8 @@ pub use caldav_provider::{CalDavLogin, CalDavSource};
 pub use credential_vault::{
     KeyId, KeyRing, MasterKey, SecretStore, SecretString, SqliteStore, Vault, VaultError,
 };
-pub use org_wide_auth::{ExchangeOnline, GoogleWorkspace, IntegrationKind, OrgAuth, OrgError};
+pub use org_wide_auth::{
+    Coverage, ExchangeOnPremise, ExchangeOnline, GoogleWorkspace, IntegrationKind,
+    IntegrationStatus, OrgAuth, OrgError,
+};
 pub use policy_rules::{Day, HoursRange, ParticipantHours, PolicyLayer, ProgramPolicy, Provider};

@@ -18,6 +18,7 @@ use crate::model::{
 use crate::store::Store;
 
 mod access;
+mod admin;
 mod attempts;
 mod booking;
 mod builder;
@@ -32,6 +33,9 @@ mod slots;
 mod status;
 mod sync;
 
+pub use admin::{
+    ConnectedCounts, IntegrationConfig, NeedsReconnecting, ParticipantReport, ProgramReport,
+};
 pub use access::{Act, REASON_NOT_CONNECTED, REASON_RECONNECT, REASON_UNREADABLE, Relation};
 pub use booking::{BookOptions, Booking};
 pub use builder::AssistantBuilder;

@@ -10,11 +10,41 @@ use crate::store::{Store, StoreError};
 
 use super::{Assistant, Records};
 
-/// Every stored record, with each program's policy resolved.
+/// The key of the organisation's policy layer in `assistant_settings`.
+pub(crate) const ORG_POLICY_KEY: &str = "org_policy";
+
+/// The organisation's layer in force: the builder's
+/// ([`AssistantBuilder::org_policy`](crate::AssistantBuilder::org_policy))
+/// overridden field by field by the one an administrator stored at run
+/// time ([`Assistant::set_org_policy`]), if any. Read from the store, so
+/// every instance sharing it applies the same layer.
+///
+/// # Errors
+/// A storage failure, or stored TOML that no longer parses
+/// ([`StoreError::Corrupt`]: it was validated when it was stored).
+pub(crate) async fn org_layer(
+    store: &Store,
+    builder: &PolicyLayer,
+) -> Result<PolicyLayer, AssistantError> {
+    match store.setting(ORG_POLICY_KEY).await? {
+        None => Ok(builder.clone()),
+        Some(text) => {
+            let stored = PolicyLayer::from_toml(&text).map_err(|e| {
+                StoreError::Corrupt(format!("the stored organisation policy: {e}"))
+            })?;
+            Ok(builder.overridden_by(&stored))
+        }
+    }
+}
+
+/// Every stored record, with each program's policy resolved over the
+/// organisation's layer in force ([`org_layer`]: the builder's under the
+/// stored one).
 pub(crate) async fn load_records(
     store: &Store,
     org_policy: &PolicyLayer,
 ) -> Result<Records, AssistantError> {
+    let org_policy = &org_layer(store, org_policy).await?;
     let mut records = Records::default();
     for (program, archived_at) in store.programs().await? {
         let policy = resolve_policy(org_policy, &program)?;
@@ -65,12 +95,14 @@ pub(crate) fn resolve_policy(
 
 impl Assistant {
     /// Adds or updates a program; its policy TOML must resolve over the
-    /// organisation's.
+    /// organisation's layer in force (the builder's under the one stored
+    /// with [`set_org_policy`](Self::set_org_policy)).
     ///
     /// # Errors
     /// [`AssistantError::Invalid`] for a bad policy, or a storage failure.
     pub async fn add_program(&self, program: Program) -> Result<(), AssistantError> {
-        let policy = resolve_policy(&self.inner.org_policy, &program)?;
+        let org = org_layer(&self.inner.store, &self.inner.org_policy).await?;
+        let policy = resolve_policy(&org, &program)?;
         self.inner.store.put_program(&program).await?;
         self.records_mut()
             .programs

@@ -157,4 +157,11 @@ impl BusyCache for LocalCache {
             .get(participant)
             .and_then(|e| e.result.as_ref().err().cloned())
     }
+
+    async fn last_read(&self, participant: &ParticipantId) -> Option<i64> {
+        self.entries()
+            .get(participant)
+            .filter(|e| e.result.is_ok())
+            .map(|e| e.fetched_at)
+    }
 }

@@ -132,6 +132,11 @@ pub(crate) trait BusyCache: std::fmt::Debug + Send + Sync {
 
     /// The last error read for a participant, if their last read failed.
     async fn last_error(&self, participant: &ParticipantId) -> Option<SourceError>;
+
+    /// When the participant's calendar was last read successfully (Unix
+    /// seconds), while that answer is kept; `None` if never, or if the
+    /// last read failed.
+    async fn last_read(&self, participant: &ParticipantId) -> Option<i64>;
 }
 
 /// Errors are kept this long at most (milliseconds), so a failing

@@ -359,4 +359,10 @@ impl BusyCache for SharedCache {
         let mut rows = self.load(&[participant.as_str().to_owned()]).await.ok()?;
         rows.remove(participant.as_str())?.result?.err()
     }
+
+    async fn last_read(&self, participant: &ParticipantId) -> Option<i64> {
+        let mut rows = self.load(&[participant.as_str().to_owned()]).await.ok()?;
+        let row = rows.remove(participant.as_str())?;
+        matches!(row.result, Some(Ok(_))).then(|| row.fetched_ms.div_euclid(1000))
+    }
 }

@@ -39,6 +39,8 @@ use crate::Assistant;
 
 use error::ApiError;
 
+mod admin;
+mod admin_page;
 mod api;
 mod auth;
 mod error;

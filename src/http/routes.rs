@@ -9,6 +9,16 @@ use axum::routing::{MethodRouter, delete, get, post, put};
 use serde_json::{Value, json};
 
 use super::Shared;
+use super::admin::{
+    admin_add_group, admin_add_pair, admin_add_participant, admin_connections,
+    admin_create_program, admin_disable_integration, admin_enable_integration,
+    admin_integrations, admin_org_policy, admin_program_policy, admin_programs,
+    admin_set_org_policy, admin_set_program_policy,
+};
+use super::admin_page::{
+    page_admin, page_admin_disable, page_admin_enable, page_admin_org_policy,
+    page_admin_program_policy,
+};
 use super::api::{
     api_availability, api_connect, api_disconnect, api_groups, api_hours, api_me, api_pairs,
     api_participants, api_programs, api_set_hours, api_sign_in, api_sign_out, api_slots,
@@ -232,6 +242,99 @@ pub(super) fn table() -> Vec<Route> {
             "/api/oauth/callback",
             get(oauth_callback),
             json!({"summary": "The providers' OAuth redirect target (RFC 6749 4.1.2): completes the connection and redirects to the page", "security": [], "parameters": [{"name": "state", "in": "query", "schema": {"type": "string"}}, {"name": "code", "in": "query", "schema": {"type": "string"}}, {"name": "error", "in": "query", "schema": {"type": "string"}}], "responses": {"303": {"description": "Connected; back to the page"}, "400": {"description": "Declined, expired or refused (an HTML page)"}, "500": {"description": "The service is misconfigured (an HTML page)"}}}),
+        ),
+        // The administrator's API and page (`admin.rs`, `admin_page.rs`):
+        // participants get 403 on every one.
+        api(
+            "GET",
+            "/api/admin/policy",
+            get(admin_org_policy),
+            json!({"summary": "The organisation's policy layer an administrator stored (TOML; empty: only the service's own layer applies). Any administrator", "responses": {"200": ok(r("PolicyText")), "401": error, "403": error}}),
+        ),
+        api(
+            "PUT",
+            "/api/admin/policy",
+            put(admin_set_org_policy),
+            json!({"summary": "Set the organisation's policy layer (global administrators): over the service's own layer, under every program's; every program must still resolve, else nothing changes. Applied on every instance", "requestBody": {"required": true, "content": {"application/json": {"schema": r("PolicyText")}}}, "responses": {"200": ok(r("PolicyText")), "400": error, "401": error, "403": error}}),
+        ),
+        api(
+            "GET",
+            "/api/admin/programs",
+            get(admin_programs),
+            json!({"summary": "The programs the caller administers, with their policies as written", "responses": {"200": ok(json!({"type": "array", "items": r("AdminProgram")})), "401": error, "403": error}}),
+        ),
+        api(
+            "POST",
+            "/api/admin/programs",
+            post(admin_create_program),
+            json!({"summary": "Create a program (global administrators); its policy must resolve", "requestBody": {"required": true, "content": {"application/json": {"schema": r("ProgramBody")}}}, "responses": {"201": {"description": "Created", "content": {"application/json": {"schema": r("AdminProgram")}}}, "400": error, "401": error, "403": error, "409": error}}),
+        ),
+        api(
+            "GET",
+            "/api/admin/programs/{id}/policy",
+            get(admin_program_policy),
+            json!({"summary": "A program's policy as written and resolved (its administrators)", "parameters": [id], "responses": {"200": ok(r("ProgramPolicy")), "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "PUT",
+            "/api/admin/programs/{id}/policy",
+            put(admin_set_program_policy),
+            json!({"summary": "Set a program's policy (its administrators): validated over the organisation's, nothing changes otherwise; applied on every instance", "parameters": [id], "requestBody": {"required": true, "content": {"application/json": {"schema": r("PolicyText")}}}, "responses": {"200": ok(r("ProgramPolicy")), "400": error, "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "GET",
+            "/api/admin/programs/{id}/connections",
+            get(admin_connections),
+            json!({"summary": "A program's connections report (its administrators): connected k of n by provider, who needs reconnecting and why, when each calendar was last read", "parameters": [id], "responses": {"200": ok(r("ConnectionsReport")), "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "POST",
+            "/api/admin/participants",
+            post(admin_add_participant),
+            json!({"summary": "Add a participant and enrol them in programs (administrators of every program named; an existing participant's details only by administrators of all their programs)", "requestBody": {"required": true, "content": {"application/json": {"schema": r("ParticipantBody")}}}, "responses": {"201": {"description": "Added", "content": {"application/json": {"schema": r("ParticipantBody")}}}, "400": error, "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "POST",
+            "/api/admin/pairs",
+            post(admin_add_pair),
+            json!({"summary": "Add a mentoring pair (the program's administrators); both must be in the program", "requestBody": {"required": true, "content": {"application/json": {"schema": r("PairBody")}}}, "responses": {"201": {"description": "Added", "content": {"application/json": {"schema": r("PairBody")}}}, "400": error, "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "POST",
+            "/api/admin/groups",
+            post(admin_add_group),
+            json!({"summary": "Add a group (the program's administrators); every member must be in the program", "requestBody": {"required": true, "content": {"application/json": {"schema": r("GroupBody")}}}, "responses": {"201": {"description": "Added", "content": {"application/json": {"schema": r("GroupBody")}}}, "400": error, "401": error, "403": error, "404": error}}),
+        ),
+        api(
+            "GET",
+            "/api/admin/integrations",
+            get(admin_integrations),
+            json!({"summary": "The enabled organisation integrations, without secrets (global administrators)", "responses": {"200": ok(json!({"type": "array", "items": r("Integration")})), "401": error, "403": error}}),
+        ),
+        api(
+            "POST",
+            "/api/admin/integrations/{kind}",
+            post(admin_enable_integration),
+            json!({"summary": "Enable an organisation integration (global administrators): one real call validates it first, the secret goes to the vault and is never echoed, then covered participants without a calendar of their own are connected. 409 when the other Exchange kind is enabled", "parameters": [{"name": "kind", "in": "path", "required": true, "schema": {"enum": ["google_workspace", "exchange_online", "exchange_on_premise"]}}], "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [r("GoogleWorkspaceBody"), r("ExchangeOnlineBody"), r("ExchangeOnPremiseBody")]}}}}, "responses": {"200": ok(r("IntegrationChanged")), "400": error, "401": error, "403": error, "404": error, "409": error}}),
+        ),
+        api(
+            "DELETE",
+            "/api/admin/integrations/{kind}",
+            delete(admin_disable_integration),
+            json!({"summary": "Disable an organisation integration (global administrators): its secret, settings and automatic connections go", "parameters": [{"name": "kind", "in": "path", "required": true, "schema": {"enum": ["google_workspace", "exchange_online", "exchange_on_premise"]}}], "responses": {"200": ok(r("IntegrationChanged")), "401": error, "403": error, "404": error}}),
+        ),
+        page("GET", "/admin", get(page_admin)),
+        page("POST", "/admin/policy", post(page_admin_org_policy)),
+        page(
+            "POST",
+            "/admin/programs/{id}/policy",
+            post(page_admin_program_policy),
+        ),
+        page("POST", "/admin/integrations/{kind}", post(page_admin_enable)),
+        page(
+            "POST",
+            "/admin/integrations/{kind}/disable",
+            post(page_admin_disable),
         ),
         api(
             "GET",

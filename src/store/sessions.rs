@@ -109,15 +109,6 @@ impl Store {
             .await
     }
 
-    /// How many sessions are stored.
-    pub(crate) async fn session_count(&self) -> Result<usize, StoreError> {
-        let rows = self
-            .db
-            .query("SELECT COUNT(*) FROM assistant_sessions", Vec::new())
-            .await?;
-        Ok(super::usize_of(rows.first().map_or(Ok(0), |r| int(r, 0))?))
-    }
-
     /// A run-time setting (`assistant_settings`), if set.
     pub(crate) async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         let rows = self
