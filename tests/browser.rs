@@ -3,7 +3,9 @@
 //! README test command installs). Signs in, connects two demo participants
 //! with the iCloud form, opens the mentor's week and checks the grid's
 //! Unavailable blocks against the shipped calendar (across the US clock
-//! change), checks the work-on-behalf refusal, and saves a screenshot to
+//! change) and that the page's style applies under its
+//! Content-Security-Policy, checks the work-on-behalf refusal (every form
+//! carrying the session's form token), and saves a screenshot to
 //! `target/test-artifacts/serve-week.png`; `serve` has no invitation
 //! sender, so booking a poll there ends on that error page.
 //!
@@ -237,9 +239,26 @@ async fn the_page_connects_a_participant_and_shows_the_partners_week() {
     let (_serve, base) = start_serve(dir.path());
     let (_driver, c) = start_driver(&driver, &chromium).await;
 
-    // Maya connects her calendar.
+    // Maya connects her calendar, through forms carrying her session's
+    // form token.
     sign_in(&c, &base, "maya").await;
     text_is(&c, "#status", "Your calendar is not connected").await;
+    let token = el(&c, "#icloud-form input[name=csrf]")
+        .await
+        .attr("value")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token.len(), 64, "{token}");
+    assert_eq!(
+        el(&c, "#icloud-form input[name=return_to]")
+            .await
+            .attr("value")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("/")
+    );
     connect_icloud(&c, "maya@example.org").await;
     // She sees which account she connected.
     text_is(
@@ -259,6 +278,17 @@ async fn the_page_connects_a_participant_and_shows_the_partners_week() {
         unavailable.push(cell.attr("data-start").await.unwrap().unwrap());
     }
     let has = |at: &str| unavailable.iter().any(|u| u == at);
+    // The page's one stylesheet applies under its Content-Security-Policy
+    // (allowed by hash): an Unavailable cell is red.
+    let red = el(&c, "td.unavailable")
+        .await
+        .css_value("background-color")
+        .await
+        .unwrap();
+    assert!(
+        red == "rgba(192, 57, 43, 1)" || red == "rgb(192, 57, 43)",
+        "{red}"
+    );
     let mut closed = Vec::new();
     for cell in c.find_all(Locator::Css("td.closed")).await.unwrap() {
         closed.push(cell.attr("data-start").await.unwrap().unwrap());

@@ -16,7 +16,9 @@ use google_provider::{GoogleOAuth, OAuthConfig};
 use reqwest::StatusCode;
 use scheduling_assistant::GoogleConnector;
 use scheduling_assistant::http::{HttpConfig, openapi, router, routes};
-use scheduling_assistant::{Group, Pair, Participant, ParticipantId, Program, ProgramId, Provider};
+use scheduling_assistant::{
+    Assistant, Group, Pair, Participant, ParticipantId, Program, ProgramId, Provider,
+};
 use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -24,6 +26,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 struct Server {
     base: String,
     source: Arc<Counting>,
+    /// The assistant behind the router (for records a test adds).
+    assistant: Assistant,
     _world: World,
     _oauth: MockServer,
     task: tokio::task::JoinHandle<()>,
@@ -108,13 +112,14 @@ async fn start() -> Server {
     );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app = router(a, HttpConfig::demo(Default::default()));
+    let app = router(a.clone(), HttpConfig::demo(Default::default()));
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
     Server {
         base,
         source,
+        assistant: a,
         _world: world,
         _oauth: oauth_server,
         task,
@@ -690,23 +695,74 @@ async fn own_hours_are_set_and_read_over_http_by_the_participant_only() {
     assert_eq!(body, hours, "unchanged");
 }
 
+impl Client {
+    /// A page: its status and HTML.
+    async fn page(&self, path: &str) -> (StatusCode, String) {
+        let mut r = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            r = r.header("cookie", c);
+        }
+        let response = r.send().await.unwrap();
+        (response.status(), response.text().await.unwrap())
+    }
+
+    /// Posts a page's form (`body` url-encoded): the status, the
+    /// `Location` (if any) and the body.
+    async fn post_form(&self, path: &str, body: &str) -> (StatusCode, String, String) {
+        let mut r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.to_owned());
+        if let Some(c) = &self.cookie {
+            r = r.header("cookie", c);
+        }
+        let response = r.send().await.unwrap();
+        let status = response.status();
+        let location = response
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_owned())
+            .unwrap_or_default();
+        (status, location, response.text().await.unwrap())
+    }
+
+    /// The form token the home page's forms carry for this session.
+    async fn csrf(&self) -> String {
+        let (status, page) = self.page("/").await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        let tokens: BTreeSet<&str> = page
+            .split("name=\"csrf\" value=\"")
+            .skip(1)
+            .map(|rest| &rest[..rest.find('"').unwrap()])
+            .collect();
+        assert_eq!(tokens.len(), 1, "one token a session: {page}");
+        tokens.into_iter().next().unwrap().to_owned()
+    }
+}
+
 #[tokio::test]
 async fn the_page_edits_own_hours_through_its_form() {
     let server = start().await;
     let mut mia = Client::new(&server);
     mia.sign_in(json!({"participant": "mia"})).await;
-    let post = |body: &'static str| {
-        mia.http
-            .post(format!("{}/hours", mia.base))
-            .header("cookie", mia.cookie.clone().unwrap())
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-    };
-    let response = post("mon=09%3A00-12%3A00%2C+14%3A00-17%3A00&tue=&off=2026-03-13")
-        .await
-        .unwrap();
-    assert!(response.status().is_redirection(), "{}", response.status());
+    let mut max = Client::new(&server);
+    max.sign_in(json!({"participant": "max"})).await;
+    let token = mia.csrf().await;
+    let form = "mon=09%3A00-12%3A00%2C+14%3A00-17%3A00&tue=&off=2026-03-13";
+    let (_, before) = mia.send("GET", "/api/participants/mia/hours", None).await;
+    // Without the token, or with another session's: refused, unchanged.
+    for csrf in [String::new(), format!("&csrf={}", max.csrf().await)] {
+        let (status, _, page) = mia.post_form("/hours", &format!("{form}{csrf}")).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+        assert!(page.contains("id=\"error\""), "{page}");
+        let (_, after) = mia.send("GET", "/api/participants/mia/hours", None).await;
+        assert_eq!(after, before);
+    }
+    let (status, location, _) = mia
+        .post_form("/hours", &format!("{form}&csrf={token}"))
+        .await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/"));
     let (_, hours) = mia.send("GET", "/api/participants/mia/hours", None).await;
     assert_eq!(
         hours,
@@ -714,16 +770,237 @@ async fn the_page_edits_own_hours_through_its_form() {
                "dates": {"2026-03-13": []}})
     );
     // The home page shows them back in the form.
-    let (_, page) = mia.send("GET", "/", None).await;
-    let page = page.as_str().unwrap().to_owned();
+    let (_, page) = mia.page("/").await;
     assert!(
         page.contains("value=\"09:00-12:00, 14:00-17:00\""),
         "{page}"
     );
     assert!(page.contains("value=\"2026-03-13\""), "{page}");
     // Nonsense is a 400 page, and changes nothing.
-    let response = post("mon=nine-ish").await.unwrap();
-    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let (status, _, _) = mia
+        .post_form("/hours", &format!("mon=nine-ish&csrf={token}"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, after) = mia.send("GET", "/api/participants/mia/hours", None).await;
     assert_eq!(after, hours);
+}
+
+#[tokio::test]
+async fn page_posts_need_the_sessions_own_form_token() {
+    let server = start().await;
+    let mut mia = Client::new(&server);
+    mia.sign_in(json!({"participant": "mia"})).await;
+    let mut max = Client::new(&server);
+    max.sign_in(json!({"participant": "max"})).await;
+    let (status, body) = mia
+        .send(
+            "POST",
+            "/api/participants/mia/connect/icloud",
+            Some(json!({"apple_id": "mia@icloud.com", "app_password": "abcd-efgh-ijkl-mnop"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = mia.csrf().await;
+    let theirs = max.csrf().await;
+    assert_ne!(token, theirs);
+    let connected = "Your iCloud calendar (mia@icloud.com) is connected";
+    let status_text = || async {
+        let (_, s) = mia.send("GET", "/api/participants/mia/status", None).await;
+        s["text"].as_str().unwrap().to_owned()
+    };
+    // Each state-changing form, without a token and with max's: 403, and
+    // nothing done.
+    let forms = [
+        ("/disconnect", String::new()),
+        (
+            "/connect/icloud",
+            "apple_id=eve%40icloud.com&app_password=abcd-efgh-ijkl-mnop&return_to=%2F".to_owned(),
+        ),
+        ("/connect/google", "return_to=%2F".to_owned()),
+        ("/polls", "group=g&duration=60m&start=2026-03-02".to_owned()),
+        ("/logout", String::new()),
+    ];
+    for (path, form) in &forms {
+        for csrf in ["", "csrf=", &format!("csrf={theirs}")] {
+            let body = [form.as_str(), csrf]
+                .into_iter()
+                .filter(|s| !s.is_empty())
+                .collect::<Vec<_>>()
+                .join("&");
+            let (status, location, page) = mia.post_form(path, &body).await;
+            assert_eq!(
+                status,
+                StatusCode::FORBIDDEN,
+                "{path} {body}: {location} {page}"
+            );
+            assert!(page.contains("reload and try again"), "{path}: {page}");
+        }
+    }
+    assert_eq!(status_text().await, connected);
+    let (_, polls) = mia.send("GET", "/api/polls", None).await;
+    assert_eq!(polls, json!([]));
+    assert_eq!(mia.send("GET", "/api/me", None).await.0, StatusCode::OK);
+    // Answering and booking a poll too.
+    let (status, poll) = mia
+        .send(
+            "POST",
+            "/api/polls",
+            Some(json!({"group": "g", "from": "2026-03-02T00:00:00Z", "to": "2026-03-03T00:00:00Z", "duration": "1h", "slots": 2, "min_free": 1})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{poll}");
+    let id = poll["id"].as_str().unwrap();
+    let (status, _, _) = mia
+        .post_form(&format!("/polls/{id}/answers"), "slot-0=yes")
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = mia
+        .post_form(
+            &format!("/polls/{id}/book"),
+            &format!("slot=0&csrf={theirs}"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (_, view) = mia.send("GET", &format!("/api/polls/{id}"), None).await;
+    assert_eq!(view["slots"][0]["counts"]["yes"], 0, "{view}");
+    assert_eq!(view["status"], "open", "{view}");
+    // The poll page's forms carry the same token, and work with it.
+    let (_, page) = mia.page(&format!("/polls/{id}")).await;
+    assert!(
+        page.contains(&format!("name=\"csrf\" value=\"{token}\"")),
+        "{page}"
+    );
+    let (status, _, _) = mia
+        .post_form(
+            &format!("/polls/{id}/answers"),
+            &format!("slot-0=yes&csrf={token}"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, view) = mia.send("GET", &format!("/api/polls/{id}"), None).await;
+    assert_eq!(view["slots"][0]["counts"]["yes"], 1, "{view}");
+    // With her own token, disconnect and sign-out work.
+    let (status, location, _) = mia.post_form("/disconnect", &format!("csrf={token}")).await;
+    assert_eq!((status, location.as_str()), (StatusCode::SEE_OTHER, "/"));
+    assert_eq!(status_text().await, "Your calendar is not connected");
+    let (status, _, _) = mia.post_form("/logout", &format!("csrf={token}")).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        mia.send("GET", "/api/me", None).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn the_page_shows_only_allowed_providers_escapes_names_and_returns_to_its_page() {
+    let server = start().await;
+    let a = &server.assistant;
+    a.add_program(
+        Program::new("q", "Q")
+            .with_policy_toml("scheduling_assistant = true\nproviders = [\"icloud\"]"),
+    )
+    .await
+    .unwrap();
+    let odd = "<script>alert(\"x\")</script> O'Neil & \"Q\"";
+    a.add_participant(
+        Participant::new("odd", odd, "odd@example.org", "UTC"),
+        &[ProgramId::new("q")],
+    )
+    .await
+    .unwrap();
+    let escaped = "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt; O'Neil &amp; &quot;Q&quot;";
+    // The demo's sign-in lists them, escaped.
+    let anon = Client::new(&server);
+    let (status, page) = anon.page("/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(escaped), "{page}");
+    assert!(!page.contains("<script"), "{page}");
+
+    // Their program allows iCloud only: no Google button, though the
+    // service has Google configured.
+    let mut them = Client::new(&server);
+    them.sign_in(json!({"participant": "odd"})).await;
+    let (_, page) = them.page("/").await;
+    assert!(
+        page.contains(&format!("<span id=\"who\">{escaped}</span>")),
+        "{page}"
+    );
+    assert!(!page.contains("<script"), "{page}");
+    assert!(page.contains("id=\"connect-icloud\""), "{page}");
+    assert!(!page.contains("id=\"connect-google\""), "{page}");
+    assert!(!page.contains("id=\"connect-microsoft\""), "{page}");
+
+    // Mia's allows all three; Microsoft is not configured here.
+    let mut mia = Client::new(&server);
+    mia.sign_in(json!({"participant": "mia"})).await;
+    let (_, page) = mia.page("/").await;
+    assert!(page.contains("id=\"connect-google\""), "{page}");
+    assert!(page.contains("id=\"connect-icloud\""), "{page}");
+    assert!(!page.contains("id=\"connect-microsoft\""), "{page}");
+    assert!(
+        page.contains("<input type=\"hidden\" name=\"return_to\" value=\"/\">"),
+        "{page}"
+    );
+
+    // The connect form's `return_to` is where the callback lands; only
+    // the service's own pages.
+    let token = mia.csrf().await;
+    let (status, _, _) = mia
+        .post_form(
+            "/connect/google",
+            &format!("csrf={token}&return_to=https%3A%2F%2Fevil.example%2F"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, location, _) = mia
+        .post_form(
+            "/connect/google",
+            &format!("csrf={token}&return_to=%2Fadmin"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let state = location
+        .split('&')
+        .find_map(|kv| kv.split_once("state=").map(|(_, v)| v))
+        .unwrap();
+    let r = mia
+        .http
+        .get(format!(
+            "{}/api/oauth/callback?state={state}&code=good",
+            mia.base
+        ))
+        .header("cookie", mia.cookie.clone().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], "/admin");
+    let (_, s) = mia.send("GET", "/api/participants/mia/status", None).await;
+    assert_eq!(s["text"], "Your Google calendar is connected");
+}
+
+#[tokio::test]
+async fn without_the_demo_sign_in_the_page_says_to_sign_in_through_the_service() {
+    let server = start().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = router(server.assistant.clone(), HttpConfig::default());
+    let task = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let page = reqwest::get(format!("{base}/")).await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let page = page.text().await.unwrap();
+    assert!(page.contains("Sign in through your service"), "{page}");
+    assert!(
+        !page.contains("sign-in-mia") && !page.contains("action=\"/session\""),
+        "{page}"
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{base}/session"))
+        .form(&[("participant", "mia")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers().get("set-cookie").is_none());
+    task.abort();
 }

@@ -75,22 +75,66 @@ impl DemoConfig {
 /// A session is touched in the store at most this often.
 const TOUCH_EVERY_SECS: i64 = 60;
 
+/// The sessions of an unshared (SQLite) store, held in memory as well: one
+/// instance is the only writer, so the copy is exact, and a request reads
+/// no database. Loaded from the store on first use (a restart keeps the
+/// sessions); every write goes to both, with the same expiry and cap.
+type Memory = std::collections::HashMap<String, StoredSession>;
+
 /// The demo's sign-in, as an [`Authenticator`] over session cookies.
 pub(crate) struct DemoSignIn {
     assistant: Assistant,
     config: DemoConfig,
     cookie: &'static str,
     secure: bool,
+    /// `Some` on an unshared store: `None` inside until loaded.
+    memory: Option<tokio::sync::Mutex<Option<Memory>>>,
+}
+
+/// Removes from `memory` what [`crate::Store::put_session`] removes from
+/// the store: the expired, then the least recently used beyond `cap - 1`
+/// (the same order: last use, newest first, then token hash).
+fn evict(memory: &mut Memory, expired: (i64, i64), cap: usize) {
+    let (idle_before, created_before) = expired;
+    memory.retain(|_, s| s.last_seen >= idle_before && s.created_at >= created_before);
+    let keep = cap.saturating_sub(1);
+    if memory.len() > keep {
+        let mut order: Vec<(i64, String)> = memory
+            .iter()
+            .map(|(h, s)| (s.last_seen, h.clone()))
+            .collect();
+        order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+        for (_, hash) in order.into_iter().skip(keep) {
+            memory.remove(&hash);
+        }
+    }
 }
 
 impl DemoSignIn {
     pub(crate) fn new(assistant: Assistant, config: DemoConfig, secure: bool) -> Arc<Self> {
+        let memory = (!assistant.store().is_shared()).then(|| tokio::sync::Mutex::new(None));
         Arc::new(Self {
             assistant,
             config,
             cookie: cookie_name(secure),
             secure,
+            memory,
         })
+    }
+
+    /// The in-memory copy (loaded on first use), on an unshared store.
+    async fn memory(
+        &self,
+    ) -> Result<Option<tokio::sync::MutexGuard<'_, Option<Memory>>>, crate::StoreError> {
+        let Some(memory) = &self.memory else {
+            return Ok(None);
+        };
+        let mut guard = memory.lock().await;
+        if guard.is_none() {
+            let all = self.assistant.store().all_sessions().await?;
+            *guard = Some(all.into_iter().collect());
+        }
+        Ok(Some(guard))
     }
 
     fn now(&self) -> i64 {
@@ -111,23 +155,28 @@ impl DemoSignIn {
         let actor = self.actor_for(request)?;
         let token = new_token()?;
         let now = self.now();
+        let hash = token_hash(&token);
+        let session = StoredSession {
+            actor_json: actor_json(&actor)?,
+            created_at: now,
+            last_seen: now,
+        };
+        let expired = (
+            now.saturating_sub(self.idle()),
+            now.saturating_sub(self.absolute()),
+        );
+        let failed = |e: crate::StoreError| ApiError::internal(format!("storing a session: {e}"));
+        let mut memory = self.memory().await.map_err(failed)?;
         self.assistant
             .store()
-            .put_session(
-                &token_hash(&token),
-                &StoredSession {
-                    actor_json: actor_json(&actor)?,
-                    created_at: now,
-                    last_seen: now,
-                },
-                (
-                    now.saturating_sub(self.idle()),
-                    now.saturating_sub(self.absolute()),
-                ),
-                self.config.max_sessions,
-            )
+            .put_session(&hash, &session, expired, self.config.max_sessions)
             .await
-            .map_err(|e| ApiError::internal(format!("storing a session: {e}")))?;
+            .map_err(failed)?;
+        if let Some(Some(memory)) = memory.as_deref_mut() {
+            evict(memory, expired, self.config.max_sessions);
+            memory.insert(hash, session);
+        }
+        drop(memory);
         let cookie = HeaderValue::from_str(&format!(
             "{}={token}; HttpOnly; SameSite=Lax; Path=/; Max-Age={}{}",
             self.cookie,
@@ -142,11 +191,17 @@ impl DemoSignIn {
     /// expires it in the browser.
     pub(crate) async fn sign_out(&self, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
         if let Some(token) = cookie_token(headers, self.cookie) {
+            let hash = token_hash(&token);
+            let failed = |e: crate::StoreError| ApiError::internal(format!("removing a session: {e}"));
+            let mut memory = self.memory().await.map_err(failed)?;
             self.assistant
                 .store()
-                .delete_session(&token_hash(&token))
+                .delete_session(&hash)
                 .await
-                .map_err(|e| ApiError::internal(format!("removing a session: {e}")))?;
+                .map_err(failed)?;
+            if let Some(Some(memory)) = memory.as_deref_mut() {
+                memory.remove(&hash);
+            }
         }
         HeaderValue::from_str(&format!(
             "{}=; HttpOnly; SameSite=Lax; Path=/; Max-Age=0{}",
@@ -215,29 +270,42 @@ impl Authenticator for DemoSignIn {
         };
         let hash = token_hash(&token);
         let store = self.assistant.store();
-        let stored = store
-            .session(&hash)
-            .await
-            .map_err(|e| AuthError::Failed(format!("reading a session: {e}")))?;
+        let failed = |action: &str, e: crate::StoreError| {
+            AuthError::Failed(format!("{action} a session: {e}"))
+        };
+        let now = self.now();
+        let mut memory = self.memory().await.map_err(|e| failed("reading", e))?;
+        let stored = match memory.as_deref() {
+            Some(Some(m)) => m.get(&hash).cloned(),
+            _ => store.session(&hash).await.map_err(|e| failed("reading", e))?,
+        };
         let Some(session) = stored else {
             return Ok(None);
         };
-        let now = self.now();
         if now.saturating_sub(session.last_seen) >= self.idle()
             || now.saturating_sub(session.created_at) >= self.absolute()
         {
             store
                 .delete_session(&hash)
                 .await
-                .map_err(|e| AuthError::Failed(format!("removing a session: {e}")))?;
+                .map_err(|e| failed("removing", e))?;
+            if let Some(Some(m)) = memory.as_deref_mut() {
+                m.remove(&hash);
+            }
             return Ok(None);
         }
         if now.saturating_sub(session.last_seen) >= TOUCH_EVERY_SECS {
             store
                 .touch_session(&hash, now)
                 .await
-                .map_err(|e| AuthError::Failed(format!("touching a session: {e}")))?;
+                .map_err(|e| failed("touching", e))?;
+            if let Some(Some(m)) = memory.as_deref_mut()
+                && let Some(s) = m.get_mut(&hash)
+            {
+                s.last_seen = now;
+            }
         }
+        drop(memory);
         let actor = actor_from_json(&session.actor_json)
             .map_err(|e| AuthError::Failed(format!("a stored session: {e}")))?;
         Ok(Some(Identity::with_session(actor, token)))

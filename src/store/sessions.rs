@@ -109,6 +109,28 @@ impl Store {
             .await
     }
 
+    /// Every stored session, by token hash.
+    pub(crate) async fn all_sessions(&self) -> Result<Vec<(String, StoredSession)>, StoreError> {
+        self.db
+            .query(
+                "SELECT token_hash, actor_json, created_at, last_seen FROM assistant_sessions",
+                Vec::new(),
+            )
+            .await?
+            .iter()
+            .map(|row| {
+                Ok((
+                    text(row, 0)?,
+                    StoredSession {
+                        actor_json: text(row, 1)?,
+                        created_at: int(row, 2)?,
+                        last_seen: int(row, 3)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
     /// A run-time setting (`assistant_settings`), if set.
     pub(crate) async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         let rows = self

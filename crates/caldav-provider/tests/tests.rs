@@ -10,6 +10,9 @@ mod common;
 mod ical;
 /// `IcsSource` as a `FreeBusySource` over files.
 mod ics_source;
+/// Where credentials go (issue 25): redirects and hrefs to another origin,
+/// or from HTTP to HTTPS, refused before anything is sent.
+mod origins;
 /// iCloud-style answers and failures replayed by wiremock.
 mod replay;
 /// The CalDAV client against real Radicale and Xandikos servers.

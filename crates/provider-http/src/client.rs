@@ -128,4 +128,35 @@ mod tests {
     fn builds_with_the_platform_roots() {
         assert!(ClientOptions::new("test/0").build().is_ok());
     }
+
+    /// The client follows no redirect, whatever reqwest's own rules for
+    /// `Authorization` on a cross-host hop: a caller that follows them by
+    /// hand (CalDAV) decides where credentials go (issue 25).
+    #[tokio::test]
+    async fn the_client_never_follows_a_redirect() {
+        use wiremock::matchers::any;
+        use wiremock::{Mock, MockServer, ResponseTemplate};
+
+        let other = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(ResponseTemplate::new(200))
+            .mount(&other)
+            .await;
+        let server = MockServer::start().await;
+        Mock::given(any())
+            .respond_with(
+                ResponseTemplate::new(307).insert_header("Location", format!("{}/x", other.uri())),
+            )
+            .mount(&server)
+            .await;
+        let client = ClientOptions::new("test/0").build().unwrap();
+        let response = client
+            .get(server.uri())
+            .basic_auth("ana", Some("pw"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 307);
+        assert!(other.received_requests().await.unwrap().is_empty());
+    }
 }

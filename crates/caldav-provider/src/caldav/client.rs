@@ -1,6 +1,6 @@
 //! HTTP for CalDAV: Basic auth sent up front, redirects followed by hand
 //! (keeping the method, body and credentials, RFC 4918 clients must), only
-//! to the login's origin or, for iCloud, Apple's hosts ([`origin`](super::origin)),
+//! to the login's origin or, for iCloud, Apple's hosts ([`origin`]),
 //! a cap on every body, timeouts, and one place that maps statuses to
 //! [`SourceError`].
 

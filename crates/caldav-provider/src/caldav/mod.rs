@@ -17,6 +17,7 @@ use tokio::sync::Mutex;
 use zeroize::Zeroizing;
 
 use self::client::{Auth, Http};
+use self::origin::Hop;
 use self::xml::{Multistatus, Props};
 use crate::ical::{Calendar, ExpandOptions, Problem};
 
@@ -468,7 +469,7 @@ impl CalDavSource {
                         requests,
                     )
                     .await?;
-                if let Some(listed) = calendars_in(&ms, &cal.url).into_iter().next() {
+                if let Some(listed) = calendars_in(&auth, &ms, &cal.url)?.into_iter().next() {
                     fresh.push(listed);
                 }
             }
@@ -487,7 +488,20 @@ impl CalDavSource {
                 Err(e) => !e.needs_reconnect(),
             };
         if needs_well_known && let Ok(well_known) = start.join("/.well-known/caldav") {
-            found = self.probe(&auth, well_known, requests).await;
+            let answer = self.probe(&auth, well_known, requests).await;
+            // No well-known URL at all (404) after a root answer that was
+            // refused (a redirect to another origin) or unreadable: that
+            // first error is the one that says what is wrong.
+            let keep_first = matches!(
+                (&found, &answer),
+                (
+                    Err(SourceError::InvalidResponse { .. }),
+                    Err(SourceError::NotFound { .. })
+                )
+            );
+            if !keep_first {
+                found = answer;
+            }
         }
         if found.as_ref().is_ok_and(nothing) {
             return Err(SourceError::NotFound {
@@ -573,7 +587,7 @@ impl CalDavSource {
         let ms = self
             .propfind(auth, home.clone(), "1", bodies::CALENDAR_PROPS, requests)
             .await?;
-        Ok(calendars_in(&ms, &home))
+        calendars_in(auth, &ms, &home)
     }
 
     async fn propfind(
@@ -753,24 +767,35 @@ fn can_read_events(props: &Props) -> bool {
 
 /// The calendars of a PROPFIND answer that hold events and count for
 /// scheduling.
-fn calendars_in(ms: &Multistatus, base: &Url) -> Vec<Listed> {
-    ms.responses
-        .iter()
-        .filter(|r| r.props.is_calendar && r.status.is_none_or(|s| (200..300).contains(&s)))
-        .filter(|r| {
-            r.props
-                .components
-                .as_ref()
-                .is_none_or(|c| c.is_empty() || c.iter().any(|n| n.eq_ignore_ascii_case("VEVENT")))
-        })
-        .filter(|r| !r.props.transparent)
-        .filter_map(|r| {
-            Some(Listed {
-                url: base.join(&r.href).ok()?,
-                props: r.props.clone(),
+///
+/// # Errors
+///
+/// [`SourceError::InvalidResponse`] if one is where the credentials may not
+/// go ([`origin::check`]): refused here, so a login check fails on it
+/// rather than a later read (and busy time is never silently dropped).
+fn calendars_in(auth: &Auth<'_>, ms: &Multistatus, base: &Url) -> Result<Vec<Listed>, SourceError> {
+    let listed: Vec<Listed> =
+        ms.responses
+            .iter()
+            .filter(|r| r.props.is_calendar && r.status.is_none_or(|s| (200..300).contains(&s)))
+            .filter(|r| {
+                r.props.components.as_ref().is_none_or(|c| {
+                    c.is_empty() || c.iter().any(|n| n.eq_ignore_ascii_case("VEVENT"))
+                })
             })
-        })
-        .collect()
+            .filter(|r| !r.props.transparent)
+            .filter_map(|r| {
+                Some(Listed {
+                    url: base.join(&r.href).ok()?,
+                    props: r.props.clone(),
+                })
+            })
+            .collect();
+    for cal in &listed {
+        origin::check(&auth.origin, &cal.url)
+            .map_err(|why| origin::refused(&auth.origin, &cal.url, Hop::Href, why))?;
+    }
+    Ok(listed)
 }
 
 #[async_trait]

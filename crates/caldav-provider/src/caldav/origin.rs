@@ -179,7 +179,10 @@ mod tests {
             assert_eq!(check_str(icloud, target), Ok(()), "{target}");
         }
         assert_eq!(
-            check_str("https://p01-caldav.icloud.com/", "https://caldav.icloud.com/"),
+            check_str(
+                "https://p01-caldav.icloud.com/",
+                "https://caldav.icloud.com/"
+            ),
             Ok(())
         );
         for target in [
@@ -221,7 +224,15 @@ mod tests {
         assert!(shown.contains("refused a redirect"), "{shown}");
         assert!(shown.contains("from HTTPS to plain HTTP"), "{shown}");
         assert!(shown.contains("http://dav.example"), "{shown}");
-        for secret in ["abcd-efgh", "mallory", "pw@", "steal", "secret", "token", "/ana/"] {
+        for secret in [
+            "abcd-efgh",
+            "mallory",
+            "pw@",
+            "steal",
+            "secret",
+            "token",
+            "/ana/",
+        ] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
         }
         let foreign = refused(
