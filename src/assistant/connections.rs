@@ -105,6 +105,18 @@ pub(crate) fn owner(account: &str) -> Result<OwnerId, AssistantError> {
 impl Assistant {
     /// Every program of the participant must allow the provider (their one
     /// calendar serves them all).
+    /// Whether `participant` could start connecting `provider` here: the
+    /// programs allow it ([`Assistant::check_provider`]) and this service
+    /// has a way to connect it (an OAuth connector for Google and
+    /// Microsoft, a login check for iCloud).
+    pub(crate) fn can_connect(&self, participant: &ParticipantId, provider: Provider) -> bool {
+        let configured = match provider {
+            Provider::Icloud => self.inner.caldav.is_some(),
+            _ => self.inner.oauth.contains_key(&provider),
+        };
+        configured && self.check_provider(participant, provider).is_ok()
+    }
+
     pub(crate) fn check_provider(
         &self,
         participant: &ParticipantId,

@@ -10,23 +10,37 @@
 //!   the connect buttons with the status sentence, a partner's week as a
 //!   grid of Unavailable blocks in the viewer's time zone, mutual slots,
 //!   and group polls with "k of n invitees have connected a calendar".
-//! - Sessions say who acts. This router's sign-in is for trying the crates:
-//!   anyone may pick a participant, or an administrator name from
-//!   [`HttpConfig::admins`] working on someone's behalf. In your service,
-//!   authenticate people your way and map them to an [`Actor`].
+//! - Who acts is your [`Authenticator`]'s answer, an [`Identity`] (an
+//!   [`Actor`](crate::Actor) and, if your sign-in has one, its session):
+//!   [`HttpConfig::new`] takes it. The demo's sign-in (anyone may pick a
+//!   participant, or an administrator name of [`DemoConfig::admins`]) is
+//!   [`HttpConfig::demo`], for trying the crates; the default lets nobody
+//!   in. `examples/embed.rs` mounts the router behind a header token.
+//! - Administrators have their API under `/api/admin/` and their page at
+//!   `/admin`: policies (the organisation's layer and each program's, at
+//!   run time, on every instance), programs, participants, pairs, groups,
+//!   organisation integrations, and each program's connection report.
+//! - Every request passes the defences of `security.rs` ([`Limits`],
+//!   [`HttpConfig::allowed_hosts`], the same-origin check, security
+//!   headers, rate limits); [`serve`] adds a header-read timeout and a
+//!   connection cap. OAuth connects are bound to the session that began
+//!   them ([`crate::ConnectBinding`]).
 //! - Errors are JSON `{"error": {"kind": "...", "message": "..."}}`: bad
 //!   input 400, no session 401, not allowed 403 (the work-on-behalf refusal
-//!   included), unknown ids 404, a conflict 409 (Exchange Online and
-//!   on-premise exclude each other). Input never causes a 500; a 500 means
-//!   a fault of the service: its store, its vault or its set-up (a
-//!   misconfigured OAuth connector). `error.rs` maps every error, once.
-
+//!   and cross-origin requests included), unknown ids 404, a slow body 408,
+//!   a conflict 409 (Exchange Online and on-premise exclude each other), a
+//!   large body 413, a foreign `Host` 421, too many attempts 429. Input
+//!   never causes a 500; a 500 means a fault of the service (its store, its
+//!   vault or its set-up) and says only its request id, the detail going to
+//!   the log. `error.rs` maps every error, once.
 //!
 //! Files: `routes` (the table: method, path, handler, OpenAPI operation),
 //! `error` (the one mapping of [`AssistantError`](crate::AssistantError)
-//! to a status), `session` (the demo sign-in and its cookie), `api` (the
-//! JSON handlers), `page` (the server-rendered page), `openapi` (the
-//! document).
+//! to a status), `auth` (the authenticator, identities, the extractors),
+//! `session` (the demo sign-in over stored sessions), `security` (the
+//! layers and `serve`), `api` and `polls` (the JSON handlers), `admin` and
+//! `admin_page` (the administrator's API and page), `page` (the
+//! server-rendered page, through maud), `openapi` (the document).
 
 use std::sync::Arc;
 

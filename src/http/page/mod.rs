@@ -240,7 +240,7 @@ fn connect_label(provider: Provider) -> &'static str {
 fn connectable(app: &Shared, subject: &ParticipantId) -> Vec<Provider> {
     Provider::ALL
         .into_iter()
-        .filter(|p| app.assistant.check_provider(subject, *p).is_ok())
+        .filter(|p| app.assistant.can_connect(subject, *p))
         .collect()
 }
 
