@@ -105,9 +105,14 @@ fn main() {
     // The production path: every layer of the router, and `http::serve`'s
     // connections (header-read timeout, connection cap, client addresses).
     server_rt.spawn(async move {
-        serve(listener, app, ServeConfig::default(), std::future::pending())
-            .await
-            .unwrap();
+        serve(
+            listener,
+            app,
+            ServeConfig::default(),
+            std::future::pending(),
+        )
+        .await
+        .unwrap();
     });
 
     let client_rt = tokio::runtime::Builder::new_multi_thread()

@@ -25,8 +25,8 @@ use scheduling_assistant::http::{
     AuthError, Authenticator, HttpConfig, Identity, ServeConfig, router, serve,
 };
 use scheduling_assistant::{
-    Actor, Assistant, KeyId, KeyRing, MasterKey, Participant, Program, ProgramId,
-    Provider, SqliteStore, Store, Vault,
+    Actor, Assistant, KeyId, KeyRing, MasterKey, Participant, Program, ProgramId, Provider,
+    SqliteStore, Store, Vault,
 };
 
 /// Your service's tokens and whom each stands for. A real service checks a
@@ -65,7 +65,10 @@ async fn assistant(dir: &std::path::Path) -> Result<Assistant, String> {
     let a = Assistant::builder()
         .store(Store::open_sqlite(&db).await.map_err(|e| err(&e))?)
         .vault(vault)
-        .source(Provider::Icloud, Arc::new(availability::MemorySource::new()))
+        .source(
+            Provider::Icloud,
+            Arc::new(availability::MemorySource::new()),
+        )
         .build()
         .await
         .map_err(|e| err(&e))?;
@@ -89,7 +92,10 @@ async fn run(addr: std::net::SocketAddr) -> Result<(), String> {
     let tokens = BearerTokens(HashMap::from([
         ("token-of-maya".to_owned(), Actor::participant("maya")),
         ("token-of-theo".to_owned(), Actor::participant("theo")),
-        ("token-of-admin".to_owned(), Actor::global_admin("coordinator")),
+        (
+            "token-of-admin".to_owned(),
+            Actor::global_admin("coordinator"),
+        ),
     ]));
     // Your own routes beside the assistant's.
     let app = Router::new()
@@ -115,7 +121,10 @@ fn main() -> ExitCode {
         (Some("--addr"), Some(a)) => Ok(a),
         _ => Err("usage: embed [--addr 127.0.0.1:PORT]".to_owned()),
     }
-    .and_then(|a| a.parse::<std::net::SocketAddr>().map_err(|e| format!("--addr: {e}")))
+    .and_then(|a| {
+        a.parse::<std::net::SocketAddr>()
+            .map_err(|e| format!("--addr: {e}"))
+    })
     .and_then(|a| {
         if a.ip().is_loopback() {
             Ok(a)

@@ -43,12 +43,12 @@ mod store;
 mod vault_adapters;
 
 pub use crate::assistant::{
-    ConnectedCounts, IntegrationConfig, NeedsReconnecting, ParticipantReport, ProgramReport,
     Act, Assistant, AssistantBuilder, Availability, BookOptions, Booking, ConnectBinding,
-    ConnectDone, ConnectStart,
-    ConnectionStatus, EndedPair, Invitees, Listed, PollOptions, PollSlot, PollSummary, PollView,
-    Problem, Proposal, ProposedSlot, REASON_NOT_CONNECTED, REASON_RECONNECT, REASON_UNREADABLE,
-    Refresher, Relation, SlotAvailability, SlotRequest, VoteCounts,
+    ConnectDone, ConnectStart, ConnectedCounts, ConnectionStatus, EndedPair, IntegrationConfig,
+    Invitees, Listed, NeedsReconnecting, ParticipantReport, PollOptions, PollSlot, PollSummary,
+    PollView, Problem, ProgramReport, Proposal, ProposedSlot, REASON_NOT_CONNECTED,
+    REASON_RECONNECT, REASON_UNREADABLE, Refresher, Relation, SlotAvailability, SlotRequest,
+    VoteCounts,
 };
 pub use crate::busy::FetchCounts;
 pub use crate::connect::{

@@ -92,7 +92,10 @@ async fn assistant(world: &World, oauth_server: &MockServer) -> Assistant {
 }
 
 /// Serves through `http::serve` (header-read timeout, client addresses).
-async fn start_with(config: impl FnOnce(HttpConfig) -> HttpConfig, serve_config: ServeConfig) -> Server {
+async fn start_with(
+    config: impl FnOnce(HttpConfig) -> HttpConfig,
+    serve_config: ServeConfig,
+) -> Server {
     let world = World::new();
     let oauth = MockServer::start().await;
     let a = assistant(&world, &oauth).await;
@@ -153,7 +156,10 @@ async fn get(base: &str, cookie: &str, route: &str) -> (StatusCode, Value) {
         .unwrap();
     let status = r.status();
     let text = r.text().await.unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 fn state_of(url: &str) -> String {
@@ -172,7 +178,10 @@ async fn an_authorization_link_opened_in_another_session_connects_nobody() {
     // max starts connecting and mails the link to zoe, who consents: the
     // provider sends zoe's browser (zoe's session) to the callback.
     let started: Value = client()
-        .post(format!("{}/api/participants/max/connect/google", server.base))
+        .post(format!(
+            "{}/api/participants/max/connect/google",
+            server.base
+        ))
         .header("cookie", &max)
         .send()
         .await
@@ -212,7 +221,10 @@ async fn an_authorization_link_opened_in_another_session_connects_nobody() {
     // to the page it named (only the router's own paths are accepted).
     let (status, refused) = {
         let r = client()
-            .post(format!("{}/api/participants/max/connect/google", server.base))
+            .post(format!(
+                "{}/api/participants/max/connect/google",
+                server.base
+            ))
             .header("cookie", &max)
             .json(&json!({"return_to": "https://evil.test/"}))
             .send()
@@ -222,7 +234,10 @@ async fn an_authorization_link_opened_in_another_session_connects_nobody() {
     };
     assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
     let started: Value = client()
-        .post(format!("{}/api/participants/max/connect/google", server.base))
+        .post(format!(
+            "{}/api/participants/max/connect/google",
+            server.base
+        ))
         .header("cookie", &max)
         .json(&json!({"return_to": "/"}))
         .send()
@@ -319,7 +334,11 @@ async fn a_foreign_host_gets_421() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "allowed, not signed in");
+    assert_eq!(
+        r.status(),
+        StatusCode::UNAUTHORIZED,
+        "allowed, not signed in"
+    );
 }
 
 #[tokio::test]
@@ -391,8 +410,14 @@ async fn sessions_are_capped_expire_and_end_at_sign_out() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let set = r.headers()["set-cookie"].to_str().unwrap();
-    assert!(set.starts_with("sa_session=;") && set.contains("Max-Age=0"), "{set}");
-    assert_eq!(get(&server.base, &c, "/api/me").await.0, StatusCode::UNAUTHORIZED);
+    assert!(
+        set.starts_with("sa_session=;") && set.contains("Max-Age=0"),
+        "{set}"
+    );
+    assert_eq!(
+        get(&server.base, &c, "/api/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -409,7 +434,11 @@ async fn sign_in_and_connect_are_rate_limited_per_client() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    let wait: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let wait: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=61).contains(&wait), "{wait}");
     assert!(r.headers().get("set-cookie").is_none());
 
@@ -420,7 +449,10 @@ async fn sign_in_and_connect_are_rate_limited_per_client() {
     let mut statuses = Vec::new();
     for _ in 0..11 {
         let r = client()
-            .post(format!("{}/api/participants/max/connect/icloud", server.base))
+            .post(format!(
+                "{}/api/participants/max/connect/icloud",
+                server.base
+            ))
             .header("cookie", &max)
             .json(&json!({"apple_id": "max@example.org", "app_password": "abcd-efgh-ijkl-mnop"}))
             .send()
@@ -428,7 +460,10 @@ async fn sign_in_and_connect_are_rate_limited_per_client() {
             .unwrap();
         statuses.push(r.status());
     }
-    assert!(statuses[..10].iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+    assert!(
+        statuses[..10].iter().all(|s| *s == StatusCode::OK),
+        "{statuses:?}"
+    );
     assert_eq!(statuses[10], StatusCode::TOO_MANY_REQUESTS);
 }
 
@@ -537,7 +572,9 @@ async fn an_embedders_authenticator_replaces_the_demo_sign_in() {
         r.send()
     };
     // No demo sign-in: its route is not there, and naming someone is no key.
-    let r = send(None, reqwest::Method::POST, "/api/session").await.unwrap();
+    let r = send(None, reqwest::Method::POST, "/api/session")
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = send(None, reqwest::Method::GET, "/api/me").await.unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
@@ -546,15 +583,22 @@ async fn an_embedders_authenticator_replaces_the_demo_sign_in() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["participant"], "max");
-    let r = send(Some("forged"), reqwest::Method::GET, "/api/me").await.unwrap();
+    let r = send(Some("forged"), reqwest::Method::GET, "/api/me")
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     // A failure of the authenticator is a 500 with a request id, and none
     // of its detail.
-    let r = send(Some("broken"), reqwest::Method::GET, "/api/me").await.unwrap();
+    let r = send(Some("broken"), reqwest::Method::GET, "/api/me")
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
     let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
     let text = r.text().await.unwrap();
-    assert!(!text.contains("hunter2") && !text.contains("postgres"), "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("postgres"),
+        "{text}"
+    );
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["error"]["kind"], "internal");
     assert_eq!(body["error"]["request_id"], id.as_str());
@@ -574,12 +618,12 @@ async fn over_tls_cookies_are_secure_and_host_prefixed() {
     assert!(set.starts_with("__Host-sa_session="), "{set}");
     assert!(set.contains("; Secure") && set.contains("HttpOnly") && set.contains("Path=/"));
     assert!(!set.contains("Domain"));
-    assert_eq!(
-        r.headers()["strict-transport-security"],
-        "max-age=31536000"
-    );
+    assert_eq!(r.headers()["strict-transport-security"], "max-age=31536000");
     let cookie = set.split(';').next().unwrap().to_owned();
-    assert_eq!(get(&server.base, &cookie, "/api/me").await.0, StatusCode::OK);
+    assert_eq!(
+        get(&server.base, &cookie, "/api/me").await.0,
+        StatusCode::OK
+    );
     // The plain name is not read when secure.
     let plain = cookie.replacen("__Host-", "", 1);
     assert_eq!(
@@ -640,13 +684,22 @@ fn serve_keeps_its_files_private_and_refuses_open_ones() {
     assert_eq!(run_serve(&["--db".as_ref(), db.as_os_str()]).0, None);
 
     // A key file others can read is refused, and left as it was.
-    std::fs::set_permissions(db.with_extension("key"), std::fs::Permissions::from_mode(0o644))
-        .unwrap();
+    std::fs::set_permissions(
+        db.with_extension("key"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let (status, err) = run_serve(&["--db".as_ref(), db.as_os_str()]);
     assert_eq!(status, Some(2));
-    assert!(err.contains("open to other users") && err.contains("chmod 600"), "{err}");
-    std::fs::set_permissions(db.with_extension("key"), std::fs::Permissions::from_mode(0o600))
-        .unwrap();
+    assert!(
+        err.contains("open to other users") && err.contains("chmod 600"),
+        "{err}"
+    );
+    std::fs::set_permissions(
+        db.with_extension("key"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
     // So is a database others can read.
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
     let (status, err) = run_serve(&["--db".as_ref(), db.as_os_str()]);
@@ -696,11 +749,20 @@ async fn the_embed_example_signs_in_by_header_token_only() {
         r.send()
     };
     assert_eq!(
-        http.get(format!("{base}/health")).send().await.unwrap().text().await.unwrap(),
+        http.get(format!("{base}/health"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
         "ok"
     );
     assert_eq!(me(None).await.unwrap().status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(me(Some("forged")).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        me(Some("forged")).await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
     let r = me(Some("token-of-maya")).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.json::<Value>().await.unwrap()["participant"], "maya");
@@ -790,7 +852,10 @@ async fn sessions_and_bound_attempts_are_shared_through_postgres() {
     let (_, zoe) = sign_in(two, json!({"participant": "zoe"})).await;
     let (max, zoe) = (max.unwrap(), zoe.unwrap());
     let (status, me) = get(two, &max, "/api/me").await;
-    assert_eq!((status, me["participant"].as_str()), (StatusCode::OK, Some("max")));
+    assert_eq!(
+        (status, me["participant"].as_str()),
+        (StatusCode::OK, Some("max"))
+    );
 
     // Begun on one; zoe's callback on two is refused, and uses it up.
     let start = |cookie: String| {
@@ -805,7 +870,11 @@ async fn sessions_and_bound_attempts_are_shared_through_postgres() {
                 .json()
                 .await
                 .unwrap();
-            state_of(v["authorization_url"].as_str().unwrap_or_else(|| panic!("{v}")))
+            state_of(
+                v["authorization_url"]
+                    .as_str()
+                    .unwrap_or_else(|| panic!("{v}")),
+            )
         }
     };
     let state = start(max.clone()).await;

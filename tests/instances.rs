@@ -933,8 +933,10 @@ async fn http_requests_see_records_written_on_another_instance() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    let app =
-        scheduling_assistant::http::router(b, scheduling_assistant::http::HttpConfig::demo(Default::default()));
+    let app = scheduling_assistant::http::router(
+        b,
+        scheduling_assistant::http::HttpConfig::demo(Default::default()),
+    );
     let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let http = reqwest::Client::new();
     let sign_in = || {

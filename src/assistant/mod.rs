@@ -33,14 +33,14 @@ mod slots;
 mod status;
 mod sync;
 
+pub use access::{Act, REASON_NOT_CONNECTED, REASON_RECONNECT, REASON_UNREADABLE, Relation};
 pub use admin::{
     ConnectedCounts, IntegrationConfig, NeedsReconnecting, ParticipantReport, ProgramReport,
 };
-pub use access::{Act, REASON_NOT_CONNECTED, REASON_RECONNECT, REASON_UNREADABLE, Relation};
 pub use booking::{BookOptions, Booking};
 pub use builder::AssistantBuilder;
-pub use connections::{ConnectBinding, ConnectDone, ConnectStart};
 pub(crate) use connections::sha256_hex;
+pub use connections::{ConnectBinding, ConnectDone, ConnectStart};
 pub(crate) use connections::{PendingConnect, owner};
 pub use lifecycle::{EndedPair, Listed};
 pub(crate) use organisation::{restore_integration, stored_integrations};

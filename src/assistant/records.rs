@@ -29,9 +29,8 @@ pub(crate) async fn org_layer(
     match store.setting(ORG_POLICY_KEY).await? {
         None => Ok(builder.clone()),
         Some(text) => {
-            let stored = PolicyLayer::from_toml(&text).map_err(|e| {
-                StoreError::Corrupt(format!("the stored organisation policy: {e}"))
-            })?;
+            let stored = PolicyLayer::from_toml(&text)
+                .map_err(|e| StoreError::Corrupt(format!("the stored organisation policy: {e}")))?;
             Ok(builder.overridden_by(&stored))
         }
     }

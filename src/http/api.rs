@@ -18,9 +18,9 @@ use crate::{
     ProgramId, Proposal, SlotRequest,
 };
 
+use super::auth::{Caller, Identity, MaybeCaller};
 use super::error::{ApiError, rejected};
 use super::page::page_error;
-use super::auth::{Caller, Identity, MaybeCaller};
 use super::session::{Me, SignIn, me};
 use super::{App, MAX_WINDOW_DAYS, Shared};
 
@@ -47,7 +47,10 @@ pub(super) async fn api_sign_in(
     Ok(response)
 }
 
-pub(super) async fn api_sign_out(State(app): App, headers: HeaderMap) -> Result<Response, ApiError> {
+pub(super) async fn api_sign_out(
+    State(app): App,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let cookie = demo(&app)?.sign_out(&headers).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);

@@ -13,9 +13,9 @@ use crate::{
     PollSummary, PollView, ProgramId, SlotRequest, Vote,
 };
 
-use super::auth::Caller;
 use super::App;
 use super::api::{duration, window};
+use super::auth::Caller;
 use super::error::{ApiError, rejected};
 
 #[derive(Debug, Deserialize)]

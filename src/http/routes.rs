@@ -11,9 +11,9 @@ use serde_json::{Value, json};
 use super::Shared;
 use super::admin::{
     admin_add_group, admin_add_pair, admin_add_participant, admin_connections,
-    admin_create_program, admin_disable_integration, admin_enable_integration,
-    admin_integrations, admin_org_policy, admin_program_policy, admin_programs,
-    admin_set_org_policy, admin_set_program_policy,
+    admin_create_program, admin_disable_integration, admin_enable_integration, admin_integrations,
+    admin_org_policy, admin_program_policy, admin_programs, admin_set_org_policy,
+    admin_set_program_policy,
 };
 use super::admin_page::{
     page_admin, page_admin_disable, page_admin_enable, page_admin_org_policy,
@@ -330,7 +330,11 @@ pub(super) fn table() -> Vec<Route> {
             "/admin/programs/{id}/policy",
             post(page_admin_program_policy),
         ),
-        page("POST", "/admin/integrations/{kind}", post(page_admin_enable)),
+        page(
+            "POST",
+            "/admin/integrations/{kind}",
+            post(page_admin_enable),
+        ),
         page(
             "POST",
             "/admin/integrations/{kind}/disable",

@@ -94,7 +94,11 @@ impl RateLimits {
 }
 
 /// The rate-limited routes: the sign-ins and the connects (API and page).
-fn limiter_for<'a>(limits: &'a RateLimits, method: &Method, path: &str) -> Option<&'a DefaultKeyedRateLimiter<IpAddr>> {
+fn limiter_for<'a>(
+    limits: &'a RateLimits,
+    method: &Method,
+    path: &str,
+) -> Option<&'a DefaultKeyedRateLimiter<IpAddr>> {
     if method != Method::POST {
         return None;
     }
@@ -161,7 +165,11 @@ fn request_host(request: &Request) -> Option<String> {
 
 /// Refuses a request for a host this service does not answer as (DNS
 /// rebinding reaching a loopback `serve`, say): 421.
-pub(crate) async fn check_host(State(app): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+pub(crate) async fn check_host(
+    State(app): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     match request_host(&request) {
         Some(host) if host_allowed(&app.config.allowed_hosts, &host) => next.run(request).await,
         _ => ApiError::new(
@@ -229,7 +237,11 @@ fn client_ip(request: &Request) -> IpAddr {
 }
 
 /// Per-client rate limits on sign-in and connect: 429 with `Retry-After`.
-pub(crate) async fn rate_limit(State(app): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+pub(crate) async fn rate_limit(
+    State(app): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     if let Some(limiter) = limiter_for(&app.rate_limits, request.method(), request.uri().path()) {
         let ip = client_ip(&request);
         if let Err(not_until) = limiter.check_key(&ip) {
@@ -256,7 +268,11 @@ pub(crate) async fn rate_limit(State(app): State<Arc<Shared>>, request: Request,
 
 /// Runs the authenticator once and leaves its answer in the request's
 /// extensions for [`super::auth::Caller`] / [`super::auth::MaybeCaller`].
-pub(crate) async fn authenticate(State(app): State<Arc<Shared>>, request: Request, next: Next) -> Response {
+pub(crate) async fn authenticate(
+    State(app): State<Arc<Shared>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let (mut parts, body) = request.into_parts();
     match app.authenticator.authenticate(&parts).await {
         Ok(identity) => {
@@ -440,10 +456,23 @@ mod tests {
             "[::1]".to_owned(),
             "example.org:8443".to_owned(),
         ];
-        for ok in ["localhost", "LOCALHOST:8080", "127.0.0.1:3000", "[::1]:80", "example.org:8443"] {
+        for ok in [
+            "localhost",
+            "LOCALHOST:8080",
+            "127.0.0.1:3000",
+            "[::1]:80",
+            "example.org:8443",
+        ] {
             assert!(host_allowed(&allowed, ok), "{ok}");
         }
-        for refused in ["evil.test", "127.0.0.2:80", "example.org", "example.org:443", "", "localhost.evil.test"] {
+        for refused in [
+            "evil.test",
+            "127.0.0.2:80",
+            "example.org",
+            "example.org:443",
+            "",
+            "localhost.evil.test",
+        ] {
             assert!(!host_allowed(&allowed, refused), "{refused}");
         }
     }
@@ -452,13 +481,19 @@ mod tests {
     fn cross_origin_reads_fetch_metadata_then_origin() {
         let mut h = HeaderMap::new();
         assert!(!cross_origin(&h, Some("127.0.0.1:8080")), "no browser");
-        h.insert(header::ORIGIN, HeaderValue::from_static("http://127.0.0.1:8080"));
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
         assert!(!cross_origin(&h, Some("127.0.0.1:8080")));
         assert!(cross_origin(&h, Some("127.0.0.1:9090")));
         h.insert(header::ORIGIN, HeaderValue::from_static("null"));
         assert!(cross_origin(&h, Some("127.0.0.1:8080")));
         h.insert("sec-fetch-site", HeaderValue::from_static("same-origin"));
-        assert!(!cross_origin(&h, Some("127.0.0.1:8080")), "fetch metadata decides");
+        assert!(
+            !cross_origin(&h, Some("127.0.0.1:8080")),
+            "fetch metadata decides"
+        );
         for site in ["same-site", "cross-site"] {
             h.insert("sec-fetch-site", HeaderValue::from_str(site).unwrap());
             assert!(cross_origin(&h, Some("127.0.0.1:8080")), "{site}");
@@ -470,7 +505,14 @@ mod tests {
         let limits = RateLimits::new(&Limits::default());
         assert!(limiter_for(&limits, &Method::POST, "/api/session").is_some());
         assert!(limiter_for(&limits, &Method::POST, "/session").is_some());
-        assert!(limiter_for(&limits, &Method::POST, "/api/participants/maya/connect/icloud").is_some());
+        assert!(
+            limiter_for(
+                &limits,
+                &Method::POST,
+                "/api/participants/maya/connect/icloud"
+            )
+            .is_some()
+        );
         assert!(limiter_for(&limits, &Method::POST, "/connect/google").is_some());
         assert!(limiter_for(&limits, &Method::GET, "/api/session").is_none());
         assert!(limiter_for(&limits, &Method::POST, "/api/polls").is_none());

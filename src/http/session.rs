@@ -192,7 +192,8 @@ impl DemoSignIn {
     pub(crate) async fn sign_out(&self, headers: &HeaderMap) -> Result<HeaderValue, ApiError> {
         if let Some(token) = cookie_token(headers, self.cookie) {
             let hash = token_hash(&token);
-            let failed = |e: crate::StoreError| ApiError::internal(format!("removing a session: {e}"));
+            let failed =
+                |e: crate::StoreError| ApiError::internal(format!("removing a session: {e}"));
             let mut memory = self.memory().await.map_err(failed)?;
             self.assistant
                 .store()
@@ -277,7 +278,10 @@ impl Authenticator for DemoSignIn {
         let mut memory = self.memory().await.map_err(|e| failed("reading", e))?;
         let stored = match memory.as_deref() {
             Some(Some(m)) => m.get(&hash).cloned(),
-            _ => store.session(&hash).await.map_err(|e| failed("reading", e))?,
+            _ => store
+                .session(&hash)
+                .await
+                .map_err(|e| failed("reading", e))?,
         };
         let Some(session) = stored else {
             return Ok(None);

@@ -6,10 +6,10 @@ use policy_rules::Provider;
 
 #[cfg(feature = "postgres")]
 use super::db::int;
-#[cfg(feature = "postgres")]
-use crate::assistant::ConnectBinding;
 use super::db::text;
 use super::{Store, StoreError};
+#[cfg(feature = "postgres")]
+use crate::assistant::ConnectBinding;
 use crate::model::ParticipantId;
 
 impl Store {
