@@ -57,7 +57,12 @@
 //!   settings.
 //! - Organisation integrations are enabled at run time by an
 //!   administrator, on the page (`/admin`) or the API (`/api/admin/`), and
-//!   restored on every start.
+//!   restored on every start. `--org-config FILE` enables them at start
+//!   instead: a JSON object from kind (`google_workspace`,
+//!   `exchange_online`, `exchange_on_premise`) to the body of `POST
+//!   /api/admin/integrations/{kind}`; a kind already enabled is left as it
+//!   is. The file holds secrets, so it must be the user's own and mode
+//!   0600, like the key file.
 //! - Its files are its own: the directory of the database is created with
 //!   mode 0700, the database and key file are made 0600, and an existing
 //!   database or key file owned by another user or readable by others is
@@ -87,7 +92,7 @@ const USAGE: &str = "usage: serve [--addr 127.0.0.1:PORT] [--db FILE] [--key FIL
                      [--icloud-server URL] [--cache-ttl SECS] [--refresh-every SECS] [--lease SECS] \
                      [--smtp HOST[:PORT] --smtp-from ADDRESS [--smtp-security tls|starttls|loopback-plain]] \
                      [--allowed-host NAME[:PORT]]... [--secure] [--extra-root FILE]... \
-                     [--sign-ins-per-minute N] [--connects-per-minute N]";
+                     [--sign-ins-per-minute N] [--connects-per-minute N] [--org-config FILE]";
 
 struct Args {
     addr: std::net::SocketAddr,
@@ -107,6 +112,7 @@ struct Args {
     secure: bool,
     extra_roots: Vec<PathBuf>,
     limits: scheduling_assistant::http::Limits,
+    org_config: Option<PathBuf>,
 }
 
 fn seconds(name: &str, v: &str) -> Result<Duration, String> {
@@ -144,6 +150,7 @@ fn parse_args() -> Result<Args, String> {
         secure: false,
         extra_roots: Vec::new(),
         limits: scheduling_assistant::http::Limits::default(),
+        org_config: None,
     };
     let mut db_given = false;
     let mut it = std::env::args().skip(1);
@@ -193,6 +200,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--allowed-host" => args.allowed_hosts.push(value("--allowed-host")?),
             "--secure" => args.secure = true,
+            "--org-config" => args.org_config = Some(PathBuf::from(value("--org-config")?)),
             "--sign-ins-per-minute" => {
                 args.limits.sign_ins_per_minute =
                     per_minute("--sign-ins-per-minute", &value("--sign-ins-per-minute")?)?;
@@ -400,6 +408,9 @@ async fn run(args: Args) -> Result<(), String> {
     if assistant.programs().is_empty() {
         demo_data::seed(&assistant).await?;
     }
+    if let Some(file) = &args.org_config {
+        enable_integrations(&assistant, file).await?;
+    }
     let _refresher = assistant.spawn_refresher(args.refresh_every);
     let mut hosts = vec![
         "localhost".to_owned(),
@@ -434,6 +445,36 @@ async fn run(args: Args) -> Result<(), String> {
     })
     .await
     .map_err(|e| e.to_string())
+}
+
+/// Enables the integrations of `--org-config FILE` that are not enabled
+/// yet, as the service itself (a global administrator).
+async fn enable_integrations(assistant: &Assistant, file: &std::path::Path) -> Result<(), String> {
+    check_private(file)?;
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let config: serde_json::Map<String, serde_json::Value> = serde_json::from_str(&text)
+        .map_err(|e| format!("{}: not a JSON object: {e}", file.display()))?;
+    let serve = scheduling_assistant::Actor::global_admin("serve");
+    let enabled: Vec<String> = assistant
+        .integrations_for(&serve)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .map(|s| s.kind.as_str().to_owned())
+        .collect();
+    for (kind, body) in config {
+        if enabled.contains(&kind) {
+            continue;
+        }
+        let integration = scheduling_assistant::http::integration_from_json(&kind, body)
+            .map_err(|e| format!("{}: {kind}: {e}", file.display()))?;
+        let connected = assistant
+            .enable_integration_as(&serve, integration)
+            .await
+            .map_err(|e| format!("{}: enabling {kind}: {e}", file.display()))?;
+        eprintln!("enabled {kind}: {} participants connected", connected.len());
+    }
+    Ok(())
 }
 
 /// Creates `dir` (and its parents) with mode 0700, or checks an existing

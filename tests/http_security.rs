@@ -901,3 +901,66 @@ async fn sessions_and_bound_attempts_are_shared_through_postgres() {
         t.abort();
     }
 }
+
+/// `serve --org-config FILE`: the integrations in it are enabled at start
+/// (validated against the provider), a private file only.
+#[tokio::test]
+async fn serve_enables_the_integrations_of_its_org_config() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let workspace = common::mock_google_workspace(|_| json!([])).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("state").join("assistant.sqlite3");
+    let config = dir.path().join("org.json");
+    std::fs::write(
+        &config,
+        json!({"google_workspace": {
+            "service_account_key": std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("crates/org-wide-auth/tests/test-service-account.json"),
+            )
+            .unwrap(),
+            "scheduling_account": "scheduling@example.org",
+            "domains": ["example.org"],
+            "token_uri": format!("{}/token", workspace.uri()),
+            "api_base": workspace.uri(),
+        }})
+        .to_string(),
+    )
+    .unwrap();
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let args: Vec<std::ffi::OsString> = vec![
+        "--db".into(),
+        db.clone().into(),
+        "--org-config".into(),
+        config.clone().into(),
+    ];
+    let run = move || {
+        let refs: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+        run_serve(&refs)
+    };
+    let (status, err) = tokio::task::spawn_blocking(run.clone()).await.unwrap();
+    assert_eq!(status, Some(2));
+    assert!(
+        err.contains("org.json") && err.contains("chmod 600"),
+        "{err}"
+    );
+    std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let (status, err) = tokio::task::spawn_blocking(run.clone()).await.unwrap();
+    assert_eq!(status, None, "{err}");
+    assert!(
+        err.contains("enabled google_workspace: ") && !err.contains(": 0 participants"),
+        "{err}"
+    );
+    // Restarted: already enabled (restored from the store), not again.
+    let (status, err) = tokio::task::spawn_blocking(run.clone()).await.unwrap();
+    assert_eq!(status, None, "{err}");
+    assert!(!err.contains("enabled google_workspace"), "{err}");
+    // A bad file is a one-line error naming it, never a value.
+    std::fs::write(&config, r#"{"exchange_online": {"tenant": 7}}"#).unwrap();
+    let (status, err) = tokio::task::spawn_blocking(run).await.unwrap();
+    assert_eq!(status, Some(2));
+    assert!(
+        err.contains("org.json") && err.contains("exchange_online"),
+        "{err}"
+    );
+}

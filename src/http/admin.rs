@@ -454,6 +454,20 @@ fn some_text(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// Reads an organisation integration's settings in the JSON shape of
+/// `POST /api/admin/integrations/{kind}` (`kind`: `google_workspace`,
+/// `exchange_online` or `exchange_on_premise`), as `serve --org-config`
+/// does. The error names a field, never a value (it may be a secret).
+///
+/// # Errors
+/// An unknown kind or a body of the wrong shape.
+pub fn integration_from_json(kind: &str, body: Value) -> Result<IntegrationConfig, String> {
+    integration_kind(kind)
+        .and_then(|k| IntegrationIn::from_json(k, body))
+        .and_then(IntegrationIn::into_config)
+        .map_err(|e| e.message)
+}
+
 impl IntegrationIn {
     /// Reads a JSON body for `kind`. A body of the wrong shape is 400
     /// naming the field, never echoing a value (it may be a secret).

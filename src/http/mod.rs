@@ -65,6 +65,7 @@ mod routes;
 mod security;
 mod session;
 
+pub use admin::integration_from_json;
 pub use auth::{AuthError, Authenticator, Identity, Nobody};
 pub use openapi::openapi;
 pub use security::{Limits, ServeConfig, serve};
