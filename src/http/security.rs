@@ -112,12 +112,18 @@ fn limiter_for<'a>(
 
 /// Gives each request an id (`x-request-id` on the response; the one a
 /// 500's body names and the log records).
+/// Ids are this process's random prefix and a counter: unique across
+/// instances and restarts without a system call per request.
 pub(crate) async fn request_id(request: Request, next: Next) -> Response {
-    let mut bytes = [0u8; 8];
-    let id = match ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes) {
-        Ok(()) => super::auth::hex(&bytes),
-        Err(_) => "-".to_owned(),
-    };
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static PREFIX: LazyLock<String> = LazyLock::new(|| {
+        let mut bytes = [0u8; 4];
+        let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut bytes);
+        super::auth::hex(&bytes)
+    });
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let id = format!("{}{:08x}", *PREFIX, COUNTER.fetch_add(1, Ordering::Relaxed));
     let mut response = REQUEST_ID.scope(id.clone(), next.run(request)).await;
     if let Ok(v) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", v);

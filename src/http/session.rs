@@ -79,7 +79,8 @@ const TOUCH_EVERY_SECS: i64 = 60;
 /// instance is the only writer, so the copy is exact, and a request reads
 /// no database. Loaded from the store on first use (a restart keeps the
 /// sessions); every write goes to both, with the same expiry and cap.
-type Memory = std::collections::HashMap<String, StoredSession>;
+/// Each session is kept with its actor already read.
+type Memory = std::collections::HashMap<String, (StoredSession, Actor)>;
 
 /// The demo's sign-in, as an [`Authenticator`] over session cookies.
 pub(crate) struct DemoSignIn {
@@ -96,12 +97,12 @@ pub(crate) struct DemoSignIn {
 /// (the same order: last use, newest first, then token hash).
 fn evict(memory: &mut Memory, expired: (i64, i64), cap: usize) {
     let (idle_before, created_before) = expired;
-    memory.retain(|_, s| s.last_seen >= idle_before && s.created_at >= created_before);
+    memory.retain(|_, (s, _)| s.last_seen >= idle_before && s.created_at >= created_before);
     let keep = cap.saturating_sub(1);
     if memory.len() > keep {
         let mut order: Vec<(i64, String)> = memory
             .iter()
-            .map(|(h, s)| (s.last_seen, h.clone()))
+            .map(|(h, (s, _))| (s.last_seen, h.clone()))
             .collect();
         order.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
         for (_, hash) in order.into_iter().skip(keep) {
@@ -132,7 +133,16 @@ impl DemoSignIn {
         let mut guard = memory.lock().await;
         if guard.is_none() {
             let all = self.assistant.store().all_sessions().await?;
-            *guard = Some(all.into_iter().collect());
+            // A row that does not read as an actor is left out: it signs
+            // nobody in, as on a shared store.
+            *guard = Some(
+                all.into_iter()
+                    .filter_map(|(hash, session)| {
+                        let actor = actor_from_json(&session.actor_json).ok()?;
+                        Some((hash, (session, actor)))
+                    })
+                    .collect(),
+            );
         }
         Ok(Some(guard))
     }
@@ -174,7 +184,7 @@ impl DemoSignIn {
             .map_err(failed)?;
         if let Some(Some(memory)) = memory.as_deref_mut() {
             evict(memory, expired, self.config.max_sessions);
-            memory.insert(hash, session);
+            memory.insert(hash, (session, actor.clone()));
         }
         drop(memory);
         let cookie = HeaderValue::from_str(&format!(
@@ -277,13 +287,14 @@ impl Authenticator for DemoSignIn {
         let now = self.now();
         let mut memory = self.memory().await.map_err(|e| failed("reading", e))?;
         let stored = match memory.as_deref() {
-            Some(Some(m)) => m.get(&hash).cloned(),
+            Some(Some(m)) => m.get(&hash).map(|(s, a)| (s.clone(), Some(a.clone()))),
             _ => store
                 .session(&hash)
                 .await
-                .map_err(|e| failed("reading", e))?,
+                .map_err(|e| failed("reading", e))?
+                .map(|s| (s, None)),
         };
-        let Some(session) = stored else {
+        let Some((session, actor)) = stored else {
             return Ok(None);
         };
         if now.saturating_sub(session.last_seen) >= self.idle()
@@ -304,14 +315,17 @@ impl Authenticator for DemoSignIn {
                 .await
                 .map_err(|e| failed("touching", e))?;
             if let Some(Some(m)) = memory.as_deref_mut()
-                && let Some(s) = m.get_mut(&hash)
+                && let Some((s, _)) = m.get_mut(&hash)
             {
                 s.last_seen = now;
             }
         }
         drop(memory);
-        let actor = actor_from_json(&session.actor_json)
-            .map_err(|e| AuthError::Failed(format!("a stored session: {e}")))?;
+        let actor = match actor {
+            Some(actor) => actor,
+            None => actor_from_json(&session.actor_json)
+                .map_err(|e| AuthError::Failed(format!("a stored session: {e}")))?,
+        };
         Ok(Some(Identity::with_session(actor, token)))
     }
 }
