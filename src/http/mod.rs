@@ -47,7 +47,6 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
 
 use crate::Assistant;
 
@@ -268,21 +267,13 @@ pub fn router(assistant: Assistant, config: HttpConfig) -> Router {
                 "no such route".to_owned(),
             )
         })
-        // Innermost first: authentication, then (outside it) the checks
-        // that need no identity.
+        // Innermost first: the checks and authentication in one
+        // middleware, then the body limit, the timeouts, the headers, the
+        // in-flight cap and the request id.
         .layer(axum::middleware::from_fn_with_state(
             Arc::clone(&shared),
-            sync_first,
+            security::guard,
         ))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&shared),
-            security::authenticate,
-        ))
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&shared),
-            security::rate_limit,
-        ))
-        .layer(axum::middleware::from_fn(security::same_origin))
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             limits.max_body_bytes,
         ))
@@ -294,10 +285,6 @@ pub fn router(assistant: Assistant, config: HttpConfig) -> Router {
             limits.request_timeout,
         ));
     let app = security::with_headers(app, shared.config.secure)
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&shared),
-            security::check_host,
-        ))
         .layer(
             ServiceBuilder::new()
                 .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
@@ -312,16 +299,4 @@ pub fn router(assistant: Assistant, config: HttpConfig) -> Router {
         )
         .layer(axum::middleware::from_fn(security::request_id));
     app.with_state(shared)
-}
-
-/// Before each request, on a database shared by several instances, picks
-/// up what the others changed (participants, connections, integrations):
-/// a one-row read when nothing did, nothing on SQLite.
-pub(crate) async fn sync_first(
-    State(app): App,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    app.assistant.sync().await;
-    next.run(request).await
 }

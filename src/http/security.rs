@@ -171,19 +171,15 @@ fn request_host(request: &Request) -> Option<String> {
 
 /// Refuses a request for a host this service does not answer as (DNS
 /// rebinding reaching a loopback `serve`, say): 421.
-pub(crate) async fn check_host(
-    State(app): State<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    match request_host(&request) {
-        Some(host) if host_allowed(&app.config.allowed_hosts, &host) => next.run(request).await,
-        _ => ApiError::new(
+fn check_host(app: &Shared, request: &Request) -> Result<(), Response> {
+    match request_host(request) {
+        Some(host) if host_allowed(&app.config.allowed_hosts, &host) => Ok(()),
+        _ => Err(ApiError::new(
             StatusCode::MISDIRECTED_REQUEST,
             "unknown_host",
             "this service does not answer for that host".to_owned(),
         )
-        .into_response(),
+        .into_response()),
     }
 }
 
@@ -218,18 +214,18 @@ pub(crate) fn cross_origin(headers: &HeaderMap, host: Option<&str>) -> bool {
 }
 
 /// Refuses cross-site state-changing requests (CSRF, login CSRF): 403.
-pub(crate) async fn same_origin(request: Request, next: Next) -> Response {
+fn same_origin(request: &Request) -> Result<(), Response> {
     if is_state_changing(request.method())
-        && cross_origin(request.headers(), request_host(&request).as_deref())
+        && cross_origin(request.headers(), request_host(request).as_deref())
     {
-        return ApiError::new(
+        return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             "cross_origin",
             "a state-changing request must come from this service's own pages".to_owned(),
         )
-        .into_response();
+        .into_response());
     }
-    next.run(request).await
+    Ok(())
 }
 
 /// The client's address: the connection's peer when served with connect
@@ -243,13 +239,9 @@ fn client_ip(request: &Request) -> IpAddr {
 }
 
 /// Per-client rate limits on sign-in and connect: 429 with `Retry-After`.
-pub(crate) async fn rate_limit(
-    State(app): State<Arc<Shared>>,
-    request: Request,
-    next: Next,
-) -> Response {
+fn rate_limit(app: &Shared, request: &Request) -> Result<(), Response> {
     if let Some(limiter) = limiter_for(&app.rate_limits, request.method(), request.uri().path()) {
-        let ip = client_ip(&request);
+        let ip = client_ip(request);
         if let Err(not_until) = limiter.check_key(&ip) {
             let wait = not_until.wait_time_from(governor::clock::Clock::now(
                 &governor::clock::DefaultClock::default(),
@@ -266,30 +258,44 @@ pub(crate) async fn rate_limit(
             }
             // Forget quiet clients, so the limiter's memory stays bounded.
             limiter.retain_recent();
-            return response;
+            return Err(response);
         }
     }
-    next.run(request).await
+    Ok(())
 }
 
-/// Runs the authenticator once and leaves its answer in the request's
-/// extensions for [`super::auth::Caller`] / [`super::auth::MaybeCaller`].
-pub(crate) async fn authenticate(
+/// The checks of every request, in one middleware (each layer of its own
+/// would clone the inner service per request): the `Host` allow-list, the
+/// same-origin check, the rate limits, then authentication, whose answer
+/// it leaves in the request's extensions for [`super::auth::Caller`] /
+/// [`super::auth::MaybeCaller`]; and, on a shared database, picking up
+/// what other instances changed before the handler runs.
+pub(crate) async fn guard(
     State(app): State<Arc<Shared>>,
     request: Request,
     next: Next,
 ) -> Response {
+    if let Err(refused) = check_host(&app, &request)
+        .and_then(|()| same_origin(&request))
+        .and_then(|()| rate_limit(&app, &request))
+    {
+        return refused;
+    }
     let (mut parts, body) = request.into_parts();
     match app.authenticator.authenticate(&parts).await {
         Ok(identity) => {
             parts.extensions.insert(Authenticated(identity));
-            next.run(Request::from_parts(parts, body)).await
         }
         Err(super::auth::AuthError::Rejected(message)) => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message).into_response()
+            return ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+                .into_response();
         }
-        Err(super::auth::AuthError::Failed(detail)) => ApiError::internal(detail).into_response(),
+        Err(super::auth::AuthError::Failed(detail)) => {
+            return ApiError::internal(detail).into_response();
+        }
     }
+    app.assistant.sync().await;
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// The Content-Security-Policy: nothing but this page's own style (by
