@@ -171,15 +171,17 @@ fn request_host(request: &Request) -> Option<String> {
 
 /// Refuses a request for a host this service does not answer as (DNS
 /// rebinding reaching a loopback `serve`, say): 421.
-fn check_host(app: &Shared, request: &Request) -> Result<(), Response> {
+fn check_host(app: &Shared, request: &Request) -> Option<Response> {
     match request_host(request) {
-        Some(host) if host_allowed(&app.config.allowed_hosts, &host) => Ok(()),
-        _ => Err(ApiError::new(
-            StatusCode::MISDIRECTED_REQUEST,
-            "unknown_host",
-            "this service does not answer for that host".to_owned(),
-        )
-        .into_response()),
+        Some(host) if host_allowed(&app.config.allowed_hosts, &host) => None,
+        _ => Some(
+            ApiError::new(
+                StatusCode::MISDIRECTED_REQUEST,
+                "unknown_host",
+                "this service does not answer for that host".to_owned(),
+            )
+            .into_response(),
+        ),
     }
 }
 
@@ -214,18 +216,20 @@ pub(crate) fn cross_origin(headers: &HeaderMap, host: Option<&str>) -> bool {
 }
 
 /// Refuses cross-site state-changing requests (CSRF, login CSRF): 403.
-fn same_origin(request: &Request) -> Result<(), Response> {
+fn same_origin(request: &Request) -> Option<Response> {
     if is_state_changing(request.method())
         && cross_origin(request.headers(), request_host(request).as_deref())
     {
-        return Err(ApiError::new(
-            StatusCode::FORBIDDEN,
-            "cross_origin",
-            "a state-changing request must come from this service's own pages".to_owned(),
-        )
-        .into_response());
+        return Some(
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                "cross_origin",
+                "a state-changing request must come from this service's own pages".to_owned(),
+            )
+            .into_response(),
+        );
     }
-    Ok(())
+    None
 }
 
 /// The client's address: the connection's peer when served with connect
@@ -239,7 +243,7 @@ fn client_ip(request: &Request) -> IpAddr {
 }
 
 /// Per-client rate limits on sign-in and connect: 429 with `Retry-After`.
-fn rate_limit(app: &Shared, request: &Request) -> Result<(), Response> {
+fn rate_limit(app: &Shared, request: &Request) -> Option<Response> {
     if let Some(limiter) = limiter_for(&app.rate_limits, request.method(), request.uri().path()) {
         let ip = client_ip(request);
         if let Err(not_until) = limiter.check_key(&ip) {
@@ -258,10 +262,10 @@ fn rate_limit(app: &Shared, request: &Request) -> Result<(), Response> {
             }
             // Forget quiet clients, so the limiter's memory stays bounded.
             limiter.retain_recent();
-            return Err(response);
+            return Some(response);
         }
     }
-    Ok(())
+    None
 }
 
 /// The checks of every request, in one middleware (each layer of its own
@@ -275,9 +279,9 @@ pub(crate) async fn guard(
     request: Request,
     next: Next,
 ) -> Response {
-    if let Err(refused) = check_host(&app, &request)
-        .and_then(|()| same_origin(&request))
-        .and_then(|()| rate_limit(&app, &request))
+    if let Some(refused) = check_host(&app, &request)
+        .or_else(|| same_origin(&request))
+        .or_else(|| rate_limit(&app, &request))
     {
         return refused;
     }
