@@ -109,6 +109,7 @@ impl Assistant {
     /// programs allow it ([`Assistant::check_provider`]) and this service
     /// has a way to connect it (an OAuth connector for Google and
     /// Microsoft, a login check for iCloud).
+    #[cfg(feature = "http")]
     pub(crate) fn can_connect(&self, participant: &ParticipantId, provider: Provider) -> bool {
         let configured = match provider {
             Provider::Icloud => self.inner.caldav.is_some(),

@@ -39,6 +39,7 @@ pub use admin::{
 };
 pub use booking::{BookOptions, Booking};
 pub use builder::AssistantBuilder;
+#[cfg(feature = "http")]
 pub(crate) use connections::sha256_hex;
 pub use connections::{ConnectBinding, ConnectDone, ConnectStart};
 pub(crate) use connections::{PendingConnect, owner};

@@ -3,7 +3,7 @@
 //! its session), once, in a middleware; handlers take [`Caller`] (401
 //! without an identity) or [`MaybeCaller`].
 //!
-//! [`DemoSignIn`] is one authenticator: the demo's sign-in, where anyone may
+//! [`DemoSignIn`](super::session::DemoSignIn) is one authenticator: the demo's sign-in, where anyone may
 //! pick a participant or a configured administrator name. Only the `serve`
 //! example enables it; the router answers 404 on its sign-in routes
 //! otherwise.

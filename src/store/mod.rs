@@ -27,6 +27,7 @@ use db::{Db, backend, blocking, int};
 pub use migrations::SCHEMA_VERSION;
 use migrations::{MIGRATIONS, check_version, i64_of, usize_of};
 pub(crate) use polls::{StoredBooking, StoredPoll, StoredSlot};
+#[cfg(feature = "http")]
 pub(crate) use sessions::StoredSession;
 
 /// A storage failure. Messages name the action, never a secret or a

@@ -1,11 +1,14 @@
 //! `assistant_sessions` (sign-in sessions of the HTTP layer, under a hash
 //! of their token) and `assistant_settings` (run-time settings by key).
 
-use super::db::{int, text};
+#[cfg(feature = "http")]
+use super::db::int;
+use super::db::text;
 use super::{Store, StoreError};
 
 /// A stored session: whom it acts as (the HTTP layer's JSON of an actor),
 /// when it began and when it was last used, in whole seconds.
+#[cfg(feature = "http")]
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct StoredSession {
     pub(crate) actor_json: String,
@@ -14,6 +17,7 @@ pub(crate) struct StoredSession {
 }
 
 impl Store {
+    #[cfg(feature = "http")]
     /// Keeps a new session, first removing the expired ones (`idle_before`:
     /// last used before it; `created_before`: begun before it), then, while
     /// more than `cap - 1` remain, the least recently used: the store never
@@ -57,6 +61,7 @@ impl Store {
             .map(|_| ())
     }
 
+    #[cfg(feature = "http")]
     /// The session under `token_hash`, if any.
     pub(crate) async fn session(
         &self,
@@ -80,6 +85,7 @@ impl Store {
         }))
     }
 
+    #[cfg(feature = "http")]
     /// Records that a session was used at `now`.
     pub(crate) async fn touch_session(&self, token_hash: &str, now: i64) -> Result<(), StoreError> {
         self.db
@@ -96,6 +102,7 @@ impl Store {
             .map(|_| ())
     }
 
+    #[cfg(feature = "http")]
     /// Removes a session (sign-out, or found expired); whether it existed.
     pub(crate) async fn delete_session(&self, token_hash: &str) -> Result<bool, StoreError> {
         self.db
@@ -109,6 +116,7 @@ impl Store {
             .await
     }
 
+    #[cfg(feature = "http")]
     /// Every stored session, by token hash.
     pub(crate) async fn all_sessions(&self) -> Result<Vec<(String, StoredSession)>, StoreError> {
         self.db
