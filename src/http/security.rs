@@ -171,6 +171,10 @@ fn request_host(request: &Request) -> Option<String> {
 
 /// Refuses a request for a host this service does not answer as (DNS
 /// rebinding reaching a loopback `serve`, say): 421.
+#[allow(
+    clippy::result_large_err,
+    reason = "the refusal is the response itself, built on the rare refused request"
+)]
 fn check_host(app: &Shared, request: &Request) -> Result<(), Response> {
     match request_host(request) {
         Some(host) if host_allowed(&app.config.allowed_hosts, &host) => Ok(()),
@@ -214,6 +218,10 @@ pub(crate) fn cross_origin(headers: &HeaderMap, host: Option<&str>) -> bool {
 }
 
 /// Refuses cross-site state-changing requests (CSRF, login CSRF): 403.
+#[allow(
+    clippy::result_large_err,
+    reason = "the refusal is the response itself, built on the rare refused request"
+)]
 fn same_origin(request: &Request) -> Result<(), Response> {
     if is_state_changing(request.method())
         && cross_origin(request.headers(), request_host(request).as_deref())
@@ -239,6 +247,10 @@ fn client_ip(request: &Request) -> IpAddr {
 }
 
 /// Per-client rate limits on sign-in and connect: 429 with `Retry-After`.
+#[allow(
+    clippy::result_large_err,
+    reason = "the refusal is the response itself, built on the rare refused request"
+)]
 fn rate_limit(app: &Shared, request: &Request) -> Result<(), Response> {
     if let Some(limiter) = limiter_for(&app.rate_limits, request.method(), request.uri().path()) {
         let ip = client_ip(request);
@@ -270,6 +282,10 @@ fn rate_limit(app: &Shared, request: &Request) -> Result<(), Response> {
 /// it leaves in the request's extensions for [`super::auth::Caller`] /
 /// [`super::auth::MaybeCaller`]; and, on a shared database, picking up
 /// what other instances changed before the handler runs.
+#[allow(
+    clippy::result_large_err,
+    reason = "the refusal is the response itself, built on the rare refused request"
+)]
 pub(crate) async fn guard(
     State(app): State<Arc<Shared>>,
     request: Request,
