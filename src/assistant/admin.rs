@@ -28,6 +28,7 @@ use super::{Assistant, ConnectionStatus};
 
 /// How many of a program's participants are connected, by provider.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct ConnectedCounts {
     /// Their own Google calendar.
@@ -49,6 +50,7 @@ impl ConnectedCounts {
 
 /// One participant in a [`ProgramReport`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct ParticipantReport {
     /// Who.
@@ -61,11 +63,13 @@ pub struct ParticipantReport {
     /// When their calendar was last read successfully into the busy
     /// cache; `None` if never, if the last read failed (the status says
     /// why), or, on SQLite, not since this instance started.
+    #[cfg_attr(feature = "http", schema(value_type = Option<String>, format = DateTime))]
     pub last_read: Option<Timestamp>,
 }
 
 /// Someone whose calendar must be reconnected, and why.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[non_exhaustive]
 pub struct NeedsReconnecting {
     /// Who.
@@ -82,6 +86,7 @@ pub struct NeedsReconnecting {
 /// participants are connected (by provider), who needs reconnecting and
 /// why, and when each calendar was last read.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema), schema(as = ConnectionsReport))]
 #[non_exhaustive]
 pub struct ProgramReport {
     /// The program.

@@ -74,6 +74,7 @@ impl BookOptions {
 
 /// A booked (or cancelled) meeting.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct Booking {
     /// Its id.
     pub id: BookingId,

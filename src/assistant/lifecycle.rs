@@ -28,6 +28,7 @@ pub struct EndedPair {
 
 /// A participant as a caller may see them in a listing.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema), schema(as = Participant))]
 pub struct Listed {
     /// Who.
     pub id: ParticipantId,

@@ -60,6 +60,7 @@ impl PollOptions {
 
 /// How many invitees answered a slot what.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct VoteCounts {
     /// Answered yes.
     pub yes: usize,
@@ -74,6 +75,7 @@ pub struct VoteCounts {
 /// Who is free for a slot now, from the connected calendars (read again
 /// on every view, within the cache's TTL): a fact apart from the answers.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct SlotAvailability {
     /// Free for the whole slot.
     pub free: Vec<ParticipantId>,
@@ -85,6 +87,7 @@ pub struct SlotAvailability {
 
 /// One proposed slot of a poll as the viewer may see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct PollSlot {
     /// Its position (what answers and bookings name).
     pub index: usize,
@@ -105,6 +108,7 @@ pub struct PollSlot {
 
 /// A stored poll as the viewer may see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema), schema(as = Poll))]
 pub struct PollView {
     /// Its id.
     pub id: PollId,
@@ -142,6 +146,7 @@ pub struct PollView {
 
 /// A poll in a list.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct PollSummary {
     /// Its id.
     pub id: PollId,

@@ -17,6 +17,7 @@ use super::access::{Act, REASON_NOT_CONNECTED, reason_code};
 /// A participant's unavailable times as their partner sees them: times
 /// only, every blocking kind merged into "Unavailable".
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct Availability {
     /// Whose.
     pub participant: ParticipantId,

@@ -16,6 +16,7 @@ use super::{Assistant, Relation};
 
 /// A proposed slot and who can make it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct ProposedSlot {
     /// When.
     pub interval: Interval,
@@ -30,6 +31,7 @@ pub struct ProposedSlot {
 
 /// Proposed slots for a meeting (a 1:1 or a group poll).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct Proposal {
     /// How many invitees.
     pub invitees: usize,
@@ -46,6 +48,7 @@ pub struct Proposal {
 
 /// An invitee whose calendar could not be read for a proposal.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// Who.
     pub participant: ParticipantId,

@@ -15,6 +15,7 @@ use super::Assistant;
 /// A participant's connection status, with the sentence shown to them
 /// ([`text`](Self::text)).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "http", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnectionStatus {
     /// No calendar.

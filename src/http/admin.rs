@@ -26,7 +26,7 @@ use crate::{
 
 use super::App;
 use super::auth::Caller;
-use super::error::{ApiError, rejected};
+use super::error::{ApiError, ErrorResponse, rejected};
 
 /// The caller, if an administrator of any scope: a participant gets 403
 /// before their input is read (the assistant decides the rest).
@@ -42,13 +42,19 @@ fn admin(caller: &Caller) -> Result<&crate::Actor, ApiError> {
 }
 
 /// A policy as TOML, in and out.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PolicyText {
     pub(super) toml: String,
 }
 
 /// `GET /api/admin/policy`: the stored organisation layer.
+#[utoipa::path(
+    get,
+    path = "/api/admin/policy",
+    summary = "The organisation's policy layer an administrator stored (TOML; empty: only the service's own layer applies). Any administrator",
+    responses((status = 200, description = "OK", body = PolicyText), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse))
+)]
 pub(super) async fn admin_org_policy(
     State(app): App,
     caller: Caller,
@@ -59,6 +65,13 @@ pub(super) async fn admin_org_policy(
 }
 
 /// `PUT /api/admin/policy`: sets it (every program must still resolve).
+#[utoipa::path(
+    put,
+    path = "/api/admin/policy",
+    summary = "Set the organisation's policy layer (global administrators): over the service's own layer, under every program's; every program must still resolve, else nothing changes. Applied on every instance",
+    request_body = PolicyText,
+    responses((status = 200, description = "OK", body = PolicyText), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse))
+)]
 pub(super) async fn admin_set_org_policy(
     State(app): App,
     caller: Caller,
@@ -71,10 +84,14 @@ pub(super) async fn admin_set_org_policy(
 }
 
 /// A program's policy: as written and resolved.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = ProgramPolicy)]
 pub(super) struct ProgramPolicyOut {
     program: ProgramId,
     toml: String,
+    /// Every key resolved: the program's over the organisation's over the
+    /// defaults.
+    #[schema(value_type = Object)]
     resolved: ProgramPolicy,
 }
 
@@ -84,6 +101,13 @@ fn program_id(path: Result<Path<String>, PathRejection>) -> Result<ProgramId, Ap
 }
 
 /// `GET /api/admin/programs/{id}/policy`.
+#[utoipa::path(
+    get,
+    path = "/api/admin/programs/{id}/policy",
+    summary = "A program's policy as written and resolved (its administrators)",
+    params(("id" = String, Path, description = "The id")),
+    responses((status = 200, description = "OK", body = ProgramPolicyOut), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn admin_program_policy(
     State(app): App,
     caller: Caller,
@@ -101,6 +125,14 @@ pub(super) async fn admin_program_policy(
 }
 
 /// `PUT /api/admin/programs/{id}/policy`.
+#[utoipa::path(
+    put,
+    path = "/api/admin/programs/{id}/policy",
+    summary = "Set a program's policy (its administrators): validated over the organisation's, nothing changes otherwise; applied on every instance",
+    params(("id" = String, Path, description = "The id")),
+    request_body = PolicyText,
+    responses((status = 200, description = "OK", body = ProgramPolicyOut), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn admin_set_program_policy(
     State(app): App,
     caller: Caller,
@@ -122,7 +154,8 @@ pub(super) async fn admin_set_program_policy(
 }
 
 /// A program as the administrator API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = AdminProgram)]
 pub(super) struct AdminProgramOut {
     id: ProgramId,
     name: String,
@@ -131,6 +164,12 @@ pub(super) struct AdminProgramOut {
 }
 
 /// `GET /api/admin/programs`: the programs the caller administers.
+#[utoipa::path(
+    get,
+    path = "/api/admin/programs",
+    summary = "The programs the caller administers, with their policies as written",
+    responses((status = 200, description = "OK", body = Vec<AdminProgramOut>), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse))
+)]
 pub(super) async fn admin_programs(
     State(app): App,
     caller: Caller,
@@ -151,7 +190,8 @@ pub(super) async fn admin_programs(
 }
 
 /// `POST /api/admin/programs` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = ProgramBody)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ProgramIn {
     id: String,
@@ -161,6 +201,13 @@ pub(super) struct ProgramIn {
 }
 
 /// `POST /api/admin/programs`: creates a program (global administrators).
+#[utoipa::path(
+    post,
+    path = "/api/admin/programs",
+    summary = "Create a program (global administrators); its policy must resolve",
+    request_body = ProgramIn,
+    responses((status = 201, description = "Created", body = AdminProgramOut), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 409, response = ErrorResponse))
+)]
 pub(super) async fn admin_create_program(
     State(app): App,
     caller: Caller,
@@ -183,7 +230,8 @@ fn created<T: Serialize>(body: T) -> Response {
 }
 
 /// `POST /api/admin/participants` body.
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(as = ParticipantBody)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ParticipantIn {
     id: String,
@@ -195,6 +243,13 @@ pub(super) struct ParticipantIn {
 }
 
 /// `POST /api/admin/participants`: adds a participant and enrols them.
+#[utoipa::path(
+    post,
+    path = "/api/admin/participants",
+    summary = "Add a participant and enrol them in programs (administrators of every program named; an existing participant's details only by administrators of all their programs)",
+    request_body = ParticipantIn,
+    responses((status = 201, description = "Added", body = ParticipantIn), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn admin_add_participant(
     State(app): App,
     caller: Caller,
@@ -232,7 +287,8 @@ pub(super) async fn admin_add_participant(
 }
 
 /// `POST /api/admin/pairs` body (and answer).
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(as = PairBody)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PairIn {
     id: String,
@@ -242,6 +298,13 @@ pub(super) struct PairIn {
 }
 
 /// `POST /api/admin/pairs`: adds a mentoring pair.
+#[utoipa::path(
+    post,
+    path = "/api/admin/pairs",
+    summary = "Add a mentoring pair (the program's administrators); both must be in the program",
+    request_body = PairIn,
+    responses((status = 201, description = "Added", body = PairIn), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn admin_add_pair(
     State(app): App,
     caller: Caller,
@@ -263,7 +326,8 @@ pub(super) async fn admin_add_pair(
 }
 
 /// `POST /api/admin/groups` body (and answer).
-#[derive(Debug, Deserialize, Serialize)]
+#[derive(Debug, Deserialize, Serialize, utoipa::ToSchema)]
+#[schema(as = GroupBody)]
 #[serde(deny_unknown_fields)]
 pub(super) struct GroupIn {
     id: String,
@@ -273,6 +337,13 @@ pub(super) struct GroupIn {
 }
 
 /// `POST /api/admin/groups`: adds a group.
+#[utoipa::path(
+    post,
+    path = "/api/admin/groups",
+    summary = "Add a group (the program's administrators); every member must be in the program",
+    request_body = GroupIn,
+    responses((status = 201, description = "Added", body = GroupIn), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn admin_add_group(
     State(app): App,
     caller: Caller,
@@ -294,6 +365,13 @@ pub(super) async fn admin_add_group(
 }
 
 /// `GET /api/admin/programs/{id}/connections`: the program's report.
+#[utoipa::path(
+    get,
+    path = "/api/admin/programs/{id}/connections",
+    summary = "A program's connections report (its administrators): connected k of n by provider, who needs reconnecting and why, when each calendar was last read",
+    params(("id" = String, Path, description = "The id")),
+    responses((status = 200, description = "OK", body = ProgramReport), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn admin_connections(
     State(app): App,
     caller: Caller,
@@ -307,7 +385,8 @@ pub(super) async fn admin_connections(
 }
 
 /// An enabled integration, without its secret.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[schema(as = Integration)]
 pub(super) struct IntegrationOut {
     kind: &'static str,
     scheduling_account: String,
@@ -329,6 +408,12 @@ impl From<IntegrationStatus> for IntegrationOut {
 }
 
 /// `GET /api/admin/integrations`: the enabled ones.
+#[utoipa::path(
+    get,
+    path = "/api/admin/integrations",
+    summary = "The enabled organisation integrations, without secrets (global administrators)",
+    responses((status = 200, description = "OK", body = Vec<IntegrationOut>), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse))
+)]
 pub(super) async fn admin_integrations(
     State(app): App,
     caller: Caller,
@@ -367,7 +452,8 @@ pub(super) fn integration_kind(name: &str) -> Result<IntegrationKind, ApiError> 
 }
 
 /// Google Workspace's settings and key.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = GoogleWorkspaceBody)]
 #[serde(deny_unknown_fields)]
 pub(super) struct GoogleIn {
     /// The service account's JSON key, as text.
@@ -386,7 +472,8 @@ pub(super) struct GoogleIn {
 
 /// Exchange Online's settings and secret (a client secret, or a
 /// certificate's key and thumbprint).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = ExchangeOnlineBody)]
 #[serde(deny_unknown_fields)]
 pub(super) struct OnlineIn {
     pub(super) tenant: String,
@@ -405,7 +492,8 @@ pub(super) struct OnlineIn {
 }
 
 /// Exchange on-premise's settings and login.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
+#[schema(as = ExchangeOnPremiseBody)]
 #[serde(deny_unknown_fields)]
 pub(super) struct OnPremiseIn {
     pub(super) ews_url: String,
@@ -418,6 +506,37 @@ pub(super) struct OnPremiseIn {
     #[serde(default)]
     pub(super) allow: Vec<String>,
     pub(super) max_window_days: Option<u32>,
+}
+
+/// The body of `POST /api/admin/integrations/{kind}`, for the document:
+/// the handler reads it by `kind` ([`IntegrationIn::from_json`]).
+#[derive(utoipa::ToSchema)]
+#[serde(untagged)]
+#[allow(
+    dead_code,
+    reason = "a schema only: the handler reads the body by kind"
+)]
+pub(super) enum IntegrationBody {
+    /// `google_workspace`.
+    Google(GoogleIn),
+    /// `exchange_online`.
+    Online(OnlineIn),
+    /// `exchange_on_premise`.
+    OnPremise(OnPremiseIn),
+}
+
+/// The `{kind}` of the integration routes, for the document (the handlers
+/// parse it as an [`IntegrationKind`]).
+#[derive(utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code, reason = "a schema only: the handlers parse the kind")]
+pub(super) enum IntegrationKindName {
+    /// Google Workspace.
+    GoogleWorkspace,
+    /// Exchange Online.
+    ExchangeOnline,
+    /// Exchange on-premise.
+    ExchangeOnPremise,
 }
 
 /// What an integration's form or body gives, by kind.
@@ -586,7 +705,7 @@ impl IntegrationIn {
 }
 
 /// What enabling or disabling did.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub(super) struct IntegrationChanged {
     kind: &'static str,
     enabled: bool,
@@ -627,6 +746,14 @@ pub(super) async fn disable(
 
 /// `POST /api/admin/integrations/{kind}`: enables one (validated by one
 /// real call first; its secret goes to the vault).
+#[utoipa::path(
+    post,
+    path = "/api/admin/integrations/{kind}",
+    summary = "Enable an organisation integration (global administrators): one real call validates it first, the secret goes to the vault and is never echoed, then covered participants without a calendar of their own are connected. 409 when the other Exchange kind is enabled",
+    params(("kind" = inline(IntegrationKindName), Path, description = "Which integration")),
+    request_body = IntegrationBody,
+    responses((status = 200, description = "OK", body = IntegrationChanged), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse))
+)]
 pub(super) async fn admin_enable_integration(
     State(app): App,
     caller: Caller,
@@ -648,6 +775,13 @@ pub(super) async fn admin_enable_integration(
 }
 
 /// `DELETE /api/admin/integrations/{kind}`: disables one.
+#[utoipa::path(
+    delete,
+    path = "/api/admin/integrations/{kind}",
+    summary = "Disable an organisation integration (global administrators): its secret, settings and automatic connections go",
+    params(("kind" = inline(IntegrationKindName), Path, description = "Which integration")),
+    responses((status = 200, description = "OK", body = IntegrationChanged), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn admin_disable_integration(
     State(app): App,
     caller: Caller,

@@ -19,7 +19,7 @@ use crate::{
 };
 
 use super::auth::{Caller, Identity, MaybeCaller};
-use super::error::{ApiError, rejected};
+use super::error::{ApiError, ErrorResponse, rejected};
 use super::page::page_error;
 use super::session::{Me, SignIn, me};
 use super::{App, MAX_WINDOW_DAYS, Shared};
@@ -35,6 +35,14 @@ fn demo(app: &Shared) -> Result<&super::session::DemoSignIn, ApiError> {
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/session",
+    summary = "Sign in as a participant, or as an administrator working on someone's behalf (sets the session cookie)",
+    request_body = SignIn,
+    security(()),
+    responses((status = 200, description = "OK", body = Me), (status = 400, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn api_sign_in(
     State(app): App,
     body: Result<Json<SignIn>, JsonRejection>,
@@ -47,6 +55,12 @@ pub(super) async fn api_sign_in(
     Ok(response)
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/session",
+    summary = "Sign out",
+    responses((status = 204, description = "Signed out"))
+)]
 pub(super) async fn api_sign_out(
     State(app): App,
     headers: HeaderMap,
@@ -57,11 +71,18 @@ pub(super) async fn api_sign_out(
     Ok(response)
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/me",
+    summary = "Who the session acts as",
+    responses((status = 200, description = "OK", body = Me), (status = 401, response = ErrorResponse))
+)]
 pub(super) async fn api_me(caller: Caller) -> Json<Me> {
     Json(me(caller.actor()))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Program)]
 pub(super) struct ProgramOut {
     id: ProgramId,
     name: String,
@@ -70,6 +91,12 @@ pub(super) struct ProgramOut {
     scheduling_assistant: bool,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/programs",
+    summary = "Programs and their policy switches",
+    responses((status = 200, description = "OK", body = Vec<ProgramOut>), (status = 401, response = ErrorResponse))
+)]
 pub(super) async fn api_programs(
     State(app): App,
     _caller: Caller,
@@ -91,6 +118,12 @@ pub(super) async fn api_programs(
 /// Lists the participants the session may schedule with (themselves,
 /// current partners and group members; an administrator's programs'
 /// people), emails only to the person and administrators.
+#[utoipa::path(
+    get,
+    path = "/api/participants",
+    summary = "The participants the caller may schedule with (emails only to the person and administrators)",
+    responses((status = 200, description = "OK", body = Vec<crate::Listed>), (status = 401, response = ErrorResponse))
+)]
 pub(super) async fn api_participants(
     State(app): App,
     caller: Caller,
@@ -99,7 +132,8 @@ pub(super) async fn api_participants(
     Ok(Json(app.assistant.visible_participants(&actor).await))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Status)]
 pub(super) struct StatusOut {
     participant: ParticipantId,
     text: String,
@@ -120,6 +154,13 @@ pub(super) async fn status_out(
     })
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/participants/{id}/status",
+    summary = "A participant's connection status and its sentence: to the participant and their administrators with the connected account and the provider's reasons, to current partners and group members with fixed reason codes, to nobody else",
+    params(("id" = String, Path, description = "The id")),
+    responses((status = 200, description = "OK", body = StatusOut), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn api_status(
     State(app): App,
     caller: Caller,
@@ -133,6 +174,13 @@ pub(super) async fn api_status(
 }
 
 /// `GET /api/participants/{id}/hours`: a participant's own hours.
+#[utoipa::path(
+    get,
+    path = "/api/participants/{id}/hours",
+    summary = "A participant's own hours: narrower weekly hours and date overrides in their zone, inside the program's (the participant and their administrators)",
+    params(("id" = String, Path, description = "The id")),
+    responses((status = 200, description = "OK", body = ParticipantHours), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn api_hours(
     State(app): App,
     caller: Caller,
@@ -149,6 +197,14 @@ pub(super) async fn api_hours(
 
 /// `PUT /api/participants/{id}/hours`: sets them (the participant or an
 /// administrator).
+#[utoipa::path(
+    put,
+    path = "/api/participants/{id}/hours",
+    summary = "Set a participant's own hours (the participant or an administrator; an empty object removes them)",
+    params(("id" = String, Path, description = "The id")),
+    request_body = ParticipantHours,
+    responses((status = 200, description = "OK", body = ParticipantHours), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn api_set_hours(
     State(app): App,
     caller: Caller,
@@ -164,23 +220,31 @@ pub(super) async fn api_set_hours(
 }
 
 /// `POST /api/participants/{id}/connect/{provider}` body (iCloud only).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ConnectBody {
+    /// iCloud: the Apple ID.
     pub(super) apple_id: Option<String>,
+    /// iCloud: an app-specific password.
+    #[schema(format = Password)]
     pub(super) app_password: Option<String>,
     /// Google and Microsoft: the page to return to once connected (one of
     /// the page's own paths; default `/`).
     pub(super) return_to: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub(super) enum ConnectOut {
+    /// Google and Microsoft: send the browser to the provider.
     Redirect {
+        /// The provider's consent page.
         authorization_url: String,
+        /// When the attempt expires.
+        #[schema(value_type = String, format = DateTime)]
         expires_at: Timestamp,
     },
+    /// iCloud: connected at once.
     Connected(StatusOut),
 }
 
@@ -194,9 +258,9 @@ pub(super) fn return_path(given: Option<&str>) -> Result<String, ApiError> {
     let Some(path) = given.filter(|p| !p.is_empty()) else {
         return Ok("/".to_owned());
     };
-    let own = super::routes::table().into_iter().any(|r| {
-        r.method == "GET" && r.operation.is_none() && !r.path.contains('{') && r.path == path
-    });
+    let own = super::routes::listed()
+        .iter()
+        .any(|r| r.method == "GET" && !r.documented && !r.path.contains('{') && r.path == path);
     if own {
         Ok(path.to_owned())
     } else {
@@ -243,6 +307,14 @@ pub(super) async fn connect(
     })
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/participants/{id}/connect/{provider}",
+    summary = "Connect a calendar: Google and Microsoft return the authorization URL; iCloud takes the Apple ID and app-specific password and validates them first. Only the participant may: an administrator working on their behalf gets 403 on_behalf_refused",
+    params(("id" = String, Path, description = "The id"), ("provider" = inline(Provider), Path, description = "`google`, `microsoft` or `icloud`")),
+    request_body = Option<ConnectBody>,
+    responses((status = 200, description = "OK", body = ConnectOut), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn api_connect(
     State(app): App,
     caller: Caller,
@@ -271,11 +343,18 @@ pub(super) async fn api_connect(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct Disconnected {
     disconnected: bool,
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/participants/{id}/connection",
+    summary = "Disconnect: deletes the credentials and cached busy times",
+    params(("id" = String, Path, description = "The id")),
+    responses((status = 200, description = "OK", body = Disconnected), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn api_disconnect(
     State(app): App,
     caller: Caller,
@@ -331,6 +410,13 @@ pub(super) fn duration(text: Option<&str>) -> Result<Duration, ApiError> {
     Ok(d.to_std())
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/participants/{id}/availability",
+    summary = "A participant's Unavailable times in a window (times only): to themselves, current partners, group members and their programs' administrators",
+    params(("id" = String, Path, description = "The id"), ("from" = String, Query, format = DateTime, description = "The window's start (RFC 3339)"), ("to" = String, Query, format = DateTime, description = "The window's end (RFC 3339)")),
+    responses((status = 200, description = "OK", body = Availability), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn api_availability(
     State(app): App,
     caller: Caller,
@@ -348,7 +434,8 @@ pub(super) async fn api_availability(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Pair)]
 pub(super) struct PairOut {
     id: PairId,
     program: ProgramId,
@@ -357,6 +444,12 @@ pub(super) struct PairOut {
 }
 
 /// The pairs the session may see: its own (all, for an administrator).
+#[utoipa::path(
+    get,
+    path = "/api/pairs",
+    summary = "The session's mentoring pairs",
+    responses((status = 200, description = "OK", body = Vec<PairOut>), (status = 401, response = ErrorResponse))
+)]
 pub(super) async fn api_pairs(
     State(app): App,
     caller: Caller,
@@ -380,6 +473,13 @@ pub(super) async fn api_pairs(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/pairs/{id}/slots",
+    summary = "Mutual free slots of a pair inside its program's policy",
+    params(("id" = String, Path, description = "The id"), ("from" = String, Query, format = DateTime, description = "The window's start (RFC 3339)"), ("to" = String, Query, format = DateTime, description = "The window's end (RFC 3339)"), ("duration" = Option<String>, Query, description = "The meeting length (default 30m)", example = "30m"), ("limit" = Option<usize>, Query, description = "How many slots (default 5, at most 50)")),
+    responses((status = 200, description = "OK", body = Proposal), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn api_slots(
     State(app): App,
     caller: Caller,
@@ -398,7 +498,8 @@ pub(super) async fn api_slots(
     ))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Group)]
 pub(super) struct GroupOut {
     id: GroupId,
     program: ProgramId,
@@ -406,6 +507,12 @@ pub(super) struct GroupOut {
     members: Vec<ParticipantId>,
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/groups",
+    summary = "The session's groups",
+    responses((status = 200, description = "OK", body = Vec<GroupOut>), (status = 401, response = ErrorResponse))
+)]
 pub(super) async fn api_groups(
     State(app): App,
     caller: Caller,
@@ -440,6 +547,14 @@ pub(super) struct Callback {
 /// session that began it (another session's callback, or none, is
 /// refused without exchanging the code), then returns to the page the
 /// attempt named.
+#[utoipa::path(
+    get,
+    path = "/api/oauth/callback",
+    summary = "The providers' OAuth redirect target (RFC 6749 4.1.2): completes the connection and redirects to the page",
+    params(("state" = Option<String>, Query, description = "The attempt's state"), ("code" = Option<String>, Query, description = "The authorization code"), ("error" = Option<String>, Query, description = "The provider's error code (RFC 6749 4.1.2.1)")),
+    security(()),
+    responses((status = 303, description = "Connected; back to the page"), (status = 400, description = "Declined, expired or refused (an HTML page)"), (status = 500, description = "The service is misconfigured (an HTML page)"))
+)]
 pub(super) async fn oauth_callback(
     State(app): App,
     caller: MaybeCaller,

@@ -50,17 +50,47 @@ impl ApiError {
     }
 }
 
-#[derive(Serialize)]
+/// Every error's body: `{"error": {"kind", "message", "request_id"?}}`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
 pub(super) struct ErrorBody<'a> {
     error: ErrorInner<'a>,
 }
 
-#[derive(Serialize)]
+/// What went wrong.
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct ErrorInner<'a> {
+    /// A stable code (`invalid`, `not_allowed`, `not_found`, ...).
     kind: &'a str,
+    /// A sentence for people.
     message: &'a str,
+    /// On a 500 only: the id in `x-request-id` and in the log.
     #[serde(skip_serializing_if = "Option::is_none")]
     request_id: Option<String>,
+}
+
+/// The error response every operation lists: `#/components/responses/Error`,
+/// a JSON [`ErrorBody`].
+pub(super) struct ErrorResponse;
+
+impl<'r> utoipa::ToResponse<'r> for ErrorResponse {
+    fn response() -> (
+        &'r str,
+        utoipa::openapi::RefOr<utoipa::openapi::response::Response>,
+    ) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let content = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Error")))
+            .build();
+        (
+            "Error",
+            ResponseBuilder::new()
+                .description("An error")
+                .content("application/json", content)
+                .build()
+                .into(),
+        )
+    }
 }
 
 impl IntoResponse for ApiError {

@@ -16,27 +16,32 @@ use crate::{
 use super::App;
 use super::api::{duration, window};
 use super::auth::Caller;
-use super::error::{ApiError, rejected};
+use super::error::{ApiError, ErrorResponse, rejected};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct PollBody {
     group: Option<String>,
     program: Option<String>,
     invitees: Option<Vec<String>>,
     duration: Option<String>,
+    #[schema(format = DateTime)]
     from: String,
+    #[schema(format = DateTime)]
     to: String,
+    #[schema(minimum = 1, maximum = 50)]
     slots: Option<usize>,
     min_free: Option<u32>,
     title: Option<String>,
     description: Option<String>,
+    #[schema(format = DateTime)]
     deadline: Option<String>,
 }
 
 /// A created poll: the stored poll, and (as before polls were stored) the
 /// proposal's fields at the top level.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = CreatedPoll)]
 pub(super) struct Created {
     id: PollId,
     invitees: usize,
@@ -46,7 +51,7 @@ pub(super) struct Created {
     poll: PollView,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct CreatedSlot {
     interval: availability::Interval,
     free: Vec<ParticipantId>,
@@ -54,6 +59,13 @@ pub(super) struct CreatedSlot {
     unknown: Vec<ParticipantId>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/polls",
+    summary = "Create and store a poll: proposed slots ranked by free invitees (then earliest), with k of n connected; the proposal's fields at the top level, the stored poll under `poll`",
+    request_body = PollBody,
+    responses((status = 201, description = "Created", body = Created), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn api_create_poll(
     State(app): App,
     caller: Caller,
@@ -117,6 +129,12 @@ pub(super) async fn api_create_poll(
     ))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/polls",
+    summary = "The polls the session created or is invited to, newest first; `waiting`: open and not yet answered by them",
+    responses((status = 200, description = "OK", body = Vec<PollSummary>), (status = 401, response = ErrorResponse))
+)]
 pub(super) async fn api_polls(
     State(app): App,
     caller: Caller,
@@ -125,6 +143,13 @@ pub(super) async fn api_polls(
     Ok(Json(app.assistant.polls(&actor).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/polls/{id}",
+    summary = "A poll: to invitees the slots, counts and their own answers; to its creator and the program's administrators also each answer and who is free now (read again), and k of n connected",
+    params(("id" = String, Path, description = "The id")),
+    responses((status = 200, description = "OK", body = PollView), (status = 401, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn api_view_poll(
     State(app): App,
     caller: Caller,
@@ -137,19 +162,28 @@ pub(super) async fn api_view_poll(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Answer {
     slot: usize,
     vote: Vote,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[schema(as = Answers)]
 #[serde(deny_unknown_fields)]
 pub(super) struct AnswersBody {
     answers: Vec<Answer>,
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/polls/{id}/answers",
+    summary = "Answer a poll (yes, if_need_be, no per slot), replacing one's earlier answers; the invitee's own act, until it closes",
+    params(("id" = String, Path, description = "The id")),
+    request_body = AnswersBody,
+    responses((status = 200, description = "OK", body = PollView), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse))
+)]
 pub(super) async fn api_answer_poll(
     State(app): App,
     caller: Caller,
@@ -167,6 +201,13 @@ pub(super) async fn api_answer_poll(
     ))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/polls/{id}/close",
+    summary = "Close a poll to answers (its creator, the program's administrators)",
+    params(("id" = String, Path, description = "The id")),
+    responses((status = 200, description = "OK", body = PollView), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse))
+)]
 pub(super) async fn api_close_poll(
     State(app): App,
     caller: Caller,
@@ -179,6 +220,13 @@ pub(super) async fn api_close_poll(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/polls/{id}",
+    summary = "Cancel a poll that is not booked",
+    params(("id" = String, Path, description = "The id")),
+    responses((status = 200, description = "OK", body = PollView), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse))
+)]
 pub(super) async fn api_cancel_poll(
     State(app): App,
     caller: Caller,
@@ -191,7 +239,7 @@ pub(super) async fn api_cancel_poll(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BookBody {
     slot: Option<usize>,
@@ -219,6 +267,14 @@ impl BookBody {
     }
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/polls/{id}/booking",
+    summary = "Book a poll's slot: every connected invitee re-read fresh (409 slot_taken names who is now busy, unless `force`), the meeting sent (scheduling account or iTIP email) and stored; exactly one booking of a poll wins",
+    params(("id" = String, Path, description = "The id")),
+    request_body = BookBody,
+    responses((status = 201, description = "Booked", body = Booking), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse), (status = 502, response = ErrorResponse), (status = 503, response = ErrorResponse))
+)]
 pub(super) async fn api_book_poll(
     State(app): App,
     caller: Caller,
@@ -238,6 +294,14 @@ pub(super) async fn api_book_poll(
     Ok((StatusCode::CREATED, Json(booking)))
 }
 
+#[utoipa::path(
+    post,
+    path = "/api/pairs/{id}/bookings",
+    summary = "Book a 1:1 for a pair (`from`, `to`, inside the program's hours): both re-read fresh, then sent and stored",
+    params(("id" = String, Path, description = "The id")),
+    request_body = BookBody,
+    responses((status = 201, description = "Booked", body = Booking), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse), (status = 502, response = ErrorResponse), (status = 503, response = ErrorResponse))
+)]
 pub(super) async fn api_book_pair(
     State(app): App,
     caller: Caller,
@@ -254,6 +318,12 @@ pub(super) async fn api_book_pair(
     Ok((StatusCode::CREATED, Json(booking)))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/bookings",
+    summary = "The bookings the session attends or made, newest first",
+    responses((status = 200, description = "OK", body = Vec<Booking>), (status = 401, response = ErrorResponse))
+)]
 pub(super) async fn api_bookings(
     State(app): App,
     caller: Caller,
@@ -262,6 +332,13 @@ pub(super) async fn api_bookings(
     Ok(Json(app.assistant.bookings(&actor).await?))
 }
 
+#[utoipa::path(
+    get,
+    path = "/api/bookings/{id}",
+    summary = "A booking (its attendees, creator and the program's administrators)",
+    params(("id" = String, Path, description = "The id")),
+    responses((status = 200, description = "OK", body = Booking), (status = 401, response = ErrorResponse), (status = 404, response = ErrorResponse))
+)]
 pub(super) async fn api_booking(
     State(app): App,
     caller: Caller,
@@ -274,6 +351,14 @@ pub(super) async fn api_booking(
     ))
 }
 
+#[utoipa::path(
+    put,
+    path = "/api/bookings/{id}/time",
+    summary = "Move a booking (`from`, `to`): same UID, SEQUENCE + 1, re-checked as at booking",
+    params(("id" = String, Path, description = "The id")),
+    request_body = BookBody,
+    responses((status = 200, description = "OK", body = Booking), (status = 400, response = ErrorResponse), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse), (status = 502, response = ErrorResponse), (status = 503, response = ErrorResponse))
+)]
 pub(super) async fn api_reschedule(
     State(app): App,
     caller: Caller,
@@ -290,6 +375,13 @@ pub(super) async fn api_reschedule(
     ))
 }
 
+#[utoipa::path(
+    delete,
+    path = "/api/bookings/{id}",
+    summary = "Cancel a booking (METHOD:CANCEL, or the provider's cancellation)",
+    params(("id" = String, Path, description = "The id")),
+    responses((status = 200, description = "OK", body = Booking), (status = 401, response = ErrorResponse), (status = 403, response = ErrorResponse), (status = 404, response = ErrorResponse), (status = 409, response = ErrorResponse), (status = 502, response = ErrorResponse), (status = 503, response = ErrorResponse))
+)]
 pub(super) async fn api_cancel_booking(
     State(app): App,
     caller: Caller,

@@ -432,7 +432,7 @@ pub(super) fn subject(actor: &Actor) -> Option<&ParticipantId> {
 }
 
 /// `POST /api/session`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct SignIn {
     pub(super) participant: Option<String>,
@@ -443,7 +443,7 @@ pub(crate) struct SignIn {
     pub(super) programs: Option<Vec<String>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub(super) struct Me {
     participant: Option<ParticipantId>,
     admin: Option<String>,

@@ -303,11 +303,27 @@ impl From<Interval> for Range<i64> {
 
 /// The serialised form: `{"start": "2026-01-05T09:00:00Z", "end": "..."}`.
 #[derive(Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 struct Wire {
+    /// The first instant (RFC 3339, UTC).
+    #[cfg_attr(feature = "utoipa", schema(value_type = String, format = DateTime))]
     start: Timestamp,
+    /// The end, after `start` (half-open).
+    #[cfg_attr(feature = "utoipa", schema(value_type = String, format = DateTime))]
     end: Timestamp,
 }
+
+/// The schema of the serialised form, `{"start", "end"}` (RFC 3339).
+#[cfg(feature = "utoipa")]
+impl utoipa::PartialSchema for Interval {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        <Wire as utoipa::PartialSchema>::schema()
+    }
+}
+
+#[cfg(feature = "utoipa")]
+impl utoipa::ToSchema for Interval {}
 
 impl Serialize for Interval {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {

@@ -15,11 +15,14 @@ use crate::values::{TimeOfDay, Zone, day_name, parse_day};
 
 /// A range of local time of day, `[start, end)` (`end` may be `24:00`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "utoipa", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct HoursRange {
     /// The first minute (`"HH:MM"`).
+    #[cfg_attr(feature = "utoipa", schema(value_type = String, pattern = r"^([01][0-9]|2[0-4]):[0-5][0-9]$", examples("09:00")))]
     pub start: TimeOfDay,
     /// The end (`"HH:MM"`, after `start`).
+    #[cfg_attr(feature = "utoipa", schema(value_type = String, pattern = r"^([01][0-9]|2[0-4]):[0-5][0-9]$", examples("12:30")))]
     pub end: TimeOfDay,
 }
 
@@ -116,13 +119,23 @@ impl<'de> Deserialize<'de> for Day {
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "utoipa",
+    derive(utoipa::ToSchema),
+    schema(
+        as = Hours,
+        description = "A participant's own hours, in their zone: per weekday (mon..sun) the local ranges kept (a weekday not listed keeps the program's hours), per date (YYYY-MM-DD) ranges replacing that day's (an empty list is a day off)"
+    )
+)]
 #[serde(deny_unknown_fields)]
 pub struct ParticipantHours {
     /// Per weekday, the ranges kept (a weekday not listed: the whole day).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "utoipa", schema(value_type = BTreeMap<String, Vec<HoursRange>>))]
     pub weekly: BTreeMap<Day, Vec<HoursRange>>,
     /// Per date, the ranges that replace the day's (empty: a day off).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[cfg_attr(feature = "utoipa", schema(value_type = BTreeMap<String, Vec<HoursRange>>))]
     pub dates: BTreeMap<Date, Vec<HoursRange>>,
 }
 

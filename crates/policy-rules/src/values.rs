@@ -321,6 +321,20 @@ pub enum Provider {
     Icloud,
 }
 
+/// The lowercase names (`google`, `microsoft`, `icloud`) as a string enum.
+#[cfg(feature = "utoipa")]
+impl utoipa::PartialSchema for Provider {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(["google", "microsoft", "icloud"]))
+            .into()
+    }
+}
+
+#[cfg(feature = "utoipa")]
+impl utoipa::ToSchema for Provider {}
+
 impl Provider {
     /// Every provider.
     pub const ALL: [Self; 3] = [Self::Google, Self::Microsoft, Self::Icloud];
