@@ -11,7 +11,7 @@ use axum::extract::rejection::{FormRejection, PathRejection};
 use axum::extract::{Form, Path, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{Markup, html};
 use org_wide_auth::{IntegrationKind, IntegrationStatus};
 use serde::Deserialize;
 
@@ -22,26 +22,8 @@ use super::admin::{
 };
 use super::auth::{Identity, MaybeCaller};
 use super::error::{ApiError, rejected};
-use super::page::STYLE;
+use super::page::layout;
 use super::{App, Shared};
-
-fn layout(title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                title { (title) " - scheduling-assistant" }
-                style { (PreEscaped(STYLE)) }
-            }
-            body {
-                h1 { (title) }
-                (body)
-                p { a href="/" { "Home" } }
-            }
-        }
-    }
-}
 
 fn error_page(e: &ApiError) -> Response {
     let message = e.public_message();

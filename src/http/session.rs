@@ -362,49 +362,23 @@ pub(crate) fn cookie_token(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
-/// The stored shape of an actor (the same fields as [`Me`]).
-#[derive(Serialize, Deserialize)]
+/// The stored shape of an actor, read back (the fields of [`Me`]).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StoredActor {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     participant: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     admin: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     on_behalf_of: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     programs: Option<Vec<String>>,
 }
 
+/// The stored shape of an actor: the same JSON as `GET /api/me`.
 fn actor_json(actor: &Actor) -> Result<String, ApiError> {
-    let stored = match actor {
-        Actor::Participant(p) => StoredActor {
-            participant: Some(p.as_str().to_owned()),
-            admin: None,
-            on_behalf_of: None,
-            programs: None,
-        },
-        Actor::Administrator {
-            admin,
-            on_behalf_of,
-        } => StoredActor {
-            participant: None,
-            admin: Some(admin.clone()),
-            on_behalf_of: on_behalf_of.as_ref().map(|p| p.as_str().to_owned()),
-            programs: None,
-        },
-        Actor::ProgramAdministrator {
-            admin,
-            programs,
-            on_behalf_of,
-        } => StoredActor {
-            participant: None,
-            admin: Some(admin.clone()),
-            on_behalf_of: on_behalf_of.as_ref().map(|p| p.as_str().to_owned()),
-            programs: Some(programs.iter().map(|p| p.as_str().to_owned()).collect()),
-        },
-    };
-    serde_json::to_string(&stored).map_err(|e| ApiError::internal(e.to_string()))
+    serde_json::to_string(&me(actor)).map_err(|e| ApiError::internal(e.to_string()))
 }
 
 fn actor_from_json(json: &str) -> Result<Actor, String> {

@@ -55,8 +55,8 @@ table.poll{border-collapse:collapse}table.poll td,table.poll th{border:1px solid
 section{margin-bottom:1.5rem}";
 
 /// A whole page: `title` as its title and heading, then `body`, then a
-/// link home.
-fn layout(title: &str, body: Markup) -> Markup {
+/// link home (the administrator's page uses it too).
+pub(in crate::http) fn layout(title: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
