@@ -23,14 +23,7 @@ use super::{Assistant, owner};
 /// (the state itself is never stored).
 #[cfg(feature = "postgres")]
 pub(crate) fn state_hash(state: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, state.as_bytes())
-        .as_ref()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    super::connections::sha256_hex(state)
 }
 
 pub(crate) fn attempt_owner(hash: &str) -> Result<OwnerId, AssistantError> {

@@ -70,13 +70,18 @@ pub struct ConnectDone {
     pub return_to: Option<String>,
 }
 
-/// SHA-256 of `text`, in lower-case hex.
+/// SHA-256 of `text`, in lower-case hex: the one digest the crate keeps
+/// in place of a secret (OAuth states, session keys and tokens).
 pub(crate) fn sha256_hex(text: &str) -> String {
-    ring::digest::digest(&ring::digest::SHA256, text.as_bytes())
-        .as_ref()
+    hex(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref())
+}
+
+/// `bytes` in lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
         .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write as _;
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
             let _ = write!(s, "{b:02x}");
             s
         })

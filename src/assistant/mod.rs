@@ -39,10 +39,10 @@ pub use admin::{
 };
 pub use booking::{BookOptions, Booking};
 pub use builder::AssistantBuilder;
-#[cfg(feature = "http")]
-pub(crate) use connections::sha256_hex;
 pub use connections::{ConnectBinding, ConnectDone, ConnectStart};
 pub(crate) use connections::{PendingConnect, owner};
+#[cfg(feature = "http")]
+pub(crate) use connections::{hex, sha256_hex};
 pub use lifecycle::{EndedPair, Listed};
 pub(crate) use organisation::{restore_integration, stored_integrations};
 pub use polls::{PollOptions, PollSlot, PollSummary, PollView, SlotAvailability, VoteCounts};

@@ -40,18 +40,16 @@ fn error_page(e: &ApiError) -> Response {
         .into_response()
 }
 
-/// A path segment, percent-encoded (ids may hold any character).
+/// A path segment, percent-encoded (ids may hold any character): all but
+/// RFC 3986's unreserved characters.
 fn segment(s: &str) -> String {
-    use std::fmt::Write as _;
-    s.bytes()
-        .fold(String::with_capacity(s.len()), |mut out, b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                out.push(char::from(b));
-            } else {
-                let _ = write!(out, "%{b:02X}");
-            }
-            out
-        })
+    use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+    const UNRESERVED: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    utf8_percent_encode(s, UNRESERVED).to_string()
 }
 
 fn provider_label(p: Provider) -> &'static str {

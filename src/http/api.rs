@@ -24,17 +24,6 @@ use super::page::page_error;
 use super::session::{Me, SignIn, me};
 use super::{App, MAX_WINDOW_DAYS, Shared};
 
-/// The demo's sign-in, or 404 when it is off.
-fn demo(app: &Shared) -> Result<&super::session::DemoSignIn, ApiError> {
-    app.demo.as_deref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_FOUND,
-            "no_route",
-            "this service signs people in its own way".to_owned(),
-        )
-    })
-}
-
 #[utoipa::path(
     post,
     path = "/api/session",
@@ -47,7 +36,7 @@ pub(super) async fn api_sign_in(
     State(app): App,
     body: Result<Json<SignIn>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let demo = demo(&app)?;
+    let demo = app.demo_sign_in()?;
     let Json(request) = body.map_err(rejected)?;
     let (actor, cookie) = demo.sign_in(&request).await?;
     let mut response = Json(me(&actor)).into_response();
@@ -65,7 +54,7 @@ pub(super) async fn api_sign_out(
     State(app): App,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let cookie = demo(&app)?.sign_out(&headers).await?;
+    let cookie = app.demo_sign_in()?.sign_out(&headers).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.headers_mut().insert(header::SET_COOKIE, cookie);
     Ok(response)

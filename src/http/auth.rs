@@ -115,15 +115,7 @@ pub(crate) fn actor_key(actor: &Actor) -> String {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
-}
+pub(crate) use crate::assistant::hex;
 
 /// Why an [`Authenticator`] refused or failed.
 #[derive(Debug, thiserror::Error)]

@@ -196,6 +196,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// The demo's sign-in, or 404 when it is off (the API's and the
+    /// page's sign-in routes).
+    pub(crate) fn demo_sign_in(&self) -> Result<&session::DemoSignIn, ApiError> {
+        self.demo.as_deref().ok_or_else(|| {
+            ApiError::new(
+                StatusCode::NOT_FOUND,
+                "no_route",
+                "this service signs people in its own way".to_owned(),
+            )
+        })
+    }
+
     /// The form token of `identity` (the page's forms carry it).
     pub(crate) fn csrf_token(&self, identity: &Identity) -> String {
         identity.csrf_token(&self.csrf_key)

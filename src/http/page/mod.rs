@@ -417,9 +417,7 @@ pub(super) async fn page_sign_in(
     form: Result<Form<SignInForm>, FormRejection>,
 ) -> Response {
     let result = async {
-        let demo = app.demo.as_deref().ok_or_else(|| {
-            ApiError::new(StatusCode::NOT_FOUND, "no_route", "no such page".to_owned())
-        })?;
+        let demo = app.demo_sign_in()?;
         let Form(f) = form.map_err(rejected)?;
         let request = SignIn {
             participant: f.participant,
