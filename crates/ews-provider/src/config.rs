@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use availability::{RetryConfig, TokenSource};
-use provider_http::{BuildError, HttpSettings};
+use provider_http::{BuildError, HttpSettings, Pacing};
 use zeroize::Zeroizing;
 
 /// How the scheduling account signs in to EWS.
@@ -162,6 +162,19 @@ pub struct EwsConfig {
     /// Timeouts, the response cap and extra roots, at [`HttpSettings`]'
     /// defaults; the roots serve every method, NTLM's own connections too.
     pub http: HttpSettings,
+    /// How requests are paced by the account the service logs in as (the
+    /// Basic or NTLM user; with a bearer token, the one application). On
+    /// by default: at most 10 in flight at once (Exchange 2010's default
+    /// `EWSMaxConcurrency`; 27 from Exchange 2013, "EWS throttling in
+    /// Exchange",
+    /// <https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/ews-throttling-in-exchange>)
+    /// and no rate, since Exchange's policy budgets server time, not
+    /// requests, and is the administrator's: set
+    /// [`Pacing::per_identity`](Pacing::per_identity) to
+    /// match yours. An `ErrorServerBusy` (or a 503 with `Retry-After`)
+    /// holds the account's requests for its `BackOffMilliseconds`.
+    /// [`Pacing::off`](Pacing::off) turns it off.
+    pub pacing: Pacing,
 }
 
 impl EwsConfig {
@@ -176,6 +189,7 @@ impl EwsConfig {
             server_version: "Exchange2013".to_owned(),
             retry: RetryConfig::default(),
             http: HttpSettings::default(),
+            pacing: crate::http::default_pacing(),
         }
     }
 
@@ -280,6 +294,7 @@ provider_http::config_setters!(EwsConfig {
     request_timeout,
     add_root_certificate,
     max_response_bytes,
+    pacing,
 });
 
 /// `localhost`, 127.0.0.0/8 or `[::1]`.
@@ -294,6 +309,15 @@ fn is_loopback(host: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pacing_is_on_by_default_and_can_be_turned_off() {
+        let config = EwsConfig::new("https://mail.example.org/EWS/Exchange.asmx");
+        assert!(config.pacing.enabled);
+        assert_eq!(config.pacing.concurrency, Some(10));
+        assert_eq!(config.pacing.per_identity, None);
+        assert!(!config.pacing(Pacing::off()).pacing.enabled);
+    }
 
     #[test]
     fn methods_parse_and_print_one_spelling() {

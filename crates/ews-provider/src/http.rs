@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use availability::{RetryConfig, SourceError};
 use bytes::Bytes;
-use provider_http::{Reply, Service, StatusCode, StatusError, map_status};
+use provider_http::{Paced, Pacing, Reply, Service, StatusCode, StatusError, map_status};
 
 use crate::wire::{self, Body, Fault};
 
@@ -30,6 +30,21 @@ pub(crate) const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
 /// proxies in front of it may).
 pub(crate) const SOAP_ACTION: &str =
     "\"http://schemas.microsoft.com/exchange/services/2006/messages/GetUserAvailability\"";
+
+/// The default pacing of EWS requests by the account the service logs in
+/// as. Exchange's throttling policy is the server administrator's
+/// ("EWS throttling in Exchange",
+/// <https://learn.microsoft.com/en-us/exchange/client-developer/exchange-web-services/ews-throttling-in-exchange>):
+/// it limits each account's concurrent connections (`EWSMaxConcurrency`,
+/// 27 by default from Exchange 2013, 10 in Exchange 2010) and its share of
+/// server time (budgets in milliseconds, not a request rate). So the
+/// default caps the account at 10 requests in flight (the lowest
+/// documented default, as this crate serves Exchange 2010 and later) and
+/// sets no rate; `ErrorServerBusy`'s `BackOffMilliseconds` still holds the
+/// account back.
+pub(crate) fn default_pacing() -> Pacing {
+    Pacing::default().concurrency(10)
+}
 
 /// What a non-2xx reply stands for: a SOAP fault by its EWS code, else
 /// the status by the common mapping.
@@ -117,8 +132,9 @@ pub(crate) enum Credentials<'a> {
 }
 
 /// POSTs `body` to `url` with `credentials` through provider-http's retry
-/// loop; the body of a 2xx reply, read under `max_body`.
+/// loop, paced as `paced`; the body of a 2xx reply, read under `max_body`.
 pub(crate) async fn send_pooled(
+    paced: Paced<'_>,
     http: &reqwest::Client,
     url: &reqwest::Url,
     credentials: Credentials<'_>,
@@ -138,7 +154,7 @@ pub(crate) async fn send_pooled(
             Credentials::Bearer(token) => request.bearer_auth(token),
         }
     };
-    EWS.send(build, retry, max_body, classify)
+    EWS.send_paced(paced, build, retry, max_body, classify)
         .await
         .map(|reply| reply.body)
 }

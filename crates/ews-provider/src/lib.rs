@@ -3,7 +3,7 @@
 #![forbid(unsafe_code)]
 
 pub use availability::{RetryConfig, StaticToken, TokenSource};
-pub use provider_http::BuildError;
+pub use provider_http::{BuildError, Pacer, Pacing, Rate};
 
 pub use crate::config::{AuthMethod, EwsAuth, EwsConfig, EwsLogin, UnknownAuthMethod};
 pub use crate::source::EwsSource;

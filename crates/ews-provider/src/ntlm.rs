@@ -26,7 +26,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use provider_http::{BuildError, HttpSettings, Reply};
+use provider_http::{BuildError, HttpSettings, Paced, Reply};
 use tokio::io::{AsyncRead, AsyncWrite};
 use zeroize::Zeroize as _;
 
@@ -128,10 +128,11 @@ impl NtlmClient {
         })
     }
 
-    /// Sends `body` authenticated as `login`, retrying as provider-http's
-    /// loop does; the body of a 2xx reply, read under `max_body`.
+    /// Sends `body` authenticated as `login`, paced as `paced` and
+    /// retrying as provider-http's loop does; the body of a 2xx reply, read under `max_body`.
     pub(crate) async fn send(
         &self,
+        paced: Paced<'_>,
         login: &EwsLogin,
         body: &Bytes,
         retry: &RetryConfig,
@@ -139,14 +140,27 @@ impl NtlmClient {
     ) -> Result<Vec<u8>, SourceError> {
         let mut attempt = 0;
         loop {
-            let error = match self.attempt(login, body, max_body).await {
+            let permit = paced.acquire().await;
+            let outcome = self.attempt(login, body, max_body).await;
+            drop(permit);
+            let error = match outcome {
                 Ok(reply) => match classify(&reply) {
                     None => return Ok(reply.body),
-                    Some(failure) if !failure.retry => return Err(failure.error),
-                    Some(failure) => failure.error,
+                    Some(failure) => {
+                        paced.observe(&failure.error);
+                        if !failure.retry {
+                            return Err(failure.error);
+                        }
+                        failure.error
+                    }
                 },
-                Err(e) if e.is_transient() => e,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    paced.observe(&e);
+                    if !e.is_transient() {
+                        return Err(e);
+                    }
+                    e
+                }
             };
             let Some(wait) = wait_for(attempt, error.retry_after(), retry) else {
                 return Err(error);

@@ -9,7 +9,7 @@ use availability::{
 };
 use bytes::Bytes;
 use futures_util::StreamExt as _;
-use provider_http::{BuildError, RefreshOnce};
+use provider_http::{BuildError, Pacer, RefreshOnce};
 
 use crate::http::{Credentials, USER_AGENT, fault_error, send_pooled};
 use crate::ntlm::NtlmClient;
@@ -37,6 +37,7 @@ pub struct EwsSource {
     auth: EwsAuth,
     url: reqwest::Url,
     transport: Transport,
+    pacer: Pacer,
 }
 
 impl fmt::Debug for EwsSource {
@@ -83,6 +84,7 @@ impl EwsSource {
             }
         };
         Ok(Self {
+            pacer: Pacer::new(&config.pacing),
             config,
             auth,
             url,
@@ -169,16 +171,22 @@ impl EwsSource {
         ));
         let retry = &self.config.retry;
         let max = self.config.http.max_response_bytes;
+        // Paced by the account the service logs in as.
+        let login_identity = match &self.auth {
+            EwsAuth::Ntlm(login) | EwsAuth::Basic(login) => login.user().to_ascii_lowercase(),
+            EwsAuth::Bearer(_) => "application".to_owned(),
+        };
+        let paced = self.pacer.identity(&login_identity);
         let reply = match (&self.auth, &self.transport) {
             (EwsAuth::Ntlm(login), Transport::Ntlm(client)) => {
-                client.send(login, &body, retry, max).await?
+                client.send(paced, login, &body, retry, max).await?
             }
             (EwsAuth::Basic(login), Transport::Pooled(http)) => {
                 let credentials = Credentials::Basic {
                     user: login.user(),
                     password: login.password(),
                 };
-                send_pooled(http, &self.url, credentials, &body, retry, max).await?
+                send_pooled(paced, http, &self.url, credentials, &body, retry, max).await?
             }
             (EwsAuth::Bearer(tokens), Transport::Pooled(http)) => {
                 let Some(first) = ids.first() else {
@@ -189,7 +197,7 @@ impl EwsSource {
                 token
                     .send(|t| async move {
                         let credentials = Credentials::Bearer(t.secret());
-                        send_pooled(http, &self.url, credentials, body, retry, max).await
+                        send_pooled(paced, http, &self.url, credentials, body, retry, max).await
                     })
                     .await?
             }

@@ -10,7 +10,7 @@ use availability::{
     AccessToken, AccountId, Delivered, Meeting, MeetingChange, MeetingSender, SourceError,
     TokenSource,
 };
-use provider_http::{BuildError, RefreshOnce, Reply};
+use provider_http::{BuildError, Pacer, RefreshOnce, Reply};
 
 use crate::GoogleConfig;
 use crate::http::{send_done_on, send_unrepeated, send_with_retries};
@@ -62,12 +62,15 @@ pub struct GoogleEvents {
     tokens: Arc<dyn TokenSource>,
     account: AccountId,
     config: GoogleConfig,
+    pacer: Pacer,
 }
 
 impl GoogleEvents {
     /// Books on `scheduling_account`'s primary calendar with its tokens
-    /// from `tokens`. Of `config`, the base URL, retries and HTTP
-    /// settings apply.
+    /// from `tokens`. Of `config`, the base URL, retries, HTTP settings,
+    /// pacing and [`pacing_identity`](GoogleConfig::pacing_identity)
+    /// (set it to the scheduling account, whose per-user quota the writes
+    /// count against) apply.
     ///
     /// # Errors
     ///
@@ -83,8 +86,20 @@ impl GoogleEvents {
                 .source_client("Google", crate::http::USER_AGENT)?,
             tokens,
             account: scheduling_account.into(),
+            pacer: Pacer::new(&config.pacing),
             config,
         })
+    }
+
+    /// Paces the writes with `pacer` instead of one of their own (built
+    /// from [`GoogleConfig::pacing`]): [`GoogleSource::pacer`](crate::GoogleSource::pacer)'s,
+    /// so that reads and writes of the same project count against one
+    /// per-project quota, and the scheduling account's reads and writes
+    /// against one per-user quota.
+    #[must_use]
+    pub fn with_pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     /// The calendar booked on: the scheduling account's address.
@@ -132,7 +147,9 @@ impl GoogleEvents {
         let body = &event_body(meeting, true);
         let reply = self
             .authorised(|token| async move {
+                let identity = crate::http::identity(&self.config, &token);
                 send_unrepeated(
+                    self.pacer.identity(&identity),
                     || {
                         self.http
                             .post(url.clone())
@@ -165,7 +182,9 @@ impl GoogleEvents {
         let url = &self.url(Some(event))?;
         let body = &event_body(meeting, false);
         self.authorised(|token| async move {
+            let identity = crate::http::identity(&self.config, &token);
             send_with_retries(
+                self.pacer.identity(&identity),
                 || {
                     self.http
                         .patch(url.clone())
@@ -184,7 +203,9 @@ impl GoogleEvents {
     async fn delete(&self, event: &str) -> Result<(), SourceError> {
         let url = &self.url(Some(event))?;
         self.authorised(|token| async move {
+            let identity = crate::http::identity(&self.config, &token);
             send_done_on(
+                self.pacer.identity(&identity),
                 || self.http.delete(url.clone()).bearer_auth(token.secret()),
                 &self.config.retry,
                 self.config.http.max_response_bytes,

@@ -10,10 +10,10 @@ pub use crate::oauth::{
 pub use crate::service_account::{KeyError, ServiceAccount, ServiceAccountTokens};
 pub use crate::source::{GoogleConfig, GoogleSource, Mode};
 pub use availability::{AccessToken, RetryConfig, StaticToken, TokenSource};
-pub use provider_http::BuildError;
 /// Shared with graph-provider: one `Authorization` for every provider, the
 /// token store [`UserTokens`] reads and writes, and its in-memory form.
 pub use provider_http::{Authorization, MemoryTokenStore, Refresh, TokenStore};
+pub use provider_http::{BuildError, Pacer, Pacing, Rate};
 
 mod events;
 mod http;

@@ -248,7 +248,10 @@ impl GoogleOAuth {
             });
         }
         let form = [("token", refresh_token.secret())];
+        // Revocation is not a Calendar API request: not paced.
+        let unpaced = provider_http::Pacer::off();
         crate::http::send_with_retries(
+            unpaced.identity(""),
             || self.http.client().post(url.clone()).form(&form),
             &availability::RetryConfig::default().max_retries(2),
             64 * 1024,

@@ -14,7 +14,7 @@ use jiff::tz::TimeZone;
 
 use availability::RetryConfig;
 
-use provider_http::{BuildError, HttpSettings, RefreshOnce, by_shared_token};
+use provider_http::{BuildError, HttpSettings, Pacer, Pacing, RefreshOnce, by_shared_token};
 
 use crate::http::send_with_retries;
 use crate::wire::{EventTimes, EventsPage, FreeBusyAnswer, FreeBusyItem, FreeBusyQuery};
@@ -62,6 +62,27 @@ pub struct GoogleConfig {
     /// (16 MiB) and extra roots (none). The config dereferences to it:
     /// `config.request_timeout` is `config.http.request_timeout`.
     pub http: HttpSettings,
+    /// How requests are paced, on by default with Google Calendar's
+    /// documented quotas
+    /// (<https://developers.google.com/workspace/calendar/api/guides/quota>):
+    /// 600 a minute per user (the account whose token authorises the
+    /// request: a participant, the scheduling account, or the user a
+    /// service account impersonates) and 10,000 a minute across all of
+    /// them (the project), with no concurrency cap per user. A 429 or a
+    /// rate-limit 403 holds that user's requests until its `Retry-After`
+    /// and halves their rate for a while. [`Pacing::off`] turns it off.
+    pub pacing: Pacing,
+    /// The user every request authenticates as, when the token source
+    /// always authenticates the same one (a scheduling account a service
+    /// account impersonates for every calendar): the pacer then counts
+    /// every request against this user, whatever token it carries, so
+    /// the per-user quota stays one across the tokens' hourly refreshes.
+    /// Leave it unset when tokens authenticate different users (each
+    /// participant's own, or one impersonation per participant). Default
+    /// `None`: the account a token names (its ID token's `sub`), else the
+    /// token itself (by a keyed hash, kept in memory only), which starts
+    /// afresh at each refresh.
+    pub pacing_identity: Option<String>,
     /// The zone of all-day events in events mode when the account has none
     /// of its own. Default UTC.
     pub default_zone: TimeZone,
@@ -79,6 +100,8 @@ impl Default for GoogleConfig {
             concurrency: 4,
             retry: RetryConfig::default(),
             http: HttpSettings::default(),
+            pacing: crate::http::default_pacing(),
+            pacing_identity: None,
             default_zone: TimeZone::UTC,
             account_zones: HashMap::new(),
         }
@@ -91,6 +114,7 @@ provider_http::config_setters!(GoogleConfig {
     request_timeout,
     add_root_certificate,
     max_response_bytes,
+    pacing,
 });
 
 impl GoogleConfig {
@@ -105,6 +129,14 @@ impl GoogleConfig {
     #[must_use]
     pub fn concurrency(mut self, n: usize) -> Self {
         self.concurrency = n.max(1);
+        self
+    }
+
+    /// Sets [`pacing_identity`](Self::pacing_identity): the one user every
+    /// request authenticates as.
+    #[must_use]
+    pub fn pacing_identity(mut self, user: impl Into<String>) -> Self {
+        self.pacing_identity = Some(user.into());
         self
     }
 
@@ -127,12 +159,14 @@ impl GoogleConfig {
 /// [`GoogleConfig::max_window`]; requests run at most
 /// [`GoogleConfig::concurrency`] at a time; a per-calendar error (`notFound`,
 /// `internalError`, ...) fails only that account. A 401 makes the token
-/// source refresh once, then the request is tried again.
+/// source refresh once, then the request is tried again. Every request is
+/// paced by [`GoogleConfig::pacing`].
 #[derive(Debug)]
 pub struct GoogleSource {
     http: reqwest::Client,
     tokens: Arc<dyn TokenSource>,
     config: GoogleConfig,
+    pacer: Pacer,
 }
 
 type Results = HashMap<AccountId, Result<FreeBusy, SourceError>>;
@@ -149,8 +183,17 @@ impl GoogleSource {
                 .http
                 .source_client("Google", crate::http::USER_AGENT)?,
             tokens,
+            pacer: Pacer::new(&config.pacing),
             config,
         })
+    }
+
+    /// The pacer of this source's requests, to share with a
+    /// [`GoogleEvents`](crate::GoogleEvents) of the same project
+    /// ([`GoogleEvents::with_pacer`](crate::GoogleEvents::with_pacer)), so
+    /// that the per-project quota counts both.
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
     }
 
     fn pieces(&self, window: Interval) -> Vec<Interval> {
@@ -177,7 +220,9 @@ impl GoogleSource {
             items: ids.iter().map(|id| FreeBusyItem { id }).collect(),
         };
         let url = format!("{}/calendar/v3/freeBusy", self.config.base_url);
+        let identity = crate::http::identity(&self.config, token);
         let reply = send_with_retries(
+            self.pacer.identity(&identity),
             || self.http.post(&url).bearer_auth(token.secret()).json(&body),
             &self.config.retry,
             self.config.http.max_response_bytes,
@@ -283,7 +328,9 @@ impl GoogleSource {
             let query = &query;
             let reply = token
                 .send(|token| async move {
+                    let identity = crate::http::identity(&self.config, &token);
                     send_with_retries(
+                        self.pacer.identity(&identity),
                         || {
                             self.http
                                 .get(url.clone())

@@ -17,5 +17,8 @@ mod free_busy;
 mod held;
 /// User OAuth: the code flow end to end, refresh, single flight, revocation.
 mod oauth;
+/// Pacing: batches of one account within its per-user quota, the
+/// documented defaults.
+mod pacing;
 /// Service account: the JWT verified with the public key, delegation errors.
 mod service_account;

@@ -10,7 +10,7 @@ use availability::{
     AccessToken, AccountId, Delivered, Meeting, MeetingChange, MeetingSender, SourceError,
     TokenSource,
 };
-use provider_http::{BuildError, RefreshOnce};
+use provider_http::{BuildError, Pacer, RefreshOnce};
 
 use crate::GraphConfig;
 use crate::http::{send, send_done_on};
@@ -55,6 +55,8 @@ pub struct GraphEvents {
     account: AccountId,
     config: GraphConfig,
     cancel_comment: String,
+    pacer: Pacer,
+    mailbox: String,
 }
 
 impl GraphEvents {
@@ -70,15 +72,28 @@ impl GraphEvents {
         scheduling_account: impl Into<AccountId>,
         config: GraphConfig,
     ) -> Result<Self, BuildError> {
+        let account: AccountId = scheduling_account.into();
         Ok(Self {
+            mailbox: account.as_str().to_ascii_lowercase(),
             http: config
                 .http
                 .source_client("Graph", crate::http::USER_AGENT)?,
             tokens,
-            account: scheduling_account.into(),
+            account,
+            pacer: Pacer::new(&config.pacing),
             config,
             cancel_comment: CANCEL_COMMENT.to_owned(),
         })
+    }
+
+    /// Paces the writes with `pacer` instead of one of their own (built
+    /// from [`GraphConfig::pacing`]): [`GraphSource::pacer`](crate::GraphSource::pacer)'s,
+    /// so that the scheduling mailbox's reads and writes count against
+    /// one per-mailbox limit.
+    #[must_use]
+    pub fn with_pacer(mut self, pacer: Pacer) -> Self {
+        self.pacer = pacer;
+        self
     }
 
     /// Sends `comment` with cancellations. Default "This meeting has been
@@ -125,6 +140,7 @@ impl GraphEvents {
         let answer = self
             .authorised(|token| async move {
                 send(
+                    self.pacer.identity(&self.mailbox),
                     || {
                         self.http
                             .post(url.clone())
@@ -158,6 +174,7 @@ impl GraphEvents {
         let body = &event_body(meeting, false);
         self.authorised(|token| async move {
             send(
+                self.pacer.identity(&self.mailbox),
                 || {
                     self.http
                         .patch(url.clone())
@@ -180,6 +197,7 @@ impl GraphEvents {
         };
         self.authorised(|token| async move {
             send_done_on(
+                self.pacer.identity(&self.mailbox),
                 || {
                     self.http
                         .post(url.clone())

@@ -7,7 +7,7 @@
 //! <https://learn.microsoft.com/en-us/graph/errors>
 
 use availability::{RetryConfig, SourceError};
-use provider_http::{Reply, Service, StatusCode, StatusError};
+use provider_http::{Paced, Pacing, Rate, Reply, Service, StatusCode, StatusError};
 
 use crate::wire::ErrorEnvelope;
 
@@ -17,6 +17,17 @@ const GRAPH: Service = Service::new("Microsoft Graph");
 /// The `User-Agent` of every request.
 pub(crate) const USER_AGENT: &str =
     concat!("scheduling-assistant-graph/", env!("CARGO_PKG_VERSION"));
+
+/// Graph's documented Outlook limits as the default pacing: 10,000
+/// requests per 10 minutes per app per mailbox, and 4 concurrent requests
+/// per mailbox (`MailboxConcurrency`), from "Microsoft Graph service-specific
+/// throttling limits", Outlook service limits
+/// (<https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits>).
+pub(crate) fn default_pacing() -> Pacing {
+    Pacing::default()
+        .per_identity(Rate::new(10_000, std::time::Duration::from_secs(600)))
+        .concurrency(4)
+}
 
 /// The common mapping, with Graph's error code in the message.
 fn classify(reply: &Reply) -> Option<StatusError> {
@@ -32,6 +43,7 @@ fn classify(reply: &Reply) -> Option<StatusError> {
 /// Sends what `build` makes, retrying throttling and server errors; the
 /// body of a 2xx answer, read under the cap.
 pub(crate) async fn send<F>(
+    paced: Paced<'_>,
     build: F,
     retry: &RetryConfig,
     max_body: usize,
@@ -40,7 +52,7 @@ where
     F: Fn() -> reqwest::RequestBuilder,
 {
     GRAPH
-        .send(build, retry, max_body, classify)
+        .send_paced(paced, build, retry, max_body, classify)
         .await
         .map(|reply| reply.body)
 }
@@ -48,6 +60,7 @@ where
 /// [`send`], where a reply of status `done` counts as success too (404
 /// for cancelling an event: it is already gone).
 pub(crate) async fn send_done_on<F>(
+    paced: Paced<'_>,
     build: F,
     retry: &RetryConfig,
     max_body: usize,
@@ -64,7 +77,7 @@ where
         }
     };
     GRAPH
-        .send(build, retry, max_body, classify)
+        .send_paced(paced, build, retry, max_body, classify)
         .await
         .map(|reply| reply.body)
 }

@@ -11,11 +11,11 @@ pub use crate::auth::{
 pub use crate::events::GraphEvents;
 pub use crate::source::{GraphConfig, GraphSource, Mode, ScheduleReport};
 pub use crate::working_hours::WorkingHours;
-pub use provider_http::BuildError;
 /// Shared with google-provider: one `Authorization` for every provider, the
 /// versioned token store [`UserTokens`] reads and writes, and its
 /// in-memory form.
 pub use provider_http::{Authorization, MemoryTokenStore, Refresh, VersionedTokenStore};
+pub use provider_http::{BuildError, Pacer, Pacing, Rate};
 
 mod auth;
 mod events;

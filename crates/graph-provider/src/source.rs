@@ -10,11 +10,10 @@ use availability::{
     FreeBusyResponse, FreeBusySource, Interval, KindSet, SourceError, TokenSource,
 };
 use futures_util::StreamExt as _;
-use tokio::sync::{Mutex, Semaphore};
 
 use availability::RetryConfig;
 
-use provider_http::{BuildError, HttpSettings, RefreshOnce, by_shared_token};
+use provider_http::{BuildError, HttpSettings, Pacer, Pacing, RefreshOnce, by_shared_token};
 
 use crate::http::send;
 use crate::wire::{
@@ -58,9 +57,6 @@ pub struct GraphConfig {
     /// The longest window of one request. Graph refuses 62 days or more
     /// (`ErrorTimeIntervalTooBig`). Default 60 days.
     pub max_window: Duration,
-    /// Requests in flight at once per mailbox: Graph allows 4
-    /// (`MailboxConcurrency`). Default 4.
-    pub per_mailbox_concurrency: usize,
     /// Requests in flight at once overall. Default 8.
     pub concurrency: usize,
     /// Retries of throttled and failed requests. Default
@@ -70,6 +66,15 @@ pub struct GraphConfig {
     /// [`HttpSettings`]' defaults. Read and written through the config too
     /// (it dereferences to them): `config.max_response_bytes`.
     pub http: HttpSettings,
+    /// How requests are paced by mailbox (the one in the request's URL,
+    /// `/users/{id}/...`, or for `/me` the signed-in user), on by default
+    /// with Graph's documented Outlook limits
+    /// (<https://learn.microsoft.com/en-us/graph/throttling-limits#outlook-service-limits>):
+    /// 10,000 requests per 10 minutes and 4 in flight at once per mailbox.
+    /// A 429 (or a 503 with `Retry-After`) holds that mailbox's requests
+    /// until its `Retry-After` and halves their rate for a while.
+    /// [`Pacing::off`] turns it off, the concurrency cap with it.
+    pub pacing: Pacing,
 }
 
 impl Default for GraphConfig {
@@ -79,10 +84,10 @@ impl Default for GraphConfig {
             mode: Mode::Auto,
             max_schedules_per_request: 20,
             max_window: Duration::from_secs(60 * 86_400),
-            per_mailbox_concurrency: 4,
             concurrency: 8,
             retry: RetryConfig::default(),
             http: HttpSettings::default(),
+            pacing: crate::http::default_pacing(),
         }
     }
 }
@@ -102,6 +107,7 @@ provider_http::config_setters!(GraphConfig {
     request_timeout,
     add_root_certificate,
     max_response_bytes,
+    pacing,
 });
 
 /// One account's answer with its working hours, when Graph sent them.
@@ -123,14 +129,14 @@ type Results = HashMap<AccountId, Result<ScheduleReport, SourceError>>;
 /// delegated user asking about colleagues) go 20 to a getSchedule request;
 /// windows are split into pieces under 62 days; a schedule's `error` (an
 /// unknown address) fails only that account. At most
-/// [`GraphConfig::per_mailbox_concurrency`] requests are in flight per
-/// mailbox. A 401 makes the token source refresh once.
+/// [`GraphConfig::pacing`]'s concurrency (4) requests are in flight per
+/// mailbox, at its rate. A 401 makes the token source refresh once.
 #[derive(Debug)]
 pub struct GraphSource {
     http: reqwest::Client,
     tokens: Arc<dyn TokenSource>,
     config: GraphConfig,
-    mailboxes: Mutex<HashMap<String, Arc<Semaphore>>>,
+    pacer: Pacer,
 }
 
 impl GraphSource {
@@ -145,9 +151,17 @@ impl GraphSource {
                 .http
                 .source_client("Graph", crate::http::USER_AGENT)?,
             tokens,
+            pacer: Pacer::new(&config.pacing),
             config,
-            mailboxes: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The pacer of this source's requests, to share with a
+    /// [`GraphEvents`](crate::GraphEvents) of the same app
+    /// ([`GraphEvents::with_pacer`](crate::GraphEvents::with_pacer)), so
+    /// that a mailbox's reads and writes count against one limit.
+    pub fn pacer(&self) -> &Pacer {
+        &self.pacer
     }
 
     /// Busy time and working hours of many accounts, in request order.
@@ -182,15 +196,6 @@ impl GraphSource {
             .collect()
     }
 
-    async fn mailbox(&self, id: &str) -> Arc<Semaphore> {
-        self.mailboxes
-            .lock()
-            .await
-            .entry(id.to_ascii_lowercase())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.config.per_mailbox_concurrency.max(1))))
-            .clone()
-    }
-
     fn pieces(&self, window: Interval) -> Vec<Interval> {
         window.pieces(
             i64::try_from(self.config.max_window.as_secs())
@@ -220,10 +225,10 @@ impl GraphSource {
             end_time: utc(piece.end()),
             availability_view_interval: 30,
         };
-        // Graph's per-mailbox limit: 4 concurrent requests to a mailbox.
-        let gate = self.mailbox(first).await;
-        let _permit = gate.acquire().await;
+        // Graph's per-mailbox limits: paced by the mailbox in the URL.
+        let mailbox = first.to_ascii_lowercase();
         let reply = send(
+            self.pacer.identity(&mailbox),
             || {
                 self.http
                     .post(url.clone())
@@ -345,13 +350,18 @@ impl GraphSource {
             .append_pair("$top", "999");
         let mut next = Some(url);
         let mut busy = FreeBusy::new();
-        let gate = self.mailbox(id.as_str()).await;
+        // `/me`: the signed-in user's mailbox.
+        let mailbox = token
+            .token()
+            .account()
+            .map_or_else(|| id.as_str().to_ascii_lowercase(), |a| a.subject.clone());
+        let mailbox = mailbox.as_str();
         while let Some(page_url) = next.take() {
-            let _permit = gate.acquire().await;
             let page_url = &page_url;
             let body = token
                 .send(|token| async move {
                     send(
+                        self.pacer.identity(mailbox),
                         || {
                             self.http
                                 .get(page_url.clone())

@@ -260,8 +260,8 @@ async fn throttling_is_retried_and_failures_are_typed() {
 #[tokio::test]
 async fn at_most_four_requests_per_mailbox_at_once() {
     let config = GraphConfig::default();
-    assert_eq!(config.per_mailbox_concurrency, 4);
-    let held = HeldServer::start(config.per_mailbox_concurrency, 10, |_, _| {
+    assert_eq!(config.pacing.concurrency, Some(4));
+    let held = HeldServer::start(4, 10, |_, _| {
         json!({"value": [{"scheduleId": "adele@contoso.com", "scheduleItems": []}]}).to_string()
     });
     let source = Arc::new(source(

@@ -14,7 +14,8 @@
 //!
 //! [`ClientOptions`] builds the client, from a config's [`HttpSettings`]
 //! (whose setters [`config_setters!`] writes); [`Service`] reads ([`Reply`]),
-//! maps transport failures and retries; [`map_status`] with
+//! maps transport failures and retries ([`Service::send_paced`]: paced by
+//! identity with a [`Pacer`] over [`Pacing`] settings); [`map_status`] with
 //! [`StatusRules`] maps statuses; [`TokenCache`] caches tokens;
 //! [`by_shared_token`] batches accounts by token and [`RefreshOnce`]
 //! refreshes a refused one. Feature
@@ -28,6 +29,8 @@
 //!
 //! `availability` defines the errors, retry settings and token types (no
 //! I/O); this crate does the HTTP with reqwest (rustls on ring) and oauth2;
+//! the [`Pacer`]'s rates are `governor`'s (keyed GCRA limiters, on
+//! governor's own clock) and its concurrency caps tokio's `Semaphore`;
 //! providers call it and never each other.
 //!
 //! # Crate features
@@ -45,6 +48,7 @@ pub use crate::jwt::{Rs256Key, Rs256KeyError, SignError};
 pub use crate::{
     bearer::{ByAccount, RefreshOnce, by_shared_token},
     client::{ClientError, ClientOptions, install_ring_provider},
+    pacer::{MAX_SLOWDOWN, PacePermit, Paced, Pacer, Pacing, Rate, is_throttling},
     reply::{Reply, Service, parse_retry_after, retry_after},
     settings::{BuildError, HttpSettings},
     status::{StatusCode, StatusError, StatusRules, map_status},
@@ -68,6 +72,7 @@ mod jwt;
 mod oauth;
 #[cfg(feature = "oauth")]
 mod oidc;
+mod pacer;
 mod reply;
 mod retry;
 mod settings;
@@ -83,5 +88,6 @@ mod user_tokens;
 /// What [`config_setters!`] names from the crates it is used in; not API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::pacer::Pacing;
     pub use availability::RetryConfig;
 }

@@ -1,10 +1,12 @@
 //! The retry loop: backoff with jitter, `Retry-After` honoured up to a
-//! limit, and the last error returned when the retries run out.
+//! limit, and the last error returned when the retries run out; paced by
+//! identity when the provider gives a [`Paced`].
 
 use std::time::Duration;
 
 use availability::{RetryConfig, SourceError};
 
+use crate::pacer::Paced;
 use crate::reply::{Reply, Service};
 use crate::status::StatusError;
 
@@ -55,20 +57,109 @@ impl Service {
         F: Fn() -> reqwest::RequestBuilder,
         C: Fn(&Reply) -> Option<StatusError>,
     {
+        self.run(None, build, retry, max_body, classify).await
+    }
+
+    /// [`send`](Self::send), each attempt paced as `paced`'s identity: it
+    /// waits for its turn ([`Pacer::acquire`](crate::Pacer::acquire)),
+    /// holds its concurrency slot until the reply is read (not while
+    /// waiting to retry), and a throttled reply holds back the identity's
+    /// other requests ([`Pacer::observe`](crate::Pacer::observe)).
+    ///
+    /// # Errors
+    ///
+    /// As [`send`](Self::send); pacing itself never fails a request.
+    pub async fn send_paced<F, C>(
+        &self,
+        paced: Paced<'_>,
+        build: F,
+        retry: &RetryConfig,
+        max_body: usize,
+        classify: C,
+    ) -> Result<Reply, SourceError>
+    where
+        F: Fn() -> reqwest::RequestBuilder,
+        C: Fn(&Reply) -> Option<StatusError>,
+    {
+        let reply = self
+            .run(Some(paced), build, retry, max_body, &classify)
+            .await?;
+        match classify(&reply) {
+            None => Ok(reply),
+            Some(failure) => Err(failure.error),
+        }
+    }
+
+    /// [`send_raw`](Self::send_raw), paced as [`send_paced`](Self::send_paced).
+    ///
+    /// # Errors
+    ///
+    /// As [`send_raw`](Self::send_raw).
+    pub async fn send_raw_paced<F, C>(
+        &self,
+        paced: Paced<'_>,
+        build: F,
+        retry: &RetryConfig,
+        max_body: usize,
+        classify: C,
+    ) -> Result<Reply, SourceError>
+    where
+        F: Fn() -> reqwest::RequestBuilder,
+        C: Fn(&Reply) -> Option<StatusError>,
+    {
+        self.run(Some(paced), build, retry, max_body, classify)
+            .await
+    }
+
+    async fn run<F, C>(
+        &self,
+        paced: Option<Paced<'_>>,
+        build: F,
+        retry: &RetryConfig,
+        max_body: usize,
+        classify: C,
+    ) -> Result<Reply, SourceError>
+    where
+        F: Fn() -> reqwest::RequestBuilder,
+        C: Fn(&Reply) -> Option<StatusError>,
+    {
         let mut attempt = 0;
         loop {
+            let permit = match &paced {
+                Some(paced) => Some(paced.acquire().await),
+                None => None,
+            };
             let outcome = match build().send().await {
                 Ok(response) => self.read(response, max_body).await,
                 Err(e) => Err(self.transport(e)),
             };
-            let error = match outcome {
+            drop(permit);
+            let failure = match outcome {
                 Ok(reply) => match classify(&reply) {
                     None => return Ok(reply),
-                    Some(failure) if !failure.retry => return Ok(reply),
-                    Some(failure) => failure.error,
+                    Some(failure) => Err((reply, failure)),
                 },
-                Err(e) if e.is_transient() => e,
-                Err(e) => return Err(e),
+                Err(e) => Ok(e),
+            };
+            let error = match failure {
+                Err((reply, failure)) => {
+                    if let Some(paced) = &paced {
+                        paced.observe(&failure.error);
+                    }
+                    if !failure.retry {
+                        return Ok(reply);
+                    }
+                    failure.error
+                }
+                Ok(e) => {
+                    if let Some(paced) = &paced {
+                        paced.observe(&e);
+                    }
+                    if !e.is_transient() {
+                        return Err(e);
+                    }
+                    e
+                }
             };
             let Some(wait) = wait_for(attempt, error.retry_after(), retry) else {
                 return Err(error);

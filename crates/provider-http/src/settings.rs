@@ -103,8 +103,9 @@ impl BuildError {
 /// Name the setters the config has: `base_url` (on a `base_url: String`
 /// field; a trailing `/` is dropped), `retry` (on a
 /// `retry: RetryConfig` field), and `request_timeout`,
-/// `add_root_certificate` and `max_response_bytes` (on `http`). Each takes
-/// `self` and returns it, like the config's own setters.
+/// `add_root_certificate` and `max_response_bytes` (on `http`), and
+/// `pacing` (on a `pacing: Pacing` field). Each takes `self` and returns
+/// it, like the config's own setters.
 ///
 /// # Example: a config with its own fields and the shared ones
 ///
@@ -162,6 +163,16 @@ macro_rules! config_setters {
         #[must_use]
         pub fn retry(mut self, retry: $crate::__private::RetryConfig) -> Self {
             self.retry = retry;
+            self
+        }
+    };
+    (@setter pacing) => {
+        /// Sets [`pacing`](Self::pacing): the rates and concurrency caps of
+        /// its requests by identity ([`Pacing::off`]($crate::Pacing::off)
+        /// to turn pacing off).
+        #[must_use]
+        pub fn pacing(mut self, pacing: $crate::__private::Pacing) -> Self {
+            self.pacing = pacing;
             self
         }
     };
