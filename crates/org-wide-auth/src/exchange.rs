@@ -9,7 +9,8 @@ use std::sync::Arc;
 use availability::{Clock, TokenSource};
 use credential_vault::{AppSecret, SecretString};
 use graph_provider::{
-    AppTokens, AuthConfig, Certificate, GraphConfig, GraphEvents, GraphOAuth, GraphSource, Tenant,
+    AppTokens, AuthConfig, Certificate, GraphConfig, GraphEvents, GraphOAuth, GraphSource, Pacing,
+    Tenant,
 };
 use serde::{Deserialize, Serialize};
 
@@ -184,9 +185,9 @@ impl ExchangeOnline {
         })
     }
 
-    /// Graph's settings: the test base URL and extra roots.
-    fn graph_config(&self) -> GraphConfig {
-        let mut graph = GraphConfig::default();
+    /// Graph's settings: the test base URL, extra roots, and `pacing`.
+    fn graph_config(&self, pacing: &Pacing) -> GraphConfig {
+        let mut graph = GraphConfig::default().pacing(pacing.clone());
         if let Some(base) = &self.graph_base {
             graph = graph.base_url(base.clone());
         }
@@ -197,25 +198,38 @@ impl ExchangeOnline {
     }
 
     /// The free/busy source: app-only Graph tokens from the secret or
-    /// certificate.
-    pub(crate) fn source(&self, clock: Arc<dyn Clock>) -> Result<GraphSource, ValidationError> {
-        Ok(self.clients(clock)?.0)
+    /// certificate, paced by `pacing`.
+    pub(crate) fn source(
+        &self,
+        clock: Arc<dyn Clock>,
+        pacing: &Pacing,
+    ) -> Result<GraphSource, ValidationError> {
+        Ok(self.clients(clock, pacing)?.0)
     }
 
     /// The free/busy source and, when [`booking`](Self::booking) is on,
     /// the writer booking in the scheduling account's calendar, sharing
-    /// one app-only token (`.default` carries every consented permission).
+    /// one app-only token (`.default` carries every consented permission)
+    /// and one pacer built from `pacing`: Graph counts a mailbox's reads
+    /// and writes against one per-mailbox limit, and the scheduling
+    /// account's mailbox is both read and written.
     pub(crate) fn clients(
         &self,
         clock: Arc<dyn Clock>,
+        pacing: &Pacing,
     ) -> Result<(GraphSource, Option<GraphEvents>), ValidationError> {
         let tokens: Arc<dyn TokenSource> = Arc::new(self.app_tokens(clock)?);
-        let source = GraphSource::new(tokens.clone(), self.graph_config())
+        let source = GraphSource::new(tokens.clone(), self.graph_config(pacing))
             .map_err(|e| ValidationError::Unreachable(e.to_string()))?;
         let sender = if self.booking {
             Some(
-                GraphEvents::new(tokens, self.scheduling_account.clone(), self.graph_config())
-                    .map_err(|e| ValidationError::Unreachable(e.to_string()))?,
+                GraphEvents::new(
+                    tokens,
+                    self.scheduling_account.clone(),
+                    self.graph_config(pacing),
+                )
+                .map_err(|e| ValidationError::Unreachable(e.to_string()))?
+                .with_pacer(source.pacer().clone()),
             )
         } else {
             None

@@ -9,8 +9,8 @@ use async_trait::async_trait;
 use availability::{AccessToken, AccountId, Clock, SourceError, TokenSource};
 use credential_vault::SecretString;
 use google_provider::{
-    GoogleConfig, GoogleEvents, GoogleSource, SCOPE_EVENTS, SCOPE_FREEBUSY, ServiceAccount,
-    ServiceAccountTokens,
+    GoogleConfig, GoogleEvents, GoogleSource, Pacer, Pacing, SCOPE_EVENTS, SCOPE_FREEBUSY,
+    ServiceAccount, ServiceAccountTokens,
 };
 use serde::{Deserialize, Serialize};
 
@@ -180,9 +180,10 @@ impl GoogleWorkspace {
             .map_err(|e| ValidationError::BadCredentials(e.to_string()))
     }
 
-    /// The Calendar API's settings: the test base URL and extra roots.
-    fn api_config(&self) -> GoogleConfig {
-        let mut google = GoogleConfig::default();
+    /// The Calendar API's settings: the test base URL, extra roots, and
+    /// `pacing`.
+    fn api_config(&self, pacing: &Pacing) -> GoogleConfig {
+        let mut google = GoogleConfig::default().pacing(pacing.clone());
         if let Some(base) = &self.api_base {
             google = google.base_url(base.clone());
         }
@@ -192,14 +193,37 @@ impl GoogleWorkspace {
         google
     }
 
-    /// The writer when [`booking`](Self::booking) is on: the service
-    /// account impersonating the scheduling account only, with
-    /// [`SCOPE_EVENTS`] only, and its token source (to check the
-    /// delegation when enabling). `None` when booking is off.
-    pub(crate) fn sender(
+    /// The free/busy source and, when [`booking`](Self::booking) is on,
+    /// the writer with its token source (to check the delegation when
+    /// enabling), the writer paced by the source's pacer.
+    ///
+    /// The source is paced by `pacing`: Google's per-project quota counts
+    /// the reads and the writes together. The writes always authenticate
+    /// as the scheduling account, so they count against its per-user
+    /// quota by name ([`GoogleConfig::pacing_identity`]); with
+    /// [`ReadAs::SchedulingAccount`] the reads do too, so the scheduling
+    /// account's reads and writes share one per-user budget, which its
+    /// tokens' hourly refreshes do not reset.
+    pub(crate) fn clients(
         &self,
         clock: Arc<dyn Clock>,
-    ) -> Result<Option<(GoogleEvents, Arc<ViaSchedulingAccount>)>, ValidationError> {
+        pacing: &Pacing,
+    ) -> Result<(GoogleSource, Option<GoogleWriter>), ValidationError> {
+        let source = self.source(clock.clone(), pacing)?;
+        let sender = self.sender(clock, pacing, source.pacer())?;
+        Ok((source, sender))
+    }
+
+    /// The writer when [`booking`](Self::booking) is on: the service
+    /// account impersonating the scheduling account only, with
+    /// [`SCOPE_EVENTS`] only, paced by `pacer` (the source's), and its
+    /// token source. `None` when booking is off.
+    fn sender(
+        &self,
+        clock: Arc<dyn Clock>,
+        pacing: &Pacing,
+        pacer: &Pacer,
+    ) -> Result<Option<GoogleWriter>, ValidationError> {
         if !self.booking {
             return Ok(None);
         }
@@ -208,26 +232,43 @@ impl GoogleWorkspace {
             inner: self.tokens(self.service_account()?, SCOPE_EVENTS, clock)?,
             subject: subject.clone(),
         });
-        let events = GoogleEvents::new(tokens.clone(), subject, self.api_config())
-            .map_err(|e| ValidationError::Unreachable(e.to_string()))?;
+        let config = self
+            .api_config(pacing)
+            .pacing_identity(self.scheduling_account.clone());
+        let events = GoogleEvents::new(tokens.clone(), subject, config)
+            .map_err(|e| ValidationError::Unreachable(e.to_string()))?
+            .with_pacer(pacer.clone());
         Ok(Some((events, tokens)))
     }
 
     /// The free/busy source: the key's service account, impersonating as
-    /// [`read_as`](Self::read_as) says, with the free/busy scope only.
-    pub(crate) fn source(&self, clock: Arc<dyn Clock>) -> Result<GoogleSource, ValidationError> {
+    /// [`read_as`](Self::read_as) says, with the free/busy scope only,
+    /// paced by `pacing` (by the scheduling account's name when it reads).
+    fn source(
+        &self,
+        clock: Arc<dyn Clock>,
+        pacing: &Pacing,
+    ) -> Result<GoogleSource, ValidationError> {
         let tokens = self.tokens(self.service_account()?, SCOPE_FREEBUSY, clock)?;
+        let mut config = self.api_config(pacing);
         let tokens: Arc<dyn TokenSource> = match self.read_as {
-            ReadAs::SchedulingAccount => Arc::new(ViaSchedulingAccount {
-                inner: tokens,
-                subject: AccountId::new(self.scheduling_account.clone()),
-            }),
+            ReadAs::SchedulingAccount => {
+                // Every request authenticates as the scheduling account:
+                // Google's per-user quota is its own.
+                config = config.pacing_identity(self.scheduling_account.clone());
+                Arc::new(ViaSchedulingAccount {
+                    inner: tokens,
+                    subject: AccountId::new(self.scheduling_account.clone()),
+                })
+            }
             _ => Arc::new(tokens),
         };
-        GoogleSource::new(tokens, self.api_config())
-            .map_err(|e| ValidationError::Unreachable(e.to_string()))
+        GoogleSource::new(tokens, config).map_err(|e| ValidationError::Unreachable(e.to_string()))
     }
 }
+
+/// The booking writer and its token source.
+pub(crate) type GoogleWriter = (GoogleEvents, Arc<ViaSchedulingAccount>);
 
 /// A Google token source that impersonates the scheduling account for every
 /// account, so colleagues' free/busy goes out 50 calendars to a request

@@ -1,5 +1,26 @@
 #![doc = include_str!("../README.md")]
 //!
+//! # Pacing
+//!
+//! Each integration's requests are paced by the provider's `Pacer`
+//! (provider-http): each identity's requests spaced at a rate and capped
+//! in flight, held back after a throttle (429, `Retry-After`), never
+//! dropped. [`OrgAuth::pacing`] says how for each kind: the provider's
+//! documented quotas (Google Calendar's 600 a minute per user and 10,000
+//! a minute per project; Graph's 10,000 per 10 minutes and 4 at once per
+//! mailbox; EWS's 10 at once per login), or what
+//! [`OrgAuth::with_pacing`] set for the instance. It is not stored with
+//! the settings: [`OrgAuth::restore`] paces as the restoring instance
+//! says.
+//!
+//! An integration's source and booking writer share one pacer, so the
+//! scheduling account's reads and writes count against one budget. The
+//! identities are what the quotas count by: Google's user (with
+//! [`ReadAs::SchedulingAccount`], and for every write, the scheduling
+//! account by name, so its budget outlives the hourly token refreshes;
+//! with [`ReadAs::EachParticipant`], each impersonated participant's
+//! token), Graph's mailbox, EWS's login.
+//!
 //! # Source layout
 //!
 //! Each file has one job; everything is re-exported here, flat.
@@ -36,6 +57,9 @@ pub use crate::{
     registry::{IntegrationStatus, OrgAuth},
     settings::IntegrationSettings,
 };
+/// How requests are paced ([`OrgAuth::with_pacing`]), as every provider
+/// takes it.
+pub use google_provider::{Pacing, Rate};
 
 mod coverage;
 mod error;

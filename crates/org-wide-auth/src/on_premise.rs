@@ -5,7 +5,7 @@
 use std::fmt;
 
 use credential_vault::{SecretString, ServerLogin};
-use ews_provider::{AuthMethod, EwsAuth, EwsConfig, EwsLogin, EwsSource};
+use ews_provider::{AuthMethod, EwsAuth, EwsConfig, EwsLogin, EwsSource, Pacing};
 use serde::{Deserialize, Serialize};
 
 use crate::settings::base64_ders;
@@ -163,8 +163,8 @@ impl ExchangeOnPremise {
         !self.ews_url.is_empty()
     }
 
-    /// The free/busy source over EWS.
-    pub(crate) fn source(&self) -> Result<EwsSource, ValidationError> {
+    /// The free/busy source over EWS, paced by `pacing` (by the login).
+    pub(crate) fn source(&self, pacing: &Pacing) -> Result<EwsSource, ValidationError> {
         if self.user.is_empty() {
             return Err(ValidationError::BadCredentials(
                 "the scheduling account's user name is empty".to_owned(),
@@ -182,7 +182,7 @@ impl ExchangeOnPremise {
                 ));
             }
         };
-        let mut config = EwsConfig::new(self.ews_url.clone());
+        let mut config = EwsConfig::new(self.ews_url.clone()).pacing(pacing.clone());
         if let Some(days) = self.max_window_days {
             config.max_window = std::time::Duration::from_secs(u64::from(days) * 86_400);
         }

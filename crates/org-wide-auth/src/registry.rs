@@ -9,8 +9,9 @@ use availability::{
     AccountId, Clock, FreeBusyRequest, FreeBusySource, Interval, MeetingSender, TokenSource,
 };
 use credential_vault::{AppCredentials, Credential, Expect, ServiceAccountKey, Vault};
-use ews_provider::EwsSource;
-use google_provider::{GoogleEvents, GoogleSource, SCOPE_EVENTS};
+use ews_provider::{EwsConfig, EwsSource};
+use google_provider::{GoogleConfig, GoogleEvents, GoogleSource, Pacing, SCOPE_EVENTS};
+use graph_provider::GraphConfig;
 use tokio::sync::RwLock;
 
 use crate::{
@@ -54,25 +55,103 @@ impl Enabled {
 /// call), disable, status, resolution of participants, and the free/busy
 /// sources they give. Secrets live in the credential vault; enabling
 /// applies to every program of the instance.
+///
+/// Each kind's requests are paced by [`pacing`](Self::pacing) (the
+/// provider's documented quotas unless [`with_pacing`](Self::with_pacing)
+/// says otherwise): an instance setting, not part of the stored
+/// [`IntegrationSettings`], applied to every source and writer built here
+/// (enabling, validating, restoring).
 pub struct OrgAuth {
     vault: Arc<Vault>,
     clock: Arc<dyn Clock>,
+    /// Pacing set by [`with_pacing`](Self::with_pacing), by kind.
+    pacing: BTreeMap<IntegrationKind, Pacing>,
     enabled: RwLock<BTreeMap<IntegrationKind, Enabled>>,
 }
 
 impl fmt::Debug for OrgAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("OrgAuth").finish_non_exhaustive()
+        f.debug_struct("OrgAuth")
+            .field("pacing", &self.pacing)
+            .finish_non_exhaustive()
     }
 }
 
 impl OrgAuth {
-    /// No integrations yet; secrets go to `vault`.
+    /// No integrations yet; secrets go to `vault`. Each kind is paced by
+    /// its provider's defaults ([`pacing`](Self::pacing)).
     pub fn new(vault: Arc<Vault>, clock: Arc<dyn Clock>) -> Self {
         Self {
             vault,
             clock,
+            pacing: BTreeMap::new(),
             enabled: RwLock::new(BTreeMap::new()),
+        }
+    }
+
+    /// Paces `kind`'s requests by `pacing` instead of its provider's
+    /// defaults: every source and booking writer of that kind this
+    /// registry builds from then on (by
+    /// [`enable_google`](Self::enable_google) and the other `enable_`
+    /// methods, the `validate_` methods and [`restore`](Self::restore)).
+    /// It belongs to the instance, not to the stored settings: set it
+    /// alike on every instance sharing a database, and after a restart.
+    ///
+    /// The rates are per instance: `n` instances reading one organisation
+    /// may together send `n` times the rate, so divide a quota among
+    /// them.
+    ///
+    /// # Example: Google Workspace at five requests a second per user
+    ///
+    /// ```
+    /// use std::sync::Arc;
+    ///
+    /// use availability::FixedClock;
+    /// use credential_vault::{KeyId, KeyRing, MasterKey, MemoryStore, Vault};
+    /// use org_wide_auth::{IntegrationKind, OrgAuth, Pacing, Rate};
+    ///
+    /// let vault = Arc::new(Vault::new(
+    ///     Arc::new(MemoryStore::new()),
+    ///     KeyRing::new(MasterKey::from_bytes(KeyId(1), [7; 32])),
+    /// ));
+    /// let clock = Arc::new(FixedClock::new("2026-01-05T09:00:00Z".parse()?));
+    /// let pacing = Pacing::default().per_identity(Rate::per_second(5));
+    /// let org = OrgAuth::new(vault, clock)
+    ///     .with_pacing(IntegrationKind::GoogleWorkspace, pacing.clone());
+    /// assert_eq!(org.pacing(IntegrationKind::GoogleWorkspace), pacing);
+    /// // Exchange Online keeps Graph's: 10,000 per 10 minutes and 4 at
+    /// // once per mailbox.
+    /// assert_eq!(org.pacing(IntegrationKind::ExchangeOnline).concurrency, Some(4));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[must_use]
+    pub fn with_pacing(mut self, kind: IntegrationKind, pacing: Pacing) -> Self {
+        self.pacing.insert(kind, pacing);
+        self
+    }
+
+    /// How `kind`'s requests are paced: what
+    /// [`with_pacing`](Self::with_pacing) set, else the provider's
+    /// documented defaults:
+    ///
+    /// - Google Workspace ([`IntegrationKind::GoogleWorkspace`]):
+    ///   google-provider's `GoogleConfig::pacing`, Google Calendar's
+    ///   quotas, 600 requests a minute per user and 10,000 a minute per
+    ///   project.
+    /// - Exchange Online ([`IntegrationKind::ExchangeOnline`]):
+    ///   graph-provider's `GraphConfig::pacing`, 10,000 requests per 10
+    ///   minutes and 4 in flight at once per mailbox.
+    /// - Exchange on-premise ([`IntegrationKind::ExchangeOnPremise`]):
+    ///   ews-provider's `EwsConfig::pacing`, 10 in flight at once per
+    ///   login and no rate.
+    pub fn pacing(&self, kind: IntegrationKind) -> Pacing {
+        if let Some(pacing) = self.pacing.get(&kind) {
+            return pacing.clone();
+        }
+        match kind {
+            IntegrationKind::GoogleWorkspace => GoogleConfig::default().pacing,
+            IntegrationKind::ExchangeOnline => GraphConfig::default().pacing,
+            IntegrationKind::ExchangeOnPremise => EwsConfig::new(String::new()).pacing,
         }
     }
 
@@ -167,9 +246,10 @@ impl OrgAuth {
         &self,
         config: &GoogleWorkspace,
     ) -> Result<(GoogleSource, Option<GoogleEvents>), ValidationError> {
-        let source = config.source(self.clock.clone())?;
+        let pacing = self.pacing(IntegrationKind::GoogleWorkspace);
+        let (source, sender) = config.clients(self.clock.clone(), &pacing)?;
         self.probe(&source, &config.scheduling_account).await?;
-        let Some((sender, tokens)) = config.sender(self.clock.clone())? else {
+        let Some((sender, tokens)) = sender else {
             return Ok((source, None));
         };
         let account = AccountId::new(config.scheduling_account.clone());
@@ -196,7 +276,8 @@ impl OrgAuth {
         &self,
         config: &ExchangeOnline,
     ) -> Result<(), ValidationError> {
-        let source = config.source(self.clock.clone())?;
+        let pacing = self.pacing(IntegrationKind::ExchangeOnline);
+        let source = config.source(self.clock.clone(), &pacing)?;
         self.probe(&source, &config.scheduling_account).await
     }
 
@@ -228,7 +309,8 @@ impl OrgAuth {
     pub async fn enable_exchange_online(&self, config: ExchangeOnline) -> Result<(), OrgError> {
         self.check_exclusion(IntegrationKind::ExchangeOnline)
             .await?;
-        let (source, sender) = config.clients(self.clock.clone())?;
+        let pacing = self.pacing(IntegrationKind::ExchangeOnline);
+        let (source, sender) = config.clients(self.clock.clone(), &pacing)?;
         self.probe(&source, &config.scheduling_account).await?;
         let creds = Credential::MicrosoftAppCredentials(AppCredentials::new(
             config.tenant.clone(),
@@ -272,8 +354,8 @@ impl OrgAuth {
                 };
                 let mut config = stored.clone();
                 config.service_account_key = key.key_json.clone();
-                let source = config.source(self.clock.clone())?;
-                let sender = config.sender(self.clock.clone())?.map(|(sender, _)| sender);
+                let (source, sender) = config.clients(self.clock.clone(), &self.pacing(kind))?;
+                let sender = sender.map(|(sender, _)| sender);
                 self.insert(config.settings(), Some(Arc::new(source)), boxed(sender))
                     .await;
             }
@@ -285,7 +367,7 @@ impl OrgAuth {
                 };
                 let mut config = stored.clone();
                 config.secret = app.secret.clone();
-                let (source, sender) = config.clients(self.clock.clone())?;
+                let (source, sender) = config.clients(self.clock.clone(), &self.pacing(kind))?;
                 self.insert(config.settings(), Some(Arc::new(source)), boxed(sender))
                     .await;
             }
@@ -303,7 +385,7 @@ impl OrgAuth {
                 let mut config = stored.clone();
                 config.user = login.user.clone();
                 config.password = login.password.clone();
-                let source = config.source()?;
+                let source = config.source(&self.pacing(kind))?;
                 self.insert(config.settings(), Some(Arc::new(source)), None)
                     .await;
             }
@@ -335,7 +417,7 @@ impl OrgAuth {
                 "no EWS URL was given".to_owned(),
             ));
         }
-        let source = config.source()?;
+        let source = config.source(&self.pacing(IntegrationKind::ExchangeOnPremise))?;
         self.probe(&source, &config.scheduling_account).await?;
         Ok(source)
     }

@@ -21,7 +21,7 @@ use crate::integrations::{exchange, google, google_echo, graph_token, jwt_claims
 const SCOPE_FREEBUSY: &str = "https://www.googleapis.com/auth/calendar.freebusy";
 const SCOPE_EVENTS: &str = "https://www.googleapis.com/auth/calendar.events";
 
-fn meeting() -> Meeting {
+pub(crate) fn meeting() -> Meeting {
     Meeting {
         uid: "mtg-7f3c2a".to_owned(),
         sequence: 0,

@@ -66,11 +66,11 @@ pub(crate) fn on_premise(server: &MockServer) -> ExchangeOnPremise {
     .with_auth(AuthMethod::Basic)
 }
 
-fn participants() -> Vec<String> {
+pub(crate) fn participants() -> Vec<String> {
     (0..1000).map(|i| format!("p{i:04}@example.org")).collect()
 }
 
-fn week() -> Interval {
+pub(crate) fn week() -> Interval {
     Interval::new(1_740_960_000, 1_741_564_800).unwrap()
 }
 

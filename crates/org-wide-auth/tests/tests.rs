@@ -9,6 +9,11 @@ mod booking;
 /// disable; mutual exclusion.
 mod integrations;
 
+/// Pacing: the registry's setting reaches every source and writer, an
+/// integration's source and writer share one pacer, and the scheduling
+/// account's identity outlives its token refreshes.
+mod pacing;
+
 /// The stored `IntegrationSettings` JSON, pinned: what the enabled
 /// integrations store, and the stored rows read back and restored.
 mod settings;
