@@ -1,156 +1,215 @@
-//! Records at organisation scale (issue 27's baseline): cold start,
-//! applying another instance's write, and enrolling one participant, at
-//! 12,500 and 50,000 participants in 20 programs, with 0.4 pairs and 0.04
-//! groups of ten per participant (50,000: 20,000 pairs, 2,000 groups).
+//! Records at organisation scale (issue 27): cold start, applying another
+//! instance's write, and enrolling one participant, for an organisation of
+//! 12,500 and 50,000 participants in 20 programs with 0.4 pairs and 0.04
+//! groups of ten per participant (50,000: 20,000 pairs, 2,000 groups), on
+//! SQLite and on PostgreSQL. The rows come from `support/org.rs`, the
+//! generator the scale tests use.
 //!
 //! ```text
-//! cargo bench --bench scale
+//! cargo bench --bench scale                      # SQLite
+//! source scripts/postgres-env && start_test_postgres
+//! cargo bench --all-features --bench scale       # and PostgreSQL
 //! ```
 //!
-//! On one SQLite file, written directly into the assistant's tables:
+//! Per engine (`scale/sqlite/…`, `scale/postgres/…`):
 //!
-//! - `scale/build_N`: `Assistant::builder().build()`: opening, reading
-//!   every table, joining parents and children, resolving the programs'
-//!   policies.
-//! - `scale/floor_N`: the same rows read with rusqlite alone into nothing
-//!   (the floor a cold start is compared with).
-//! - `scale/apply_one_write_50000`: another instance on the same file
-//!   enrols one participant; this instance's `reload()` applies it.
-//! - `scale/enrol_one_50000`: the enrolment alone.
+//! - `build_N`: `Assistant::builder().build()`, a cold start: opening,
+//!   reading every table, joining parents and children, resolving the
+//!   programs' policies. It is also what a full reload costs (a reload
+//!   that cannot use the change log loads the same records; opening adds
+//!   a schema-version read).
+//! - `floor_N`: the same rows read with the engine's driver alone into
+//!   structs of owned strings (a bare `SELECT` into structs).
+//! - `apply_one_write_50000`: another instance enrols one participant;
+//!   this instance's `reload()` applies it from the change log.
+//! - `enrol_one_50000`: the enrolment alone.
 //!
-//! The figures are a baseline: today a write elsewhere makes every instance
-//! reload every record. One run on 2 cores (2026-12-03): build 36.1 ms at
-//! 12,500 and 148 ms at 50,000 (4.1x for 4x the rows: linear), 4.0x the
-//! floor (9.2 / 36.9 ms); applying one write 158 ms (1.06x a cold build,
-//! where issue 27 asks for 1/100); enrolling one 2.5 ms.
+//! The figures are in README's "Running several instances".
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::hint::black_box;
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[path = "support/org.rs"]
+mod org;
 #[path = "support/records_floor.rs"]
 mod records_floor;
-use records_floor::floor;
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{BenchmarkGroup, Criterion, criterion_group, criterion_main};
 use scheduling_assistant::{
-    Assistant, FixedClock, KeyId, KeyRing, MasterKey, Participant, Program, ProgramId, SqliteStore,
-    Store, Vault,
+    Assistant, FixedClock, KeyId, KeyRing, MasterKey, Participant, ProgramId, SqliteStore, Store,
+    Vault,
 };
 
-const PROGRAMS: usize = 20;
+type Group<'a> = BenchmarkGroup<'a, criterion::measurement::WallTime>;
 
-fn program(i: usize) -> String {
-    format!("prog{:02}", i % PROGRAMS)
-}
-
-/// Writes `people` participants (after the assistant's migrations and the
-/// programs exist): each in one program, `people * 2 / 5` pairs inside a
-/// program, `people / 25` groups of ten.
-fn seed(db: &Path, people: usize) {
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let tx = conn.unchecked_transaction().unwrap();
-    {
-        let mut participant = tx
-            .prepare("INSERT INTO assistant_participants (id, email, time_zone, name) VALUES (?1, ?2, 'Europe/London', ?1)")
-            .unwrap();
-        let mut membership = tx
-            .prepare(
-                "INSERT INTO assistant_memberships (program_id, participant_id) VALUES (?1, ?2)",
-            )
-            .unwrap();
-        for i in 0..people {
-            participant
-                .execute((format!("p{i}"), format!("p{i}@example.org")))
-                .unwrap();
-            membership.execute((program(i), format!("p{i}"))).unwrap();
-        }
-        let mut pair = tx
-            .prepare("INSERT INTO assistant_pairs (id, program_id, mentor, mentee) VALUES (?1, ?2, ?3, ?4)")
-            .unwrap();
-        // p{i} and p{i + 20} share a program.
-        for k in 0..people * 2 / 5 {
-            let i = (k / PROGRAMS) * 2 * PROGRAMS + k % PROGRAMS;
-            pair.execute((
-                format!("pair{k}"),
-                program(i),
-                format!("p{i}"),
-                format!("p{}", i + PROGRAMS),
-            ))
-            .unwrap();
-        }
-        let mut group = tx
-            .prepare("INSERT INTO assistant_groups (id, program_id, name) VALUES (?1, ?2, ?1)")
-            .unwrap();
-        let mut member = tx
-            .prepare("INSERT INTO assistant_group_members (group_id, position, participant_id) VALUES (?1, ?2, ?3)")
-            .unwrap();
-        for g in 0..people / 25 {
-            group.execute((format!("g{g}"), program(g))).unwrap();
-            for k in 0..10 {
-                member
-                    .execute((
-                        format!("g{g}"),
-                        i64::try_from(k).unwrap(),
-                        format!("p{}", g + k * PROGRAMS * (people / 25 / PROGRAMS).max(1)),
-                    ))
-                    .unwrap();
-            }
-        }
-    }
-    tx.commit().unwrap();
+/// How an engine's instance is opened, and its floor read.
+enum Engine {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        db: std::path::PathBuf,
+    },
+    #[cfg(feature = "postgres")]
+    Postgres { url: String },
 }
 
 struct World {
-    _dir: tempfile::TempDir,
-    db: std::path::PathBuf,
-    vault: Arc<Vault>,
+    engine: Engine,
     clock: Arc<FixedClock>,
 }
 
 impl World {
     async fn build(&self) -> Assistant {
+        let key = KeyRing::new(MasterKey::from_bytes(KeyId(1), [7; 32]));
+        let (store, vault) = match &self.engine {
+            Engine::Sqlite { db, .. } => (
+                Store::open_sqlite(db).await.unwrap(),
+                Vault::new(Arc::new(SqliteStore::open(db).unwrap()), key),
+            ),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres { url } => (
+                Store::connect_postgres_without_tls(url).await.unwrap(),
+                Vault::new(
+                    Arc::new(
+                        credential_vault::PostgresStore::connect_without_tls(url)
+                            .await
+                            .unwrap(),
+                    ),
+                    key,
+                ),
+            ),
+        };
         Assistant::builder()
-            .store(Store::open_sqlite(&self.db).await.unwrap())
-            .vault(Arc::clone(&self.vault))
+            .store(store)
+            .vault(Arc::new(vault))
             .clock(self.clock.clone())
             .build()
             .await
             .unwrap()
     }
+
+    async fn floor(&self) -> usize {
+        match &self.engine {
+            Engine::Sqlite { db, .. } => records_floor::floor_structs(db),
+            #[cfg(feature = "postgres")]
+            Engine::Postgres { url } => {
+                let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+                    .await
+                    .unwrap();
+                let task = tokio::spawn(connection);
+                let n = records_floor::floor_structs_postgres(&client).await;
+                drop(client);
+                let _ = task.await;
+                n
+            }
+        }
+    }
 }
 
-fn world(rt: &tokio::runtime::Runtime, people: usize) -> World {
+fn clock() -> Arc<FixedClock> {
+    Arc::new(FixedClock::new(
+        jiff::Timestamp::from_second(1_772_409_600).unwrap(),
+    ))
+}
+
+fn sqlite(rt: &tokio::runtime::Runtime, people: usize) -> World {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("scale.sqlite3");
-    let vault = Arc::new(Vault::new(
-        Arc::new(SqliteStore::open(&db).unwrap()),
-        KeyRing::new(MasterKey::from_bytes(KeyId(1), [7; 32])),
-    ));
-    let clock = Arc::new(FixedClock::new(
-        jiff::Timestamp::from_second(1_772_409_600).unwrap(),
-    ));
     let w = World {
-        _dir: dir,
-        db,
-        vault,
-        clock,
+        engine: Engine::Sqlite { _dir: dir, db },
+        clock: clock(),
     };
+    rt.block_on(w.build());
+    if let Engine::Sqlite { db, .. } = &w.engine {
+        org::org(people).seed_sqlite(db);
+    }
+    w
+}
+
+#[cfg(feature = "postgres")]
+fn postgres(rt: &tokio::runtime::Runtime, base: &str, people: usize) -> World {
+    let name = format!("sa_scale_{}_{people}", std::process::id());
     rt.block_on(async {
-        let a = w.build().await;
-        for i in 0..PROGRAMS {
-            a.add_program(Program::new(program(i), program(i)))
+        let (admin, connection) =
+            tokio_postgres::connect(&format!("{base}/postgres"), tokio_postgres::NoTls)
                 .await
                 .unwrap();
+        let task = tokio::spawn(connection);
+        for sql in [
+            format!("DROP DATABASE IF EXISTS {name}"),
+            format!("CREATE DATABASE {name}"),
+        ] {
+            admin.batch_execute(&sql).await.unwrap();
         }
+        drop(admin);
+        let _ = task.await;
     });
-    seed(&w.db, people);
+    let w = World {
+        engine: Engine::Postgres {
+            url: format!("{base}/{name}"),
+        },
+        clock: clock(),
+    };
+    rt.block_on(w.build());
+    if let Engine::Postgres { url } = &w.engine {
+        rt.block_on(org::org(people).seed_postgres(url));
+    }
+    w
+}
+
+fn measure(group: &mut Group<'_>, rt: &tokio::runtime::Runtime, w: &World, people: usize) {
     let loaded = rt.block_on(w.build());
     assert_eq!(loaded.participants().len(), people);
     assert_eq!(loaded.groups().len(), people / 25);
-    w
+    assert_eq!(loaded.pairs().len(), people * 2 / 5);
+    drop(loaded);
+    group.bench_function(format!("build_{people}"), |b| {
+        b.iter(|| black_box(rt.block_on(w.build())));
+    });
+    group.bench_function(format!("floor_{people}"), |b| {
+        b.iter(|| black_box(rt.block_on(w.floor())));
+    });
+    if people != 50_000 {
+        return;
+    }
+    let (a, other) = rt.block_on(async { (w.build().await, w.build().await) });
+    let next = AtomicUsize::new(0);
+    let enrol = |other: &Assistant| {
+        let n = next.fetch_add(1, Ordering::Relaxed);
+        let other = other.clone();
+        async move {
+            other
+                .add_participant(
+                    Participant::new(
+                        format!("new{n}"),
+                        "New",
+                        format!("new{n}@example.org"),
+                        "UTC",
+                    ),
+                    &[ProgramId::new(org::program(0))],
+                )
+                .await
+                .unwrap();
+        }
+    };
+    group.bench_function("enrol_one_50000", |b| {
+        b.iter(|| rt.block_on(enrol(&other)));
+    });
+    group.bench_function("apply_one_write_50000", |b| {
+        b.iter_custom(|iters| {
+            let mut total = std::time::Duration::ZERO;
+            for _ in 0..iters {
+                rt.block_on(enrol(&other));
+                let started = std::time::Instant::now();
+                assert!(rt.block_on(a.reload()).unwrap());
+                total += started.elapsed();
+            }
+            total
+        });
+    });
+    let n = next.load(Ordering::Relaxed);
+    assert_eq!(a.participants().len(), people + n, "every write applied");
 }
 
 fn scale(c: &mut Criterion) {
@@ -159,55 +218,30 @@ fn scale(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let mut group = c.benchmark_group("scale");
+    let mut group = c.benchmark_group("scale/sqlite");
     group.sample_size(10);
     for people in [12_500, 50_000] {
-        let w = world(&rt, people);
-        group.bench_function(format!("build_{people}"), |b| {
-            b.iter(|| black_box(rt.block_on(w.build())));
-        });
-        group.bench_function(format!("floor_{people}"), |b| {
-            b.iter(|| black_box(floor(&w.db)));
-        });
-        if people == 50_000 {
-            let (a, other) = rt.block_on(async { (w.build().await, w.build().await) });
-            let next = AtomicUsize::new(0);
-            let enrol = |other: &Assistant| {
-                let n = next.fetch_add(1, Ordering::Relaxed);
-                let other = other.clone();
-                async move {
-                    other
-                        .add_participant(
-                            Participant::new(
-                                format!("new{n}"),
-                                "New",
-                                format!("new{n}@example.org"),
-                                "UTC",
-                            ),
-                            &[ProgramId::new("prog00")],
-                        )
-                        .await
-                        .unwrap();
-                }
-            };
-            group.bench_function("enrol_one_50000", |b| {
-                b.iter(|| rt.block_on(enrol(&other)));
-            });
-            group.bench_function("apply_one_write_50000", |b| {
-                b.iter_custom(|iters| {
-                    let mut total = std::time::Duration::ZERO;
-                    for _ in 0..iters {
-                        rt.block_on(enrol(&other));
-                        let started = std::time::Instant::now();
-                        assert!(rt.block_on(a.reload()).unwrap());
-                        total += started.elapsed();
-                    }
-                    total
-                });
-            });
-        }
+        let w = sqlite(&rt, people);
+        measure(&mut group, &rt, &w, people);
     }
     group.finish();
+
+    #[cfg(feature = "postgres")]
+    match std::env::var("TEST_POSTGRES_URL") {
+        Ok(base) => {
+            let mut group = c.benchmark_group("scale/postgres");
+            group.sample_size(10);
+            for people in [12_500, 50_000] {
+                let w = postgres(&rt, base.trim_end_matches('/'), people);
+                measure(&mut group, &rt, &w, people);
+            }
+            group.finish();
+        }
+        Err(_) => eprintln!(
+            "scale/postgres NOT RUN: TEST_POSTGRES_URL is not set \
+             (source scripts/postgres-env && start_test_postgres)"
+        ),
+    }
 }
 
 criterion_group!(benches, scale);

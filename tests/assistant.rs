@@ -897,9 +897,18 @@ async fn the_background_refresher_refreshes_stale_participants() {
     // reconnecting and is no longer refreshed.
     source.set("mia@example.org", FreeBusy::default());
     source.set("max@example.org", FreeBusy::default());
+    // Nobody asked for anyone yet: the refresher reads nobody.
     let refresher = a.spawn_refresher(Duration::from_secs(60));
-    // The first tick fires at once: both are fetched.
     tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(source.total(), 0, "outside the working set");
+    drop(refresher);
+    // Each reads the other's week: both are in the working set now.
+    a.availability(&me("max"), &pid("mia"), week())
+        .await
+        .unwrap();
+    a.availability(&me("mia"), &pid("max"), week())
+        .await
+        .unwrap();
     assert_eq!(
         (
             source.asked("mia@example.org"),
@@ -907,10 +916,16 @@ async fn the_background_refresher_refreshes_stale_participants() {
         ),
         (1, 1)
     );
+    let refresher = a.spawn_refresher(Duration::from_secs(60));
+    tokio::time::sleep(Duration::from_secs(1)).await;
     // Not stale yet on the injected clock: the next tick fetches nothing.
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(source.total(), 2);
+    // Both stale: a tick takes its share of the working set over the TTL
+    // (2 × 2 × 60 / 600, at least one), so one now and one a tick later.
     w.clock.advance(600);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    assert_eq!(source.total(), 3);
     tokio::time::sleep(Duration::from_secs(60)).await;
     assert_eq!(source.total(), 4);
     drop(refresher);

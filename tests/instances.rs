@@ -288,8 +288,9 @@ async fn a_dead_instances_lease_expires_and_another_takes_over() {
     // An instance took p0's refresh and died: its lease runs an hour, far
     // beyond this refresh.
     plant_dead_lease(&url, "p0", 3_600_000).await;
-    // A background refresh leaves p0 to its (dead) holder, refreshes p1.
-    assert_eq!(a.refresh(false).await.fetched, 1);
+    // A refresh (of everyone: nobody asked for them yet) leaves p0 to its
+    // (dead) holder, refreshes p1.
+    assert_eq!(a.refresh(true).await.fetched, 1);
     assert_eq!(source.asked("p0@example.org"), 0);
     // A reader waits while the lease lives: twenty looks at the row (two
     // clock reads each), and it has neither answered nor fetched.

@@ -33,6 +33,7 @@ pub struct AssistantBuilder {
     ttl: Option<Duration>,
     lease: Option<Duration>,
     lookahead: Option<Duration>,
+    working_set: Option<Duration>,
     connect_expiry: Option<Duration>,
     zones: Option<crate::vault_adapters::ParticipantZones>,
     invitations: Option<Arc<dyn availability::MeetingSender>>,
@@ -128,6 +129,15 @@ impl AssistantBuilder {
         self
     }
 
+    /// How long after someone last asked for a participant's busy time
+    /// (a read, a poll, a booking, on any instance) the background
+    /// refresher keeps it fresh (default 24 hours). Others are read when
+    /// asked for, so a large organisation's quota goes to the people in use.
+    pub fn working_set(mut self, window: Duration) -> Self {
+        self.working_set = Some(window);
+        self
+    }
+
     /// How long an OAuth connection attempt stays valid (default 10
     /// minutes).
     pub fn connect_expiry(mut self, expiry: Duration) -> Self {
@@ -203,6 +213,9 @@ impl AssistantBuilder {
                 clock,
                 lookahead_secs: secs(self.lookahead.unwrap_or(Duration::from_secs(28 * 86_400))),
                 connect_expiry_secs: secs(self.connect_expiry.unwrap_or(Duration::from_secs(600))),
+                ttl_secs: secs(ttl),
+                working_set_secs: secs(self.working_set.unwrap_or(Duration::from_secs(86_400))),
+                demand: Mutex::new(HashMap::new()),
                 records: RwLock::new(records),
                 pending: Mutex::new(HashMap::new()),
                 cache,

@@ -19,6 +19,7 @@ use crate::store::Store;
 
 mod access;
 mod admin;
+mod apply;
 mod attempts;
 mod booking;
 mod builder;
@@ -52,7 +53,7 @@ pub use slots::{Invitees, Problem, Proposal, ProposedSlot, SlotRequest};
 pub use status::ConnectionStatus;
 pub use sync::Refresher;
 
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq)]
 pub(crate) struct Records {
     pub(crate) programs: BTreeMap<ProgramId, (Program, ProgramPolicy)>,
     pub(crate) participants: BTreeMap<ParticipantId, (Participant, Vec<ProgramId>)>,
@@ -82,6 +83,15 @@ pub(crate) struct Inner {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) lookahead_secs: i64,
     pub(crate) connect_expiry_secs: i64,
+    /// How long busy times are reused (seconds).
+    pub(crate) ttl_secs: i64,
+    /// How long after the last ask a participant stays in the refresher's
+    /// working set (seconds).
+    pub(crate) working_set_secs: i64,
+    /// When this instance last recorded each participant as asked for
+    /// (the store's mark is rewritten at most once per 24th of the working
+    /// set: `sync::demand_every`).
+    pub(crate) demand: Mutex<HashMap<ParticipantId, i64>>,
     pub(crate) records: RwLock<Records>,
     pub(crate) pending: Mutex<HashMap<String, PendingConnect>>,
     pub(crate) cache: Box<dyn BusyCache>,

@@ -47,11 +47,9 @@ pub(crate) async fn restore_integration(org: &OrgAuth, settings: &IntegrationSet
 impl Assistant {
     /// Connects every participant an organisation integration covers and
     /// who has no connection of their own (call after enabling one);
-    /// returns who, by which integration.
+    /// returns who, by which integration. One pass over the participants
+    /// and one call into the integrations, whatever their number.
     pub async fn sync_organisation(&self) -> Vec<(ParticipantId, IntegrationKind)> {
-        let Some(org) = &self.inner.org else {
-            return Vec::new();
-        };
         let unconnected: Vec<(ParticipantId, String)> = {
             let records = self.records();
             records
@@ -61,16 +59,42 @@ impl Assistant {
                 .map(|(p, _)| (p.id.clone(), p.email.clone()))
                 .collect()
         };
+        self.connect_automatically(unconnected).await
+    }
+
+    /// [`sync_organisation`](Self::sync_organisation) for `ids` alone
+    /// (the participants another instance's write named).
+    pub(crate) async fn sync_organisation_of(&self, ids: &[ParticipantId]) {
+        if ids.is_empty() {
+            return;
+        }
+        let unconnected: Vec<(ParticipantId, String)> = {
+            let records = self.records();
+            ids.iter()
+                .filter(|id| !records.connections.contains_key(*id))
+                .filter_map(|id| records.participants.get(id))
+                .map(|(p, _)| (p.id.clone(), p.email.clone()))
+                .collect()
+        };
+        self.connect_automatically(unconnected).await;
+    }
+
+    async fn connect_automatically(
+        &self,
+        unconnected: Vec<(ParticipantId, String)>,
+    ) -> Vec<(ParticipantId, IntegrationKind)> {
+        let Some(org) = &self.inner.org else {
+            return Vec::new();
+        };
         let emails: Vec<String> = unconnected.iter().map(|(_, e)| e.clone()).collect();
+        let by_email: std::collections::HashMap<String, ParticipantId> = unconnected
+            .into_iter()
+            .map(|(id, email)| (email, id))
+            .collect();
         org.connect_automatically(&emails)
             .await
             .into_iter()
-            .filter_map(|(email, kind)| {
-                unconnected
-                    .iter()
-                    .find(|(_, e)| *e == email)
-                    .map(|(id, _)| (id.clone(), kind))
-            })
+            .filter_map(|(email, kind)| by_email.get(&email).map(|id| (id.clone(), kind)))
             .collect()
     }
 
@@ -272,13 +296,15 @@ impl Assistant {
     /// `emails`), whose cached busy times are forgotten now that it no
     /// longer covers them.
     pub(crate) async fn forget_automatic(&self, emails: &[String]) -> Vec<ParticipantId> {
+        let emails: std::collections::HashSet<String> =
+            emails.iter().map(|e| e.to_ascii_lowercase()).collect();
         let affected: Vec<ParticipantId> = {
             let records = self.records();
             records
                 .participants
                 .values()
                 .filter(|(p, _)| {
-                    emails.iter().any(|e| e.eq_ignore_ascii_case(&p.email))
+                    emails.contains(&p.email.to_ascii_lowercase())
                         && !records.connections.contains_key(&p.id)
                 })
                 .map(|(p, _)| p.id.clone())

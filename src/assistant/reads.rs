@@ -104,6 +104,7 @@ impl Assistant {
         HashMap<ParticipantId, Option<Result<FreeBusy, SourceError>>>,
         FetchCounts,
     ) {
+        self.note_demand(participants).await;
         let (mut out, counts) = self.busy_read(participants, window, force, wait).await;
         match self.inner.store.booked_between(window).await {
             Ok(booked) => {

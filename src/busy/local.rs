@@ -142,14 +142,19 @@ impl BusyCache for LocalCache {
     async fn stale(&self, participants: Vec<ParticipantId>) -> Vec<ParticipantId> {
         let now = self.clock.now().as_second();
         let entries = self.entries();
-        participants
+        let mut due: Vec<(i64, ParticipantId)> = participants
             .into_iter()
-            .filter(|p| {
-                entries
-                    .get(p)
-                    .is_none_or(|e| now.saturating_sub(e.fetched_at) >= self.ttl_secs)
+            .filter_map(|p| match entries.get(&p) {
+                None => Some((i64::MIN, p)),
+                Some(e) if now.saturating_sub(e.fetched_at) >= self.ttl_secs => {
+                    Some((e.fetched_at, p))
+                }
+                Some(_) => None,
             })
-            .collect()
+            .collect();
+        // Oldest first (never read first); ties keep the caller's order.
+        due.sort_by_key(|(fetched, _)| *fetched);
+        due.into_iter().map(|(_, p)| p).collect()
     }
 
     async fn last_error(&self, participant: &ParticipantId) -> Option<SourceError> {

@@ -127,7 +127,9 @@ pub(crate) trait BusyCache: std::fmt::Debug + Send + Sync {
     async fn forget(&self, participant: &ParticipantId);
 
     /// Of `participants`, those whose busy times are older than the TTL
-    /// (or missing).
+    /// (or missing) and that no instance is fetching now, oldest first
+    /// (never read first), so a refresher with a budget never starves
+    /// anyone.
     async fn stale(&self, participants: Vec<ParticipantId>) -> Vec<ParticipantId>;
 
     /// The last error read for a participant, if their last read failed.

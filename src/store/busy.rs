@@ -290,6 +290,26 @@ impl BusyTable {
             .map_err(db("writing"))
     }
 
+    /// Those of `ids` whose lease is live now (on the database's clock):
+    /// another claim (or this instance's) is fetching them.
+    pub(crate) async fn leased(&self, ids: &[String]) -> Result<Vec<String>, BusyTableError> {
+        let client = self.client().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT participant_id FROM assistant_busy \
+                     WHERE participant_id = ANY($1) AND lease_until >= {DB_NOW_MS}"
+                ),
+                &[&ids],
+            )
+            .await
+            .map_err(db("reading"))?;
+        rows.iter()
+            .map(|r| r.try_get(0))
+            .collect::<Result<_, _>>()
+            .map_err(db("reading"))
+    }
+
     /// Gives up the leases the claim `token` still holds on `ids` (one
     /// another claim has taken since, after this one expired, is left
     /// alone).

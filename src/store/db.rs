@@ -5,6 +5,7 @@
 use std::sync::{Arc, Mutex};
 
 use super::StoreError;
+use super::changes::{Change, logged};
 
 pub(super) fn backend<E: std::fmt::Display>(action: &'static str) -> impl FnOnce(E) -> StoreError {
     move |e| StoreError::Backend {
@@ -69,16 +70,15 @@ pub(super) enum Db {
 pub(super) type Statement = (&'static str, Vec<Value>);
 
 impl Db {
-    /// Runs statements in one transaction, and bumps the records'
-    /// revision in it (every instance then reloads them).
+    /// Runs statements in one transaction, bumps the records' revision
+    /// in it and logs what they `changed` under it (every other instance
+    /// then reloads those records: `changes.rs`).
     pub(super) async fn transaction(
         &self,
         mut statements: Vec<Statement>,
+        changed: &[Change],
     ) -> Result<(), StoreError> {
-        statements.push((
-            "UPDATE assistant_revision SET revision = revision + 1 WHERE id = 1",
-            Vec::new(),
-        ));
+        statements.extend(logged(changed));
         self.run(statements, None).await.map(|_| ())
     }
 

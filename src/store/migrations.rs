@@ -151,6 +151,24 @@ pub(super) const MIGRATIONS: &[&str] = &[
      ALTER TABLE assistant_oauth_attempts ADD COLUMN session_hash TEXT NOT NULL DEFAULT '';
      ALTER TABLE assistant_oauth_attempts ADD COLUMN return_to TEXT NOT NULL DEFAULT '';
      CREATE TABLE assistant_settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+    // 10: the change log (`changes`): each write of the records names the
+    // records it changed under the revision it took, so other instances
+    // reload those alone; the indexes reloading one participant's or
+    // program's records reads by; and when each participant's busy time
+    // was last asked for (`demand`: the refresher's working set).
+    "CREATE TABLE assistant_changes (
+        revision BIGINT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL,
+        PRIMARY KEY (revision, kind, key));
+     CREATE INDEX assistant_memberships_by_participant
+        ON assistant_memberships (participant_id);
+     CREATE INDEX assistant_pairs_by_mentor ON assistant_pairs (mentor);
+     CREATE INDEX assistant_pairs_by_mentee ON assistant_pairs (mentee);
+     CREATE INDEX assistant_pairs_by_program ON assistant_pairs (program_id);
+     CREATE INDEX assistant_group_members_by_participant
+        ON assistant_group_members (participant_id);
+     CREATE TABLE assistant_demand (
+        participant_id TEXT PRIMARY KEY, demanded_at BIGINT NOT NULL);
+     CREATE INDEX assistant_demand_by_time ON assistant_demand (demanded_at);",
 ];
 
 /// The newest schema version this build knows.

@@ -2,8 +2,9 @@
 //! the same SQLite file or PostgreSQL database as the credential vault,
 //! in tables of their own (`assistant_*`), with versioned migrations.
 //!
-//! Files: `migrations` (the schema), `db` (the two engines), `records`,
-//! `attempts` and, on PostgreSQL, `busy` (each the one owner of its
+//! Files: `migrations` (the schema), `db` (the two engines), `changes`
+//! (the log other instances apply), `demand` (the refresher's working
+//! set), `records`, `attempts` and, on PostgreSQL, `busy` (each the one owner of its
 //! tables' SQL).
 //!
 //! The SQL is written once (standard SQL both engines accept, `$n`
@@ -17,12 +18,15 @@ use std::sync::{Arc, Mutex};
 mod attempts;
 #[cfg(feature = "postgres")]
 pub(crate) mod busy;
+mod changes;
 mod db;
+mod demand;
 mod migrations;
 mod polls;
 mod records;
 mod sessions;
 
+pub(crate) use changes::Change;
 use db::{Db, backend, blocking, int};
 pub use migrations::SCHEMA_VERSION;
 use migrations::{MIGRATIONS, check_version, i64_of, usize_of};

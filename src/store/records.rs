@@ -4,7 +4,8 @@
 
 use policy_rules::Provider;
 
-use super::db::{Statement, children, int, text};
+use super::changes::{Change, logged};
+use super::db::{Row, Statement, children, int, text};
 use super::migrations::i64_of;
 use super::{Store, StoreError};
 use crate::model::{
@@ -14,16 +15,19 @@ use crate::model::{
 impl Store {
     pub(crate) async fn put_program(&self, p: &Program) -> Result<(), StoreError> {
         self.db
-            .transaction(vec![(
-                "INSERT INTO assistant_programs (id, name, policy_toml) VALUES ($1, $2, $3)
+            .transaction(
+                vec![(
+                    "INSERT INTO assistant_programs (id, name, policy_toml) VALUES ($1, $2, $3)
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name,
                  policy_toml = excluded.policy_toml",
-                vec![
-                    p.id.as_str().into(),
-                    p.name.clone().into(),
-                    p.policy_toml.clone().into(),
-                ],
-            )])
+                    vec![
+                        p.id.as_str().into(),
+                        p.name.clone().into(),
+                        p.policy_toml.clone().into(),
+                    ],
+                )],
+                &[Change::Program(p.id.as_str().to_owned())],
+            )
             .await
     }
 
@@ -36,16 +40,7 @@ impl Store {
             )
             .await?
             .iter()
-            .map(|r| {
-                Ok((
-                    Program {
-                        id: ProgramId::new(text(r, 0)?),
-                        name: text(r, 1)?,
-                        policy_toml: text(r, 2)?,
-                    },
-                    int(r, 3)?,
-                ))
-            })
+            .map(program_row)
             .collect()
     }
 
@@ -61,17 +56,22 @@ impl Store {
                     "UPDATE assistant_pairs SET ended_at = $2 WHERE program_id = $1 AND ended_at = 0",
                     vec![p.as_str().into(), at.into()],
                 ),
-            ])
+                ],
+                &[Change::Program(p.as_str().to_owned())],
+            )
             .await
     }
 
     /// Ends a pair at `at` (kept as history).
     pub(crate) async fn end_pair(&self, p: &PairId, at: i64) -> Result<(), StoreError> {
         self.db
-            .transaction(vec![(
-                "UPDATE assistant_pairs SET ended_at = $2 WHERE id = $1 AND ended_at = 0",
-                vec![p.as_str().into(), at.into()],
-            )])
+            .transaction(
+                vec![(
+                    "UPDATE assistant_pairs SET ended_at = $2 WHERE id = $1 AND ended_at = 0",
+                    vec![p.as_str().into(), at.into()],
+                )],
+                &[Change::Pair(p.as_str().to_owned())],
+            )
             .await
     }
 
@@ -85,7 +85,9 @@ impl Store {
             .transaction(vec![(
                 "DELETE FROM assistant_group_members WHERE group_id = $1 AND participant_id = $2",
                 vec![group.as_str().into(), participant.as_str().into()],
-            )])
+            )],
+                &[Change::Group(group.as_str().to_owned())],
+            )
             .await
     }
 
@@ -114,11 +116,14 @@ impl Store {
                      AND group_id IN (SELECT id FROM assistant_groups WHERE program_id = $2)",
                     vec![who.into(), what.into()],
                 ),
-            ])
+                ],
+                &[Change::Participant(who.to_owned())],
+            )
             .await
     }
 
-    /// Deletes a participant and every record row of theirs: own hours,
+    /// Deletes a participant and every record row of theirs: when they were
+    /// last asked for, own hours,
     /// the connection, group memberships, pairs (ended or not: a deleted
     /// person leaves no history), program memberships, the participant; and
     /// their answers, invitations, attendances and the polls and bookings
@@ -127,8 +132,13 @@ impl Store {
     /// `attempts.rs` and `busy.rs`; secrets are the vault's.)
     pub(crate) async fn delete_participant(&self, p: &ParticipantId) -> Result<(), StoreError> {
         let who = p.as_str();
-        let mut statements = super::polls::erase_participant(who);
+        let mut statements = super::changes::forget(who);
+        statements.extend(super::polls::erase_participant(who));
         statements.extend([
+            (
+                "DELETE FROM assistant_demand WHERE participant_id = $1",
+                vec![who.into()],
+            ),
             (
                 "DELETE FROM assistant_participant_hours WHERE participant_id = $1",
                 vec![who.into()],
@@ -154,7 +164,9 @@ impl Store {
                 vec![who.into()],
             ),
         ]);
-        self.db.transaction(statements).await
+        // Other instances load everything again rather than read a row
+        // naming the deleted participant.
+        self.db.transaction(statements, &[Change::Everything]).await
     }
 
     pub(crate) async fn put_participant(
@@ -180,7 +192,9 @@ impl Store {
                 vec![program.as_str().into(), p.id.as_str().into()],
             ));
         }
-        self.db.transaction(statements).await
+        self.db
+            .transaction(statements, &[Change::Participant(p.id.as_str().to_owned())])
+            .await
     }
 
     pub(crate) async fn participants(
@@ -212,15 +226,7 @@ impl Store {
                     .into_iter()
                     .map(ProgramId::new)
                     .collect();
-                Ok((
-                    Participant {
-                        id: ParticipantId::new(id),
-                        email: text(r, 1)?,
-                        time_zone: text(r, 2)?,
-                        name: text(r, 3)?,
-                    },
-                    programs,
-                ))
+                Ok((participant_row(r, id)?, programs))
             })
             .collect()
     }
@@ -237,7 +243,9 @@ impl Store {
                     p.mentor.as_str().into(),
                     p.mentee.as_str().into(),
                 ],
-            )])
+            )],
+                &[Change::Pair(p.id.as_str().to_owned())],
+            )
             .await
     }
 
@@ -250,17 +258,7 @@ impl Store {
             )
             .await?
             .iter()
-            .map(|r| {
-                Ok((
-                    Pair {
-                        id: PairId::new(text(r, 0)?),
-                        program: ProgramId::new(text(r, 1)?),
-                        mentor: ParticipantId::new(text(r, 2)?),
-                        mentee: ParticipantId::new(text(r, 3)?),
-                    },
-                    int(r, 4)?,
-                ))
-            })
+            .map(pair_row)
             .collect()
     }
 
@@ -292,7 +290,9 @@ impl Store {
                 ],
             ));
         }
-        self.db.transaction(statements).await
+        self.db
+            .transaction(statements, &[Change::Group(g.id.as_str().to_owned())])
+            .await
     }
 
     pub(crate) async fn groups(&self) -> Result<Vec<Group>, StoreError> {
@@ -334,30 +334,36 @@ impl Store {
 
     pub(crate) async fn put_connection(&self, c: &Connection) -> Result<(), StoreError> {
         self.db
-            .transaction(vec![(
-                "INSERT INTO assistant_connections
+            .transaction(
+                vec![(
+                    "INSERT INTO assistant_connections
                  (participant_id, provider, account, connected_at, needs_reconnect)
                  VALUES ($1, $2, $3, $4, $5)
                  ON CONFLICT (participant_id) DO UPDATE SET provider = excluded.provider,
                  account = excluded.account, connected_at = excluded.connected_at,
                  needs_reconnect = excluded.needs_reconnect",
-                vec![
-                    c.participant.as_str().into(),
-                    c.provider.as_str().into(),
-                    c.account.clone().into(),
-                    c.connected_at.into(),
-                    c.needs_reconnect.clone().unwrap_or_default().into(),
-                ],
-            )])
+                    vec![
+                        c.participant.as_str().into(),
+                        c.provider.as_str().into(),
+                        c.account.clone().into(),
+                        c.connected_at.into(),
+                        c.needs_reconnect.clone().unwrap_or_default().into(),
+                    ],
+                )],
+                &[Change::Connection(c.participant.as_str().to_owned())],
+            )
             .await
     }
 
     pub(crate) async fn delete_connection(&self, p: &ParticipantId) -> Result<(), StoreError> {
         self.db
-            .transaction(vec![(
-                "DELETE FROM assistant_connections WHERE participant_id = $1",
-                vec![p.as_str().into()],
-            )])
+            .transaction(
+                vec![(
+                    "DELETE FROM assistant_connections WHERE participant_id = $1",
+                    vec![p.as_str().into()],
+                )],
+                &[Change::Connection(p.as_str().to_owned())],
+            )
             .await
     }
 
@@ -370,17 +376,7 @@ impl Store {
             )
             .await?
             .iter()
-            .map(|r| {
-                let provider: Provider = text(r, 1)?.parse().map_err(StoreError::Corrupt)?;
-                let reason = text(r, 4)?;
-                Ok(Connection {
-                    participant: ParticipantId::new(text(r, 0)?),
-                    provider,
-                    account: text(r, 2)?,
-                    connected_at: int(r, 3)?,
-                    needs_reconnect: (!reason.is_empty()).then_some(reason),
-                })
-            })
+            .map(connection_row)
             .collect()
     }
 
@@ -401,7 +397,12 @@ impl Store {
                 vec![participant.as_str().into()],
             ),
         };
-        self.db.transaction(vec![statement]).await
+        self.db
+            .transaction(
+                vec![statement],
+                &[Change::Hours(participant.as_str().to_owned())],
+            )
+            .await
     }
 
     /// Every participant's own hours (JSON).
@@ -429,32 +430,29 @@ impl Store {
         json: String,
         excludes: Option<&str>,
     ) -> Result<bool, StoreError> {
-        self.db
-            .write_guarded_at(
-                vec![
-                    (
-                        "UPDATE assistant_revision SET revision = revision + 1 WHERE id = 1",
-                        Vec::new(),
-                    ),
-                    (
-                        "INSERT INTO assistant_org_integrations (kind, settings_json)
-                         SELECT $1, $2 WHERE NOT EXISTS
-                            (SELECT 1 FROM assistant_org_integrations WHERE kind = $3)
-                         ON CONFLICT (kind) DO UPDATE SET settings_json = excluded.settings_json",
-                        vec![kind.into(), json.into(), excludes.unwrap_or("").into()],
-                    ),
-                ],
-                1,
-            )
-            .await
+        // The bump (and the change's row) first: its row lock orders the
+        // check below after any other instance's write.
+        let mut statements = logged(&[Change::Integrations]);
+        let guard = statements.len();
+        statements.push((
+            "INSERT INTO assistant_org_integrations (kind, settings_json)
+             SELECT $1, $2 WHERE NOT EXISTS
+                (SELECT 1 FROM assistant_org_integrations WHERE kind = $3)
+             ON CONFLICT (kind) DO UPDATE SET settings_json = excluded.settings_json",
+            vec![kind.into(), json.into(), excludes.unwrap_or("").into()],
+        ));
+        self.db.write_guarded_at(statements, guard).await
     }
 
     pub(crate) async fn delete_integration(&self, kind: &str) -> Result<(), StoreError> {
         self.db
-            .transaction(vec![(
-                "DELETE FROM assistant_org_integrations WHERE kind = $1",
-                vec![kind.into()],
-            )])
+            .transaction(
+                vec![(
+                    "DELETE FROM assistant_org_integrations WHERE kind = $1",
+                    vec![kind.into()],
+                )],
+                &[Change::Integrations],
+            )
             .await
     }
 
@@ -469,6 +467,214 @@ impl Store {
             .map(|r| text(r, 0))
             .collect()
     }
+}
+
+/// One record at a time: what another instance's change names is read
+/// back alone (`changes.rs`), by primary key or by the indexes migration 10
+/// added.
+impl Store {
+    /// One program, with when it was archived (0: live).
+    pub(crate) async fn program(&self, id: &str) -> Result<Option<(Program, i64)>, StoreError> {
+        self.db
+            .query(
+                "SELECT id, name, policy_toml, archived_at FROM assistant_programs WHERE id = $1",
+                vec![id.into()],
+            )
+            .await?
+            .first()
+            .map(program_row)
+            .transpose()
+    }
+
+    /// One participant with their programs.
+    pub(crate) async fn participant(
+        &self,
+        id: &str,
+    ) -> Result<Option<(Participant, Vec<ProgramId>)>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                "SELECT id, email, time_zone, name FROM assistant_participants WHERE id = $1",
+                vec![id.into()],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let programs = self
+            .db
+            .query(
+                "SELECT program_id FROM assistant_memberships WHERE participant_id = $1
+                 ORDER BY program_id",
+                vec![id.into()],
+            )
+            .await?
+            .iter()
+            .map(|r| text(r, 0).map(ProgramId::new))
+            .collect::<Result<_, _>>()?;
+        Ok(Some((participant_row(row, text(row, 0)?)?, programs)))
+    }
+
+    /// One pair, with when it ended (0: current).
+    pub(crate) async fn pair(&self, id: &str) -> Result<Option<(Pair, i64)>, StoreError> {
+        self.db
+            .query(
+                "SELECT id, program_id, mentor, mentee, ended_at FROM assistant_pairs WHERE id = $1",
+                vec![id.into()],
+            )
+            .await?
+            .first()
+            .map(pair_row)
+            .transpose()
+    }
+
+    /// The pairs with `participant` in them, or (`program`) of a program:
+    /// their ids.
+    pub(crate) async fn pair_ids_of(
+        &self,
+        participant: Option<&str>,
+        program: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
+        let rows = match (participant, program) {
+            (Some(who), _) => {
+                self.db
+                    .query(
+                        "SELECT id FROM assistant_pairs WHERE mentor = $1
+                         UNION SELECT id FROM assistant_pairs WHERE mentee = $1",
+                        vec![who.into()],
+                    )
+                    .await?
+            }
+            (None, Some(program)) => {
+                self.db
+                    .query(
+                        "SELECT id FROM assistant_pairs WHERE program_id = $1",
+                        vec![program.into()],
+                    )
+                    .await?
+            }
+            (None, None) => Vec::new(),
+        };
+        rows.iter().map(|r| text(r, 0)).collect()
+    }
+
+    /// One group with its members in order.
+    pub(crate) async fn group(&self, id: &str) -> Result<Option<Group>, StoreError> {
+        let rows = self
+            .db
+            .query(
+                "SELECT id, program_id, name FROM assistant_groups WHERE id = $1",
+                vec![id.into()],
+            )
+            .await?;
+        let Some(row) = rows.first() else {
+            return Ok(None);
+        };
+        let members = self
+            .db
+            .query(
+                "SELECT participant_id FROM assistant_group_members WHERE group_id = $1
+                 ORDER BY position",
+                vec![id.into()],
+            )
+            .await?
+            .iter()
+            .map(|r| text(r, 0).map(ParticipantId::new))
+            .collect::<Result<_, _>>()?;
+        Ok(Some(Group {
+            id: GroupId::new(text(row, 0)?),
+            program: ProgramId::new(text(row, 1)?),
+            name: text(row, 2)?,
+            members,
+        }))
+    }
+
+    /// The ids of the groups `participant` is in.
+    pub(crate) async fn group_ids_of(&self, participant: &str) -> Result<Vec<String>, StoreError> {
+        self.db
+            .query(
+                "SELECT group_id FROM assistant_group_members WHERE participant_id = $1",
+                vec![participant.into()],
+            )
+            .await?
+            .iter()
+            .map(|r| text(r, 0))
+            .collect()
+    }
+
+    /// One participant's connection.
+    pub(crate) async fn connection(
+        &self,
+        participant: &str,
+    ) -> Result<Option<Connection>, StoreError> {
+        self.db
+            .query(
+                "SELECT participant_id, provider, account, connected_at, needs_reconnect
+                 FROM assistant_connections WHERE participant_id = $1",
+                vec![participant.into()],
+            )
+            .await?
+            .first()
+            .map(connection_row)
+            .transpose()
+    }
+
+    /// One participant's own hours (JSON).
+    pub(crate) async fn hours_of(&self, participant: &str) -> Result<Option<String>, StoreError> {
+        self.db
+            .query(
+                "SELECT hours_json FROM assistant_participant_hours WHERE participant_id = $1",
+                vec![participant.into()],
+            )
+            .await?
+            .first()
+            .map(|r| text(r, 0))
+            .transpose()
+    }
+}
+
+fn program_row(r: &Row) -> Result<(Program, i64), StoreError> {
+    Ok((
+        Program {
+            id: ProgramId::new(text(r, 0)?),
+            name: text(r, 1)?,
+            policy_toml: text(r, 2)?,
+        },
+        int(r, 3)?,
+    ))
+}
+
+fn participant_row(r: &Row, id: String) -> Result<Participant, StoreError> {
+    Ok(Participant {
+        id: ParticipantId::new(id),
+        email: text(r, 1)?,
+        time_zone: text(r, 2)?,
+        name: text(r, 3)?,
+    })
+}
+
+fn pair_row(r: &Row) -> Result<(Pair, i64), StoreError> {
+    Ok((
+        Pair {
+            id: PairId::new(text(r, 0)?),
+            program: ProgramId::new(text(r, 1)?),
+            mentor: ParticipantId::new(text(r, 2)?),
+            mentee: ParticipantId::new(text(r, 3)?),
+        },
+        int(r, 4)?,
+    ))
+}
+
+fn connection_row(r: &Row) -> Result<Connection, StoreError> {
+    let provider: Provider = text(r, 1)?.parse().map_err(StoreError::Corrupt)?;
+    let reason = text(r, 4)?;
+    Ok(Connection {
+        participant: ParticipantId::new(text(r, 0)?),
+        provider,
+        account: text(r, 2)?,
+        connected_at: int(r, 3)?,
+        needs_reconnect: (!reason.is_empty()).then_some(reason),
+    })
 }
 
 #[cfg(test)]

@@ -155,16 +155,19 @@ impl Store {
     /// instance reloads what depends on it.
     pub(crate) async fn put_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
         self.db
-            .transaction(vec![
-                (
-                    "DELETE FROM assistant_settings WHERE key = $1",
-                    vec![key.into()],
-                ),
-                (
-                    "INSERT INTO assistant_settings (key, value) VALUES ($1, $2)",
-                    vec![key.into(), value.into()],
-                ),
-            ])
+            .transaction(
+                vec![
+                    (
+                        "DELETE FROM assistant_settings WHERE key = $1",
+                        vec![key.into()],
+                    ),
+                    (
+                        "INSERT INTO assistant_settings (key, value) VALUES ($1, $2)",
+                        vec![key.into(), value.into()],
+                    ),
+                ],
+                &[super::Change::Setting(key.to_owned())],
+            )
             .await
     }
 }
