@@ -377,3 +377,115 @@ async fn the_refresher_keeps_the_working_set_fresh_spread_over_the_ttl() {
     assert_eq!(a.refresh(false).await.fetched, 0);
     assert_eq!(a.refresh(true).await.fetched, CONNECTED);
 }
+
+/// Google's freeBusy on wiremock, recording when each request arrived and
+/// which calendars it asked for; every calendar free.
+/// https://developers.google.com/workspace/calendar/api/v3/reference/freebusy/query
+struct Recorded(Arc<std::sync::Mutex<Vec<(std::time::Instant, Vec<String>)>>>);
+
+impl wiremock::Respond for Recorded {
+    fn respond(&self, r: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let ids: Vec<String> = body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_owned())
+            .collect();
+        let calendars: serde_json::Map<String, serde_json::Value> = ids
+            .iter()
+            .map(|id| (id.clone(), serde_json::json!({"busy": []})))
+            .collect();
+        self.0
+            .lock()
+            .unwrap()
+            .push((std::time::Instant::now(), ids));
+        wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+            "kind": "calendar#freeBusy",
+            "timeMin": body["timeMin"], "timeMax": body["timeMax"],
+            "calendars": calendars
+        }))
+    }
+}
+
+/// A full refresh of the organisation through Google Workspace's
+/// scheduling account sends exactly the batched minimum (50 calendars per
+/// freeBusy request, one window piece: 1,500 people, 30 requests) and never
+/// more than the configured quota in any window (scaled to 10 per second
+/// so the test takes seconds; the default is Google's 600 per minute).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_refresh_through_one_scheduling_account_is_the_batched_minimum_within_quota() {
+    use std::time::Duration;
+
+    use org_wide_auth::{Pacing, Rate, ReadAs};
+    use wiremock::matchers::{method, path};
+
+    const PEOPLE: usize = 1_500;
+    let server = wiremock::MockServer::start().await;
+    wiremock::Mock::given(method("POST"))
+        .and(path("/token"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200).set_body_json(serde_json::json!({
+                "access_token": "ya29.delegated", "expires_in": 3600, "token_type": "Bearer"
+            })),
+        )
+        .mount(&server)
+        .await;
+    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    wiremock::Mock::given(method("POST"))
+        .and(path("/calendar/v3/freeBusy"))
+        .respond_with(Recorded(log.clone()))
+        .mount(&server)
+        .await;
+
+    let world = World::new();
+    drop(world.builder().await.build().await.unwrap());
+    org::org(PEOPLE).seed_sqlite(&world.path);
+    let vault = world.vault();
+    let quota = Rate::per_second(10);
+    let org = Arc::new(
+        OrgAuth::new(vault.clone(), world.clock.clone()).with_pacing(
+            IntegrationKind::GoogleWorkspace,
+            Pacing::default().per_identity(quota),
+        ),
+    );
+    let a = world
+        .builder()
+        .await
+        .vault(vault)
+        .org_auth(org)
+        .build()
+        .await
+        .unwrap();
+    let config = GoogleWorkspace::new(
+        common::service_account_key(),
+        "scheduling@example.org",
+        Coverage::domains(["example.org"]),
+    )
+    .read_as(ReadAs::SchedulingAccount)
+    .endpoints(format!("{}/token", server.uri()), server.uri());
+    assert_eq!(
+        a.enable_google_workspace(config).await.unwrap().len(),
+        PEOPLE
+    );
+    let probes = log.lock().unwrap().len();
+
+    let counts = a.refresh(true).await;
+    assert_eq!((counts.fetched, counts.failed), (PEOPLE, 0));
+    let log = log.lock().unwrap().split_off(probes);
+    assert_eq!(log.len(), PEOPLE.div_ceil(50), "the batched minimum");
+    let mut asked: Vec<&String> = log.iter().flat_map(|(_, ids)| ids).collect();
+    assert!(log.iter().all(|(_, ids)| ids.len() <= 50));
+    asked.sort_unstable();
+    asked.dedup();
+    assert_eq!(asked.len(), PEOPLE, "everyone once");
+    // Never above the quota in any sliding window of its period.
+    let times: Vec<std::time::Instant> = log.iter().map(|(t, _)| *t).collect();
+    for (i, start) in times.iter().enumerate() {
+        let within = times[i..]
+            .iter()
+            .take_while(|t| t.duration_since(*start) < Duration::from_secs(1))
+            .count();
+        assert!(within <= 10, "{within} requests within a second");
+    }
+}
