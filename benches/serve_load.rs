@@ -16,6 +16,11 @@
 //! 16,000 requests after 640 warm-up requests. For scale it also times the
 //! same number of `Assistant::availability` calls made directly, without
 //! HTTP, at the same concurrency.
+//!
+//! Then the same again with an organisation of 50,000 more participants
+//! loaded beside the demo's 7 (`support/org.rs`: 20 programs, 20,000
+//! pairs, 2,000 groups), alternating the two twice in one run, and the
+//! ratio of their request rates (issue 27: at least 0.9x).
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::sync::Arc;
@@ -28,13 +33,20 @@ use scheduling_assistant::{Actor, Assistant, ParticipantId, Provider, Store};
 
 #[path = "../examples/support/demo_data.rs"]
 mod demo_data;
+#[path = "support/org.rs"]
+mod org;
 
 const CLIENTS: usize = 64;
 const PER_CLIENT: usize = 250;
 const WEEK: &str = "from=2026-03-05T00:00:00Z&to=2026-03-12T00:00:00Z";
 
-async fn assistant(dir: &std::path::Path) -> Assistant {
+async fn assistant(dir: &std::path::Path, extra: usize) -> Assistant {
     let db = dir.join("load.sqlite3");
+    if extra > 0 {
+        // The schema first, then the organisation straight into it.
+        drop(Store::open_sqlite(&db).await.unwrap());
+        org::org(extra).seed_sqlite(&db);
+    }
     let vault = Arc::new(Vault::new(
         Arc::new(SqliteStore::open(&db).unwrap()),
         KeyRing::new(MasterKey::from_bytes(KeyId(1), [5; 32])),
@@ -90,13 +102,31 @@ fn main() {
         return;
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut rates: [Vec<f64>; 2] = [Vec::new(), Vec::new()];
+    for round in 0..4 {
+        let (i, extra) = if round % 2 == 0 { (0, 0) } else { (1, 50_000) };
+        rates[i].push(load(extra));
+    }
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let (demo, org) = (mean(&rates[0]), mean(&rates[1]));
+    println!(
+        "serve_load: with 50,000 participants loaded {org:.0} req/s, with the demo's 7 {demo:.0} \
+         req/s (means of two alternating runs each): {:.2}x",
+        org / demo
+    );
+}
+
+/// One run with `extra` participants loaded beside the demo's; the HTTP
+/// request rate.
+fn load(extra: usize) -> f64 {
     let dir = tempfile::tempdir().unwrap();
     let server_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let a = server_rt.block_on(assistant(dir.path()));
+    let a = server_rt.block_on(assistant(dir.path(), extra));
+    assert_eq!(a.participants().len(), 7 + extra);
     let listener = server_rt
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -175,7 +205,12 @@ fn main() {
     };
     run(10); // warm-up: connections, the cache
     let (latencies, elapsed) = run(PER_CLIENT);
-    report("availability_http_64", latencies, elapsed);
+    let rate = latencies.len() as f64 / elapsed.as_secs_f64();
+    report(
+        &format!("availability_http_64/{}", 7 + extra),
+        latencies,
+        elapsed,
+    );
 
     // The same calls without HTTP, for scale.
     let window = Interval::new(1_772_668_800, 1_772_668_800 + 7 * 86_400).unwrap();
@@ -202,5 +237,11 @@ fn main() {
         }
         (all, start.elapsed())
     });
-    report("availability_direct_64", latencies, elapsed);
+    report(
+        &format!("availability_direct_64/{}", 7 + extra),
+        latencies,
+        elapsed,
+    );
+    server_rt.shutdown_background();
+    rate
 }

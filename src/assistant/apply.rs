@@ -60,25 +60,33 @@ impl Assistant {
         let store = &self.inner.store;
         let mut programs = BTreeSet::new();
         let mut all_programs = false;
-        let mut participants = BTreeSet::new();
         let mut pairs = BTreeSet::new();
         let mut groups = BTreeSet::new();
         let mut connections = BTreeSet::new();
         let mut hours = BTreeSet::new();
         let mut applied = Applied::default();
+        let mut fetched = Fetched::default();
+        // A participant's change reads everything tied to them at once.
+        let mut scoped = BTreeSet::new();
         for change in changes {
-            match change {
-                Change::Program(id) => {
-                    programs.insert(id.clone());
-                    // Archiving ends the program's pairs.
-                    pairs.extend(store.pair_ids_of(None, Some(id)).await?);
+            if let Change::Participant(id) = change {
+                scoped.insert(id.clone());
+                let scope = store.participant_scope(id).await?;
+                let who = ParticipantId::new(id.clone());
+                let read: BTreeSet<String> = scope
+                    .pairs
+                    .iter()
+                    .map(|(p, _)| p.id.as_str().to_owned())
+                    .collect();
+                for (pair, ended_at) in scope.pairs {
+                    fetched
+                        .pairs
+                        .push((pair.id.clone(), Some((pair, ended_at))));
                 }
-                Change::Participant(id) => {
-                    participants.insert(id.clone());
-                    connections.insert(id.clone());
-                    hours.insert(id.clone());
-                    pairs.extend(store.pair_ids_of(Some(id), None).await?);
-                    groups.extend(store.group_ids_of(id).await?);
+                groups.extend(scope.groups);
+                {
+                    // What the write may have deleted: the pairs and group
+                    // places in memory that name them.
                     let records = self.records();
                     pairs.extend(
                         records
@@ -86,7 +94,8 @@ impl Assistant {
                             .values()
                             .chain(records.ended_pairs.values().map(|(p, _)| p))
                             .filter(|p| p.mentor.as_str() == id || p.mentee.as_str() == id)
-                            .map(|p| p.id.as_str().to_owned()),
+                            .map(|p| p.id.as_str().to_owned())
+                            .filter(|p| !read.contains(p)),
                     );
                     groups.extend(
                         records
@@ -96,29 +105,46 @@ impl Assistant {
                             .map(|g| g.id.as_str().to_owned()),
                     );
                 }
+                fetched.participants.push((who.clone(), scope.person));
+                fetched.connections.push((who.clone(), scope.connection));
+                fetched.hours.push((who, parse_hours(id, scope.hours)?));
+            }
+        }
+        let fetched_pairs: BTreeSet<String> = fetched
+            .pairs
+            .iter()
+            .map(|(id, _)| id.as_str().to_owned())
+            .collect();
+        for change in changes {
+            match change {
+                Change::Program(id) => {
+                    programs.insert(id.clone());
+                    // Archiving ends the program's pairs.
+                    pairs.extend(store.pair_ids_of(id).await?);
+                }
+                Change::Participant(_) => {}
                 Change::Pair(id) => {
                     pairs.insert(id.clone());
                 }
                 Change::Group(id) => {
                     groups.insert(id.clone());
                 }
-                Change::Connection(id) => {
+                Change::Connection(id) if !scoped.contains(id) => {
                     connections.insert(id.clone());
                 }
-                Change::Hours(id) => {
+                Change::Hours(id) if !scoped.contains(id) => {
                     hours.insert(id.clone());
                 }
+                Change::Connection(_) | Change::Hours(_) => {}
                 Change::Integrations => applied.integrations = true,
                 Change::Setting(key) => all_programs |= key == ORG_POLICY_KEY,
                 // `changes_since` answers `None` for it: everything is loaded.
                 Change::Everything => {}
             }
         }
+        pairs.retain(|p| !fetched_pairs.contains(p));
 
-        let mut fetched = Fetched {
-            all_programs,
-            ..Fetched::default()
-        };
+        fetched.all_programs = all_programs;
         if all_programs || !programs.is_empty() {
             let org = org_layer(store, &self.inner.org_policy).await?;
             let rows = if all_programs {
@@ -140,10 +166,6 @@ impl Assistant {
                     .push((program.id.clone(), Some((program, policy, archived_at))));
             }
         }
-        for id in participants {
-            let row = store.participant(&id).await?;
-            fetched.participants.push((ParticipantId::new(id), row));
-        }
         for id in pairs {
             let row = store.pair(&id).await?;
             fetched.pairs.push((PairId::new(id), row));
@@ -157,13 +179,7 @@ impl Assistant {
             fetched.connections.push((ParticipantId::new(id), row));
         }
         for id in hours {
-            let row = match store.hours_of(&id).await? {
-                Some(json) => Some(
-                    serde_json::from_str::<ParticipantHours>(&json)
-                        .map_err(|e| StoreError::Corrupt(format!("own hours of {id}: {e}")))?,
-                ),
-                None => None,
-            };
+            let row = parse_hours(&id, store.hours_of(&id).await?)?;
             fetched.hours.push((ParticipantId::new(id), row));
         }
 
@@ -188,6 +204,15 @@ impl Assistant {
         }
         Ok(applied)
     }
+}
+
+/// Own hours read back as JSON, parsed.
+fn parse_hours(id: &str, json: Option<String>) -> Result<Option<ParticipantHours>, StoreError> {
+    json.map(|json| {
+        serde_json::from_str::<ParticipantHours>(&json)
+            .map_err(|e| StoreError::Corrupt(format!("own hours of {id}: {e}")))
+    })
+    .transpose()
 }
 
 /// The zone book's entries the fetched participants change: an old email

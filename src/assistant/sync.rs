@@ -149,8 +149,15 @@ impl Assistant {
         // Concurrent callers wait for one reload rather than each reading
         // the same changes; they then find it done.
         let reloading = self.inner.reloading.lock().await;
+        // Another caller may have applied it while this one waited; the
+        // revision read above bounds what is applied now.
         let loaded = self.inner.revision.load(Ordering::Acquire);
-        let (revision, applied) = match self.inner.store.changes_since(loaded).await? {
+        let (revision, applied) = match self
+            .inner
+            .store
+            .changes_between(loaded, revision.max(loaded))
+            .await?
+        {
             Some(set) if set.changes.is_empty() && set.revision == loaded => (loaded, None),
             Some(set) => (set.revision, Some(self.apply_changes(&set.changes).await?)),
             None => {

@@ -149,8 +149,22 @@ impl Store {
     ///
     /// # Errors
     /// [`StoreError`].
+    #[cfg(test)]
     pub(crate) async fn changes_since(&self, since: i64) -> Result<Option<ChangeSet>, StoreError> {
         let revision = self.revision().await?;
+        self.changes_between(since, revision).await
+    }
+
+    /// [`changes_since`](Self::changes_since) up to `revision`, a
+    /// revision the caller just read.
+    ///
+    /// # Errors
+    /// [`StoreError`].
+    pub(crate) async fn changes_between(
+        &self,
+        since: i64,
+        revision: i64,
+    ) -> Result<Option<ChangeSet>, StoreError> {
         let behind = revision.saturating_sub(since);
         if behind <= 0 {
             return Ok(Some(ChangeSet {

@@ -486,35 +486,6 @@ impl Store {
             .transpose()
     }
 
-    /// One participant with their programs.
-    pub(crate) async fn participant(
-        &self,
-        id: &str,
-    ) -> Result<Option<(Participant, Vec<ProgramId>)>, StoreError> {
-        let rows = self
-            .db
-            .query(
-                "SELECT id, email, time_zone, name FROM assistant_participants WHERE id = $1",
-                vec![id.into()],
-            )
-            .await?;
-        let Some(row) = rows.first() else {
-            return Ok(None);
-        };
-        let programs = self
-            .db
-            .query(
-                "SELECT program_id FROM assistant_memberships WHERE participant_id = $1
-                 ORDER BY program_id",
-                vec![id.into()],
-            )
-            .await?
-            .iter()
-            .map(|r| text(r, 0).map(ProgramId::new))
-            .collect::<Result<_, _>>()?;
-        Ok(Some((participant_row(row, text(row, 0)?)?, programs)))
-    }
-
     /// One pair, with when it ended (0: current).
     pub(crate) async fn pair(&self, id: &str) -> Result<Option<(Pair, i64)>, StoreError> {
         self.db
@@ -528,34 +499,17 @@ impl Store {
             .transpose()
     }
 
-    /// The pairs with `participant` in them, or (`program`) of a program:
-    /// their ids.
-    pub(crate) async fn pair_ids_of(
-        &self,
-        participant: Option<&str>,
-        program: Option<&str>,
-    ) -> Result<Vec<String>, StoreError> {
-        let rows = match (participant, program) {
-            (Some(who), _) => {
-                self.db
-                    .query(
-                        "SELECT id FROM assistant_pairs WHERE mentor = $1
-                         UNION SELECT id FROM assistant_pairs WHERE mentee = $1",
-                        vec![who.into()],
-                    )
-                    .await?
-            }
-            (None, Some(program)) => {
-                self.db
-                    .query(
-                        "SELECT id FROM assistant_pairs WHERE program_id = $1",
-                        vec![program.into()],
-                    )
-                    .await?
-            }
-            (None, None) => Vec::new(),
-        };
-        rows.iter().map(|r| text(r, 0)).collect()
+    /// The ids of a program's pairs.
+    pub(crate) async fn pair_ids_of(&self, program: &str) -> Result<Vec<String>, StoreError> {
+        self.db
+            .query(
+                "SELECT id FROM assistant_pairs WHERE program_id = $1",
+                vec![program.into()],
+            )
+            .await?
+            .iter()
+            .map(|r| text(r, 0))
+            .collect()
     }
 
     /// One group with its members in order.
@@ -589,17 +543,76 @@ impl Store {
         }))
     }
 
-    /// The ids of the groups `participant` is in.
-    pub(crate) async fn group_ids_of(&self, participant: &str) -> Result<Vec<String>, StoreError> {
-        self.db
+    /// Everything tied to one participant, in three reads: their row
+    /// with their connection and own hours (JSON), their programs and the
+    /// groups they are in, and the pairs they are in.
+    pub(crate) async fn participant_scope(&self, id: &str) -> Result<ParticipantScope, StoreError> {
+        let rows = self
+            .db
             .query(
-                "SELECT group_id FROM assistant_group_members WHERE participant_id = $1",
-                vec![participant.into()],
+                "SELECT p.id, p.email, p.time_zone, p.name,
+                        CAST(CASE WHEN c.participant_id IS NULL THEN 0 ELSE 1 END AS BIGINT),
+                        COALESCE(c.provider, ''), COALESCE(c.account, ''),
+                        COALESCE(c.connected_at, CAST(0 AS BIGINT)),
+                        COALESCE(c.needs_reconnect, ''),
+                        CAST(CASE WHEN h.participant_id IS NULL THEN 0 ELSE 1 END AS BIGINT),
+                        COALESCE(h.hours_json, '')
+                 FROM assistant_participants p
+                 LEFT JOIN assistant_connections c ON c.participant_id = p.id
+                 LEFT JOIN assistant_participant_hours h ON h.participant_id = p.id
+                 WHERE p.id = $1",
+                vec![id.into()],
+            )
+            .await?;
+        let mut scope = ParticipantScope::default();
+        let Some(row) = rows.first() else {
+            return Ok(scope);
+        };
+        let links = self
+            .db
+            .query(
+                "SELECT 'm', program_id FROM assistant_memberships WHERE participant_id = $1
+                 UNION ALL
+                 SELECT 'g', group_id FROM assistant_group_members WHERE participant_id = $1
+                 ORDER BY 1, 2",
+                vec![id.into()],
+            )
+            .await?;
+        let mut programs = Vec::new();
+        for link in &links {
+            match text(link, 0)?.as_str() {
+                "m" => programs.push(ProgramId::new(text(link, 1)?)),
+                _ => scope.groups.push(text(link, 1)?),
+            }
+        }
+        scope.person = Some((participant_row(row, text(row, 0)?)?, programs));
+        if int(row, 4)? == 1 {
+            let provider: Provider = text(row, 5)?.parse().map_err(StoreError::Corrupt)?;
+            let reason = text(row, 8)?;
+            scope.connection = Some(Connection {
+                participant: ParticipantId::new(id),
+                provider,
+                account: text(row, 6)?,
+                connected_at: int(row, 7)?,
+                needs_reconnect: (!reason.is_empty()).then_some(reason),
+            });
+        }
+        if int(row, 9)? == 1 {
+            scope.hours = Some(text(row, 10)?);
+        }
+        scope.pairs = self
+            .db
+            .query(
+                "SELECT id, program_id, mentor, mentee, ended_at FROM assistant_pairs WHERE mentor = $1
+                 UNION
+                 SELECT id, program_id, mentor, mentee, ended_at FROM assistant_pairs WHERE mentee = $1",
+                vec![id.into()],
             )
             .await?
             .iter()
-            .map(|r| text(r, 0))
-            .collect()
+            .map(pair_row)
+            .collect::<Result<_, _>>()?;
+        Ok(scope)
     }
 
     /// One participant's connection.
@@ -631,6 +644,22 @@ impl Store {
             .map(|r| text(r, 0))
             .transpose()
     }
+}
+
+/// What [`Store::participant_scope`] reads (all empty when the
+/// participant is gone).
+#[derive(Debug, Default)]
+pub(crate) struct ParticipantScope {
+    /// The participant and their programs.
+    pub(crate) person: Option<(Participant, Vec<ProgramId>)>,
+    /// Their connection.
+    pub(crate) connection: Option<Connection>,
+    /// Their own hours (JSON).
+    pub(crate) hours: Option<String>,
+    /// The pairs they are in, with when each ended (0: current).
+    pub(crate) pairs: Vec<(Pair, i64)>,
+    /// The ids of the groups they are in.
+    pub(crate) groups: Vec<String>,
 }
 
 fn program_row(r: &Row) -> Result<(Program, i64), StoreError> {
