@@ -23,6 +23,8 @@
 //! - `apply_one_write_50000`: another instance enrols one participant;
 //!   this instance's `reload()` applies it from the change log.
 //! - `enrol_one_50000`: the enrolment alone.
+//! - `memory_N` (printed): the resident set's growth over a cold start,
+//!   per participant.
 //!
 //! The figures are in README's "Running several instances".
 #![allow(missing_docs, clippy::unwrap_used)]
@@ -107,6 +109,14 @@ impl World {
     }
 }
 
+fn group_name(w: &World) -> &'static str {
+    match w.engine {
+        Engine::Sqlite { .. } => "scale/sqlite",
+        #[cfg(feature = "postgres")]
+        Engine::Postgres { .. } => "scale/postgres",
+    }
+}
+
 fn clock() -> Arc<FixedClock> {
     Arc::new(FixedClock::new(
         jiff::Timestamp::from_second(1_772_409_600).unwrap(),
@@ -158,8 +168,24 @@ fn postgres(rt: &tokio::runtime::Runtime, base: &str, people: usize) -> World {
     w
 }
 
+/// This process's resident memory in bytes (Linux `/proc/self/statm`).
+fn resident() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: usize = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
 fn measure(group: &mut Group<'_>, rt: &tokio::runtime::Runtime, w: &World, people: usize) {
+    let before = resident();
     let loaded = rt.block_on(w.build());
+    // What the loaded records hold: the growth of the resident set over
+    // the load (the allocator keeps what the load freed, so an upper
+    // bound), per participant.
+    println!(
+        "{}/memory_{people}: {} bytes per participant",
+        group_name(w),
+        resident().saturating_sub(before) / people
+    );
     assert_eq!(loaded.participants().len(), people);
     assert_eq!(loaded.groups().len(), people / 25);
     assert_eq!(loaded.pairs().len(), people * 2 / 5);

@@ -123,7 +123,14 @@ impl Assistant {
                 }
                 let mut shared: Vec<ProgramId> = Vec::new();
                 let mut relation = Relation::Stranger;
-                for pair in records.pairs.values() {
+                let links = records.links();
+                let pairs = links
+                    .pairs_of
+                    .get(viewer)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| records.pairs.get(id));
+                for pair in pairs {
                     let linked = (pair.mentor == *viewer && pair.mentee == *target)
                         || (pair.mentee == *viewer && pair.mentor == *target);
                     if linked && live(&pair.program) {
@@ -133,7 +140,13 @@ impl Assistant {
                         }
                     }
                 }
-                for group in records.groups.values() {
+                let groups = links
+                    .groups_of
+                    .get(viewer)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|id| records.groups.get(id));
+                for group in groups {
                     if group.members.contains(viewer)
                         && group.members.contains(target)
                         && live(&group.program)

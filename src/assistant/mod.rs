@@ -68,6 +68,62 @@ pub(crate) struct Records {
     pub(crate) connections: HashMap<ParticipantId, Connection>,
     /// Participants' own hours (only those who narrowed theirs).
     pub(crate) hours: HashMap<ParticipantId, policy_rules::ParticipantHours>,
+    /// Who is in which current pair and group, built from the maps above
+    /// when first asked after a write ([`Assistant::records_mut`] clears
+    /// it): the access check looks a viewer's links up instead of scanning
+    /// every pair and group.
+    pub(crate) links: LinkCache,
+}
+
+impl Records {
+    /// The links of the records as they are now.
+    pub(crate) fn links(&self) -> &Links {
+        self.links.0.get_or_init(|| {
+            let mut links = Links::default();
+            for pair in self.pairs.values() {
+                for who in [&pair.mentor, &pair.mentee] {
+                    links
+                        .pairs_of
+                        .entry(who.clone())
+                        .or_default()
+                        .push(pair.id.clone());
+                }
+            }
+            for group in self.groups.values() {
+                for who in &group.members {
+                    let of = links.groups_of.entry(who.clone()).or_default();
+                    if of.last() != Some(&group.id) {
+                        of.push(group.id.clone());
+                    }
+                }
+            }
+            links
+        })
+    }
+}
+
+/// Each participant's current pairs and groups, in id order.
+#[derive(Debug, Default)]
+pub(crate) struct Links {
+    pub(crate) pairs_of: HashMap<ParticipantId, Vec<PairId>>,
+    pub(crate) groups_of: HashMap<ParticipantId, Vec<GroupId>>,
+}
+
+/// [`Links`], derived: equal whatever it holds, and not printed (two
+/// copies of the same records compare and print alike).
+#[derive(Default)]
+pub(crate) struct LinkCache(std::sync::OnceLock<Links>);
+
+impl PartialEq for LinkCache {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl fmt::Debug for LinkCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("LinkCache")
+    }
 }
 
 pub(crate) struct Inner {
@@ -145,11 +201,16 @@ impl Assistant {
             .unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The records to change; their derived [`Links`] are dropped, to be
+    /// built again from the changed records when next asked.
     pub(crate) fn records_mut(&self) -> std::sync::RwLockWriteGuard<'_, Records> {
-        self.inner
+        let mut records = self
+            .inner
             .records
             .write()
-            .unwrap_or_else(PoisonError::into_inner)
+            .unwrap_or_else(PoisonError::into_inner);
+        records.links = LinkCache::default();
+        records
     }
 
     pub(crate) fn now_secs(&self) -> i64 {

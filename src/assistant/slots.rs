@@ -256,10 +256,16 @@ impl Assistant {
             return Err(AssistantError::SchedulingDisabled(program.clone()));
         }
         let mut unique: Vec<ParticipantId> = Vec::with_capacity(people.len());
-        for p in people {
-            self.participant(p)?;
-            if !unique.contains(p) {
-                unique.push(p.clone());
+        {
+            let records = self.records();
+            let mut seen = std::collections::HashSet::with_capacity(people.len());
+            for p in people {
+                if !records.participants.contains_key(p) {
+                    return Err(AssistantError::UnknownParticipant(p.clone()));
+                }
+                if seen.insert(p) {
+                    unique.push(p.clone());
+                }
             }
         }
         let zones = self.zones_of(&unique, &policy);
@@ -284,9 +290,16 @@ impl Assistant {
         let mut connected = 0;
         let mut sets: Vec<Option<IntervalSet>> = Vec::with_capacity(unique.len());
         for p in &unique {
-            connected += usize::from(self.status(p).await.is_connected());
+            connected += usize::from(self.counts_as_connected(p).await);
             sets.push(match busy.get(p) {
-                Some(Some(Ok(fb))) => Some(fb.unavailable(blocking).widen(before, after)),
+                Some(Some(Ok(fb))) => {
+                    let unavailable = fb.unavailable(blocking);
+                    Some(if before == 0 && after == 0 {
+                        unavailable
+                    } else {
+                        unavailable.widen(before, after)
+                    })
+                }
                 Some(Some(Err(e))) => {
                     // The provider's words to the participant and their
                     // administrators; a fixed code to everyone else.

@@ -182,6 +182,31 @@ impl Assistant {
             .unwrap_or(ConnectionStatus::NotConnected)
     }
 
+    /// Whether `participant` counts as connected
+    /// ([`ConnectionStatus::is_connected`] of their [`status`](Self::status))
+    /// without reading the cache or the store: a connection that needs no
+    /// reconnecting, or none and an organisation integration covering them.
+    pub(crate) async fn counts_as_connected(&self, participant: &ParticipantId) -> bool {
+        let (own, email) = {
+            let records = self.records();
+            (
+                records
+                    .connections
+                    .get(participant)
+                    .map(|c| c.needs_reconnect.is_none()),
+                records
+                    .participants
+                    .get(participant)
+                    .map(|(p, _)| p.email.clone()),
+            )
+        };
+        match (own, &self.inner.org, email) {
+            (Some(ok), _, _) => ok,
+            (None, Some(org), Some(email)) => org.resolve(&email).await.is_some(),
+            _ => false,
+        }
+    }
+
     pub(crate) async fn org_status(&self, participant: &ParticipantId) -> Option<ConnectionStatus> {
         let org = self.inner.org.as_ref()?;
         let email = self.participant(participant).ok()?.email;

@@ -150,8 +150,11 @@ impl Db {
                 for (i, (sql, params)) in statements.iter().enumerate() {
                     let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
                         params.iter().map(pg_param).collect();
+                    // Prepared once per pooled connection, not at every
+                    // call (a round trip each).
+                    let statement = tx.prepare_cached(sql).await.map_err(backend("writing"))?;
                     let changed = tx
-                        .execute(*sql, &params)
+                        .execute(&statement, &params)
                         .await
                         .map_err(backend("writing"))?;
                     if guard == Some(i) && changed == 0 {
@@ -210,8 +213,12 @@ impl Db {
                 let client = pool.get().await.map_err(backend("connecting"))?;
                 let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> =
                     params.iter().map(pg_param).collect();
+                let statement = client
+                    .prepare_cached(sql)
+                    .await
+                    .map_err(backend("reading"))?;
                 let rows = client
-                    .query(sql, &params)
+                    .query(&statement, &params)
                     .await
                     .map_err(backend("reading"))?;
                 rows.iter()
