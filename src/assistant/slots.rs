@@ -385,10 +385,15 @@ impl Assistant {
         }
         let records = self.records();
         let mut zones: Vec<Zone> = Vec::new();
+        // Each distinct zone name is looked up once (a group shares a few).
+        let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for id in invitees {
             let Some((p, _)) = records.participants.get(id) else {
                 continue;
             };
+            if !seen.insert(p.time_zone.as_str()) {
+                continue;
+            }
             let zone = Zone::new(&p.time_zone).unwrap_or_else(|e| {
                 tracing::warn!(participant = %id, error = %e, "stored time zone unreadable: the program's is used");
                 policy.time_zone().clone()
