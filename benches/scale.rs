@@ -127,13 +127,14 @@ fn sqlite(rt: &tokio::runtime::Runtime, people: usize) -> World {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("scale.sqlite3");
     let w = World {
-        engine: Engine::Sqlite { _dir: dir, db },
+        engine: Engine::Sqlite {
+            _dir: dir,
+            db: db.clone(),
+        },
         clock: clock(),
     };
     rt.block_on(w.build());
-    if let Engine::Sqlite { db, .. } = &w.engine {
-        org::org(people).seed_sqlite(db);
-    }
+    org::org(people).seed_sqlite(&db);
     w
 }
 

@@ -381,7 +381,10 @@ async fn the_refresher_keeps_the_working_set_fresh_spread_over_the_ttl() {
 /// Google's freeBusy on wiremock, recording when each request arrived and
 /// which calendars it asked for; every calendar free.
 /// https://developers.google.com/workspace/calendar/api/v3/reference/freebusy/query
-struct Recorded(Arc<std::sync::Mutex<Vec<(std::time::Instant, Vec<String>)>>>);
+struct Recorded(Requests);
+
+/// When each freeBusy request arrived, and the calendars it asked for.
+type Requests = Arc<std::sync::Mutex<Vec<(std::time::Instant, Vec<String>)>>>;
 
 impl wiremock::Respond for Recorded {
     fn respond(&self, r: &wiremock::Request) -> wiremock::ResponseTemplate {
@@ -431,7 +434,7 @@ async fn a_full_refresh_through_one_scheduling_account_is_the_batched_minimum_wi
         )
         .mount(&server)
         .await;
-    let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log: Requests = Arc::default();
     wiremock::Mock::given(method("POST"))
         .and(path("/calendar/v3/freeBusy"))
         .respond_with(Recorded(log.clone()))
