@@ -141,11 +141,8 @@ pub(crate) struct ChangeSet {
 }
 
 impl Store {
-    /// The records changed after revision `since`, up to the current one;
-    /// `None` when the log cannot say (more than [`RETAINED`] revisions
-    /// behind, more than [`MOST_APPLIED`] rows, a revision with no row:
-    /// trimmed, or written by an older build; or [`Change::Everything`]),
-    /// so the caller loads everything.
+    /// The records changed after revision `since`, up to the current one
+    /// (tests; [`changes_between`](Self::changes_between) does the work).
     ///
     /// # Errors
     /// [`StoreError`].
@@ -155,8 +152,11 @@ impl Store {
         self.changes_between(since, revision).await
     }
 
-    /// [`changes_since`](Self::changes_since) up to `revision`, a
-    /// revision the caller just read.
+    /// The records changed after revision `since`, up to `revision` (one
+    /// the caller just read); `None` when the log cannot say (more than
+    /// [`RETAINED`] revisions behind, more than [`MOST_APPLIED`] rows, a
+    /// revision with no row: trimmed, or written by an older build; or
+    /// [`Change::Everything`]), so the caller loads everything.
     ///
     /// # Errors
     /// [`StoreError`].
