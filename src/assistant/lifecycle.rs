@@ -209,6 +209,13 @@ impl Assistant {
         // A read that was in flight may have stored their times after the
         // first forget: forget again once the records are gone.
         self.inner.cache.forget(participant).await;
+        // Nor when they were last asked for (the store's row went with the
+        // records).
+        self.inner
+            .demand
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(participant);
         // No older copy of their rows stays in SQLite's log.
         self.inner.store.erase_freed().await;
         tracing::info!(%participant, "participant deleted");
