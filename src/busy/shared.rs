@@ -344,21 +344,14 @@ impl BusyCache for SharedCache {
         let Ok(rows) = self.load(&ids).await else {
             return participants;
         };
+        let now = self.now();
         // Being fetched (by any instance) is not due: the budget of a
         // refresher's tick goes to those nobody is reading.
-        let leased: HashSet<String> = self
-            .table
-            .leased(&ids)
-            .await
-            .unwrap_or_default()
-            .into_iter()
-            .collect();
-        let now = self.now();
         let mut due: Vec<(i64, ParticipantId)> = participants
             .into_iter()
-            .filter(|p| !leased.contains(p.as_str()))
             .filter_map(|p| match rows.get(p.as_str()) {
                 None => Some((i64::MIN, p)),
+                Some(r) if r.leased => None,
                 Some(r) if r.result.is_none() => Some((i64::MIN, p)),
                 Some(r) if now.saturating_sub(r.fetched_ms) >= self.ttl_ms => {
                     Some((r.fetched_ms, p))

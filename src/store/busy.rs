@@ -12,9 +12,11 @@ use serde::{Deserialize, Serialize};
 /// instances' own clocks may differ).
 const DB_NOW_MS: &str = "(extract(epoch from clock_timestamp()) * 1000)::bigint";
 
-/// The columns every read returns, in [`BusyRow`]'s order.
+/// The columns every read returns, in [`BusyRow`]'s order (the last:
+/// whether a lease is live now, on [`DB_NOW_MS`]'s clock).
 const COLUMNS: &str = "participant_id, source_key, account, window_start, window_end, \
-     GREATEST(fetched_ms, fetched_at * 1000), result_json";
+     GREATEST(fetched_ms, fetched_at * 1000), result_json, \
+     (lease_until IS NOT NULL AND lease_until >= (extract(epoch from clock_timestamp()) * 1000)::bigint)";
 
 /// A participant's stored answer, as `result_json`:
 /// `{"busy": {...FreeBusy...}}` or `{"error": {"kind", "message",
@@ -79,6 +81,8 @@ pub(crate) struct BusyRow {
     pub(crate) fetched_ms: i64,
     /// The answer, if one was stored and can be read.
     pub(crate) result: Option<Result<FreeBusy, SourceError>>,
+    /// A claim's lease on it is live (someone is fetching it).
+    pub(crate) leased: bool,
 }
 
 /// One fetched answer to store.
@@ -136,6 +140,7 @@ fn parse_row(row: &tokio_postgres::Row) -> Result<(String, BusyRow), tokio_postg
             window: Interval::new(window_start, window_end).ok(),
             fetched_ms: row.try_get(5)?,
             result: Stored::decode(&json),
+            leased: row.try_get(7)?,
         },
     ))
 }
@@ -288,26 +293,6 @@ impl BusyTable {
             )
             .await
             .map_err(db("writing"))
-    }
-
-    /// Those of `ids` whose lease is live now (on the database's clock):
-    /// another claim (or this instance's) is fetching them.
-    pub(crate) async fn leased(&self, ids: &[String]) -> Result<Vec<String>, BusyTableError> {
-        let client = self.client().await?;
-        let rows = client
-            .query(
-                &format!(
-                    "SELECT participant_id FROM assistant_busy \
-                     WHERE participant_id = ANY($1) AND lease_until >= {DB_NOW_MS}"
-                ),
-                &[&ids],
-            )
-            .await
-            .map_err(db("reading"))?;
-        rows.iter()
-            .map(|r| r.try_get(0))
-            .collect::<Result<_, _>>()
-            .map_err(db("reading"))
     }
 
     /// Gives up the leases the claim `token` still holds on `ids` (one
